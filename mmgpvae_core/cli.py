@@ -1,0 +1,335 @@
+"""``mmgpvae``: the headless command line (simulate, fit, export-latents, score, inspect, figures).
+
+Exit codes: 0 success, 1 training failed, 2 bad input (the message names file and field),
+130 interrupted (Ctrl+C; the project holds the last completed epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgpvae_core.config import LIKELIHOODS, ConfigError
+from mmgpvae_core.data import DataError
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
+    print(f"mmgpvae: error: {msg}", file=sys.stderr)
+    return code
+
+
+# ---------------------------------------------------------------------------- simulate
+def cmd_simulate(a: argparse.Namespace) -> int:
+    from mmgpvae_core.simulate import simulate, write_simulation
+
+    sim = simulate(
+        n_trials=a.trials,
+        n_time=a.bins,
+        shared=a.shared,
+        private_neural=a.private_neural,
+        private_behavior=a.private_behavior,
+        n_neurons=a.neurons,
+        seed=a.seed,
+    )
+    paths = write_simulation(a.out, sim)
+    for k, p in paths.items():
+        print(f"wrote {k}: {p}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- fit
+def _load_pair(a: argparse.Namespace):
+    from mmgpvae_core.loaders import load_pair
+
+    return load_pair(
+        a.neural,
+        a.behavior,
+        trials=a.trials,
+        bin_size_s=a.bin_size,
+        neural_rate_hz=a.neural_rate,
+        behavior_rate_hz=a.behavior_rate,
+    )
+
+
+class _Progress:
+    """A tqdm progress bar fed by the training callback."""
+
+    def __init__(self, total: int, initial: int, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total, initial=initial, unit="epoch", disable=quiet, dynamic_ncols=True,
+            file=sys.stderr,
+        )
+
+    def __call__(self, r) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(
+            elbo=f"{r.elbo:.1f}", kl=f"{r.kl:.1f}", ell=" ".join(f"{x:.1f}" for x in r.length_scales)
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def cmd_fit(a: argparse.Namespace) -> int:
+    import torch
+
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.training import TrainingFailed
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if a.resume:
+        model = MMGPVAE.load(a.resume, device=a.device)
+        changes = {k: v for k, v in (("epochs", a.epochs), ("lr", a.lr)) if v is not None}
+        if changes:
+            model.train_config = model.train_config.replace(**changes)
+        neural, behavior = model.neural, model.behavior
+        out = Path(a.out or a.resume)
+    else:
+        if not a.neural:
+            return _fail("fit needs --neural FILE (or --resume RUN.mmgp)")
+        if not a.out:
+            return _fail("fit needs --out RUN.mmgp")
+        neural, behavior = _load_pair(a)
+        kwargs: dict[str, Any] = dict(
+            neural_likelihood=a.neural_likelihood,
+            behavior_likelihood=a.behavior_likelihood,
+            seed=a.seed,
+            device=a.device or "auto",
+            prune_threshold=a.prune_threshold,
+        )
+        for key, val in (
+            ("epochs", a.epochs),
+            ("lr", a.lr),
+            ("length_scale_init", a.length_scale_init),
+            ("batch_size", a.batch_size),
+        ):
+            if val is not None:
+                kwargs[key] = val
+        if a.neural_decoder:
+            kwargs["neural_decoder"] = a.neural_decoder
+        if a.behavior_decoder:
+            kwargs["behavior_decoder"] = a.behavior_decoder
+        model = MMGPVAE(a.shared, a.private_neural, a.private_behavior, **kwargs)
+        model.data_config = model.data_config.replace(
+            neural_path=str(a.neural), behavior_path=str(a.behavior or "")
+        )
+        out = Path(a.out)
+    done = len(model.history)
+    epochs = model.train_config.epochs
+    print(
+        f"fitting {model!r} on {neural.n_trials} trials × {neural.n_time} bins "
+        f"({neural.n_channels} neural" + (f", {behavior.n_channels} behavior" if behavior else "")
+        + f" channels) on {model.device}; up to {epochs} epochs -> {out}",
+        file=sys.stderr,
+    )
+    bar = _Progress(done + epochs, done, a.quiet)
+    code = 0
+    try:
+        model.fit(neural, behavior, on_epoch=bar)
+    except TrainingFailed as exc:
+        bar.close()
+        print(f"mmgpvae: training failed: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        bar.close()
+        print("mmgpvae: interrupted; saving the last completed epoch", file=sys.stderr)
+        code = 130
+    bar.close()
+    if model.module is not None and len(model.history):
+        model.save(out)
+        h = model.history
+        print(
+            f"saved {out}: {len(h)} epochs, ELBO {h.elbo[-1]:.2f} per trial "
+            f"(neural {h.ell_neural[-1]:.2f}, behavior {h.ell_behavior[-1]:.2f}, KL {h.kl[-1]:.2f}); "
+            f"length-scales {np.round(model.length_scales, 2).tolist()} bins"
+            + (f"; {model.outcome.status}" if model.outcome else ""),
+            file=sys.stderr,
+        )
+    return code
+
+
+# ---------------------------------------------------------------------------- export / score
+def cmd_export_latents(a: argparse.Namespace) -> int:
+    from mmgpvae_core.project import read_project
+
+    p = read_project(a.run)
+    post = p["posterior"]
+    arrays: dict[str, np.ndarray] = {}
+    for name in ("shared", "private_neural", "private_behavior"):
+        if name in post:
+            arrays[name] = np.asarray(post[name]["mean"], dtype=np.float64)
+            arrays[f"{name}_var"] = np.asarray(post[name]["var"], dtype=np.float64)
+        else:
+            n, t = p["neural"].data.shape[:2]
+            arrays[name] = np.zeros((n, t, 0))
+            arrays[f"{name}_var"] = np.zeros((n, t, 0))
+    # Bins past each trial's end (NaN padding) carry no data: mark them NaN, not a prior guess.
+    lengths = p["neural"].trial_lengths
+    t_idx = np.arange(p["neural"].n_time)
+    pad = t_idx[None, :] >= lengths[:, None]
+    for v in arrays.values():
+        v[pad] = np.nan
+    cond = p["neural"].conditions
+    arrays["conditions"] = cond if cond is not None else np.zeros(len(lengths), dtype=int)
+    arrays["bin_size_s"] = np.asarray(np.nan if p["neural"].bin_size_s is None else p["neural"].bin_size_s)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays)
+    shapes = {k: v.shape for k, v in arrays.items() if not k.endswith("_var")}
+    print(f"wrote {out}: {shapes}")
+    return 0
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from mmgpvae_core.metrics import score_latents
+
+    def load(path: str, what: str) -> dict[str, np.ndarray]:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise DataError(path, "-", f"not a readable NPZ of {what} ({exc})") from None
+
+    lat, truth = load(a.latents, "latents"), load(a.truth, "true latents")
+    for name in ("shared",):
+        if name not in lat:
+            raise DataError(a.latents, name, "missing; expected the output of export-latents")
+    scores = score_latents(lat, truth)
+    if a.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        for k, v in scores.items():
+            print(f"{k:28s} {v:7.3f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- inspect
+def cmd_inspect(a: argparse.Namespace) -> int:
+    path = Path(a.file)
+    if path.suffix == ".mmgp":
+        from mmgpvae_core.project import read_project
+
+        p = read_project(path)
+        info: dict[str, Any] = {"kind": "mmgpvae project", "config": p["config"]}
+        for name in ("neural", "behavior"):
+            if p[name] is not None:
+                info[name] = p[name].summary()
+        h = p["history"]
+        if "elbo" in h and len(h["elbo"]):
+            info["epochs"] = int(len(h["elbo"]))
+            info["final"] = {k: float(h[k][-1]) for k in ("elbo", "ell_neural", "ell_behavior", "kl")}
+            info["length_scales_bins"] = np.round(h["length_scales"][-1], 3).tolist()
+        info["outcome"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in p["outcome"].items()}
+    else:
+        from mmgpvae_core.loaders import inspect_file
+
+        info = inspect_file(path, rate_hz=a.rate)
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+# ---------------------------------------------------------------------------- figures
+def cmd_figures(a: argparse.Namespace) -> int:
+    from mmgpvae_core.figures import write_figure_set
+
+    trials = [int(t) for t in a.trials.split(",")] if a.trials else None
+    paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mmgpvae",
+        description="Fit multi-modal GP-VAEs to paired neural and behavioral recordings.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="write a simulated data set with known latents")
+    s.add_argument("out", help="output folder (neural.h5, behavior.h5, truth.npz)")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--trials", type=int, default=100)
+    s.add_argument("--bins", type=int, default=80, help="time bins per trial")
+    s.add_argument("--neurons", type=int, default=60)
+    s.add_argument("--shared", type=int, default=2)
+    s.add_argument("--private-neural", type=int, default=1)
+    s.add_argument("--private-behavior", type=int, default=1)
+    s.set_defaults(func=cmd_simulate)
+
+    f = sub.add_parser("fit", help="fit a model and write a .mmgp project")
+    f.add_argument("--neural", help="neural data file (spikes or calcium)")
+    f.add_argument("--behavior", help="behavior data file (pose, stimulus, images)")
+    f.add_argument("--neural-likelihood", choices=LIKELIHOODS, default="poisson")
+    f.add_argument("--behavior-likelihood", choices=LIKELIHOODS, default="gaussian")
+    f.add_argument("--neural-decoder", choices=("linear", "mlp"))
+    f.add_argument("--behavior-decoder", choices=("linear", "mlp"))
+    f.add_argument("--shared", type=int, default=2, help="shared latent dimensions")
+    f.add_argument("--private-neural", type=int, default=1)
+    f.add_argument("--private-behavior", type=int, default=1)
+    f.add_argument("--out", help="project file to write (.mmgp)")
+    f.add_argument("--epochs", type=int, help="maximum epochs (early stop on a plateau)")
+    f.add_argument("--lr", type=float, help="Adam learning rate")
+    f.add_argument("--batch-size", type=int, help="trials per optimisation step (default 25)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    f.add_argument("--length-scale-init", type=float, help="bins (default: from the data)")
+    f.add_argument(
+        "--prune-threshold", type=float, default=1e-8,
+        help="drop frequencies whose prior variance is below this fraction of the largest",
+    )
+    f.add_argument("--resume", help="continue training an existing .mmgp project")
+    f.add_argument("--trials", help="trials table (CSV: start_time, stop_time[, condition])")
+    f.add_argument("--bin-size", type=float, help="common bin size in seconds")
+    f.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")
+    f.add_argument("--behavior-rate", type=float, help="sampling rate (Hz) of the behavior file")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=cmd_fit)
+
+    e = sub.add_parser("export-latents", help="posterior latents of a project as NPZ")
+    e.add_argument("run", help="project file (.mmgp)")
+    e.add_argument("--out", required=True, help="output .npz")
+    e.set_defaults(func=cmd_export_latents)
+
+    c = sub.add_parser("score", help="cross-validated R² of inferred vs true latents")
+    c.add_argument("latents", help="NPZ from export-latents")
+    c.add_argument("truth", help="NPZ of true latents (truth.npz from simulate)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_score)
+
+    i = sub.add_parser("inspect", help="summarize a data file or project")
+    i.add_argument("file")
+    i.add_argument("--rate", type=float, help="sampling rate (Hz) for files that lack one")
+    i.set_defaults(func=cmd_inspect)
+
+    g = sub.add_parser("figures", help="write publication figures for a project")
+    g.add_argument("run", help="project file (.mmgp)")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--format", choices=("pdf", "svg", "png"), default="pdf")
+    g.add_argument("--trials", help="comma-separated trial indices for reconstructions")
+    g.set_defaults(func=cmd_figures)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, ConfigError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

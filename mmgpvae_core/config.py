@@ -1,0 +1,132 @@
+"""Typed, validated configuration: what the model is, how it is trained, where its data came from.
+
+Every project file stores all three as JSON (`to_dict` / `from_dict`), so a fit can be reopened,
+continued or reproduced. Validation happens once, in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+LIKELIHOODS = ("poisson", "gaussian", "bernoulli")
+DECODERS = ("linear", "mlp")
+FUSIONS = ("poe", "mean")
+
+_C = TypeVar("_C", bound="_Config")
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range; the message names the field."""
+
+
+class _Config:
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)  # type: ignore[arg-type]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls: type[_C], d: dict[str, Any]) -> _C:
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        kwargs = {}
+        for k, v in d.items():
+            if k not in names:
+                continue  # forward compatibility: ignore keys written by newer versions
+            kwargs[k] = tuple(v) if isinstance(v, list) else v
+        return cls(**kwargs)
+
+    def replace(self: _C, **changes: Any) -> _C:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _check(cond: bool, name: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{name}: {msg}")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """The latent split, likelihoods, decoders and GP prior hyperparameters.
+
+    Length-scales are in time bins. ``None`` means "choose from the data" (see ``prior.py``).
+    """
+
+    shared: int = 2
+    private_neural: int = 1
+    private_behavior: int = 1
+    neural_likelihood: str = "poisson"
+    behavior_likelihood: str = "gaussian"
+    neural_decoder: str = "linear"
+    behavior_decoder: str = "mlp"
+    length_scale_init: float | None = None
+    min_length_scale: float | None = None
+    marginal_variance: float = 1.0
+    prune_threshold: float = 1e-8
+    padding: float = 3.0
+    shared_fusion: str = "poe"
+    encoder_hidden: tuple[int, ...] = (128, 64)
+    decoder_hidden: tuple[int, ...] = (64, 64)
+
+    def __post_init__(self) -> None:
+        _check(self.shared >= 0, "shared", "must be >= 0")
+        _check(self.private_neural >= 0, "private_neural", "must be >= 0")
+        _check(self.private_behavior >= 0, "private_behavior", "must be >= 0")
+        _check(self.n_latents > 0, "shared", "the model needs at least one latent dimension")
+        for name in ("neural_likelihood", "behavior_likelihood"):
+            _check(getattr(self, name) in LIKELIHOODS, name, f"must be one of {LIKELIHOODS}")
+        for name in ("neural_decoder", "behavior_decoder"):
+            _check(getattr(self, name) in DECODERS, name, f"must be one of {DECODERS}")
+        _check(self.shared_fusion in FUSIONS, "shared_fusion", f"must be one of {FUSIONS}")
+        if self.length_scale_init is not None:
+            _check(self.length_scale_init > 0, "length_scale_init", "must be > 0 bins")
+        if self.min_length_scale is not None:
+            _check(self.min_length_scale > 0, "min_length_scale", "must be > 0 bins")
+        _check(self.marginal_variance > 0, "marginal_variance", "must be > 0")
+        _check(0 < self.prune_threshold < 1, "prune_threshold", "must be in (0, 1)")
+        _check(self.padding >= 0, "padding", "must be >= 0 length-scales")
+
+    @property
+    def n_latents(self) -> int:
+        return self.shared + self.private_neural + self.private_behavior
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """Optimisation settings. ``epochs`` is a maximum: training stops early on a plateau."""
+
+    epochs: int = 500
+    lr: float = 1e-2
+    batch_size: int | None = 25
+    seed: int = 0
+    device: str = "auto"
+    kl_warmup: float = 0.1
+    grad_clip: float = 10.0
+    patience: int = 60
+    min_delta: float = 1e-4
+    n_samples: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 0, "epochs", "must be >= 0")
+        _check(self.lr > 0, "lr", "must be > 0")
+        if self.batch_size is not None:
+            _check(self.batch_size >= 1, "batch_size", "must be >= 1")
+        _check(0 <= self.kl_warmup <= 1, "kl_warmup", "is a fraction of epochs, in [0, 1]")
+        _check(self.grad_clip > 0, "grad_clip", "must be > 0")
+        _check(self.patience >= 1, "patience", "must be >= 1")
+        _check(self.n_samples >= 1, "n_samples", "must be >= 1")
+        _check(
+            self.device in ("auto", "cpu", "mps") or self.device.startswith("cuda"),
+            "device",
+            "must be auto, cpu, cuda, cuda:N or mps",
+        )
+
+
+@dataclass(frozen=True)
+class DataConfig(_Config):
+    """Where the data came from and how it was read (kept so a project can be re-derived)."""
+
+    neural_path: str = ""
+    behavior_path: str = ""
+    neural_options: dict[str, Any] = field(default_factory=dict)
+    behavior_options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""Per-bin MLP encoders that emit Gaussian pseudo-observations of the latents.
+
+Departure from the reference code: there, each encoder's time-domain output goes through a
+learned ``Linear(T, M)`` to Fourier means and log-stds, which fixes T for the whole data set.
+Here an encoder emits, per bin and latent, a pseudo-observation mean and precision; the posterior
+is then the exact GP posterior under those pseudo-observations, computed in the Fourier domain
+(``posterior.py``). Any trial length works (the basis is fixed, not learned), missing bins simply
+carry zero precision, and either modality alone yields a posterior for the shared latents.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(n_in, h), nn.ELU()]
+        n_in = h
+    layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class PseudoObservationEncoder(nn.Module):
+    """y (trials, time, channels) with NaN → mean, precision (trials, time, n_latents).
+
+    Inputs are transformed (``log1p`` for counts), standardized with the training data's
+    per-channel statistics and zero-filled where missing; the missing mask is a second input so the
+    network knows a zero is a gap. A bin with every channel missing gets precision exactly 0.
+    """
+
+    def __init__(
+        self, n_channels: int, n_latents: int, hidden: tuple[int, ...], log_transform: bool
+    ) -> None:
+        super().__init__()
+        self.n_latents = n_latents
+        self.log_transform = log_transform
+        self.net = mlp(2 * n_channels, hidden, 2 * n_latents)
+        self.register_buffer("in_loc", torch.zeros(n_channels))
+        self.register_buffer("in_scale", torch.ones(n_channels))
+        with torch.no_grad():
+            last = self.net[-1]
+            last.weight[n_latents:] *= 0.1
+            last.bias[n_latents:] = 0.0
+
+    def transform(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(y.clamp_min(0)) if self.log_transform else y
+
+    @torch.no_grad()
+    def fit_input_stats(self, y: torch.Tensor) -> None:
+        """Set the standardization from training data (trials, time, channels) with NaN."""
+        x = self.transform(y).reshape(-1, y.shape[-1])
+        obs = ~torch.isnan(x)
+        n = obs.sum(0).clamp_min(1)
+        loc = torch.where(obs, x, torch.zeros_like(x)).sum(0) / n
+        var = torch.where(obs, (x - loc) ** 2, torch.zeros_like(x)).sum(0) / n
+        self.in_loc.copy_(loc)
+        self.in_scale.copy_(torch.sqrt(var).clamp_min(1e-3))
+
+    def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        obs = ~torch.isnan(y)
+        x = (self.transform(torch.nan_to_num(y)) - self.in_loc) / self.in_scale
+        x = torch.where(obs, x, torch.zeros_like(x))
+        out = self.net(torch.cat([x, obs.to(x.dtype)], dim=-1))
+        mean, raw_prec = out[..., : self.n_latents], out[..., self.n_latents :]
+        prec = F.softplus(raw_prec + 0.5413)  # softplus(0.5413) = 1
+        any_obs = obs.any(dim=-1, keepdim=True)
+        return mean, torch.where(any_obs, prec, torch.zeros_like(prec))

@@ -1,0 +1,116 @@
+"""Generic trial tensors: HDF5 / NPZ with ``data`` (+ ``conditions``, ``channel_names``,
+``bin_size_s``), a bare NPY, or the lfads-torch ``train_encod_data``/``valid_encod_data`` layout."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgpvae_core.data import DataError, Dataset, file_checksum
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".nwb")
+
+
+def _strings(values: Any) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dataset:
+    if "data" in keys:
+        data, fld = get("data"), "data"
+    elif "train_encod_data" in keys:
+        parts = [get("train_encod_data")]
+        if "valid_encod_data" in keys:
+            parts.append(get("valid_encod_data"))
+        data, fld = np.concatenate(parts, axis=0), "train_encod_data"
+    else:
+        raise DataError(
+            path,
+            "data",
+            f"not found; the file has {sorted(keys) or 'no arrays'}; expected an array "
+            "'data' of shape (trials, time, channels)",
+        )
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise DataError(
+            path, fld, f"expected a 3-D array (trials, time, channels), found shape {data.shape}"
+        )
+    bin_size = attrs.get("bin_size_s")
+    if bin_size is None and "bin_size_s" in keys:
+        bin_size = get("bin_size_s")
+    if bin_size is not None:
+        bin_size = float(np.asarray(bin_size).ravel()[0])
+        if not bin_size > 0:
+            raise DataError(path, "bin_size_s", f"{bin_size}; expected a positive number of seconds")
+    conditions = get("conditions") if "conditions" in keys else None
+    names = _strings(get("channel_names")) if "channel_names" in keys else []
+    return Dataset(
+        data=data,
+        conditions=None if conditions is None else np.asarray(conditions),
+        channel_names=names,
+        bin_size_s=bin_size,
+        source=str(path),
+        field=fld,
+        checksum=file_checksum(path),
+        kind="generic",
+    )
+
+
+def load_generic(path: str | Path, **_: Any) -> Dataset:
+    """Read a generic trial tensor file. Raises DataError naming the file and field."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "-", "file not found")
+    suffix = path.suffix.lower()
+    if suffix in HDF5_SUFFIXES:
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
+        with f:
+            keys = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+            attrs = {k: f.attrs[k] for k in f.attrs}
+            return _from_mapping(path, lambda k: f[k][()], keys, attrs)
+    if suffix == ".npz":
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
+        with z:
+            return _from_mapping(path, lambda k: z[k], set(z.files), {})
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(path, "-", f"not a readable NPY file ({exc})") from None
+        return _from_mapping(path, lambda k: arr, {"data"}, {})
+    raise DataError(
+        path, "-", f"unknown file type '{suffix}'; expected .h5, .hdf5, .npz or .npy"
+    )
+
+
+def save_generic(path: str | Path, ds: Dataset) -> None:
+    """Write a Dataset in the generic HDF5 layout (what `mmgpvae simulate` writes)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        data = ds.data
+        finite = data[~np.isnan(data)]
+        if finite.size and (finite == np.round(finite)).all() and finite.min() >= 0 and finite.max() < 65535 and not np.isnan(data).any():
+            data = data.astype(np.uint16)  # counts: exact and compact
+        else:
+            data = data.astype(np.float32)
+        f.create_dataset("data", data=data, compression="gzip", compression_opts=4, shuffle=True)
+        if ds.conditions is not None:
+            cond = ds.conditions
+            if cond.dtype.kind in "UO":
+                cond = cond.astype("S")
+            f.create_dataset("conditions", data=cond)
+        f.create_dataset("channel_names", data=np.array(ds.channel_names, dtype="S"))
+        if ds.bin_size_s is not None:
+            f.attrs["bin_size_s"] = float(ds.bin_size_s)

@@ -1,0 +1,185 @@
+"""The MM-GPVAE module, assembled from its parts: encoders → Fourier GP posterior → decoders.
+
+Latent dimensions are ordered ``[shared | private neural | private behavior]``. The neural decoder
+reads ``[z_S, z_A]``, the behavior decoder ``[z_S, z_B]``. Shared latents combine both encoders'
+pseudo-observations: as a product of Gaussian experts (precisions add; default) or, as the
+reference code does, by averaging means and log-precisions (``shared_fusion="mean"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mmgpvae_core.config import ModelConfig
+from mmgpvae_core.decoders import Decoder
+from mmgpvae_core.encoders import PseudoObservationEncoder
+from mmgpvae_core.fourier import FourierBasis
+from mmgpvae_core.likelihoods import Likelihood, make_likelihood
+from mmgpvae_core.posterior import FourierPosterior, fourier_posterior
+from mmgpvae_core.prior import FourierGPPrior
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Everything besides the config that fixes the module's parameter shapes (saved with it)."""
+
+    n_neural: int
+    n_behavior: int  # 0: single-modality model
+    n_time: int
+    t_circ: int
+    length_scale_init: float
+    min_length_scale: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class MMGPVAEModule(nn.Module):
+    def __init__(self, cfg: ModelConfig, shape: ModelShape) -> None:
+        super().__init__()
+        self.cfg, self.shape = cfg, shape
+        S, A, Bp = cfg.shared, cfg.private_neural, cfg.private_behavior
+        if shape.n_behavior == 0:
+            Bp = 0
+        self.idx_shared = list(range(S))
+        self.idx_neural = list(range(S + A))
+        self.idx_private_neural = list(range(S, S + A))
+        self.idx_private_behavior = list(range(S + A, S + A + Bp))
+        self.idx_behavior = self.idx_shared + self.idx_private_behavior
+        self.n_latents = S + A + Bp
+        self.has_behavior = shape.n_behavior > 0
+
+        self.prior = FourierGPPrior(
+            self.n_latents,
+            shape.length_scale_init,
+            shape.min_length_scale,
+            cfg.marginal_variance,
+            cfg.prune_threshold,
+        )
+        self.fourier = FourierBasis(
+            shape.n_time, shape.t_circ, shape.min_length_scale, cfg.prune_threshold
+        )
+        self.register_buffer("basis", self.fourier.B.clone(), persistent=False)
+        self.register_buffer("omega", self.fourier.omega.clone(), persistent=False)
+
+        self.enc_neural = PseudoObservationEncoder(
+            shape.n_neural, len(self.idx_neural), cfg.encoder_hidden,
+            log_transform=cfg.neural_likelihood == "poisson",
+        )
+        self.dec_neural = Decoder(
+            len(self.idx_neural), shape.n_neural, cfg.neural_decoder, cfg.decoder_hidden
+        )
+        self.lik_neural: Likelihood = make_likelihood(cfg.neural_likelihood, shape.n_neural)
+        if self.has_behavior:
+            self.enc_behavior = PseudoObservationEncoder(
+                shape.n_behavior, len(self.idx_behavior), cfg.encoder_hidden,
+                log_transform=cfg.behavior_likelihood == "poisson",
+            )
+            self.dec_behavior = Decoder(
+                len(self.idx_behavior), shape.n_behavior, cfg.behavior_decoder, cfg.decoder_hidden
+            )
+            self.lik_behavior: Likelihood = make_likelihood(
+                cfg.behavior_likelihood, shape.n_behavior
+            )
+
+    # ------------------------------------------------------------------ set-up from data
+    @torch.no_grad()
+    def init_from_data(self, neural: torch.Tensor, behavior: torch.Tensor | None) -> None:
+        """Input standardization, Poisson biases at the log mean rate, Gaussian loc/scale."""
+        pairs = [(neural, self.enc_neural, self.dec_neural, self.lik_neural)]
+        if self.has_behavior and behavior is not None:
+            pairs.append((behavior, self.enc_behavior, self.dec_behavior, self.lik_behavior))
+        for y, enc, dec, lik in pairs:
+            enc.fit_input_stats(y)
+            flat = y.reshape(-1, y.shape[-1])
+            mean = torch.nanmean(flat, dim=0)
+            if lik.__class__.__name__ == "PoissonLikelihood":
+                dec.out_bias().copy_(torch.log(mean.clamp_min(1e-3)))
+            elif lik.__class__.__name__ == "GaussianLikelihood":
+                var = torch.nanmean((flat - mean) ** 2, dim=0)
+                lik.loc.copy_(mean)
+                lik.scale.copy_(torch.sqrt(var).clamp_min(1e-6))
+            elif lik.__class__.__name__ == "BernoulliLikelihood":
+                p = mean.clamp(1e-3, 1 - 1e-3)
+                dec.out_bias().copy_(torch.log(p / (1 - p)))
+
+    # ------------------------------------------------------------------ inference
+    def pseudo_observations(
+        self, neural: torch.Tensor | None, behavior: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, T, D) pseudo-observation means and precisions from the modalities given."""
+        ref = neural if neural is not None else behavior
+        assert ref is not None, "need at least one modality"
+        N, T = ref.shape[:2]
+        zeros = ref.new_zeros((N, T, self.n_latents))
+        parts = []
+        if neural is not None:
+            m, p = self.enc_neural(neural)
+            parts.append((self.idx_neural, m, p))
+        if behavior is not None and self.has_behavior:
+            m, p = self.enc_behavior(behavior)
+            parts.append((self.idx_behavior, m, p))
+        if self.cfg.shared_fusion == "poe":
+            prec_sum, weighted = zeros.clone(), zeros.clone()
+            for idx, m, p in parts:
+                prec_sum[..., idx] = prec_sum[..., idx] + p
+                weighted[..., idx] = weighted[..., idx] + p * m
+            mu = weighted / prec_sum.clamp_min(1e-8)
+            return mu, prec_sum
+        # "mean": average means and log-precisions where both encoders see the bin.
+        mu_sum, logp_sum, count = zeros.clone(), zeros.clone(), zeros.clone()
+        for idx, m, p in parts:
+            seen = (p > 0).to(p.dtype)
+            mu_sum[..., idx] = mu_sum[..., idx] + m * seen
+            logp_sum[..., idx] = logp_sum[..., idx] + torch.log(p.clamp_min(1e-8)) * seen
+            count[..., idx] = count[..., idx] + seen
+        c = count.clamp_min(1)
+        prec = torch.where(count > 0, torch.exp(logp_sum / c), zeros)
+        return mu_sum / c, prec
+
+    def posterior(
+        self, neural: torch.Tensor | None, behavior: torch.Tensor | None
+    ) -> FourierPosterior:
+        mu, prec = self.pseudo_observations(neural, behavior)
+        T = mu.shape[1]
+        log_s, keep = self.prior.log_variances(self.omega)
+        return fourier_posterior(mu, prec, self.basis[:T], log_s, keep)
+
+    # ------------------------------------------------------------------ generation
+    def _modalities(self):
+        yield "neural", self.idx_neural, self.dec_neural, self.lik_neural
+        if self.has_behavior:
+            yield "behavior", self.idx_behavior, self.dec_behavior, self.lik_behavior
+
+    def predictor_moments(
+        self, name: str, z_mean: torch.Tensor, z_var: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Linear decoders: mean and variance (N, T, C) of the linear predictor under q."""
+        idx, dec = (
+            (self.idx_neural, self.dec_neural)
+            if name == "neural"
+            else (self.idx_behavior, self.dec_behavior)
+        )
+        W, b = dec.affine()
+        mean = z_mean[..., idx] @ W.T + b
+        var = z_var[..., idx] @ (W**2).T
+        return mean, var
+
+    @torch.no_grad()
+    def reconstruct(
+        self, post: FourierPosterior, n_samples: int = 20
+    ) -> dict[str, torch.Tensor]:
+        """Posterior-predictive mean of each modality, (N, T, C)."""
+        z_mean, z_var = post.time_mean(), post.time_var()
+        out = {}
+        for name, idx, dec, lik in self._modalities():
+            if dec.is_linear:
+                m, v = self.predictor_moments(name, z_mean, z_var)
+                out[name] = lik.mean(m, v)
+            else:
+                z = post.sample_time(n_samples)
+                out[name] = lik.mean(dec(z[..., idx])).mean(0)
+        return out

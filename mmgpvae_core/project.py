@@ -1,0 +1,165 @@
+"""The ``.mmgp`` project file (HDF5): everything needed to reopen, continue or inspect a fit.
+
+Layout (a contract: scripts read it)::
+
+    /                      attrs: format="mmgpvae-project", format_version, mmgpvae_version
+    /config                attrs: model, train, data, shape (JSON)
+    /data/neural           data (trials, time, channels), conditions, channel_names;
+    /data/behavior           attrs: source, field, checksum, kind, bin_size_s, preprocessing (JSON)
+    /model/<name>          every tensor of the module's state_dict
+    /optimizer             uint8: the optimizer state (torch.save bytes)
+    /history/<term>        per-epoch epoch, elbo, ell_neural, ell_behavior, kl, length_scales, elapsed_s
+    /posterior/<subspace>/mean, var   (trials, time, dim): orthonormalized posterior, time domain
+    /posterior/raw_mean, raw_var      (trials, time, D): in the model's own latent coordinates
+    /posterior/transform/<subspace>   (dim, dim): raw → orthonormalized
+    /reconstruction/neural, behavior  (trials, time, channels): posterior-predictive means
+    /outcome               attrs: status, epochs_run, message
+
+Writes go to a temporary file in the same folder, then an atomic rename: a crash mid-write never
+leaves a half-written project.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mmgpvae_core.data import DataError, Dataset
+
+FORMAT = "mmgpvae-project"
+FORMAT_VERSION = 1
+
+
+def _write_dataset(g: h5py.Group, ds: Dataset) -> None:
+    g.create_dataset("data", data=ds.data, compression="gzip", compression_opts=4)
+    if ds.conditions is not None:
+        c = ds.conditions
+        g.create_dataset("conditions", data=c.astype("S") if c.dtype.kind in "UO" else c)
+    g.create_dataset("channel_names", data=np.array(ds.channel_names, dtype="S"))
+    g.attrs["source"] = ds.source
+    g.attrs["field"] = ds.field
+    g.attrs["checksum"] = ds.checksum
+    g.attrs["kind"] = ds.kind
+    g.attrs["bin_size_s"] = np.nan if ds.bin_size_s is None else float(ds.bin_size_s)
+    g.attrs["preprocessing"] = json.dumps(ds.preprocessing)
+
+
+def _read_dataset(g: h5py.Group) -> Dataset:
+    cond = g["conditions"][()] if "conditions" in g else None
+    if cond is not None and cond.dtype.kind == "S":
+        cond = cond.astype(str)
+    bin_size = float(g.attrs["bin_size_s"])
+    return Dataset(
+        data=g["data"][()],
+        conditions=cond,
+        channel_names=[n.decode() for n in g["channel_names"][()]],
+        bin_size_s=None if np.isnan(bin_size) else bin_size,
+        source=str(g.attrs["source"]),
+        field=str(g.attrs["field"]),
+        checksum=str(g.attrs["checksum"]),
+        kind=str(g.attrs["kind"]),
+        preprocessing=json.loads(g.attrs.get("preprocessing", "{}")),
+    )
+
+
+def write_project(path: str | Path, contents: dict[str, Any]) -> None:
+    """Atomically write a project. ``contents`` keys: config (dict of dicts), neural, behavior
+    (Dataset or None), state (name → array), optimizer (bytes), history (name → array),
+    posterior (dict), reconstruction (name → array), outcome (dict)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        from mmgpvae_core import __version__
+
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["mmgpvae_version"] = __version__
+            cfg = f.create_group("config")
+            for k, v in contents["config"].items():
+                cfg.attrs[k] = json.dumps(v)
+            data = f.create_group("data")
+            for name in ("neural", "behavior"):
+                if contents.get(name) is not None:
+                    _write_dataset(data.create_group(name), contents[name])
+            model = f.create_group("model")
+            for k, v in contents.get("state", {}).items():
+                model.create_dataset(k, data=np.asarray(v))
+            if contents.get("optimizer") is not None:
+                f.create_dataset("optimizer", data=np.frombuffer(contents["optimizer"], np.uint8))
+            hist = f.create_group("history")
+            for k, v in contents.get("history", {}).items():
+                hist.create_dataset(k, data=np.asarray(v, dtype=float))
+            post = f.create_group("posterior")
+            for k, v in contents.get("posterior", {}).items():
+                if isinstance(v, dict):
+                    sub = post.create_group(k)
+                    for k2, v2 in v.items():
+                        sub.create_dataset(k2, data=np.asarray(v2, dtype=np.float32))
+                else:
+                    post.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+            rec = f.create_group("reconstruction")
+            for k, v in contents.get("reconstruction", {}).items():
+                rec.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+            out = f.create_group("outcome")
+            for k, v in contents.get("outcome", {}).items():
+                out.attrs[k] = v
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _group_to_dict(g: h5py.Group) -> dict[str, Any]:
+    return {
+        k: (_group_to_dict(v) if isinstance(v, h5py.Group) else v[()]) for k, v in g.items()
+    }
+
+
+def read_project(path: str | Path) -> dict[str, Any]:
+    """Read everything back (the inverse of ``write_project``)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "-", "project file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(path, "-", f"not a readable project file ({exc})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise DataError(path, "format", "not an MM-GPVAE project (.mmgp) file")
+        out: dict[str, Any] = {
+            "config": {k: json.loads(v) for k, v in f["config"].attrs.items()},
+            "neural": _read_dataset(f["data/neural"]) if "data/neural" in f else None,
+            "behavior": _read_dataset(f["data/behavior"]) if "data/behavior" in f else None,
+            "state": {k: v[()] for k, v in f["model"].items()},
+            "optimizer": f["optimizer"][()].tobytes() if "optimizer" in f else None,
+            "history": {k: v[()] for k, v in f["history"].items()},
+            "posterior": _group_to_dict(f["posterior"]),
+            "reconstruction": {k: v[()] for k, v in f["reconstruction"].items()},
+            "outcome": dict(f["outcome"].attrs.items()),
+        }
+    return out
+
+
+def torch_bytes(obj: Any) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def torch_from_bytes(b: bytes) -> Any:
+    import torch
+
+    return torch.load(io.BytesIO(b), weights_only=False)

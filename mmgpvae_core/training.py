@@ -1,0 +1,187 @@
+"""The fit loop: Adam on the negative ELBO, reporting through plain callbacks.
+
+``fit`` knows nothing about progress bars or Qt: it calls ``on_epoch(EpochReport)`` after each
+epoch and checks ``should_stop()`` before each, so a CLI progress bar, a GUI worker and a test all
+drive it the same way. A cancelled or failed fit leaves the module in its last good state.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mmgpvae_core.config import TrainConfig
+from mmgpvae_core.elbo import elbo_terms
+from mmgpvae_core.model import MMGPVAEModule
+
+
+@dataclass
+class EpochReport:
+    """Plain numbers about one epoch (safe to pass across threads). ELBO terms are per trial."""
+
+    epoch: int
+    n_epochs: int
+    elbo: float
+    ell_neural: float
+    ell_behavior: float
+    kl: float
+    beta: float
+    length_scales: np.ndarray
+    elapsed_s: float
+
+
+@dataclass
+class TrainingHistory:
+    """One row per epoch ever trained on this model (continues across resumes)."""
+
+    epoch: list[int] = field(default_factory=list)
+    elbo: list[float] = field(default_factory=list)
+    ell_neural: list[float] = field(default_factory=list)
+    ell_behavior: list[float] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    length_scales: list[list[float]] = field(default_factory=list)
+    elapsed_s: list[float] = field(default_factory=list)
+
+    def append(self, r: EpochReport) -> None:
+        self.epoch.append(r.epoch)
+        self.elbo.append(r.elbo)
+        self.ell_neural.append(r.ell_neural)
+        self.ell_behavior.append(r.ell_behavior)
+        self.kl.append(r.kl)
+        self.length_scales.append([float(x) for x in r.length_scales])
+        self.elapsed_s.append(r.elapsed_s)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=float) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> TrainingHistory:
+        h = cls()
+        for k in h.__dict__:
+            if k in d:
+                v = np.asarray(d[k])
+                setattr(h, k, v.astype(int).tolist() if k == "epoch" else v.tolist())
+        return h
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+
+@dataclass
+class FitOutcome:
+    status: str  # "converged", "max_epochs", "cancelled", "failed"
+    epochs_run: int
+    message: str = ""
+
+
+class TrainingFailed(RuntimeError):
+    """The ELBO became non-finite; the model was restored to its last good state."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def make_optimizer(model: MMGPVAEModule, cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def fit(
+    model: MMGPVAEModule,
+    neural: torch.Tensor,
+    behavior: torch.Tensor | None,
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer | None = None,
+    history: TrainingHistory | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FitOutcome:
+    """Train ``model`` in place for up to ``cfg.epochs`` more epochs.
+
+    neural (N, T, C_A), behavior (N, T, C_B) or None, on the model's device. Early-stops when the
+    ELBO (smoothed) has not improved by ``min_delta`` (relative) for ``patience`` epochs.
+    The KL weight warms up linearly from 0 to 1 over the first ``kl_warmup`` of the epochs of a
+    fresh fit (resumed fits start at 1).
+    """
+    history = history if history is not None else TrainingHistory()
+    optimizer = optimizer or make_optimizer(model, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed + len(history))
+    torch.manual_seed(cfg.seed + len(history))
+    N = neural.shape[0]
+    bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
+    start_epoch = len(history)
+    warm = max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0
+    t0 = time.perf_counter() - (history.elapsed_s[-1] if history.elapsed_s else 0.0)
+    best, best_epoch, smooth = -math.inf, 0, None
+    good_state = copy.deepcopy(model.state_dict())
+    good_opt = copy.deepcopy(optimizer.state_dict())
+    status = "max_epochs"
+    for i in range(cfg.epochs):
+        if should_stop is not None and should_stop():
+            status = "cancelled"
+            break
+        beta = min(1.0, (i + 1) / warm) if warm else 1.0
+        perm = torch.randperm(N, generator=gen).to(neural.device)
+        tot = np.zeros(3)
+        model.train()
+        for s in range(0, N, bs):
+            idx = perm[s : s + bs]
+            terms = elbo_terms(
+                model, neural[idx], None if behavior is None else behavior[idx], beta,
+                cfg.n_samples,
+            )
+            loss = terms.loss * (N / len(idx)) / N
+            if not torch.isfinite(loss):
+                model.load_state_dict(good_state)
+                optimizer.load_state_dict(good_opt)
+                raise TrainingFailed(
+                    f"the ELBO became non-finite at epoch {start_epoch + i + 1}; the model was "
+                    "restored to its last good state (try a smaller learning rate)"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            tot += [terms.ell_neural.item(), terms.ell_behavior.item(), terms.kl.item()]
+        good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        good_opt = copy.deepcopy(optimizer.state_dict())
+        tot /= N
+        elbo = float(tot[0] + tot[1] - tot[2])
+        report = EpochReport(
+            epoch=start_epoch + i + 1,
+            n_epochs=start_epoch + cfg.epochs,
+            elbo=elbo,
+            ell_neural=float(tot[0]),
+            ell_behavior=float(tot[1]),
+            kl=float(tot[2]),
+            beta=beta,
+            length_scales=model.prior.length_scale.detach().cpu().numpy().copy(),
+            elapsed_s=time.perf_counter() - t0,
+        )
+        history.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        # Early stop on a plateau of the exponentially smoothed ELBO, after the warm-up.
+        smooth = elbo if smooth is None else 0.9 * smooth + 0.1 * elbo
+        if beta >= 1.0:
+            if smooth > best + cfg.min_delta * abs(best if math.isfinite(best) else smooth):
+                best, best_epoch = smooth, i
+            elif i - best_epoch >= cfg.patience:
+                status = "converged"
+                return FitOutcome(status, i + 1, f"ELBO plateaued after {start_epoch + i + 1} epochs")
+    else:
+        i = cfg.epochs
+        return FitOutcome(status, cfg.epochs)
+    return FitOutcome(status, i, "cancelled by the user")

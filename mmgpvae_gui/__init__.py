@@ -1,0 +1,1 @@
+"""MM-GPVAE Studio desktop app (PySide6 + pyqtgraph). Depends on mmgpvae_core, never the reverse."""
