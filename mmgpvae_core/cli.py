@@ -48,6 +48,25 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 def _load_pair(a: argparse.Namespace):
     from mmgpvae_core.loaders import load_pair
 
+    neural: dict[str, Any] = {}
+    behavior: dict[str, Any] = {}
+    for opts, key, val in (
+        (neural, "signal", a.neural_signal),
+        (neural, "iscell_threshold", a.iscell_threshold),
+        (neural, "dff_percentile", a.dff_percentile),
+        (neural, "series", a.neural_series),
+        (behavior, "series", a.behavior_series),
+        (behavior, "likelihood_threshold", a.likelihood_threshold),
+        (behavior, "egocentric", a.egocentric),
+    ):
+        if val is not None:
+            opts[key] = val
+    if a.all_rois:
+        neural["use_iscell"] = False
+    if a.zscore in ("neural", "both"):
+        neural["zscore"] = True
+    if a.zscore in ("behavior", "both"):
+        behavior["zscore"] = True
     return load_pair(
         a.neural,
         a.behavior,
@@ -55,6 +74,9 @@ def _load_pair(a: argparse.Namespace):
         bin_size_s=a.bin_size,
         neural_rate_hz=a.neural_rate,
         behavior_rate_hz=a.behavior_rate,
+        neural_options=neural,
+        behavior_options=behavior,
+        window_s=a.window,
     )
 
 
@@ -72,7 +94,8 @@ class _Progress:
     def __call__(self, r) -> None:
         self.bar.update(1)
         self.bar.set_postfix(
-            elbo=f"{r.elbo:.1f}", kl=f"{r.kl:.1f}", ell=" ".join(f"{x:.1f}" for x in r.length_scales)
+            elbo=f"{r.elbo:.1f}", kl=f"{r.kl:.1f}",
+            ell=" ".join(f"{x:.1f}" for x in r.length_scales), refresh=False,
         )
 
     def close(self) -> None:
@@ -232,7 +255,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     else:
         from mmgpvae_core.loaders import inspect_file
 
-        info = inspect_file(path, rate_hz=a.rate)
+        info = inspect_file(path, rate_hz=a.rate, **({"series": a.series} if a.series else {}))
     print(json.dumps(info, indent=2, default=str))
     return 0
 
@@ -293,6 +316,31 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--bin-size", type=float, help="common bin size in seconds")
     f.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")
     f.add_argument("--behavior-rate", type=float, help="sampling rate (Hz) of the behavior file")
+    f.add_argument(
+        "--neural-signal", choices=("neuropil", "dff", "spks"),
+        help="suite2p signal: F-0.7*Fneu (default), dF/F, or deconvolved spks",
+    )
+    f.add_argument(
+        "--iscell-threshold", type=float,
+        help="keep suite2p ROIs with cell probability >= this (default: the iscell label)",
+    )
+    f.add_argument("--all-rois", action="store_true", help="keep every suite2p ROI")
+    f.add_argument("--dff-percentile", type=float, help="dF/F baseline percentile (default 8)")
+    f.add_argument("--neural-series", help="NWB series name for the neural data")
+    f.add_argument("--behavior-series", help="NWB series name for the behavior data")
+    f.add_argument(
+        "--likelihood-threshold", type=float,
+        help="pose points under this likelihood are missing (default 0.6)",
+    )
+    f.add_argument("--egocentric", metavar="BODYPART", help="centre pose on this body part")
+    f.add_argument(
+        "--zscore", choices=("neural", "behavior", "both"),
+        help="z-score each channel of these modalities",
+    )
+    f.add_argument(
+        "--window", type=float, default=10.0,
+        help="seconds per trial when there is no trials table (default 10)",
+    )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
 
@@ -310,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="summarize a data file or project")
     i.add_argument("file")
     i.add_argument("--rate", type=float, help="sampling rate (Hz) for files that lack one")
+    i.add_argument("--series", help="NWB series name")
     i.set_defaults(func=cmd_inspect)
 
     g = sub.add_parser("figures", help="write publication figures for a project")

@@ -103,7 +103,7 @@ class TrainConfig(_Config):
     kl_warmup: float = 0.1
     grad_clip: float = 10.0
     patience: int = 60
-    min_delta: float = 1e-4
+    min_delta: float = 1e-3
     n_samples: int = 1
 
     def __post_init__(self) -> None:

@@ -8,7 +8,6 @@ drive it the same way. A cancelled or failed fit leaves the module in its last g
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,7 +110,8 @@ def fit(
     """Train ``model`` in place for up to ``cfg.epochs`` more epochs.
 
     neural (N, T, C_A), behavior (N, T, C_B) or None, on the model's device. Early-stops when the
-    ELBO (smoothed) has not improved by ``min_delta`` (relative) for ``patience`` epochs.
+    ELBO, averaged over windows of ``patience / 2`` epochs, improves by less than ``min_delta``
+    (relative) from one window to the next.
     The KL weight warms up linearly from 0 to 1 over the first ``kl_warmup`` of the epochs of a
     fresh fit (resumed fits start at 1).
     """
@@ -124,14 +124,12 @@ def fit(
     start_epoch = len(history)
     warm = max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0
     t0 = time.perf_counter() - (history.elapsed_s[-1] if history.elapsed_s else 0.0)
-    best, best_epoch, smooth = -math.inf, 0, None
+    full: list[float] = []
     good_state = copy.deepcopy(model.state_dict())
     good_opt = copy.deepcopy(optimizer.state_dict())
-    status = "max_epochs"
     for i in range(cfg.epochs):
         if should_stop is not None and should_stop():
-            status = "cancelled"
-            break
+            return FitOutcome("cancelled", i, "cancelled by the user")
         beta = min(1.0, (i + 1) / warm) if warm else 1.0
         perm = torch.randperm(N, generator=gen).to(neural.device)
         tot = np.zeros(3)
@@ -173,15 +171,16 @@ def fit(
         history.append(report)
         if on_epoch is not None:
             on_epoch(report)
-        # Early stop on a plateau of the exponentially smoothed ELBO, after the warm-up.
-        smooth = elbo if smooth is None else 0.9 * smooth + 0.1 * elbo
+        # Early stop on a plateau: the mean ELBO of the last half-patience window improved by less
+        # than min_delta (relative) over the window before it. Windows average out the noise of
+        # mini-batches and Monte Carlo samples; only epochs at full KL weight count.
         if beta >= 1.0:
-            if smooth > best + cfg.min_delta * abs(best if math.isfinite(best) else smooth):
-                best, best_epoch = smooth, i
-            elif i - best_epoch >= cfg.patience:
-                status = "converged"
-                return FitOutcome(status, i + 1, f"ELBO plateaued after {start_epoch + i + 1} epochs")
-    else:
-        i = cfg.epochs
-        return FitOutcome(status, cfg.epochs)
-    return FitOutcome(status, i, "cancelled by the user")
+            full.append(elbo)
+            w = max(1, cfg.patience // 2)
+            if len(full) >= 2 * w:
+                recent, before = np.mean(full[-w:]), np.mean(full[-2 * w : -w])
+                if recent - before < cfg.min_delta * abs(recent):
+                    return FitOutcome(
+                        "converged", i + 1, f"ELBO plateaued after {start_epoch + i + 1} epochs"
+                    )
+    return FitOutcome("max_epochs", cfg.epochs)

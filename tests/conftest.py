@@ -15,6 +15,6 @@ def _torch_threads():
         yield
         return
     n = torch.get_num_threads()
-    torch.set_num_threads(min(n, 2))
+    torch.set_num_threads(1)  # small models: one thread avoids OpenMP oversubscription
     yield
     torch.set_num_threads(n)

@@ -1,19 +1,304 @@
-"""Readers that turn lab files into :class:`mmgpvae_core.data.Dataset` trial tensors."""
+"""Readers that turn lab files into :class:`mmgpvae_core.data.Dataset` trial tensors.
+
+Each format module reads a file into either a trial tensor (:class:`Dataset`, generic files) or a
+continuous :class:`Recording` ``(time, channels)`` / spike times. Recordings are aligned on absolute
+time, cut into trials (a trials table, the NWB trials, or consecutive windows) and binned onto one
+bin size by :mod:`mmgpvae_core.loaders.trials`.
+
+Formats, chosen from the path:
+
+- a folder: suite2p plane folder (``F.npy`` …, also ``suite2p/plane0`` below it);
+- ``.nwb``: NWB (RoiResponseSeries, Units, PoseEstimation, SpatialSeries, TimeSeries);
+- ``.csv``: DeepLabCut (first cell ``scorer`` or ``DLC_`` in the name), else time + columns;
+- ``.h5`` / ``.hdf5``: DeepLabCut (``df_with_missing``), SLEAP analysis (``tracks`` +
+  ``node_names``), NWB (``nwb_version``), else generic (3-D ``data`` = trials, 2-D = recording);
+- ``.mat``: MATLAB v5 or v7.3; ``.npz`` / ``.npy``: generic.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from mmgpvae_core.data import Dataset, check_pair
-from mmgpvae_core.loaders.generic import load_generic
+import numpy as np
 
-__all__ = ["inspect_file", "load_dataset", "load_generic", "load_pair"]
+from mmgpvae_core.data import DataError, Dataset, check_pair
+from mmgpvae_core.loaders.generic import load_generic, read_generic
+from mmgpvae_core.loaders.recording import Recording, TrialTable, center_pose
+from mmgpvae_core.loaders.trials import (
+    DEFAULT_SPIKE_BIN_S,
+    DEFAULT_WINDOW_S,
+    check_within,
+    overlap,
+    read_trials_table,
+    to_dataset,
+    windows,
+    zscore_channels,
+)
+
+__all__ = [
+    "Recording",
+    "inspect_file",
+    "load_dataset",
+    "load_generic",
+    "load_pair",
+    "read_source",
+]
+
+#: options a modality may take besides the reader's own (signal, series, likelihood_threshold, …)
+MODALITY_OPTIONS = ("zscore", "egocentric", "drop_missing_channels")
 
 
-def load_dataset(path: str | Path, **options: Any) -> Dataset:
-    """Open any supported file as a Dataset (format chosen from the file)."""
-    return load_generic(path, **options)
+def read_source(
+    path: str | Path, *, kind: str | None = None, **options: Any
+) -> Dataset | Recording:
+    """Read a file as it is: a trial tensor (Dataset) or a continuous Recording.
+
+    kind forces a format: ``suite2p``, ``nwb``, ``dlc``, ``sleap``, ``matlab``, ``csv``, ``generic``.
+    Other options go to the format's reader (e.g. ``signal="dff"``, ``series="DfOverF"``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "-", "file not found")
+    kind = kind or _detect(path)
+    if kind == "suite2p":
+        from mmgpvae_core.loaders.suite2p import load_suite2p
+
+        src = load_suite2p(path, **options)
+    elif kind == "nwb":
+        from mmgpvae_core.loaders.nwb import load_nwb
+
+        src = load_nwb(path, **options)
+    elif kind == "dlc":
+        from mmgpvae_core.loaders.dlc import load_dlc_csv, load_dlc_h5
+
+        reader = load_dlc_csv if path.suffix.lower() == ".csv" else load_dlc_h5
+        src = reader(path, **options)
+    elif kind == "sleap":
+        from mmgpvae_core.loaders.sleap import load_sleap
+
+        src = load_sleap(path, **options)
+    elif kind == "matlab":
+        from mmgpvae_core.loaders.matlab import load_matlab
+
+        src = load_matlab(path, **options)
+    elif kind == "csv":
+        from mmgpvae_core.loaders.tabular import load_table
+
+        src = load_table(path, **options)
+    elif kind == "generic":
+        src = read_generic(path, **options)
+    else:
+        raise DataError(
+            path, "kind", f"'{kind}'; expected suite2p, nwb, dlc, sleap, matlab, csv or generic"
+        )
+    if isinstance(src, Recording) and len(src.channel_names) != (
+        len(src.spike_times) if src.is_events else src.values.shape[1]
+    ):
+        raise DataError(path, "channel_names", f"{len(src.channel_names)} names for the channels")
+    return src
+
+
+def _detect(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "suite2p"
+    if suffix == ".nwb":
+        return "nwb"
+    if suffix == ".mat":
+        return "matlab"
+    if suffix == ".csv":
+        from mmgpvae_core.loaders.dlc import looks_like_dlc_csv
+
+        return "dlc" if looks_like_dlc_csv(path) else "csv"
+    if suffix in (".h5", ".hdf5"):
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataError(
+                path,
+                "-",
+                f"not a readable HDF5 file ({exc}); the file may be truncated or of another type",
+            ) from None
+        with f:
+            if "df_with_missing" in f:
+                return "dlc"
+            if "tracks" in f and "node_names" in f:
+                return "sleap"
+            if "nwb_version" in f.attrs:
+                return "nwb"
+        return "generic"
+    if suffix in (".npz", ".npy"):
+        return "generic"
+    if suffix == ".slp":
+        raise DataError(
+            path,
+            "-",
+            "a SLEAP project file; export an analysis file (File > Export Analysis "
+            "HDF5) and load the .h5",
+        )
+    raise DataError(
+        path,
+        "-",
+        f"unknown file type '{suffix}'; expected a suite2p folder, .nwb, .csv, .h5, "
+        ".hdf5, .mat, .npz or .npy",
+    )
+
+
+# ---------------------------------------------------------------------------- datasets
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    mod = {k: options.pop(k) for k in MODALITY_OPTIONS if k in options}
+    return options, mod
+
+
+def _prepare(rec: Recording, rate_hz: float | None, flag: str, mod: dict[str, Any]) -> None:
+    rec.apply_rate(rate_hz, flag)
+    if mod.get("egocentric"):
+        center_pose(rec, mod["egocentric"])
+
+
+def _finish_tensor(ds: Dataset, rate_hz: float | None, flag: str, mod: dict[str, Any]) -> Dataset:
+    """A trial tensor file: check a given rate against its bin size; z-score if asked."""
+    if rate_hz is not None:
+        if ds.bin_size_s is not None and not np.isclose(ds.bin_size_s * rate_hz, 1.0, rtol=1e-3):
+            raise DataError(
+                ds.source,
+                "bin_size_s",
+                f"the file says {ds.bin_size_s:g} s per bin but {flag} "
+                f"says {rate_hz:g} Hz; leave out {flag} or make it agree with the file",
+            )
+        ds.bin_size_s = 1.0 / rate_hz
+    if mod.get("egocentric"):
+        raise DataError(
+            ds.source, "egocentric", "centering needs a pose file, found a trial tensor"
+        )
+    if mod.get("zscore"):
+        ds.data, mean, std = zscore_channels(ds.data)
+        ds.preprocessing["zscore"] = {"mean": mean.tolist(), "std": std.tolist()}
+    return ds
+
+
+def _bin(
+    recs: list[tuple[Recording, str, dict[str, Any]]],
+    trials: str | Path | TrialTable | None,
+    bin_size_s: float | None,
+    window_s: float,
+) -> list[Dataset]:
+    """Align recordings on time, cut the trials, bin them onto one bin size."""
+    for rec, flag, _ in recs:
+        rec.require_rate("cutting trials and binning", flag)
+    only = [r for r, _, _ in recs]
+    t0, t1 = overlap(only) if len(only) > 1 else (only[0].t_start, only[0].t_stop)
+    if bin_size_s is None:
+        periods = [r.period_s for r in only if r.period_s is not None]
+        bin_size_s = max(periods) if periods else DEFAULT_SPIKE_BIN_S
+        bin_from = "sampling period of the slower modality" if periods else "default for spikes"
+    else:
+        if not bin_size_s > 0:
+            raise DataError(only[0].source, "bin_size_s", f"{bin_size_s}; expected seconds > 0")
+        bin_from = "given"
+    if isinstance(trials, TrialTable):
+        table = trials
+    elif trials is not None:
+        table = read_trials_table(trials)
+    else:
+        table = next((r.trials for r in only if r.trials is not None), None)
+    if table is not None:
+        for r in only:
+            if not r.is_events:
+                check_within(table, r)
+        info = {"source": table.source, "field": table.field, "trials": len(table.start)}
+    else:
+        table = windows(t0, t1, window_s)
+        info = {"source": "windows", "window_s": window_s, "span_s": [t0, t1]}
+    info["bin_size_from"] = bin_from
+    out = []
+    for rec, _, mod in recs:
+        out.append(
+            to_dataset(
+                rec,
+                table,
+                float(bin_size_s),
+                trials_info=info,
+                drop_missing_channels=mod.get("drop_missing_channels", True),
+                zscore=bool(mod.get("zscore", False)),
+            )
+        )
+    return out
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    trials: str | Path | TrialTable | None = None,
+    bin_size_s: float | None = None,
+    rate_hz: float | None = None,
+    window_s: float = DEFAULT_WINDOW_S,
+    **options: Any,
+) -> Dataset:
+    """Open any supported file as a Dataset (format chosen from the file).
+
+    A continuous recording is cut on ``trials`` (a CSV path), else the file's own trials table
+    (NWB), else into consecutive ``window_s`` windows; binned at ``bin_size_s`` (default: its
+    sampling period). A recording without a known rate, and nothing asking for time, becomes one
+    trial with one bin per sample. Options: ``zscore``, ``egocentric`` (a body part),
+    ``drop_missing_channels`` (default True) and the reader's own (``signal``, ``series``, …).
+    """
+    reader_opts, mod = _split(dict(options))
+    src = read_source(path, **reader_opts)
+    if isinstance(src, Dataset):
+        if trials is not None:
+            raise DataError(
+                src.source,
+                src.field,
+                "already a trial tensor; a trials table is for continuous recordings",
+            )
+        if (
+            bin_size_s is not None
+            and src.bin_size_s is not None
+            and not np.isclose(bin_size_s, src.bin_size_s, rtol=1e-3)
+        ):
+            raise DataError(
+                src.source,
+                "bin_size_s",
+                f"the file's trials are binned at {src.bin_size_s:g} s, not {bin_size_s:g} s",
+            )
+        return _finish_tensor(src, rate_hz, "--rate", mod)
+    _prepare(src, rate_hz, "--rate", mod)
+    if (
+        src.rate_hz is None
+        and not src.is_events
+        and trials is None
+        and bin_size_s is None
+        and src.trials is None
+    ):
+        return _whole(src, mod)
+    return _bin([(src, "--rate", mod)], trials, bin_size_s, window_s)[0]
+
+
+def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
+    """A recording of unknown rate as one trial, one bin per sample."""
+    data = np.asarray(rec.values, dtype=np.float64)[None]
+    names = list(rec.channel_names)
+    prep = dict(rec.preprocessing)
+    prep["trials"] = {"source": "whole recording (no sampling rate)"}
+    all_nan = np.isnan(data).all(axis=(0, 1))
+    if all_nan.any() and mod.get("drop_missing_channels", True) and not all_nan.all():
+        prep["dropped_channels"] = [names[i] for i in np.flatnonzero(all_nan)]
+        data = data[:, :, ~all_nan]
+        names = [n for n, bad in zip(names, all_nan) if not bad]
+    ds = Dataset(
+        data=data,
+        channel_names=names,
+        source=rec.source,
+        field=rec.field,
+        checksum=rec.checksum,
+        kind=rec.kind,
+        preprocessing=prep,
+    )
+    return _finish_tensor(ds, None, "--rate", mod)
 
 
 def load_pair(
@@ -24,14 +309,61 @@ def load_pair(
     bin_size_s: float | None = None,
     neural_rate_hz: float | None = None,
     behavior_rate_hz: float | None = None,
+    neural_options: dict[str, Any] | None = None,
+    behavior_options: dict[str, Any] | None = None,
+    window_s: float = DEFAULT_WINDOW_S,
 ) -> tuple[Dataset, Dataset | None]:
-    """Both modalities of one session as trial tensors on one time grid."""
-    neural = load_dataset(neural_path)
-    behavior = load_dataset(behavior_path) if behavior_path else None
-    check_pair(neural, behavior)
-    return neural, behavior
+    """Both modalities of one session as trial tensors on one time grid.
+
+    Continuous recordings are aligned on absolute time (seconds in each file's clock), cut into
+    the trials of ``trials`` (CSV), else of the NWB trials table, else into ``window_s`` windows
+    of the time both cover, and binned at ``bin_size_s`` (default: the sampling period of the
+    slower modality). ``neural_options`` / ``behavior_options`` go to each modality's reader
+    (``signal``, ``series``, ``likelihood_threshold``, …) plus ``zscore``, ``egocentric``,
+    ``drop_missing_channels``.
+    """
+    n_reader, n_mod = _split(dict(neural_options or {}))
+    b_reader, b_mod = _split(dict(behavior_options or {}))
+    neural = read_source(neural_path, role="neural", **n_reader)
+    behavior = read_source(behavior_path, role="behavior", **b_reader) if behavior_path else None
+    kinds = {type(x) for x in (neural, behavior) if x is not None}
+    if len(kinds) > 1:
+        other = behavior if isinstance(neural, Dataset) else neural
+        raise DataError(
+            other.source,
+            other.field,
+            "a continuous recording, but the other modality is a "
+            "trial tensor; expected both as trial tensors or both as recordings",
+        )
+    if isinstance(neural, Dataset):
+        if trials is not None:
+            raise DataError(
+                trials,
+                "-",
+                "the data files are already trial tensors; a trials table is for continuous recordings",
+            )
+        neural = _finish_tensor(neural, neural_rate_hz, "--neural-rate", n_mod)
+        if behavior is not None:
+            behavior = _finish_tensor(behavior, behavior_rate_hz, "--behavior-rate", b_mod)
+        check_pair(neural, behavior)
+        return neural, behavior
+    recs = [(neural, "--neural-rate", n_mod)]
+    _prepare(neural, neural_rate_hz, "--neural-rate", n_mod)
+    if behavior is not None:
+        _prepare(behavior, behavior_rate_hz, "--behavior-rate", b_mod)
+        recs.append((behavior, "--behavior-rate", b_mod))
+    out = _bin(recs, trials, bin_size_s, window_s)
+    if behavior is None:
+        return out[0], None
+    check_pair(out[0], out[1])
+    return out[0], out[1]
 
 
-def inspect_file(path: str | Path, rate_hz: float | None = None) -> dict[str, Any]:
-    """What a data file holds, as a JSON-able summary."""
-    return load_dataset(path).summary()
+def inspect_file(path: str | Path, rate_hz: float | None = None, **options: Any) -> dict[str, Any]:
+    """What a data file holds, as a JSON-able summary (kind, shapes, rate / bin size,
+    conditions, missing fraction). Continuous recordings are described as recorded, unbinned."""
+    src = read_source(path, **options)
+    if isinstance(src, Dataset):
+        return _finish_tensor(src, rate_hz, "--rate", {}).summary()
+    src.apply_rate(rate_hz, "--rate")
+    return src.summary()

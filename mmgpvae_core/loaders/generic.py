@@ -44,7 +44,9 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
     if bin_size is not None:
         bin_size = float(np.asarray(bin_size).ravel()[0])
         if not bin_size > 0:
-            raise DataError(path, "bin_size_s", f"{bin_size}; expected a positive number of seconds")
+            raise DataError(
+                path, "bin_size_s", f"{bin_size}; expected a positive number of seconds"
+            )
     conditions = get("conditions") if "conditions" in keys else None
     names = _strings(get("channel_names")) if "channel_names" in keys else []
     return Dataset(
@@ -89,9 +91,7 @@ def load_generic(path: str | Path, **_: Any) -> Dataset:
         except (OSError, ValueError) as exc:
             raise DataError(path, "-", f"not a readable NPY file ({exc})") from None
         return _from_mapping(path, lambda k: arr, {"data"}, {})
-    raise DataError(
-        path, "-", f"unknown file type '{suffix}'; expected .h5, .hdf5, .npz or .npy"
-    )
+    raise DataError(path, "-", f"unknown file type '{suffix}'; expected .h5, .hdf5, .npz or .npy")
 
 
 def save_generic(path: str | Path, ds: Dataset) -> None:
@@ -101,7 +101,13 @@ def save_generic(path: str | Path, ds: Dataset) -> None:
     with h5py.File(path, "w") as f:
         data = ds.data
         finite = data[~np.isnan(data)]
-        if finite.size and (finite == np.round(finite)).all() and finite.min() >= 0 and finite.max() < 65535 and not np.isnan(data).any():
+        if (
+            finite.size
+            and (finite == np.round(finite)).all()
+            and finite.min() >= 0
+            and finite.max() < 65535
+            and not np.isnan(data).any()
+        ):
             data = data.astype(np.uint16)  # counts: exact and compact
         else:
             data = data.astype(np.float32)
@@ -114,3 +120,107 @@ def save_generic(path: str | Path, ds: Dataset) -> None:
         f.create_dataset("channel_names", data=np.array(ds.channel_names, dtype="S"))
         if ds.bin_size_s is not None:
             f.attrs["bin_size_s"] = float(ds.bin_size_s)
+
+
+# ---------------------------------------------------------------------------- continuous
+RATE_KEYS = ("rate_hz", "fs", "sampling_rate")
+
+
+def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]):
+    """``data`` ``(time, channels)`` or ``spike_times`` + ``spike_times_index`` as a Recording."""
+    from mmgpvae_core.loaders.recording import Recording
+
+    names = _strings(get("channel_names")) if "channel_names" in keys else []
+    checksum = file_checksum(path)
+    if "spike_times" in keys:
+        times = np.asarray(get("spike_times"), dtype=np.float64).ravel()
+        if "spike_times_index" not in keys:
+            raise DataError(
+                path,
+                "spike_times_index",
+                "missing; expected the end index of each unit's "
+                "spikes in 'spike_times' (the NWB ragged layout)",
+            )
+        ends = np.asarray(get("spike_times_index"), dtype=np.int64).ravel()
+        if ends.size == 0 or (np.diff(ends) < 0).any() or ends[-1] != times.size:
+            raise DataError(
+                path,
+                "spike_times_index",
+                f"ends {ends[:5]}...; expected increasing end "
+                f"indices, the last equal to the {times.size} spike times",
+            )
+        starts = np.concatenate([[0], ends[:-1]])
+        spikes = [np.sort(times[a:b]) for a, b in zip(starts, ends)]
+        return Recording(
+            values=None,
+            channel_names=names or [f"unit{i}" for i in range(len(spikes))],
+            source=str(path),
+            field="spike_times",
+            kind="generic",
+            spike_times=spikes,
+            checksum=checksum,
+        )
+    data = np.asarray(get("data"))
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.dtype.kind not in "fiub":
+        raise DataError(path, "data", f"found dtype {data.dtype}; expected numbers")
+    rate, rate_from = None, None
+    for k in RATE_KEYS + ("bin_size_s",):
+        v = attrs.get(k)
+        if v is None and k in keys:
+            v = get(k)
+        if v is not None:
+            v = float(np.asarray(v).ravel()[0])
+            if not v > 0:
+                raise DataError(path, k, f"{v}; expected a positive number")
+            rate, rate_from = (1.0 / v if k == "bin_size_s" else v), k
+            break
+    start = float(np.asarray(get("start_time")).ravel()[0]) if "start_time" in keys else 0.0
+    return Recording(
+        values=data if data.dtype.kind == "f" else data.astype(np.float64),
+        channel_names=names or [f"ch{i}" for i in range(data.shape[1])],
+        source=str(path),
+        field="data",
+        kind="generic",
+        rate_hz=rate,
+        start_s=start,
+        rate_from=rate_from,
+        checksum=checksum,
+    )
+
+
+def read_generic(path: str | Path, **options: Any):
+    """A generic file as a Dataset (3-D ``data``) or a Recording (2-D ``data``, spike times)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in HDF5_SUFFIXES:
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
+        with f:
+            keys = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+            if "spike_times" in keys or ("data" in keys and f["data"].ndim in (1, 2)):
+                attrs = {k: f.attrs[k] for k in f.attrs}
+                return _recording_from_mapping(path, lambda k: f[k][()], keys, attrs)
+        return load_generic(path, **options)
+    if suffix == ".npz":
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
+        with z:
+            if "spike_times" in z.files or ("data" in z.files and z["data"].ndim in (1, 2)):
+                return _recording_from_mapping(path, lambda k: z[k], set(z.files), {})
+        return load_generic(path, **options)
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise DataError(path, "-", f"not a readable NPY file ({exc})") from None
+        if arr.ndim in (1, 2):
+            return _recording_from_mapping(path, lambda k: arr, {"data"}, {})
+    return load_generic(path, **options)
