@@ -7,9 +7,12 @@ posterior over the M kept coefficients z̃ of one latent is Gaussian with
     mean       m = Λ⁻¹ Bᵀ (p ⊙ μ)
 
 — the exact GP posterior under those pseudo-observations. Its covariance is full within a latent
-(M × M, cheap: M ≪ T) and independent across latents. Departure from the paper's mean-field
-diagonal: a diagonal posterior must ignore the coupling that a finite window puts between
-frequencies, which costs recovery accuracy; the full M × M one is exact and still linear in T.
+(M × M) and independent across latents. Departure from the paper's mean-field diagonal: a diagonal
+posterior must ignore the coupling that a finite window puts between frequencies; the full M × M
+one is exact. Cost per trial and latent is O(T·M² + M³). M ≈ 2·T'/(π ℓ_min)·sqrt(½ ln 1/threshold)
+depends on how many length-scales the window spans, not on T itself: at a fixed number of
+length-scales per trial the cost is linear in T; at a fixed length-scale in bins M grows with T
+(see benchmarks/RESULTS.md for both regimes), which is why long recordings are cut into trials.
 """
 
 from __future__ import annotations
