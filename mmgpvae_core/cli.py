@@ -173,7 +173,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
         print(
             f"saved {out}: {len(h)} epochs, ELBO {h.elbo[-1]:.2f} per trial "
             f"(neural {h.ell_neural[-1]:.2f}, behavior {h.ell_behavior[-1]:.2f}, KL {h.kl[-1]:.2f}); "
-            f"length-scales {np.round(model.length_scales, 2).tolist()} bins"
+            f"length-scales {[round(float(x), 2) for x in model.length_scales]} bins"
             + (f"; {model.outcome.status}" if model.outcome else ""),
             file=sys.stderr,
         )
@@ -265,7 +265,7 @@ def cmd_figures(a: argparse.Namespace) -> int:
     from mmgpvae_core.figures import write_figure_set
 
     trials = [int(t) for t in a.trials.split(",")] if a.trials else None
-    paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials)
+    paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials, dpi=a.dpi)
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -366,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--format", choices=("pdf", "svg", "png"), default="pdf")
     g.add_argument("--trials", help="comma-separated trial indices for reconstructions")
+    g.add_argument("--dpi", type=int, default=300, help="resolution of PNG figures (default 300)")
     g.set_defaults(func=cmd_figures)
     return p
 

@@ -5,6 +5,9 @@ import os
 import pytest
 
 os.environ.setdefault("QT_API", "pyside6")
+# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads made
+# training steps up to 100x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(autouse=True)
