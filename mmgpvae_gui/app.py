@@ -1,4 +1,4 @@
-"""Entry point of ``mmgpvae-gui``."""
+"""Entry point of ``mmgpvae-gui``: ``mmgpvae-gui [--demo | --digits] [PROJECT.mmgp]``."""
 
 from __future__ import annotations
 
@@ -12,17 +12,36 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmgpvae-gui", description="MM-GPVAE Studio")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo data set")
+    parser.add_argument(
+        "--digits", action="store_true", help="open the rotating-digit demo (simulated)"
+    )
     parser.add_argument("project", nargs="?", help="a .mmgp project to open")
+    parser.add_argument("--quit-after", type=int, default=0, help=argparse.SUPPRESS)  # smoke tests
     args = parser.parse_args(argv)
 
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
 
+    from mmgpvae_gui.style import configure_pyqtgraph
+
+    QCoreApplication.setOrganizationName("MMGPVAE")
+    QCoreApplication.setApplicationName("MMGPVAE Studio")
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    win = QMainWindow()
-    win.setWindowTitle("MM-GPVAE Studio")
-    win.setCentralWidget(QLabel("MM-GPVAE Studio"))
-    win.resize(1200, 800)
+    configure_pyqtgraph()
+
+    from mmgpvae_gui.main_window import MainWindow
+
+    win = MainWindow()
     win.show()
+    if args.project:
+        QTimer.singleShot(0, lambda: win.open_project(args.project))
+    elif args.digits:
+        QTimer.singleShot(0, win.open_digit_demo)
+    elif args.demo:
+        QTimer.singleShot(0, win.open_demo)
+    if args.quit_after:
+        QTimer.singleShot(args.quit_after, win.close)
     return app.exec()
 
 

@@ -1,0 +1,662 @@
+"""The main window: composes the panels, menus and status bar, owns the data, the model and the
+training thread. Panels never reach into each other; the window wires their signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.config import ConfigError
+from mmgpvae_core.data import DataError, Dataset, check_pair
+from mmgpvae_core.loaders import load_dataset
+from mmgpvae_core.project import read_project
+from mmgpvae_core.training import EpochReport, FitOutcome
+from mmgpvae_gui.compat import make_none_immortal
+from mmgpvae_gui.panels.data_panel import DataPanel
+from mmgpvae_gui.panels.latent_panel import LatentPanel
+from mmgpvae_gui.panels.model_panel import ModelPanel
+from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
+from mmgpvae_gui.panels.training_panel import TrainingPanel
+from mmgpvae_gui.style import SUBSPACE_LABELS
+from mmgpvae_gui.worker import Snapshot, TrainingWorker
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+DATA_FILTER = "Recordings (*.h5 *.hdf5 *.nwb *.npz *.npy *.mat *.csv);;All files (*)"
+PROJECT_FILTER = "MM-GPVAE projects (*.mmgp)"
+MAX_RECENT = 8
+
+make_none_immortal()
+
+
+def settings() -> QSettings:
+    return QSettings("MMGPVAE", "MMGPVAE Studio")
+
+
+class MainWindow(QMainWindow):
+    """Public methods are what the menus call (and what tests drive)."""
+
+    training_started = Signal()
+    training_finished = Signal(str)  # outcome status: max_epochs, converged, cancelled, failed
+    snapshot_shown = Signal(int)  # epoch
+    paused_changed = Signal(bool)  # the worker is (no longer) blocked between epochs
+    project_saved = Signal(str)
+    error_shown = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("MM-GPVAE Studio")
+        self.setAcceptDrops(True)
+        self._neural: Dataset | None = None
+        self._behavior: Dataset | None = None
+        self._model: MMGPVAE | None = None
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._paused = False
+        self._close_when_stopped = False
+        self._project_path: Path | None = None
+        self._error_box: QMessageBox | None = None
+        self.last_error = ""
+        self.last_snapshot: Snapshot | None = None
+
+        self.data_panel = DataPanel()
+        self.model_panel = ModelPanel()
+        self.training_panel = TrainingPanel()
+        self.reconstruction_panel = ReconstructionPanel()
+        self.latent_panel = LatentPanel()
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(self.data_panel)
+        lv.addWidget(self.model_panel)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(300)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.reconstruction_panel)
+        bottom.addWidget(self.latent_panel)
+        bottom.setSizes([700, 500])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.training_panel)
+        right.addWidget(bottom)
+        right.setSizes([330, 620])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(scroll)
+        main.addWidget(right)
+        main.setStretchFactor(1, 1)
+        main.setSizes([320, 1280])
+        self.setCentralWidget(main)
+
+        self._data_status = QLabel("no data")
+        self._model_status = QLabel("no model")
+        self.statusBar().addPermanentWidget(self._data_status)
+        self.statusBar().addPermanentWidget(self._model_status)
+
+        self.data_panel.open_requested.connect(self._on_data_open_requested)
+        self.training_panel.train_clicked.connect(self.start_training)
+        self.training_panel.pause_clicked.connect(self.toggle_pause)
+        self.training_panel.stop_clicked.connect(self.stop_training)
+        self.training_panel.reset_clicked.connect(self._on_training_reset_clicked)
+        self.reconstruction_panel.trial_changed.connect(self._on_reconstruction_trial_changed)
+
+        self._build_menus()
+        s = settings()
+        self.model_panel.restore_settings(s)
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1600, 1000)
+        self._update_state()
+
+    # ================================================================ menus
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        a.setStatusTip(tip)
+        a.setToolTip(tip)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(
+            m,
+            "Open &neural file…",
+            lambda: self._on_data_open_requested("neural"),
+            QKeySequence.StandardKey.Open,
+            "Load the neural recording",
+        )
+        self._action(
+            m,
+            "Open &behavior file…",
+            lambda: self._on_data_open_requested("behavior"),
+            "Ctrl+B",
+            "Load the behavior recording",
+        )
+        self._action(
+            m,
+            "Open &project…",
+            self._on_file_open_project,
+            "Ctrl+Shift+O",
+            "Reopen a saved .mmgp project",
+        )
+        self._recent_menu = m.addMenu("Open &recent")
+        m.addSeparator()
+        self._action(
+            m,
+            "Open &demo data set",
+            self.open_demo,
+            None,
+            "Simulated spikes and keypoints with known latents",
+        )
+        self._action(
+            m,
+            "Open rotating-&digit demo",
+            self.open_digit_demo,
+            None,
+            "The paper's experiment: a handwritten digit rotated by a shared latent, "
+            "with Poisson spikes",
+        )
+        m.addSeparator()
+        self.save_action = self._action(
+            m,
+            "&Save project",
+            self._on_file_save,
+            QKeySequence.StandardKey.Save,
+            "Save the .mmgp project",
+        )
+        self._action(
+            m,
+            "Save project &as…",
+            self._on_file_save_as,
+            "Ctrl+Shift+S",
+            "Save the .mmgp project under a new name",
+        )
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit")
+
+        t = self.menuBar().addMenu("&Training")
+        self.train_action = self._action(
+            t,
+            "Train / pause / resume",
+            self._on_space_pressed,
+            Qt.Key.Key_Space,
+            "Start, pause or resume training",
+        )
+        self._action(t, "Stop", self.stop_training, "Ctrl+.", "Stop after the current epoch")
+        self._action(t, "New model", self.reset_model, None, "Forget the trained model")
+
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self._on_help_shortcuts, None, "")
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self._recent_menu.clear()
+        paths = self.recent_projects()
+        for p in paths:
+            a = self._recent_menu.addAction(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_project(p))
+        self._recent_menu.setEnabled(bool(paths))
+
+    def recent_projects(self) -> list[str]:
+        v = settings().value("recent/projects", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(p) for p in (v or [])]
+
+    def _add_recent(self, path: Path) -> None:
+        paths = [str(path)] + [p for p in self.recent_projects() if p != str(path)]
+        settings().setValue("recent/projects", paths[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    # ================================================================ state
+    @property
+    def is_training(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def model(self) -> MMGPVAE | None:
+        return self._model
+
+    def _update_state(self) -> None:
+        if self.is_training:
+            state = "paused" if self._paused else "running"
+            if self._worker is not None and self._worker._stop.is_set():
+                state = "stopping"
+        else:
+            state = "ready" if self._neural is not None else "empty"
+        self.training_panel.set_state(state)
+        self.model_panel.setEnabled(not self.is_training)
+        self.model_panel.set_model_locked(self._model is not None)
+        self.data_panel.setEnabled(not self.is_training)
+        self.save_action.setEnabled(
+            self._model is not None and (not self.is_training or self._paused)
+        )
+        if self._neural is None:
+            self._data_status.setText("no data")
+        else:
+            b = "" if self._behavior is None else f" + behavior {self._behavior.n_channels} ch"
+            self._data_status.setText(
+                f"{self._neural.n_trials} trials · neural {self._neural.n_channels} ch{b}"
+            )
+        if self._model is None:
+            self._model_status.setText("no model")
+        else:
+            self._model_status.setText(f"model: {len(self._model.history)} epochs trained")
+
+    def _show_error(self, title: str, text: str) -> None:
+        """A clear message; never a traceback. Non-blocking (the event loop keeps running)."""
+        self.last_error = text
+        self.statusBar().showMessage(f"{title}: {text}", 15000)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self._error_box = box
+        self.error_shown.emit(text)
+
+    def _confirm(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "MM-GPVAE Studio", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ================================================================ data
+    def open_data_file(self, path: str | Path, modality: str) -> bool:
+        """Load ``path`` as the neural or behavior modality; on bad data, say why and keep the
+        previous data."""
+        if self.is_training:
+            self._show_error("Busy", "stop training before loading data")
+            return False
+        try:
+            ds = load_dataset(path)
+            other = self._behavior if modality == "neural" else self._neural
+            if other is not None:
+                pair = (ds, other) if modality == "neural" else (other, ds)
+                check_pair(*pair)
+        except DataError as exc:
+            self._show_error(f"Cannot load the {modality} file", str(exc))
+            return False
+        except Exception as exc:  # an unreadable file must never kill the app
+            self._show_error(f"Cannot load the {modality} file", f"{path}: {exc}")
+            return False
+        settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
+        if modality == "neural":
+            self.set_datasets(ds, self._behavior)
+        else:
+            self.set_datasets(self._neural, ds)
+        self.statusBar().showMessage(f"Loaded {modality} data from {path}", 5000)
+        return True
+
+    def set_datasets(self, neural: Dataset | None, behavior: Dataset | None) -> None:
+        """New data: any trained model is dropped (it was fitted to other data)."""
+        self._neural, self._behavior = neural, behavior
+        self._model = None
+        self._project_path = None
+        self.last_snapshot = None
+        self.data_panel.set_summary("neural", None if neural is None else neural.summary())
+        self.data_panel.set_summary("behavior", None if behavior is None else behavior.summary())
+        self.reconstruction_panel.set_data(
+            neural, behavior, self.model_panel.model_kwargs()["neural_likelihood"]
+        )
+        self.latent_panel.clear()
+        self.training_panel.set_history(MMGPVAE().history)
+        self.setWindowTitle("MM-GPVAE Studio")
+        self._update_state()
+
+    def open_demo(self) -> bool:
+        ok = self.open_data_file(DEMO_DIR / "neural.h5", "neural")
+        return ok and self.open_data_file(DEMO_DIR / "behavior.h5", "behavior")
+
+    def open_digit_demo(self, **options) -> None:
+        """Simulate the rotating-digit session and set the model up for it."""
+        from mmgpvae_core.digits import simulate_digits, suggested_model
+
+        if self.is_training:
+            self._show_error("Busy", "stop training before loading data")
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            sim = simulate_digits(**options)
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.model_panel.apply_kwargs(suggested_model())
+        self.set_datasets(sim.neural, sim.behavior)
+        self.statusBar().showMessage("Rotating-digit demo: 1 shared latent rotates the digit", 8000)
+
+    # ================================================================ training
+    def _latent_names(self, kw: dict) -> list[str]:
+        out = [f"shared {k + 1}" for k in range(kw["shared"])]
+        out += [f"private neural {k + 1}" for k in range(kw["private_neural"])]
+        if self._behavior is not None:
+            out += [f"private behavior {k + 1}" for k in range(kw["private_behavior"])]
+        return out
+
+    @Slot()
+    def start_training(self) -> bool:
+        if self.is_training:
+            return False
+        if self._neural is None:
+            self._show_error("No data", "load a neural file first (File ▸ Open neural file…)")
+            return False
+        kw = self.model_panel.model_kwargs()
+        if self._model is None:
+            try:
+                self._model = MMGPVAE(**kw)
+            except (ConfigError, TypeError, ValueError) as exc:
+                self._show_error("Invalid settings", str(exc))
+                return False
+            self.training_panel.set_history(self._model.history)
+        cfg = self._model.model_config
+        self.training_panel.set_latent_names(self._latent_names(cfg.to_dict()))
+        epochs = self.model_panel.epochs()
+        self._worker = TrainingWorker(self._model, self._neural, self._behavior, epochs)
+        self._thread = QThread(self)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progressed.connect(self._on_worker_progressed)
+        self._worker.snapshot_ready.connect(self._on_worker_snapshot_ready)
+        self._worker.paused.connect(self._on_worker_paused)
+        self._worker.succeeded.connect(self._on_worker_succeeded)
+        self._worker.failed.connect(self._on_worker_failed)
+        # Direct: quit() is thread-safe, and a queued call could not run while the GUI thread
+        # blocks in stop_and_wait().
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._paused = False
+        self.training_panel.begin(len(self._model.history), epochs)
+        self._thread.start()
+        self._update_state()
+        self.statusBar().showMessage("Training…")
+        self.training_started.emit()
+        return True
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self._worker is None:
+            return
+        if self._paused:
+            self._worker.resume()
+            self._paused = False
+            self.statusBar().showMessage("Training…")
+        else:
+            self._worker.pause()
+            self._paused = True
+            self.statusBar().showMessage("Pausing after this epoch…")
+        self._update_state()
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+            self._paused = False
+            self.statusBar().showMessage("Stopping after this epoch…")
+            self._update_state()
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Stop training and block until the thread has finished (for shutdown and tests)."""
+        if self._thread is None:
+            return True
+        thread = self._thread
+        self.stop_training()
+        ok = thread.wait(timeout_ms)
+        QApplication.processEvents()
+        return ok
+
+    @Slot()
+    def reset_model(self) -> None:
+        if self.is_training:
+            return
+        self._model = None
+        self._project_path = None
+        self.last_snapshot = None
+        self.latent_panel.clear()
+        self.reconstruction_panel.set_reconstruction({})
+        self.training_panel.set_history(MMGPVAE().history)
+        self._update_state()
+
+    def _on_training_reset_clicked(self) -> None:
+        self.reset_model()
+
+    def _on_space_pressed(self) -> None:
+        if self.is_training:
+            self.toggle_pause()
+        else:
+            self.start_training()
+
+    @Slot(object)
+    def _on_worker_progressed(self, report: EpochReport) -> None:
+        self.training_panel.add_report(report)
+        self._model_status.setText(f"epoch {report.epoch} · ELBO {report.elbo:.1f}")
+
+    @Slot(object)
+    def _on_worker_snapshot_ready(self, snap: Snapshot) -> None:
+        self.last_snapshot = snap
+        self.reconstruction_panel.set_reconstruction(snap.reconstruction)
+        conds = None if self._neural is None else self._neural.conditions
+        self.latent_panel.set_latents(snap.latents, conds)
+        self.latent_panel.set_current_trial(self.reconstruction_panel.current_trial())
+        self.snapshot_shown.emit(snap.epoch)
+
+    @Slot(bool)
+    def _on_worker_paused(self, paused: bool) -> None:
+        if paused:
+            self.statusBar().showMessage("Paused")
+        self.paused_changed.emit(paused)
+
+    @Slot(object)
+    def _on_worker_succeeded(self, outcome: FitOutcome) -> None:
+        self._last_outcome = outcome.status
+        text = {
+            "converged": "converged",
+            "max_epochs": "done",
+            "cancelled": "stopped",
+        }.get(outcome.status, outcome.status)
+        self.training_panel.finish(f"{text} after {len(self._model.history)} epochs")
+        self.statusBar().showMessage(outcome.message or f"Training {text}", 8000)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        self._last_outcome = "failed"
+        self.training_panel.finish("failed — last good state kept")
+        self._show_error("Training failed", message)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        self._paused = False
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self._update_state()
+        self.training_finished.emit(getattr(self, "_last_outcome", "cancelled"))
+        if self._close_when_stopped:
+            self.close()
+
+    # ================================================================ projects
+    def _on_file_save(self) -> None:
+        if self._project_path is None:
+            self._on_file_save_as()
+        else:
+            self.save_project(self._project_path)
+
+    def _on_file_save_as(self) -> None:
+        if self._model is None:
+            self._show_error("Nothing to save", "train a model first")
+            return
+        start = settings().value("recent/project_dir", str(Path.home()))
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        if path:
+            if not path.endswith(".mmgp"):
+                path += ".mmgp"
+            self.save_project(path)
+
+    def save_project(self, path: str | Path) -> bool:
+        """Write the .mmgp project (the same file the CLI writes)."""
+        if self._model is None or self._model.module is None:
+            self._show_error("Nothing to save", "train a model first")
+            return False
+        if self.is_training and not self._paused:
+            self._show_error("Busy", "pause or stop training before saving")
+            return False
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self._model.save(path)
+        except Exception as exc:
+            self._show_error("Cannot save the project", f"{path}: {exc}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._project_path = path
+        settings().setValue("recent/project_dir", str(path.resolve().parent))
+        self._add_recent(path.resolve())
+        self.setWindowTitle(f"MM-GPVAE Studio — {path.name}")
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.project_saved.emit(str(path))
+        return True
+
+    def _on_file_open_project(self) -> None:
+        start = settings().value("recent/project_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        """Reopen a .mmgp project: data, settings, history, latents and reconstructions."""
+        if self.is_training:
+            self._show_error("Busy", "stop training before opening a project")
+            return False
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            try:
+                model = MMGPVAE.load(path)
+            except (RuntimeError, AssertionError):  # e.g. saved on a GPU this machine lacks
+                model = MMGPVAE.load(path, device="cpu")
+            contents = read_project(path)
+        except DataError as exc:
+            self._show_error("Cannot open the project", str(exc))
+            return False
+        except Exception as exc:
+            self._show_error("Cannot open the project", f"{path}: {exc}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.model_panel.set_from_configs(model.model_config, model.train_config)
+        self.set_datasets(model.neural, model.behavior)
+        self._model = model
+        self._project_path = path
+        post = contents["posterior"]
+        latents = {k: np.asarray(post[k]["mean"]) for k in SUBSPACE_LABELS if k in post}
+        self.training_panel.set_latent_names(self._latent_names(model.model_config.to_dict()))
+        self.training_panel.set_history(model.history)
+        self.reconstruction_panel.set_reconstruction(
+            {k: np.asarray(v) for k, v in contents["reconstruction"].items()}
+        )
+        conds = None if model.neural is None else model.neural.conditions
+        self.latent_panel.set_latents(latents, conds)
+        self._add_recent(path.resolve())
+        self.setWindowTitle(f"MM-GPVAE Studio — {path.name}")
+        self._update_state()
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def screenshot(self) -> QPixmap:
+        """The window as shown, with the OpenGL view's framebuffer painted in (a plain
+        ``grab()`` misses what OpenGL and its text overlay draw)."""
+        pix = self.grab()
+        view = self.latent_panel.view
+        if view.isVisible():
+            gl_img = view.grabFramebuffer()
+            top_left = view.mapTo(self, QPoint(0, 0))
+            painter = QPainter(pix)
+            painter.drawImage(QRect(top_left, view.size()), gl_img)
+            painter.end()
+        return pix
+
+    # ================================================================ other slots and events
+    def _on_data_open_requested(self, modality: str) -> None:
+        start = settings().value("recent/data_dir", str(DEMO_DIR))
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {modality} file", start, DATA_FILTER)
+        if path:
+            self.open_data_file(path, modality)
+
+    def _on_reconstruction_trial_changed(self, i: int) -> None:
+        self.latent_panel.set_current_trial(i)
+
+    def _on_help_shortcuts(self) -> None:
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            "Ctrl+O open neural file · Ctrl+B open behavior file · Ctrl+Shift+O open project\n"
+            "Ctrl+S save project · Space train / pause / resume · Ctrl+. stop\n"
+            "← / → previous / next trial (reconstruction view) · Ctrl+Q quit",
+        )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.open_paths(paths)
+        event.acceptProposedAction()
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Dropped files: a project opens; data files go to the modality their name suggests,
+        else neural first, then behavior."""
+        for p in paths:
+            name = p.name.lower()
+            if p.suffix == ".mmgp":
+                self.open_project(p)
+            elif "behav" in name or "pose" in name:
+                self.open_data_file(p, "behavior")
+            elif "neur" in name or "spike" in name or self._neural is None:
+                self.open_data_file(p, "neural")
+            else:
+                self.open_data_file(p, "behavior")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.is_training:
+            if not self._close_when_stopped and not self._confirm(
+                "Training is running. Stop it and close the window?"
+            ):
+                event.ignore()
+                return
+            self._close_when_stopped = True
+            self.stop_training()
+            event.ignore()  # closes for real once the worker has finished its epoch
+            return
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        self.model_panel.save_settings(s)
+        s.sync()
+        super().closeEvent(event)

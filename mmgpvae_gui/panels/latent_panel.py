@@ -1,0 +1,265 @@
+"""3D latent trajectories (pyqtgraph.opengl): one line per trial colored by condition, the
+condition means bold, the current trial highlighted; choose the subspace and three axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from mmgpvae_gui.style import (
+    HIGHLIGHT,
+    NO_CONDITION,
+    SUBSPACE_LABELS,
+    condition_colors,
+    hex_color,
+    rgba_float,
+)
+
+REDRAW_MS = 50
+EXTENT = 5.0  # the scene's half-width, in GL units
+TIME, NONE = "time", "none"
+_CAMERA = {"distance": 22.0, "elevation": 22.0, "azimuth": -60.0}
+
+
+class LatentPanel(QWidget):
+    subspace_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._latents: dict[str, np.ndarray] = {}
+        self._conditions: np.ndarray | None = None
+        self._colors: dict[str, tuple[int, int, int]] = {}
+        self._trial = 0
+        self._dirty = False
+        self._coords: np.ndarray | None = None  # (trials, time, 3) drawn now
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Subspace:"))
+        self.subspace_combo = QComboBox()
+        self.subspace_combo.setToolTip(
+            "Which latents to draw: shared by both modalities, or "
+            "private to the neural or the behavior data"
+        )
+        self.subspace_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.subspace_combo.setMinimumContentsLength(14)
+        self.subspace_combo.currentIndexChanged.connect(self._on_subspace_combo_changed)
+        row.addWidget(self.subspace_combo)
+        self.reset_button = QPushButton("Reset view")
+        row.addStretch(1)
+        row.addWidget(self.reset_button)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.axis_combos: list[QComboBox] = []
+        for name in ("x", "y", "z"):
+            row.addWidget(QLabel(f"{name}:"))
+            c = QComboBox()
+            c.setToolTip(
+                f"Latent dimension on the {name} axis (orthonormalized, ordered by "
+                "variance explained), time (bins), or none"
+            )
+            c.currentIndexChanged.connect(self._on_axis_combo_changed)
+            self.axis_combos.append(c)
+            row.addWidget(c)
+        self.reset_button.setToolTip(
+            "Back to the default camera (drag to rotate, wheel to zoom, middle-drag to pan)"
+        )
+        self.reset_button.clicked.connect(self.reset_view)
+        row.addStretch(1)
+        layout.addLayout(row)
+
+        self.view = gl.GLViewWidget()
+        self.view.setBackgroundColor("w")
+        self.view.setMinimumSize(300, 250)
+        grid = gl.GLGridItem(color=(0, 0, 0, 40))
+        grid.setSize(2 * EXTENT, 2 * EXTENT)
+        grid.setSpacing(1.0, 1.0)
+        self.view.addItem(grid)
+        self._axes = []
+        self._axis_labels = []
+        for k in range(3):
+            end = np.zeros(3)
+            end[k] = EXTENT
+            ax = gl.GLLinePlotItem(pos=np.array([-end, end]), color=(0.3, 0.3, 0.3, 1.0), width=2)
+            self.view.addItem(ax)
+            self._axes.append(ax)
+            lab = gl.GLTextItem(pos=end * 1.08, text="", color=(0, 0, 0, 255))
+            self.view.addItem(lab)
+            self._axis_labels.append(lab)
+        self._trial_items: list[gl.GLLinePlotItem] = []
+        self._mean_items: dict[str, gl.GLLinePlotItem] = {}
+        self._highlight = gl.GLLinePlotItem(color=rgba_float(HIGHLIGHT), width=4, antialias=True)
+        self._highlight.setGLOptions("translucent")
+        layout.addWidget(self.view, 1)
+
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        layout.addWidget(self.legend)
+        self.reset_view()
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+
+    # ---------------------------------------------------------------- state from the window
+    def set_latents(self, latents: dict[str, np.ndarray], conditions: np.ndarray | None) -> None:
+        """latents: subspace → (trials, time, dim); conditions: (trials,) labels or None."""
+        self._latents = {k: np.asarray(v) for k, v in latents.items() if np.asarray(v).size}
+        self._conditions = None if conditions is None else np.asarray(conditions).astype(str)
+        labels = [] if self._conditions is None else list(self._conditions)
+        self._colors = condition_colors(labels)
+        current = self.subspace_combo.currentData()
+        self.subspace_combo.blockSignals(True)
+        self.subspace_combo.clear()
+        for key in ("shared", "private_neural", "private_behavior"):
+            if key in self._latents:
+                d = self._latents[key].shape[2]
+                self.subspace_combo.addItem(f"{SUBSPACE_LABELS[key]} ({d}-D)", key)
+        idx = self.subspace_combo.findData(current)
+        self.subspace_combo.setCurrentIndex(max(0, idx))
+        self.subspace_combo.blockSignals(False)
+        self._fill_axis_combos(keep=idx >= 0)
+        self._update_legend()
+        self._dirty = True
+
+    def clear(self) -> None:
+        self.set_latents({}, None)
+
+    def set_subspace(self, key: str) -> None:
+        i = self.subspace_combo.findData(key)
+        if i < 0:
+            raise ValueError(f"no latents for subspace {key!r}")
+        self.subspace_combo.setCurrentIndex(i)
+
+    def current_subspace(self) -> str | None:
+        return self.subspace_combo.currentData()
+
+    def set_axes(self, choices: list[str]) -> None:
+        """Three axis choices, each 'latent k' (1-based), 'time' or 'none'."""
+        for c, choice in zip(self.axis_combos, choices):
+            c.setCurrentIndex(max(0, c.findText(choice)))
+
+    def set_current_trial(self, i: int) -> None:
+        self._trial = i
+        self._dirty = True
+
+    def drawn_coordinates(self) -> np.ndarray | None:
+        """(trials, time, 3) positions drawn now, in scene units."""
+        return self._coords
+
+    def highlighted_positions(self) -> np.ndarray | None:
+        return self._highlight.pos if self._highlight in self.view.items else None
+
+    def reset_view(self) -> None:
+        self.view.setCameraPosition(**_CAMERA)
+        self.view.opts["center"] = pg.Vector(0, 0, 0)
+
+    # ---------------------------------------------------------------- slots
+    def _on_subspace_combo_changed(self, _i: int) -> None:
+        self._fill_axis_combos(keep=False)
+        self._dirty = True
+        self.subspace_changed.emit(self.current_subspace() or "")
+
+    def _on_axis_combo_changed(self, _i: int) -> None:
+        self._dirty = True
+
+    def _on_timer_timeout(self) -> None:
+        if self._dirty:
+            self._redraw()
+
+    # ---------------------------------------------------------------- helpers
+    def _fill_axis_combos(self, keep: bool) -> None:
+        key = self.current_subspace()
+        d = self._latents[key].shape[2] if key in self._latents else 0
+        items = [f"latent {k + 1}" for k in range(d)] + [TIME, NONE]
+        defaults = [f"latent {k + 1}" for k in range(min(d, 3))] + [TIME, NONE, NONE]
+        for c, default in zip(self.axis_combos, defaults):
+            old = c.currentText()
+            c.blockSignals(True)
+            c.clear()
+            c.addItems(items)
+            c.setCurrentText(old if keep and old in items else default)
+            c.blockSignals(False)
+
+    def _update_legend(self) -> None:
+        if not self._colors:
+            self.legend.setText("one line per trial" if self._latents else "")
+            return
+        parts = [
+            f"<span style='color:{hex_color(c)}'>■</span> {lab}" for lab, c in self._colors.items()
+        ]
+        self.legend.setText(
+            "Conditions: "
+            + " &nbsp; ".join(parts)
+            + " &nbsp;·&nbsp; thin: trials, bold: condition mean, "
+            f"<span style='color:{hex_color(HIGHLIGHT)}'><b>black</b></span>: current trial"
+        )
+
+    def _coordinates(self, z: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(trials, time, 3) scene coordinates and axis labels from the axis choices."""
+        N, T, _ = z.shape
+        lat_scale = float(np.nanpercentile(np.abs(z), 99)) if z.size else 1.0
+        lat_scale = EXTENT / lat_scale if lat_scale > 0 else 1.0
+        out = np.zeros((N, T, 3), dtype=np.float32)
+        labels = []
+        for k, c in enumerate(self.axis_combos):
+            choice = c.currentText()
+            if choice.startswith("latent"):
+                out[..., k] = z[..., int(choice.split()[1]) - 1] * lat_scale
+            elif choice == TIME:
+                out[..., k] = np.linspace(-EXTENT, EXTENT, T)[None, :]
+            labels.append("" if choice == NONE else choice)
+        return out, labels
+
+    def _ensure_items(self, n_trials: int) -> None:
+        while len(self._trial_items) < n_trials:
+            item = gl.GLLinePlotItem(width=1, antialias=True, mode="line_strip")
+            item.setGLOptions("translucent")
+            self.view.addItem(item)
+            self._trial_items.append(item)
+        for k, item in enumerate(self._trial_items):
+            item.setVisible(k < n_trials)
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        key = self.current_subspace()
+        if key not in self._latents:
+            self._ensure_items(0)
+            for item in self._mean_items.values():
+                item.setVisible(False)
+            if self._highlight in self.view.items:
+                self.view.removeItem(self._highlight)
+            self._coords = None
+            return
+        coords, labels = self._coordinates(self._latents[key])
+        self._coords = coords
+        for lab, text in zip(self._axis_labels, labels):
+            lab.setData(text=text)
+        N = coords.shape[0]
+        self._ensure_items(N)
+        conds = self._conditions if self._conditions is not None else np.array([""] * N)
+        for k in range(N):
+            rgb = self._colors.get(conds[k], NO_CONDITION)
+            self._trial_items[k].setData(pos=coords[k], color=rgba_float(rgb, 0.35), width=1)
+        for item in self._mean_items.values():
+            item.setVisible(False)
+        for lab, rgb in self._colors.items():
+            sel = conds == lab
+            if not sel.any():
+                continue
+            item = self._mean_items.get(lab)
+            if item is None:
+                item = gl.GLLinePlotItem(width=5, antialias=True, mode="line_strip")
+                self.view.addItem(item)
+                self._mean_items[lab] = item
+            item.setData(pos=coords[sel].mean(0), color=rgba_float(rgb, 1.0), width=5)
+            item.setVisible(True)
+        t = min(max(self._trial, 0), N - 1)
+        self._highlight.setData(pos=coords[t])
+        if self._highlight not in self.view.items:
+            self.view.addItem(self._highlight)

@@ -1,0 +1,350 @@
+"""Observed vs reconstructed, one trial at a time: a slider (and play button, arrow keys) scrubs
+trials. Neural: spike raster or calcium heat map, plus traces of a chosen channel. Behavior:
+keypoint/variable traces, or image frames when the behavior is a movie."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.data import Dataset
+from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color
+
+REDRAW_MS = 50
+PLAY_MS = 250
+N_TRACES = 3
+N_FRAMES = 8
+
+
+class ReconstructionPanel(QWidget):
+    trial_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._neural: Dataset | None = None
+        self._behavior: Dataset | None = None
+        self._rec: dict[str, np.ndarray] = {}
+        self._neural_lik = "poisson"
+        self._colors: dict[str, tuple[int, int, int]] = {}
+        self._shown_trial = -1
+        self._dirty = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Step through the trials automatically (4 trials/s)")
+        self.play_button.toggled.connect(self._on_play_toggled)
+        row.addWidget(self.play_button)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Trial shown (←/→ step one trial)")
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        row.addWidget(self.slider, 1)
+        self.trial_label = QLabel("no data")
+        self.trial_label.setMinimumWidth(260)
+        row.addWidget(self.trial_label)
+        row.addWidget(QLabel("Trace channel:"))
+        self.channel_spin = QSpinBox()
+        self.channel_spin.setToolTip(
+            f"First of the {N_TRACES} channels whose traces are drawn (index, from 0)"
+        )
+        self.channel_spin.valueChanged.connect(self._on_channel_value_changed)
+        row.addWidget(self.channel_spin)
+        layout.addLayout(row)
+
+        grid = QGridLayout()
+        self.obs_plot, self.obs_img = self._image_plot("Observed neural")
+        self.rec_plot, self.rec_img = self._image_plot("Reconstructed neural")
+        self.rec_plot.setXLink(self.obs_plot)
+        self.rec_plot.setYLink(self.obs_plot)
+        self._cbar = pg.ColorBarItem(
+            colorMap=pg.colormap.get("viridis"), interactive=False, width=12
+        )
+        self._cbar.setImageItem([self.obs_img, self.rec_img], insert_in=self.rec_plot.getPlotItem())
+        grid.addWidget(self.obs_plot, 0, 0)
+        grid.addWidget(self.rec_plot, 0, 1)
+
+        self.trace_plot = pg.PlotWidget(title="Traces (• observed)")
+        self.trace_plot.addLegend(offset=(-5, 5), labelTextColor="k")
+        self.trace_plot.setLabel("left", "counts per bin")
+        self._neural_obs_curves, self._neural_rec_curves = self._trace_items(self.trace_plot)
+        grid.addWidget(self.trace_plot, 0, 2)
+
+        self.behavior_plot = pg.PlotWidget(title="Behavior")
+        self.behavior_plot.addLegend(offset=(-5, 5), labelTextColor="k")
+        self._beh_obs_curves, self._beh_rec_curves = self._trace_items(self.behavior_plot)
+        self.frames_img = pg.ImageItem()
+        self.frames_img.setColorMap(pg.colormap.get("CET-L1"))
+        self.behavior_plot.addItem(self.frames_img)
+        grid.addWidget(self.behavior_plot, 1, 0, 1, 3)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        layout.addLayout(grid, 1)
+
+        for key, step in (
+            (QKeySequence.StandardKey.MoveToPreviousChar, -1),
+            (QKeySequence.StandardKey.MoveToNextChar, 1),
+        ):
+            sc = QShortcut(key, self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda s=step: self.step(s))
+
+        self._play_timer = QTimer(self)
+        self._play_timer.setInterval(PLAY_MS)
+        self._play_timer.timeout.connect(lambda: self.step(1, wrap=True))
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+        self._set_enabled(False)
+
+    # ---------------------------------------------------------------- construction helpers
+    @staticmethod
+    def _image_plot(title: str) -> tuple[pg.PlotWidget, pg.ImageItem]:
+        w = pg.PlotWidget(title=title)
+        img = pg.ImageItem()
+        w.addItem(img)
+        w.setLabel("left", "channel")
+        w.setLabel("bottom", "time (bins)")
+        w.getPlotItem().invertY(True)
+        return w, img
+
+    @staticmethod
+    def _trace_items(plot: pg.PlotWidget):
+        obs, rec = [], []
+        for i in range(N_TRACES):
+            color = PALETTE[i]
+            obs.append(
+                plot.plot(
+                    [],
+                    [],
+                    pen=None,
+                    symbol="o",
+                    symbolSize=4,
+                    symbolBrush=pg.mkBrush(*color, 150),
+                    symbolPen=None,
+                )
+            )
+            rec.append(plot.plot([], [], pen=pg.mkPen(color, width=2)))
+        return obs, rec
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.slider, self.play_button, self.channel_spin):
+            w.setEnabled(on)
+
+    # ---------------------------------------------------------------- state from the window
+    def set_data(
+        self, neural: Dataset | None, behavior: Dataset | None, neural_likelihood: str = "poisson"
+    ) -> None:
+        """The observed data (reconstructions are cleared until a model provides them)."""
+        self._neural, self._behavior = neural, behavior
+        self._neural_lik = neural_likelihood
+        self._rec = {}
+        self._shown_trial = -1
+        conds = [] if neural is None or neural.conditions is None else list(neural.conditions)
+        self._colors = condition_colors([str(c) for c in conds])
+        if neural is None:
+            self._set_enabled(False)
+            self.trial_label.setText("no data")
+            for item in (self.obs_img, self.rec_img, self.frames_img):
+                item.clear()
+            return
+        self._set_enabled(True)
+        self.slider.setRange(0, neural.n_trials - 1)
+        self.channel_spin.setRange(0, max(0, neural.n_channels - 1))
+        unit = "s" if neural.bin_size_s else "bins"
+        for p in (self.obs_plot, self.rec_plot, self.trace_plot, self.behavior_plot):
+            p.setLabel("bottom", f"time ({unit})")
+        raster = neural_likelihood == "poisson"
+        self.obs_plot.setTitle("Observed spikes" if raster else "Observed (heat map)")
+        self.rec_plot.setTitle("Reconstructed rate" if raster else "Reconstructed")
+        self.trace_plot.setLabel("left", "counts per bin" if raster else "signal (data units)")
+        vals = neural.data[np.isfinite(neural.data)]
+        hi = float(np.percentile(vals, 99.5)) if vals.size else 1.0
+        lo = 0.0 if raster else float(np.percentile(vals, 0.5))
+        self._cbar.setLevels((lo, max(hi, lo + 1e-6)))
+        cmap = pg.colormap.get("CET-L1" if raster else "viridis")
+        if raster:
+            cmap.reverse()  # white background, black spikes
+        self._cbar.setColorMap(cmap)
+        self._dirty = True
+
+    def set_reconstruction(self, rec: dict[str, np.ndarray]) -> None:
+        self._rec = dict(rec)
+        self._dirty = True
+
+    def set_trial(self, i: int) -> None:
+        self.slider.setValue(i)
+
+    def current_trial(self) -> int:
+        return self.slider.value()
+
+    @property
+    def shown_trial(self) -> int:
+        """The trial whose data is on screen now (after the last redraw)."""
+        return self._shown_trial
+
+    def step(self, delta: int, wrap: bool = False) -> None:
+        n = self.slider.maximum() + 1
+        i = self.slider.value() + delta
+        self.slider.setValue(i % n if wrap else max(0, min(n - 1, i)))
+
+    def observed_image(self) -> np.ndarray | None:
+        """(channels, time) neural data drawn now."""
+        return self.obs_img.image
+
+    def reconstructed_image(self) -> np.ndarray | None:
+        return self.rec_img.image
+
+    def frames_image(self) -> np.ndarray | None:
+        return self.frames_img.image if self.frames_img.isVisible() else None
+
+    # ---------------------------------------------------------------- slots
+    def _on_slider_value_changed(self, i: int) -> None:
+        self._dirty = True
+        self.trial_changed.emit(i)
+
+    def _on_channel_value_changed(self, _i: int) -> None:
+        self._dirty = True
+
+    def _on_play_toggled(self, on: bool) -> None:
+        self.play_button.setText("Pause" if on else "Play")
+        (self._play_timer.start if on else self._play_timer.stop)()
+
+    def _on_timer_timeout(self) -> None:
+        if self._dirty:
+            self._redraw()
+
+    # ---------------------------------------------------------------- drawing
+    def _redraw(self) -> None:
+        self._dirty = False
+        nd = self._neural
+        if nd is None:
+            return
+        i = self.slider.value()
+        dt = nd.bin_size_s or 1.0
+        t = np.arange(nd.n_time) * dt
+        cond = None if nd.conditions is None else str(nd.conditions[i])
+        color = self._colors.get(cond, NO_CONDITION) if cond else NO_CONDITION
+        cond_txt = f"<b style='color:{hex_color(color)}'>{cond}</b>" if cond else "no condition"
+        self.trial_label.setText(f"trial {i + 1} / {nd.n_trials} · condition: {cond_txt}")
+
+        obs = nd.data[i].T  # (channels, time)
+        rect = pg.QtCore.QRectF(0, 0, nd.n_time * dt, nd.n_channels)
+        self.obs_img.setImage(np.nan_to_num(obs), autoLevels=False, levels=self._cbar.levels())
+        self.obs_img.setRect(rect)
+        self.obs_plot.setRange(rect, padding=0)
+        rec = self._rec.get("neural")
+        if rec is not None:
+            self.rec_img.setImage(rec[i].T, autoLevels=False, levels=self._cbar.levels())
+            self.rec_img.setRect(rect)
+        else:
+            self.rec_img.clear()
+
+        c0 = min(self.channel_spin.value(), max(0, nd.n_channels - N_TRACES))
+        self._draw_traces(
+            self.trace_plot,
+            self._neural_obs_curves,
+            self._neural_rec_curves,
+            t,
+            nd.data[i],
+            None if rec is None else rec[i],
+            c0,
+            nd.channel_names,
+        )
+        self._draw_behavior(i, t)
+        self._shown_trial = i
+
+    def _draw_traces(self, plot, obs_curves, rec_curves, t, obs, rec, c0, names) -> None:
+        legend = plot.getPlotItem().legend
+        legend.clear()
+        for k in range(N_TRACES):
+            c = c0 + k
+            if c >= obs.shape[1]:
+                obs_curves[k].setData([], [])
+                rec_curves[k].setData([], [])
+                continue
+            obs_curves[k].setData(t, obs[:, c], connect="finite")
+            legend.addItem(rec_curves[k], names[c])
+            if rec is not None:
+                rec_curves[k].setData(t, rec[:, c])
+            else:
+                rec_curves[k].setData([], [])
+
+    def _draw_behavior(self, i: int, t: np.ndarray) -> None:
+        bd = self._behavior
+        plot = self.behavior_plot
+        if bd is None:
+            plot.setTitle("Behavior (none loaded)")
+            self.frames_img.hide()
+            for c in self._beh_obs_curves + self._beh_rec_curves:
+                c.setData([], [])
+            return
+        rec = self._rec.get("behavior")
+        shape = bd.preprocessing.get("image_shape") if bd.kind == "image" else None
+        if shape:
+            self._draw_frames(i, bd, rec, tuple(int(s) for s in shape))
+            return
+        self.frames_img.hide()
+        plot.setTitle("Behavior: observed (dots) vs reconstructed (lines)")
+        plot.setLabel("left", "value (data units)")
+        plot.getPlotItem().invertY(False)
+        plot.getPlotItem().setAspectLocked(False)
+        plot.getAxis("bottom").setTicks(None)
+        plot.getAxis("left").setTicks(None)
+        plot.setLabel("bottom", "time (s)" if bd.bin_size_s else "time (bins)")
+        c0 = min(self.channel_spin.value(), max(0, bd.n_channels - N_TRACES))
+        self._draw_traces(
+            plot,
+            self._beh_obs_curves,
+            self._beh_rec_curves,
+            t,
+            bd.data[i],
+            None if rec is None else rec[i],
+            c0,
+            bd.channel_names,
+        )
+
+    def _draw_frames(self, i, bd: Dataset, rec, shape: tuple[int, int]) -> None:
+        """Two rows of frames evenly spaced in time: observed (top), reconstructed (bottom)."""
+        h, w = shape
+        for c in self._beh_obs_curves + self._beh_rec_curves:
+            c.setData([], [])
+        self.behavior_plot.getPlotItem().legend.clear()
+        times = np.linspace(0, bd.n_time - 1, N_FRAMES).round().astype(int)
+        gap = 1
+        mosaic = np.full((2 * h + gap, N_FRAMES * (w + gap) - gap), np.nan)
+        for k, tt in enumerate(times):
+            x0 = k * (w + gap)
+            mosaic[:h, x0 : x0 + w] = bd.data[i, tt].reshape(h, w)
+            if rec is not None:
+                mosaic[h + gap :, x0 : x0 + w] = rec[i, tt].reshape(h, w)
+        self.frames_img.setImage(np.nan_to_num(mosaic, nan=0.0), levels=(0.0, 1.0))
+        self.frames_img.show()
+        self.behavior_plot.setRange(
+            xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02
+        )
+        dt = bd.bin_size_s or 1.0
+        unit = "s" if bd.bin_size_s else "bins"
+        plot = self.behavior_plot
+        plot.setTitle(f"Frames ({h}×{w} px): observed (top), reconstructed (bottom)")
+        plot.setLabel("left", "reconstructed   |   observed")
+        plot.getPlotItem().invertY(True)
+        plot.getPlotItem().setAspectLocked(True)
+        ax = plot.getAxis("bottom")
+        ax.setTicks([[(k * (w + gap) + w / 2, f"{tt * dt:g}") for k, tt in enumerate(times)]])
+        plot.setLabel("bottom", f"frame time ({unit})")
+        plot.getAxis("left").setTicks([[(h / 2, "obs."), (h + gap + h / 2, "rec.")]])

@@ -1,0 +1,258 @@
+"""Train / pause / stop, a progress bar with epochs/s and time left, the ELBO and its terms
+(log-scale toggle, best value marked) and the learned length-scales, redrawn at ≤ 20 Hz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.training import EpochReport, TrainingHistory
+from mmgpvae_gui.style import PALETTE, TERM_COLORS
+
+REDRAW_MS = 50  # ≤ 20 Hz
+_TERMS = (
+    ("elbo", "ELBO"),
+    ("ell_neural", "E log p(neural)"),
+    ("ell_behavior", "E log p(behavior)"),
+    ("kl", "KL"),
+)
+
+
+def _fmt_seconds(s: float) -> str:
+    if not np.isfinite(s):
+        return "—"
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+
+
+class TrainingPanel(QWidget):
+    train_clicked = Signal()
+    pause_clicked = Signal()
+    stop_clicked = Signal()
+    reset_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._hist: dict[str, list[float]] = {k: [] for k, _ in _TERMS}
+        self._epochs: list[int] = []
+        self._elapsed: list[float] = []
+        self._ells: list[np.ndarray] = []
+        self._ell_names: list[str] = []
+        self._target_epoch = 0
+        self._session_start: int | None = None
+        self._dirty = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Start training, or train the current model further (Space)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause or resume training after the current epoch (Space)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current epoch; the model keeps what it learned")
+        self.reset_button = QPushButton("New model")
+        self.reset_button.setToolTip(
+            "Forget the trained model (keeps the data) so the latent "
+            "split and other settings can change"
+        )
+        for b, sig in (
+            (self.train_button, self.train_clicked),
+            (self.pause_button, self.pause_clicked),
+            (self.stop_button, self.stop_clicked),
+            (self.reset_button, self.reset_clicked),
+        ):
+            b.clicked.connect(sig)
+            row.addWidget(b)
+        self.progress = QProgressBar()
+        self.progress.setFormat("epoch %v / %m")
+        self.progress.setToolTip("Epochs run in this training session, of the maximum")
+        row.addWidget(self.progress, 1)
+        self.rate_label = QLabel("—")
+        self.rate_label.setMinimumWidth(190)
+        self.rate_label.setToolTip("Training speed (epochs per second) and time left")
+        row.addWidget(self.rate_label)
+        self.log_check = QCheckBox("log scale")
+        self.log_check.setToolTip("Show magnitudes |ELBO|, |E log p|, KL on a logarithmic axis")
+        self.log_check.toggled.connect(self._on_log_toggled)
+        row.addWidget(self.log_check)
+        layout.addLayout(row)
+
+        plots = QHBoxLayout()
+        self.elbo_plot = pg.PlotWidget()
+        self.elbo_plot.setTitle("ELBO and its terms")
+        self.elbo_plot.setLabel("bottom", "epoch")
+        self.elbo_plot.setLabel("left", "nats per trial")
+        self.elbo_plot.showGrid(x=True, y=True, alpha=0.2)
+        legend = self.elbo_plot.addLegend(offset=(-10, -10))
+        legend.setLabelTextColor("k")
+        self._curves = {}
+        for key, name in _TERMS:
+            width = 2.5 if key == "elbo" else 1.5
+            self._curves[key] = self.elbo_plot.plot(
+                [], [], pen=pg.mkPen(TERM_COLORS[key], width=width), name=name
+            )
+        self._best = self.elbo_plot.plot(
+            [],
+            [],
+            pen=None,
+            symbol="star",
+            symbolSize=13,
+            symbolBrush=pg.mkBrush(TERM_COLORS["kl"]),
+            symbolPen=pg.mkPen("k"),
+            name="best ELBO",
+        )
+        plots.addWidget(self.elbo_plot, 3)
+
+        self.ell_plot = pg.PlotWidget()
+        self.ell_plot.setTitle("Learned length-scales")
+        self.ell_plot.setLabel("bottom", "epoch")
+        self.ell_plot.setLabel("left", "length-scale (bins)")
+        self.ell_plot.showGrid(x=True, y=True, alpha=0.2)
+        self._ell_legend = self.ell_plot.addLegend(offset=(-10, 10))
+        self._ell_legend.setLabelTextColor("k")
+        self._ell_curves: list[pg.PlotDataItem] = []
+        plots.addWidget(self.ell_plot, 2)
+        layout.addLayout(plots, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+        self.set_state("empty")
+
+    # ---------------------------------------------------------------- state from the window
+    def set_state(self, state: str) -> None:
+        """empty (no data) | ready | running | paused | stopping."""
+        self._state = state
+        self.train_button.setEnabled(state == "ready")
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        self.reset_button.setEnabled(state == "ready")
+
+    def set_latent_names(self, names: list[str]) -> None:
+        """One label per latent dimension, e.g. ['shared 1', 'shared 2', 'private neural 1']."""
+        self._ell_names = list(names)
+
+    def begin(self, first_epoch: int, n_epochs: int) -> None:
+        """A training session of up to ``n_epochs`` epochs starts after ``first_epoch``."""
+        self._session_start = first_epoch
+        self._target_epoch = first_epoch + n_epochs
+        self.progress.setRange(0, n_epochs)
+        self.progress.setValue(0)
+        self.rate_label.setText("starting…")
+
+    def add_report(self, r: EpochReport) -> None:
+        for key, _ in _TERMS:
+            self._hist[key].append(float(getattr(r, key)))
+        self._epochs.append(r.epoch)
+        self._elapsed.append(r.elapsed_s)
+        self._ells.append(np.asarray(r.length_scales, dtype=float))
+        self._dirty = True
+
+    def set_history(self, h: TrainingHistory) -> None:
+        """Replace everything shown with a model's history (a reopened project, a new model)."""
+        self._hist = {k: list(getattr(h, k)) for k, _ in _TERMS}
+        self._epochs = list(h.epoch)
+        self._elapsed = list(h.elapsed_s)
+        self._ells = [np.asarray(x, dtype=float) for x in h.length_scales]
+        self.progress.setRange(0, max(1, len(self._epochs)))
+        self.progress.setValue(len(self._epochs))
+        self._session_start = None
+        self.rate_label.setText("—")
+        self._dirty = True
+        self._redraw()
+
+    def finish(self, message: str) -> None:
+        self._redraw()
+        self.rate_label.setText(message)
+
+    @property
+    def n_epochs_shown(self) -> int:
+        return len(self._epochs)
+
+    def best(self) -> tuple[int, float] | None:
+        """(epoch, ELBO) of the best epoch so far."""
+        if not self._epochs:
+            return None
+        i = int(np.nanargmax(self._hist["elbo"]))
+        return self._epochs[i], self._hist["elbo"][i]
+
+    # ---------------------------------------------------------------- drawing
+    def _on_log_toggled(self, on: bool) -> None:
+        self.elbo_plot.setLogMode(y=on)
+        self.elbo_plot.setLabel("left", "|value|, nats per trial (log)" if on else "nats per trial")
+        self._dirty = True
+
+    def _on_timer_timeout(self) -> None:
+        if self._dirty:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        x = np.asarray(self._epochs, dtype=float)
+        log = self.log_check.isChecked()
+        for key, _ in _TERMS:
+            y = np.asarray(self._hist[key], dtype=float)
+            if log:
+                y = np.abs(y)
+                y[y <= 0] = np.nan
+            self._curves[key].setData(x, y, connect="finite")
+        best = self.best()
+        if best is not None:
+            ep, val = best
+            shown = abs(val) if log else val
+            self._best.setData([ep], [shown])
+            # In the title, not beside the star: a label there collides with the legend.
+            self.elbo_plot.setTitle(
+                f"ELBO and its terms · best ELBO {val:.1f} nats/trial at epoch {ep} (★)"
+            )
+        else:
+            self._best.setData([], [])
+            self.elbo_plot.setTitle("ELBO and its terms")
+        self._redraw_length_scales(x)
+        self._update_progress()
+
+    def _redraw_length_scales(self, x: np.ndarray) -> None:
+        if not self._ells:
+            for c in self._ell_curves:
+                c.setData([], [])
+            return
+        ells = np.vstack(self._ells)
+        n = ells.shape[1]
+        if len(self._ell_curves) != n:
+            for c in self._ell_curves:
+                self.ell_plot.removeItem(c)
+            self._ell_legend.clear()
+            self._ell_curves = []
+            for d in range(n):
+                name = self._ell_names[d] if d < len(self._ell_names) else f"latent {d + 1}"
+                style = pg.QtCore.Qt.PenStyle.SolidLine if d % 2 == 0 else pg.QtCore.Qt.DashLine
+                pen = pg.mkPen(PALETTE[d % len(PALETTE)], width=2, style=style)
+                self._ell_curves.append(self.ell_plot.plot([], [], pen=pen, name=name))
+        for d, c in enumerate(self._ell_curves):
+            c.setData(x, ells[:, d])
+
+    def _update_progress(self) -> None:
+        if self._session_start is None or not self._epochs:
+            return
+        done = self._epochs[-1] - self._session_start
+        self.progress.setValue(max(0, min(done, self.progress.maximum())))
+        if len(self._elapsed) >= 2 and done >= 1:
+            dt = np.diff(self._elapsed[-min(len(self._elapsed), 11) :])
+            per_epoch = float(np.median(dt))  # robust to a pause inside one epoch
+            rate = 1.0 / per_epoch if per_epoch > 0 else float("inf")
+            left = (self._target_epoch - self._epochs[-1]) * per_epoch
+            if self._state in ("running", "paused", "stopping"):
+                self.rate_label.setText(f"{rate:.2f} epochs/s · {_fmt_seconds(left)} left")

@@ -1,0 +1,56 @@
+"""One look for every view: the condition palette (colorblind-safe, Okabe–Ito), subspace names,
+and pyqtgraph's global options. Every panel takes its colors from here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+
+from mmgpvae_core.figures import style as figure_style
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+
+
+# The one condition palette (Okabe & Ito 2008, colorblind-safe), shared with the exported figures
+# in mmgpvae_core.figures.style so a condition has the same color in the app and in the paper.
+PALETTE: tuple[tuple[int, int, int], ...] = tuple(
+    _rgb(c) for c in figure_style.CONDITION_PALETTE
+)
+NO_CONDITION = (110, 110, 110)
+HIGHLIGHT = (0, 0, 0)
+
+# ELBO term curves (same palette, fixed roles).
+TERM_COLORS = {
+    "elbo": (0, 0, 0),
+    "ell_neural": PALETTE[0],
+    "ell_behavior": PALETTE[1],
+    "kl": PALETTE[5],
+}
+
+SUBSPACE_LABELS = {
+    "shared": "shared",
+    "private_neural": "private neural",
+    "private_behavior": "private behavior",
+}
+
+
+def condition_colors(labels: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """Label → RGB, exactly as the exported figures color it (stable across views and runs)."""
+    return {k: _rgb(v) for k, v in figure_style.condition_colors(list(labels)).items()}
+
+
+def rgba_float(rgb: tuple[int, int, int], alpha: float = 1.0) -> tuple[float, float, float, float]:
+    return (rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0, alpha)
+
+
+def hex_color(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def configure_pyqtgraph() -> None:
+    """White background, black foreground, antialiased lines: figures that print well."""
+    pg.setConfigOptions(background="w", foreground="k", antialias=True, imageAxisOrder="row-major")

@@ -1,0 +1,157 @@
+"""Training off the GUI thread: a QObject moved to a QThread.
+
+Signals out carry copies (EpochReport, Snapshot: plain floats and numpy arrays); in, two
+``threading.Event`` flags: stop (checked by the core's ``should_stop``) and run (cleared to
+pause: the worker blocks inside the ``on_epoch`` callback until it is set again). Display data
+(posterior latents, reconstructions) is computed here, not in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal, Slot
+
+from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
+
+
+@dataclass
+class Snapshot:
+    """What the views show of a model at one epoch. latents: subspace → (trials, time, dim) in
+    display coordinates; reconstruction: modality → (trials, time, channels)."""
+
+    epoch: int
+    latents: dict[str, np.ndarray]
+    reconstruction: dict[str, np.ndarray]
+    length_scales: np.ndarray
+
+
+def take_snapshot(model: MMGPVAE) -> Snapshot:
+    """Posterior-mean latents and reconstructions of the model's own data (copies)."""
+    post = model.latent_posterior()
+    rec = model.reconstruct()
+    return Snapshot(
+        epoch=len(model.history),
+        latents={k: np.array(v["mean"], dtype=np.float32) for k, v in post.items()},
+        reconstruction={k: np.array(v, dtype=np.float32) for k, v in rec.items()},
+        length_scales=np.array(model.length_scales, dtype=float),
+    )
+
+
+class TrainingWorker(QObject):
+    """Runs ``model.fit`` (which continues training if the model is already fitted)."""
+
+    progressed = Signal(object)  # EpochReport
+    snapshot_ready = Signal(object)  # Snapshot
+    paused = Signal(bool)
+    succeeded = Signal(object)  # FitOutcome
+    failed = Signal(str)  # a message for the user; the model keeps its last good state
+    done = Signal()  # always last, success or not
+
+    def __init__(
+        self,
+        model: MMGPVAE,
+        neural: Dataset,
+        behavior: Dataset | None,
+        epochs: int,
+        *,
+        snapshot_interval_s: float = 1.0,
+        max_snapshot_share: float = 0.25,
+    ) -> None:
+        super().__init__()
+        self._model = model
+        self._neural, self._behavior = neural, behavior
+        self._epochs = epochs
+        self._interval = snapshot_interval_s
+        self._share = max_snapshot_share
+        self._stop = threading.Event()
+        self._run = threading.Event()
+        self._run.set()
+        self._last_snapshot = -np.inf
+        self._snapshot_cost = 0.0
+
+    # ---------------------------------------------------------------- control (any thread)
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._run.set()
+
+    def pause(self) -> None:
+        self._run.clear()
+
+    def resume(self) -> None:
+        self._run.set()
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._run.is_set()
+
+    # ---------------------------------------------------------------- the work (worker thread)
+    @Slot()
+    def run(self) -> None:
+        # Leave a core to the GUI thread: torch's intra-op threads would otherwise compete with the
+        # event loop for every core, and spinning OpenMP workers starve it.
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        try:
+            self._model.fit(
+                self._neural,
+                self._behavior,
+                epochs=self._epochs,
+                on_epoch=self._on_epoch,
+                should_stop=self._stop.is_set,
+            )
+            outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
+            self._emit_snapshot()
+            self.succeeded.emit(outcome)
+        except TrainingFailed as exc:
+            self._emit_snapshot_safely()
+            self.failed.emit(str(exc))
+        except DataError as exc:
+            self.failed.emit(str(exc))
+        except MemoryError:
+            self._emit_snapshot_safely()
+            self.failed.emit("out of memory: try fewer trials, a smaller batch or the CPU device")
+        except RuntimeError as exc:
+            msg = str(exc)
+            if "out of memory" in msg.lower():
+                msg = "out of memory on the device: try a smaller batch size or the CPU device"
+            self._emit_snapshot_safely()
+            self.failed.emit(msg.splitlines()[0] if msg else type(exc).__name__)
+        except Exception as exc:  # never lose an exception: report it to the window
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
+
+    def _on_epoch(self, report: EpochReport) -> None:
+        self.progressed.emit(report)
+        now = time.perf_counter()
+        # Snapshots cost a forward pass over all trials: keep them under a share of the time.
+        wait = max(self._interval, self._snapshot_cost / self._share)
+        if now - self._last_snapshot >= wait:
+            self._emit_snapshot()
+        if not self._run.is_set():
+            self.paused.emit(True)
+            self._run.wait()
+            self.paused.emit(False)
+
+    def _emit_snapshot(self) -> None:
+        t0 = time.perf_counter()
+        snap = take_snapshot(self._model)
+        self._last_snapshot = time.perf_counter()
+        self._snapshot_cost = self._last_snapshot - t0
+        self.snapshot_ready.emit(snap)
+
+    def _emit_snapshot_safely(self) -> None:
+        try:
+            if self._model.module is not None and len(self._model.history):
+                self._emit_snapshot()
+        except Exception:  # the failure message matters more than a last picture
+            pass

@@ -1,0 +1,71 @@
+"""Loading data through the window, and the error paths: bad files, bad fits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmgpvae_core.training import TrainingFailed
+
+
+def test_loading_the_demo_files_shows_their_summaries(window, demo_files, n_trials):
+    assert window.open_data_file(demo_files["neural"], "neural")
+    assert window.open_data_file(demo_files["behavior"], "behavior")
+    neural = window.data_panel.summary_text("neural")
+    behavior = window.data_panel.summary_text("behavior")
+    assert neural["trials"] == str(n_trials) and behavior["trials"] == str(n_trials)
+    assert neural["channels"] == "60" and behavior["channels"] == "16"
+    assert neural["bins"].startswith("80") and "20 ms" in neural["bins"]
+    assert "cond0" in neural["conditions"] and neural["missing"] == "0.00 %"
+    assert window.reconstruction_panel.slider.maximum() == n_trials - 1
+    assert window.training_panel.train_button.isEnabled()
+
+
+def test_a_bad_file_shows_a_clear_message_and_keeps_the_data(window, demo_files, tmp_path, qtbot):
+    assert window.open_data_file(demo_files["neural"], "neural")
+    before = window.data_panel.summary_text("neural")
+    bad = tmp_path / "flat.npy"
+    np.save(bad, np.zeros((2, 3, 4, 5)))  # 4-D: not a trial tensor
+    with qtbot.waitSignal(window.error_shown, timeout=5000) as blocker:
+        assert not window.open_data_file(bad, "neural")
+    assert "flat.npy" in blocker.args[0] and "3-D" in blocker.args[0]
+    assert window.data_panel.summary_text("neural") == before
+    garbage = tmp_path / "broken.h5"
+    garbage.write_bytes(b"not an hdf5 file")
+    assert not window.open_data_file(garbage, "behavior")
+    assert "broken.h5" in window.last_error
+    assert window.data_panel.summary_text("behavior")["trials"] == "—"
+
+
+def test_mismatched_trials_are_refused(window, demo_files, tmp_path, n_trials):
+    assert window.open_data_file(demo_files["neural"], "neural")
+    other = tmp_path / "behavior.npy"
+    np.save(other, np.zeros((n_trials + 1, 80, 3)))
+    assert not window.open_data_file(other, "behavior")
+    assert "same trials" in window.last_error
+
+
+def test_data_a_likelihood_cannot_model_fails_the_fit_cleanly(window, tmp_path, qtbot, train):
+    path = tmp_path / "calcium.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(6, 30, 4)))  # negative: not counts
+    assert window.open_data_file(path, "neural")
+    status = train(qtbot, window, 3)
+    assert status == "failed"
+    assert "Poisson" in window.last_error and "negative" in window.last_error
+    assert not window.is_training and window.training_panel.train_button.isEnabled()
+
+
+def test_a_nan_elbo_keeps_the_last_good_state(loaded, qtbot, monkeypatch, train):
+    win = loaded
+    assert train(qtbot, win, 2) == "max_epochs"
+    good = win.model.history.elbo[:]
+    latents = win.last_snapshot.latents["shared"].copy()
+
+    def diverge(self, *args, **kwargs):
+        raise TrainingFailed("the ELBO became non-finite at epoch 3; the model was restored")
+
+    monkeypatch.setattr(type(win.model), "fit", diverge)
+    assert train(qtbot, win, 2) == "failed"
+    assert "non-finite" in win.last_error
+    assert win.model.history.elbo == good
+    np.testing.assert_allclose(win.last_snapshot.latents["shared"], latents)
+    assert win.training_panel.train_button.isEnabled()

@@ -1,0 +1,91 @@
+"""Training from the window: the split, live ELBO signals, pause / resume / stop, train more."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_training_with_a_chosen_split_reports_the_elbo_live(loaded, qtbot, train):
+    win = loaded
+    win.model_panel.set_split(1, 2, 1)
+    reports = []
+    win.model_panel.epochs_spin.setValue(4)
+    with qtbot.waitSignal(win.training_finished, timeout=90000):
+        win.start_training()
+        win._worker.progressed.connect(reports.append)
+    assert [r.epoch for r in reports] == [1, 2, 3, 4]
+    assert all(np.isfinite(r.elbo) for r in reports)
+    cfg = win.model.model_config
+    assert (cfg.shared, cfg.private_neural, cfg.private_behavior) == (1, 2, 1)
+    assert win.model.length_scales.shape == (4,)
+    x, y = win.training_panel._curves["elbo"].getData()
+    np.testing.assert_allclose(y, [r.elbo for r in reports])
+    best_epoch, best = win.training_panel.best()
+    assert best == max(r.elbo for r in reports)
+    assert win.last_snapshot is not None and win.last_snapshot.latents["shared"].shape[2] == 1
+    qtbot.waitUntil(lambda: win.training_panel.progress.value() == 4, timeout=3000)
+    # The architecture is fixed once trained; Train continues the same model.
+    assert not win.model_panel.shared.isEnabled()
+    assert train(qtbot, win, 2) == "max_epochs"
+    assert len(win.model.history) == 6 and win.training_panel.n_epochs_shown == 6
+
+
+def test_pause_resume_and_stop(loaded, qtbot):
+    win = loaded
+    win.model_panel.epochs_spin.setValue(500)
+    with qtbot.waitSignal(win.snapshot_shown, timeout=60000):
+        win.start_training()
+    with qtbot.waitSignal(win.paused_changed, timeout=30000) as blocker:
+        win.toggle_pause()
+    assert blocker.args == [True]
+    assert win.training_panel.pause_button.text() == "Resume"
+    assert win.save_action.isEnabled()  # a paused model can be saved
+    at_pause = len(win.model.history)
+    qtbot.waitUntil(lambda: win.training_panel.n_epochs_shown == at_pause, timeout=5000)
+    assert len(win.model.history) == at_pause  # blocked in the worker: no epoch runs
+    with qtbot.waitSignal(win.paused_changed, timeout=5000) as blocker:
+        win.toggle_pause()
+    assert blocker.args == [False]
+    qtbot.waitUntil(lambda: len(win.model.history) > at_pause + 1, timeout=60000)
+    with qtbot.waitSignal(win.training_finished, timeout=60000) as blocker:
+        win.stop_training()
+    assert blocker.args == ["cancelled"]
+    assert at_pause < len(win.model.history) < 500
+    assert not win.is_training and win.training_panel.train_button.isEnabled()
+
+
+def test_space_starts_and_pauses_training(loaded, qtbot):
+    win = loaded
+    win.model_panel.epochs_spin.setValue(500)
+    with qtbot.waitSignal(win.training_started, timeout=5000):
+        win.train_action.trigger()  # the Space shortcut's action
+    with qtbot.waitSignal(win.paused_changed, timeout=60000):
+        win.train_action.trigger()
+    assert win.training_panel.pause_button.text() == "Resume"
+    with qtbot.waitSignal(win.training_finished, timeout=60000):
+        win.stop_training()
+
+
+def test_closing_while_training_asks_and_stops_the_worker(loaded, qtbot):
+    win = loaded
+    asked = []
+    win._confirm = lambda q: asked.append(q) or True
+    win.model_panel.epochs_spin.setValue(500)
+    with qtbot.waitSignal(win.snapshot_shown, timeout=60000):
+        win.start_training()
+    with qtbot.waitSignal(win.training_finished, timeout=60000):
+        win.close()
+        assert win.isVisible()  # waits for the epoch in flight
+    assert asked and "Training is running" in asked[0]
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=5000)
+    assert win._thread is None and win._worker is None
+
+
+def test_closing_can_be_cancelled(loaded, qtbot):
+    win = loaded
+    win._confirm = lambda q: False
+    win.model_panel.epochs_spin.setValue(500)
+    with qtbot.waitSignal(win.training_started, timeout=5000):
+        win.start_training()
+    win.close()
+    assert win.isVisible() and win.is_training
