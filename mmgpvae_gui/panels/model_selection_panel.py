@@ -1,0 +1,338 @@
+"""Model selection: run a cross-validated sweep over latent splits in the background, show the
+results table and the held-out score against the number of shared dimensions; choosing a row
+emits ``fit_chosen(row)``.
+
+The panel is standalone: it takes a ``get_data`` callable (returning the neural and behavior
+:class:`Dataset`, behavior may be None) and a ``get_model_kwargs`` callable (likelihoods and other
+model options) in its constructor, and never touches the main window.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.data import Dataset
+from mmgpvae_core.sweep import SweepResult, SweepSettings, make_grid, parse_range, run_sweep
+
+COLUMNS = (
+    ("shared", "S"),
+    ("private_neural", "A"),
+    ("private_behavior", "B"),
+    ("score", "score"),
+    ("score_se", "± SE"),
+    ("cosmooth_bps", "co-bps"),
+    ("r2_behavior_from_neural", "R² beh←neu"),
+    ("bps_neural_from_behavior", "bps neu←beh"),
+    ("status", "status"),
+)
+
+
+class SweepWorker(QObject):
+    """Runs :func:`run_sweep` off the GUI thread. Signals carry plain copies."""
+
+    progressed = Signal(int, int, object)  # done, total, row (dict)
+    finished = Signal(object)  # SweepResult
+    failed = Signal(str)
+    done = Signal()  # always last
+
+    def __init__(
+        self,
+        neural: Dataset,
+        behavior: Dataset | None,
+        configs: list[dict[str, Any]],
+        settings: SweepSettings,
+        n_jobs: int | None = 1,
+    ) -> None:
+        super().__init__()
+        self._neural, self._behavior = neural, behavior
+        self._configs, self._settings, self._jobs = configs, settings, n_jobs
+        self.stop_event = threading.Event()
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = run_sweep(
+                self._neural,
+                self._behavior,
+                self._configs,
+                self._settings,
+                n_jobs=self._jobs,
+                should_stop=self.stop_event.is_set,
+                on_result=lambda d, n, r: self.progressed.emit(d, n, copy.deepcopy(r)),
+            )
+            self.finished.emit(result)
+        except Exception as exc:  # never lose an exception: report it to the panel
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
+
+
+class ModelSelectionPanel(QWidget):
+    """Sweep settings, Run / Cancel, a progress bar, the results table and the score plot."""
+
+    fit_chosen = Signal(object)  # the chosen row (dict)
+    sweep_finished = Signal(object)  # SweepResult
+
+    def __init__(
+        self,
+        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
+        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
+        n_jobs: int | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._get_data = get_data
+        self._get_model_kwargs = get_model_kwargs or (lambda: {})
+        self._jobs = n_jobs
+        self._thread: QThread | None = None
+        self._worker: SweepWorker | None = None
+        self._rows: list[dict[str, Any]] = []
+        self.result: SweepResult | None = None
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.shared_edit = QLineEdit("0-4")
+        self.private_neural_edit = QLineEdit("0-2")
+        self.private_behavior_edit = QLineEdit("0-2")
+        for w, tip in (
+            (self.shared_edit, "shared dimensions to try: 0-4 or 1,2,3"),
+            (self.private_neural_edit, "private neural dimensions to try"),
+            (self.private_behavior_edit, "private behavior dimensions to try"),
+        ):
+            w.setToolTip(tip)
+        self.folds_spin = QSpinBox(minimum=2, maximum=20, value=3)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=150)
+        form.addRow("Shared", self.shared_edit)
+        form.addRow("Private neural", self.private_neural_edit)
+        form.addRow("Private behavior", self.private_behavior_edit)
+        form.addRow("Folds", self.folds_spin)
+        form.addRow("Epochs per fit", self.epochs_spin)
+        layout.addLayout(form)
+
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run sweep")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m configurations")
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        layout.addLayout(row)
+        self.status_label = QLabel("")
+        layout.addWidget(self.status_label)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([h for _, h in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(False)
+        self.table.setToolTip("Double-click a row (or select it and press Load) to load that fit")
+        layout.addWidget(self.table, 1)
+        self.load_button = QPushButton("Load selected fit")
+        layout.addWidget(self.load_button)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "shared dimensions")
+        self.plot.setLabel("left", "held-out score (nats/trial)")
+        self.plot.addLegend(offset=(5, 5))
+        self._curves: dict[tuple, pg.PlotDataItem] = {}
+        self._best_marker = pg.ScatterPlotItem(symbol="star", size=18, brush="k")
+        self.plot.addItem(self._best_marker)
+        layout.addWidget(self.plot, 1)
+
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.table.cellDoubleClicked.connect(self._on_table_double_clicked)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def configs(self) -> list[dict[str, Any]]:
+        return make_grid(
+            parse_range(self.shared_edit.text()),
+            parse_range(self.private_neural_edit.text()),
+            parse_range(self.private_behavior_edit.text()),
+        )
+
+    def start(self) -> bool:
+        """Start a sweep with the current settings; False (and a message) if it cannot."""
+        if self.is_running:
+            return False
+        neural, behavior = self._get_data()
+        if neural is None:
+            self.status_label.setText("Open neural data first.")
+            return False
+        try:
+            configs = self.configs()
+        except ValueError as exc:
+            self.status_label.setText(f"Bad range: {exc}")
+            return False
+        if behavior is None:
+            configs = [c for c in configs if c["private_behavior"] == 0]
+        if not configs:
+            self.status_label.setText("The grid is empty.")
+            return False
+        settings = SweepSettings(
+            folds=self.folds_spin.value(),
+            epochs=self.epochs_spin.value(),
+            model_kwargs=dict(self._get_model_kwargs()),
+        )
+        self._rows = []
+        self.result = None
+        self.table.setRowCount(0)
+        self._clear_plot()
+        self.progress.setRange(0, len(configs))
+        self.progress.setValue(0)
+        self.status_label.setText(f"Running {len(configs)} configurations…")
+        self._thread = QThread(self)
+        self._worker = SweepWorker(neural, behavior, configs, settings, self._jobs)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progressed.connect(self._on_worker_progressed)
+        self._worker.finished.connect(self._on_worker_finished)
+        self._worker.failed.connect(self._on_worker_failed)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+            self.status_label.setText("Cancelling after the running fits…")
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Cancel and block until the worker thread ends (for closing the window)."""
+        if self._thread is None:
+            return True
+        self.cancel()
+        return self._thread.wait(timeout_ms)
+
+    # ---------------------------------------------------------------- slots
+    def _on_run_clicked(self) -> None:
+        self.start()
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
+
+    def _on_worker_progressed(self, done: int, total: int, row: dict) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        self._rows.append(row)
+        self._show_rows(self._rows, best=None)
+
+    def _on_worker_finished(self, result: SweepResult) -> None:
+        self.result = result
+        self._rows = list(result.rows)
+        self._show_rows(self._rows, best=result.best_index)
+        head = "Cancelled. " if result.cancelled else ""
+        self.status_label.setText(f"{head}{result.best_line()} — {result.reason}")
+        if result.best_index is not None:
+            self.table.selectRow(result.best_index)
+        self.sweep_finished.emit(result)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.status_label.setText(f"Sweep failed: {message}")
+
+    def _on_thread_finished(self) -> None:
+        if self._thread is not None:
+            self._thread.deleteLater()
+        if self._worker is not None:
+            self._worker.deleteLater()
+        self._thread = self._worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_table_double_clicked(self, row: int, _column: int) -> None:
+        self.choose_row(row)
+
+    def _on_load_clicked(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.choose_row(rows[0].row())
+
+    def choose_row(self, index: int) -> None:
+        """Emit ``fit_chosen`` with a copy of row ``index`` (its ``project`` path, if the sweep
+        saved fits, and its split and hyperparameters)."""
+        if 0 <= index < len(self._rows):
+            self.fit_chosen.emit(copy.deepcopy(self._rows[index]))
+
+    # ---------------------------------------------------------------- view
+    def _show_rows(self, rows: list[dict], best: int | None) -> None:
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            for j, (key, _) in enumerate(COLUMNS):
+                v = r.get(key)
+                text = (
+                    f"{v:.3g}"
+                    if isinstance(v, float) and np.isfinite(v)
+                    else ""
+                    if isinstance(v, float)
+                    else str(v)
+                )
+                item = QTableWidgetItem(text)
+                if i == best:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(i, j, item)
+        self._update_plot(rows, best)
+
+    def _clear_plot(self) -> None:
+        for c in self._curves.values():
+            c.setData([], [])
+        self._best_marker.setData([], [])
+
+    def _update_plot(self, rows: list[dict], best: int | None) -> None:
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            if r.get("status") == "ok" and np.isfinite(r.get("score", np.nan)):
+                groups.setdefault((r["private_neural"], r["private_behavior"]), []).append(r)
+        for key in sorted(groups):
+            rs = sorted(groups[key], key=lambda r: r["shared"])
+            curve = self._curves.get(key)
+            if curve is None:  # each curve is created once, then updated with setData
+                curve = self.plot.plot(
+                    pen=pg.mkPen(pg.intColor(len(self._curves), hues=9), width=1.5),
+                    symbol="o",
+                    symbolSize=5,
+                    name=f"A={key[0]} B={key[1]}",
+                )
+                self._curves[key] = curve
+            curve.setData([r["shared"] for r in rs], [r["score"] for r in rs])
+        if best is not None:
+            b = rows[best]
+            self._best_marker.setData([b["shared"]], [b["score"]])
