@@ -7,7 +7,6 @@ missing) or :class:`Dataset` objects. The CLI and the app are thin layers over t
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -199,28 +198,28 @@ class MMGPVAE:
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         mean = self.posterior(neural, behavior)["mean"]
-        T = self.transform_matrices() if orthonormalize else None
+        T = self.orthonormal_transforms() if orthonormalize else None
         out = {}
         for name, idx in self.subspace_indices().items():
             z = mean[..., idx]
             out[name] = z @ T[name].T if T is not None and idx else z
         return out
 
-    def transform_matrices(self) -> dict[str, np.ndarray]:
-        return self.orthonormal_transforms()
-
     def latent_posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, dict]:
-        """Per subspace: ``mean`` and ``var`` (trials, time, dim) in display coordinates."""
+        """Per subspace: ``mean`` and ``var`` (trials, time, dim) in display coordinates
+        (variances of the rotated coordinates' marginals, ignoring their small correlations)."""
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
-        post = self.posterior(neural, behavior)
+        return self._display(self.posterior(neural, behavior))
+
+    def _display(self, post: dict[str, np.ndarray]) -> dict[str, dict]:
         T = self.orthonormal_transforms()
         out = {}
         for name, idx in self.subspace_indices().items():
-            A = T[name]
             mean, var = post["mean"][..., idx], post["var"][..., idx]
-            out[name] = {"mean": mean @ A.T, "var": var @ (A**2).T} if idx else {
-                "mean": mean, "var": var}
+            if idx:
+                mean, var = mean @ T[name].T, var @ (T[name] ** 2).T
+            out[name] = {"mean": mean, "var": var}
         return out
 
     @torch.no_grad()
@@ -244,15 +243,9 @@ class MMGPVAE:
         """Write a complete ``.mmgp`` project (atomically)."""
         m = self._require_fitted()
         post = self.posterior(self.neural, self.behavior)
-        T = self.orthonormal_transforms()
         posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
-        for name, idx in self.subspace_indices().items():
-            A = T[name] if idx else np.zeros((0, 0))
-            posterior[name] = {
-                "mean": post["mean"][..., idx] @ A.T if idx else post["mean"][..., idx],
-                "var": post["var"][..., idx] @ (A**2).T if idx else post["var"][..., idx],
-            }
-        posterior["transform"] = {k: v for k, v in T.items()}
+        posterior.update(self._display(post))
+        posterior["transform"] = self.orthonormal_transforms()
         write_project(
             path,
             {
@@ -309,7 +302,3 @@ class MMGPVAE:
             f"MMGPVAE(shared={c.shared}, private_neural={c.private_neural}, "
             f"private_behavior={c.private_behavior}; {state}, {len(self.history)} epochs)"
         )
-
-
-def is_finite_number(x: float) -> bool:
-    return math.isfinite(x)
