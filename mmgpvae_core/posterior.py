@@ -22,6 +22,17 @@ from dataclasses import dataclass
 import torch
 
 
+def cached_lower_inverse(post) -> torch.Tensor:
+    """L⁻¹ of ``post.chol`` (…, K, K), computed once per posterior object and kept on it."""
+    cached = post.__dict__.get("_linv")
+    if cached is None:
+        chol = post.chol
+        eye = torch.eye(chol.shape[-1], device=chol.device, dtype=chol.dtype)
+        cached = torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False)
+        post.__dict__["_linv"] = cached
+    return cached
+
+
 @dataclass
 class FourierPosterior:
     """mean (N, D, M); chol (N, D, M, M) lower Cholesky factor of the precision Λ;
@@ -36,12 +47,7 @@ class FourierPosterior:
 
     def _chol_inv(self) -> torch.Tensor:
         """(N, D, M, M) L⁻¹, computed once (the KL and the time-domain variance both need it)."""
-        cached = self.__dict__.get("_linv")
-        if cached is None:
-            eye = torch.eye(self.chol.shape[-1], device=self.chol.device, dtype=self.chol.dtype)
-            cached = torch.linalg.solve_triangular(self.chol, eye.expand_as(self.chol), upper=False)
-            self.__dict__["_linv"] = cached
-        return cached
+        return cached_lower_inverse(self)
 
     def time_mean(self) -> torch.Tensor:
         """(N, T, D) posterior mean of each latent in the time domain."""

@@ -31,6 +31,7 @@ import torch
 
 from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.model import MMGPVAEModule, ModelShape
+from mmgpvae_core.posterior import cached_lower_inverse
 
 
 def rbf_covariance(
@@ -66,12 +67,7 @@ class TimeDomainPosterior:
 
     def _chol_inv(self) -> torch.Tensor:
         """(N, D, T, T) L_B⁻¹, computed once (mean, variance, samples and KL all use it)."""
-        cached = self.__dict__.get("_linv")
-        if cached is None:
-            eye = torch.eye(self.chol.shape[-1], device=self.chol.device, dtype=self.chol.dtype)
-            cached = torch.linalg.solve_triangular(self.chol, eye.expand_as(self.chol), upper=False)
-            self.__dict__["_linv"] = cached
-        return cached
+        return cached_lower_inverse(self)
 
     def _solve_b(self, v: torch.Tensor) -> torch.Tensor:
         """B⁻¹ v for v (..., N, D, T) = L⁻ᵀ L⁻¹ v."""

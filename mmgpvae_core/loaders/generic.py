@@ -61,6 +61,22 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
     )
 
 
+def _open_h5(path: Path):
+    """Open an HDF5 file for reading, or raise DataError naming it."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
+
+
+def _h5_arrays(f) -> set[str]:
+    import h5py
+
+    return {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+
+
 def load_generic(path: str | Path, **_: Any) -> Dataset:
     """Read a generic trial tensor file. Raises DataError naming the file and field."""
     path = Path(path)
@@ -68,14 +84,8 @@ def load_generic(path: str | Path, **_: Any) -> Dataset:
         raise DataError(path, "-", "file not found")
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
-        import h5py
-
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
-        with f:
-            keys = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        with _open_h5(path) as f:
+            keys = _h5_arrays(f)
             attrs = {k: f.attrs[k] for k in f.attrs}
             return _from_mapping(path, lambda k: f[k][()], keys, attrs)
     if suffix == ".npz":
@@ -195,14 +205,8 @@ def read_generic(path: str | Path, **options: Any):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in HDF5_SUFFIXES:
-        import h5py
-
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
-        with f:
-            keys = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        with _open_h5(path) as f:
+            keys = _h5_arrays(f)
             if "spike_times" in keys or ("data" in keys and f["data"].ndim in (1, 2)):
                 attrs = {k: f.attrs[k] for k in f.attrs}
                 return _recording_from_mapping(path, lambda k: f[k][()], keys, attrs)
