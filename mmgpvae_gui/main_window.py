@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QTemporaryDir, QThread, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,10 +35,12 @@ from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.project import read_project
 from mmgpvae_core.training import EpochReport, FitOutcome
+from mmgpvae_gui import export
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.panels.data_panel import DataPanel
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.model_panel import ModelPanel
+from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.panels.training_panel import TrainingPanel
 from mmgpvae_gui.style import SUBSPACE_LABELS
@@ -47,6 +50,7 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
 DATA_FILTER = "Recordings (*.h5 *.hdf5 *.nwb *.npz *.npy *.mat *.csv);;All files (*)"
 PROJECT_FILTER = "MM-GPVAE projects (*.mmgp)"
 MAX_RECENT = 8
+SPLIT_KEYS = ("shared", "private_neural", "private_behavior")
 
 make_none_immortal()
 
@@ -64,6 +68,7 @@ class MainWindow(QMainWindow):
     paused_changed = Signal(bool)  # the worker is (no longer) blocked between epochs
     project_saved = Signal(str)
     error_shown = Signal(str)
+    exported = Signal(str)  # path written
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +91,13 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel()
         self.reconstruction_panel = ReconstructionPanel()
         self.latent_panel = LatentPanel()
+        # The sweep's fits live for the session, so a chosen row can be opened like a project.
+        self._sweep_dir = QTemporaryDir()
+        self.model_selection_panel = ModelSelectionPanel(
+            self._sweep_data,
+            self._sweep_model_kwargs,
+            save_dir=self._sweep_dir.path() if self._sweep_dir.isValid() else None,
+        )
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -103,9 +115,16 @@ class MainWindow(QMainWindow):
         right.addWidget(self.training_panel)
         right.addWidget(bottom)
         right.setSizes([330, 620])
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(right, "Training and views")
+        self.tabs.addTab(self.model_selection_panel, "Model selection")
+        self.tabs.setTabToolTip(
+            1, "Cross-validate latent splits, then load the chosen fit (or its split)"
+        )
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(scroll)
-        main.addWidget(right)
+        main.addWidget(self.tabs)
         main.setStretchFactor(1, 1)
         main.setSizes([320, 1280])
         self.setCentralWidget(main)
@@ -121,6 +140,10 @@ class MainWindow(QMainWindow):
         self.training_panel.stop_clicked.connect(self.stop_training)
         self.training_panel.reset_clicked.connect(self._on_training_reset_clicked)
         self.reconstruction_panel.trial_changed.connect(self._on_reconstruction_trial_changed)
+        self.training_panel.export_requested.connect(self._on_training_export_requested)
+        self.reconstruction_panel.export_requested.connect(self._on_reconstruction_export_requested)
+        self.latent_panel.export_requested.connect(self._on_latent_export_requested)
+        self.model_selection_panel.fit_chosen.connect(self._on_model_selection_fit_chosen)
 
         self._build_menus()
         s = settings()
@@ -199,6 +222,18 @@ class MainWindow(QMainWindow):
             "Save the .mmgp project under a new name",
         )
         m.addSeparator()
+        e = m.addMenu("&Export")
+        for view, label in export.VIEWS.items():
+            self._action(
+                e,
+                f"{label}…",
+                lambda _=False, v=view: self.open_export_dialog([v]),
+                None,
+                "Save as PNG (chosen DPI), SVG or PDF"
+                if view not in export.RASTER_ONLY
+                else "Save the 3D view as a PNG screenshot of any size",
+            )
+        m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit")
 
         t = self.menuBar().addMenu("&Training")
@@ -211,6 +246,14 @@ class MainWindow(QMainWindow):
         )
         self._action(t, "Stop", self.stop_training, "Ctrl+.", "Stop after the current epoch")
         self._action(t, "New model", self.reset_model, None, "Forget the trained model")
+        t.addSeparator()
+        self._action(
+            t,
+            "&Model selection…",
+            lambda: self.tabs.setCurrentWidget(self.model_selection_panel),
+            "Ctrl+M",
+            "Cross-validate latent splits and load the best fit",
+        )
 
         h = self.menuBar().addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", self._on_help_shortcuts, None, "")
@@ -602,6 +645,124 @@ class MainWindow(QMainWindow):
             painter.end()
         return pix
 
+    # ================================================================ export
+    def _bin_size_s(self) -> float | None:
+        return None if self._neural is None else self._neural.bin_size_s
+
+    def export_view(
+        self,
+        view: str,
+        path: str | Path,
+        dpi: int = export.DEFAULT_DPI,
+        size: tuple[int, int] = export.DEFAULT_SIZE,
+    ) -> Path:
+        """Write ``view`` (a key of :data:`mmgpvae_gui.export.VIEWS`) to ``path``; the format
+        comes from the suffix (png, svg, pdf). Figures are re-drawn from the arrays the view
+        shows; "latents_3d_screenshot" renders the OpenGL scene at ``size`` (width, height).
+        Raises :class:`~mmgpvae_gui.export.ExportError` when there is nothing to export."""
+        path = Path(path)
+        if view == "latents_3d_screenshot":
+            if self.latent_panel.export_latents() is None:
+                raise export.ExportError("no latents yet: train a model first")
+            return export.save_gl_screenshot(self.latent_panel.view, path, size)
+        if path.suffix.lower().lstrip(".") not in export.FORMATS:
+            raise export.ExportError(f"{path.name}: use a .png, .svg or .pdf file name")
+        if view == "elbo":
+            fig = export.elbo_fig(self.training_panel.history_arrays())
+        elif view == "length_scales":
+            fig = export.length_scale_fig(
+                self.training_panel.history_arrays(),
+                self.training_panel.latent_names(),
+                self._bin_size_s(),
+            )
+        elif view in ("reconstruction_neural", "reconstruction_behavior"):
+            modality = view.split("_")[1]
+            data = self.reconstruction_panel.export_data(modality)
+            if data is not None and self._model is not None:
+                data["likelihood"] = getattr(
+                    self._model.model_config, f"{modality}_likelihood", data["likelihood"]
+                )
+            fig = export.reconstruction_fig(data, modality)
+        elif view == "latents_3d":
+            fig = export.latents_3d_fig(
+                self.latent_panel.export_latents(), self.latent_panel.camera()
+            )
+        else:
+            raise ValueError(f"view: expected one of {list(export.VIEWS)}, found {view!r}")
+        return export.save_fig(fig, path, dpi)
+
+    def open_export_dialog(self, views: list[str]) -> None:
+        start = settings().value("recent/export_dir", str(Path.home()))
+        view = self.latent_panel.view
+        dialog = export.ExportDialog(views, start, (2 * view.width(), 2 * view.height()), self)
+        if dialog.exec() != export.ExportDialog.DialogCode.Accepted:
+            return
+        choice = dialog.choice()
+        self.export_chosen(choice)
+
+    def export_chosen(self, choice: export.ExportChoice) -> bool:
+        """Write what the export dialog chose; say why on failure."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            path = self.export_view(choice.view, choice.path, choice.dpi, choice.size)
+        except export.ExportError as exc:
+            self._show_error("Nothing to export", str(exc))
+            return False
+        except Exception as exc:  # a bad path or a full disk must never kill the app
+            self._show_error("Cannot export", f"{choice.path}: {exc}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        settings().setValue("recent/export_dir", str(path.resolve().parent))
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        self.exported.emit(str(path))
+        return True
+
+    def _on_training_export_requested(self) -> None:
+        self.open_export_dialog(export.TRAINING_VIEWS)
+
+    def _on_reconstruction_export_requested(self) -> None:
+        self.open_export_dialog(export.RECONSTRUCTION_VIEWS)
+
+    def _on_latent_export_requested(self) -> None:
+        self.open_export_dialog(export.LATENT_VIEWS)
+
+    # ================================================================ model selection
+    def _sweep_data(self) -> tuple[Dataset | None, Dataset | None]:
+        return self._neural, self._behavior
+
+    def _sweep_model_kwargs(self) -> dict:
+        """The model panel's settings except the split, which the sweep varies."""
+        return {k: v for k, v in self.model_panel.model_kwargs().items() if k not in SPLIT_KEYS}
+
+    @Slot(object)
+    def _on_model_selection_fit_chosen(self, row: dict) -> None:
+        """Open the row's saved fit like a project; without one, set its split for Train."""
+        if self.is_training:
+            self._show_error("Busy", "stop training before loading a fit")
+            return
+        project = row.get("project") or ""
+        if project and Path(project).exists():
+            if self.open_project(project):
+                self.tabs.setCurrentIndex(0)
+                self.statusBar().showMessage(
+                    f"Loaded the sweep's fit for shared={row['shared']}, "
+                    f"private neural={row['private_neural']}, "
+                    f"private behavior={row['private_behavior']} (its first training fold)",
+                    8000,
+                )
+            return
+        if self._model is not None and not self._confirm(
+            "Forget the current model to train the chosen split?"
+        ):
+            return
+        self.reset_model()
+        self.model_panel.set_split(
+            int(row["shared"]), int(row["private_neural"]), int(row["private_behavior"])
+        )
+        self.tabs.setCurrentIndex(0)
+        self.statusBar().showMessage("Split set from the sweep: press Train to fit it", 8000)
+
     # ================================================================ other slots and events
     def _on_data_open_requested(self, modality: str) -> None:
         start = settings().value("recent/data_dir", str(DEMO_DIR))
@@ -645,6 +806,8 @@ class MainWindow(QMainWindow):
                 self.open_data_file(p, "behavior")
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.model_selection_panel.is_running:
+            self.model_selection_panel.stop_and_wait()
         if self.is_training:
             if not self._close_when_stopped and not self._confirm(
                 "Training is running. Stop it and close the window?"

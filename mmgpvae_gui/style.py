@@ -17,9 +17,7 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
 
 # The one condition palette (Okabe & Ito 2008, colorblind-safe), shared with the exported figures
 # in mmgpvae_core.figures.style so a condition has the same color in the app and in the paper.
-PALETTE: tuple[tuple[int, int, int], ...] = tuple(
-    _rgb(c) for c in figure_style.CONDITION_PALETTE
-)
+PALETTE: tuple[tuple[int, int, int], ...] = tuple(_rgb(c) for c in figure_style.CONDITION_PALETTE)
 NO_CONDITION = (110, 110, 110)
 HIGHLIGHT = (0, 0, 0)
 
@@ -28,7 +26,7 @@ TERM_COLORS = {
     "elbo": (0, 0, 0),
     "ell_neural": PALETTE[0],
     "ell_behavior": PALETTE[1],
-    "kl": PALETTE[5],
+    "kl": PALETTE[3],  # reddish purple: distinct from the two likelihood terms
 }
 
 SUBSPACE_LABELS = {

@@ -26,6 +26,7 @@ _CAMERA = {"distance": 22.0, "elevation": 22.0, "azimuth": -60.0}
 
 class LatentPanel(QWidget):
     subspace_changed = Signal(str)
+    export_requested = Signal()  # the user asked to export the 3D view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +53,13 @@ class LatentPanel(QWidget):
         self.reset_button = QPushButton("Reset view")
         row.addStretch(1)
         row.addWidget(self.reset_button)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Save the 3D view: a screenshot at any resolution (PNG), or a vector figure "
+            "(SVG, PDF, PNG) re-drawn from the same camera angle"
+        )
+        self.export_button.clicked.connect(self.export_requested)
+        row.addWidget(self.export_button)
         layout.addLayout(row)
         row = QHBoxLayout()
         self.axis_combos: list[QComboBox] = []
@@ -154,6 +162,36 @@ class LatentPanel(QWidget):
 
     def highlighted_positions(self) -> np.ndarray | None:
         return self._highlight.pos if self._highlight in self.view.items else None
+
+    def camera(self) -> dict[str, float]:
+        """The GL camera: ``elevation``, ``azimuth`` (degrees), ``distance`` (scene units) and
+        ``fov`` (horizontal field of view, degrees), as in ``GLViewWidget.opts``."""
+        return {k: float(self.view.opts[k]) for k in ("elevation", "azimuth", "distance", "fov")}
+
+    def export_latents(self) -> dict | None:
+        """What the 3D view draws, in data units, for a figure: ``coordinates`` (trials, time, 3)
+        — the chosen latents (a.u.), time (bins) or zeros for "none" —, ``names`` (3 axis
+        labels), ``conditions`` (one label per trial, or None), ``subspace``. None when no
+        latents are shown."""
+        key = self.current_subspace()
+        if key not in self._latents:
+            return None
+        z = self._latents[key]
+        N, T, _ = z.shape
+        out = np.zeros((N, T, 3), dtype=float)
+        names = []
+        for k, c in enumerate(self.axis_combos):
+            choice = c.currentText()
+            if choice.startswith("latent"):
+                out[..., k] = z[..., int(choice.split()[1]) - 1]
+                names.append(f"{SUBSPACE_LABELS[key]} {choice.split()[1]} (a.u.)")
+            elif choice == TIME:
+                out[..., k] = np.arange(T)[None, :]
+                names.append("time (bins)")
+            else:
+                names.append("(none)")
+        conds = None if self._conditions is None else list(self._conditions)
+        return {"coordinates": out, "names": names, "conditions": conds, "subspace": key}
 
     def reset_view(self) -> None:
         self.view.setCameraPosition(**_CAMERA)

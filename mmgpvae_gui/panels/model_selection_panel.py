@@ -3,8 +3,9 @@ results table and the held-out score against the number of shared dimensions; ch
 emits ``fit_chosen(row)``.
 
 The panel is standalone: it takes a ``get_data`` callable (returning the neural and behavior
-:class:`Dataset`, behavior may be None) and a ``get_model_kwargs`` callable (likelihoods and other
-model options) in its constructor, and never touches the main window.
+:class:`Dataset`, behavior may be None), a ``get_model_kwargs`` callable (likelihoods and other
+model options) and optionally a ``save_dir`` (rows then carry a ``project`` path to their fit) in
+its constructor, and never touches the main window.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -104,12 +105,14 @@ class ModelSelectionPanel(QWidget):
         get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
         get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
         n_jobs: int | None = None,
+        save_dir: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._get_data = get_data
         self._get_model_kwargs = get_model_kwargs or (lambda: {})
-        self._jobs = n_jobs
+        self.n_jobs = n_jobs  # processes for the sweep (None: every core; 1: in the worker)
+        self.save_dir = save_dir  # each configuration's first-fold fit is saved here (.mmgp)
         self._thread: QThread | None = None
         self._worker: SweepWorker | None = None
         self._rows: list[dict[str, Any]] = []
@@ -117,6 +120,7 @@ class ModelSelectionPanel(QWidget):
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.shared_edit = QLineEdit("0-4")
         self.private_neural_edit = QLineEdit("0-2")
         self.private_behavior_edit = QLineEdit("0-2")
@@ -161,8 +165,9 @@ class ModelSelectionPanel(QWidget):
 
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "shared dimensions")
+        self.plot.getAxis("bottom").setTickSpacing(1, 1)  # whole numbers of dimensions
         self.plot.setLabel("left", "held-out score (nats/trial)")
-        self.plot.addLegend(offset=(5, 5))
+        self.plot.addLegend(offset=(5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210))
         self._curves: dict[tuple, pg.PlotDataItem] = {}
         self._best_marker = pg.ScatterPlotItem(symbol="star", size=18, brush="k")
         self.plot.addItem(self._best_marker)
@@ -207,6 +212,7 @@ class ModelSelectionPanel(QWidget):
             folds=self.folds_spin.value(),
             epochs=self.epochs_spin.value(),
             model_kwargs=dict(self._get_model_kwargs()),
+            save_dir=self.save_dir,
         )
         self._rows = []
         self.result = None
@@ -216,13 +222,15 @@ class ModelSelectionPanel(QWidget):
         self.progress.setValue(0)
         self.status_label.setText(f"Running {len(configs)} configurations…")
         self._thread = QThread(self)
-        self._worker = SweepWorker(neural, behavior, configs, settings, self._jobs)
+        self._worker = SweepWorker(neural, behavior, configs, settings, self.n_jobs)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progressed.connect(self._on_worker_progressed)
         self._worker.finished.connect(self._on_worker_finished)
         self._worker.failed.connect(self._on_worker_failed)
-        self._worker.done.connect(self._thread.quit)
+        # Direct: quit() is thread-safe, and a queued call could not run while the GUI thread
+        # blocks in stop_and_wait().
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

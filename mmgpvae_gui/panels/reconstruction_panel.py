@@ -30,6 +30,7 @@ N_FRAMES = 8
 
 class ReconstructionPanel(QWidget):
     trial_changed = Signal(int)
+    export_requested = Signal()  # the user asked to export the current trial's reconstruction
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +38,7 @@ class ReconstructionPanel(QWidget):
         self._behavior: Dataset | None = None
         self._rec: dict[str, np.ndarray] = {}
         self._neural_lik = "poisson"
+        self._behavior_lik = "gaussian"
         self._colors: dict[str, tuple[int, int, int]] = {}
         self._shown_trial = -1
         self._dirty = False
@@ -54,7 +56,7 @@ class ReconstructionPanel(QWidget):
         self.slider.valueChanged.connect(self._on_slider_value_changed)
         row.addWidget(self.slider, 1)
         self.trial_label = QLabel("no data")
-        self.trial_label.setMinimumWidth(260)
+        self.trial_label.setMinimumWidth(220)
         row.addWidget(self.trial_label)
         row.addWidget(QLabel("Trace channel:"))
         self.channel_spin = QSpinBox()
@@ -63,6 +65,12 @@ class ReconstructionPanel(QWidget):
         )
         self.channel_spin.valueChanged.connect(self._on_channel_value_changed)
         row.addWidget(self.channel_spin)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Save this trial's observed vs reconstructed data as PNG (chosen DPI), SVG or PDF"
+        )
+        self.export_button.clicked.connect(self.export_requested)
+        row.addWidget(self.export_button)
         layout.addLayout(row)
 
         grid = QGridLayout()
@@ -78,13 +86,17 @@ class ReconstructionPanel(QWidget):
         grid.addWidget(self.rec_plot, 0, 1)
 
         self.trace_plot = pg.PlotWidget(title="Traces (• observed)")
-        self.trace_plot.addLegend(offset=(-5, 5), labelTextColor="k")
+        self.trace_plot.addLegend(
+            offset=(-5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
+        )
         self.trace_plot.setLabel("left", "counts per bin")
         self._neural_obs_curves, self._neural_rec_curves = self._trace_items(self.trace_plot)
         grid.addWidget(self.trace_plot, 0, 2)
 
         self.behavior_plot = pg.PlotWidget(title="Behavior")
-        self.behavior_plot.addLegend(offset=(-5, 5), labelTextColor="k")
+        self.behavior_plot.addLegend(
+            offset=(-5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
+        )
         self._beh_obs_curves, self._beh_rec_curves = self._trace_items(self.behavior_plot)
         self.frames_img = pg.ImageItem()
         self.frames_img.setColorMap(pg.colormap.get("CET-L1"))
@@ -147,11 +159,16 @@ class ReconstructionPanel(QWidget):
 
     # ---------------------------------------------------------------- state from the window
     def set_data(
-        self, neural: Dataset | None, behavior: Dataset | None, neural_likelihood: str = "poisson"
+        self,
+        neural: Dataset | None,
+        behavior: Dataset | None,
+        neural_likelihood: str = "poisson",
+        behavior_likelihood: str = "gaussian",
     ) -> None:
         """The observed data (reconstructions are cleared until a model provides them)."""
         self._neural, self._behavior = neural, behavior
         self._neural_lik = neural_likelihood
+        self._behavior_lik = behavior_likelihood
         self._rec = {}
         self._shown_trial = -1
         conds = [] if neural is None or neural.conditions is None else list(neural.conditions)
@@ -208,6 +225,30 @@ class ReconstructionPanel(QWidget):
 
     def reconstructed_image(self) -> np.ndarray | None:
         return self.rec_img.image
+
+    def export_data(self, modality: str) -> dict | None:
+        """What the view shows of ``modality`` ("neural" or "behavior"), for a figure:
+        ``observed`` and ``reconstructed`` (trials, time, channels), ``channel_names``,
+        ``trial`` (the current one), ``bin_size_s``, ``likelihood``, ``condition`` (label or
+        None), ``conditions`` (every trial's label, or None). None when there is nothing to
+        draw (no data of that modality or no reconstruction yet)."""
+        ds = self._neural if modality == "neural" else self._behavior
+        rec = self._rec.get(modality)
+        if ds is None or rec is None or self._neural is None:
+            return None
+        conds = self._neural.conditions
+        labels = None if conds is None else [str(c) for c in conds]
+        trial = self.slider.value()
+        return {
+            "observed": ds.data,
+            "reconstructed": np.asarray(rec),
+            "channel_names": list(ds.channel_names),
+            "trial": trial,
+            "bin_size_s": ds.bin_size_s or self._neural.bin_size_s,
+            "likelihood": self._neural_lik if modality == "neural" else self._behavior_lik,
+            "condition": None if labels is None else labels[trial],
+            "conditions": labels,
+        }
 
     def frames_image(self) -> np.ndarray | None:
         return self.frames_img.image if self.frames_img.isVisible() else None

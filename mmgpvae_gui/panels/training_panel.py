@@ -40,6 +40,7 @@ class TrainingPanel(QWidget):
     pause_clicked = Signal()
     stop_clicked = Signal()
     reset_clicked = Signal()
+    export_requested = Signal()  # the user asked to export the ELBO or length-scale plot
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +87,12 @@ class TrainingPanel(QWidget):
         self.log_check.setToolTip("Show magnitudes |ELBO|, |E log p|, KL on a logarithmic axis")
         self.log_check.toggled.connect(self._on_log_toggled)
         row.addWidget(self.log_check)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Save the ELBO or the length-scale plot as PNG (chosen DPI), SVG or PDF"
+        )
+        self.export_button.clicked.connect(self.export_requested)
+        row.addWidget(self.export_button)
         layout.addLayout(row)
 
         plots = QHBoxLayout()
@@ -96,6 +103,8 @@ class TrainingPanel(QWidget):
         self.elbo_plot.showGrid(x=True, y=True, alpha=0.2)
         legend = self.elbo_plot.addLegend(offset=(-10, -10))
         legend.setLabelTextColor("k")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 210))  # readable where it covers a curve
+        legend.setColumnCount(3)  # low and wide: clear of the ELBO's end and the best star
         self._curves = {}
         for key, name in _TERMS:
             width = 2.5 if key == "elbo" else 1.5
@@ -121,6 +130,7 @@ class TrainingPanel(QWidget):
         self.ell_plot.showGrid(x=True, y=True, alpha=0.2)
         self._ell_legend = self.ell_plot.addLegend(offset=(-10, 10))
         self._ell_legend.setLabelTextColor("k")
+        self._ell_legend.setBrush(pg.mkBrush(255, 255, 255, 210))
         self._ell_curves: list[pg.PlotDataItem] = []
         plots.addWidget(self.ell_plot, 2)
         layout.addLayout(plots, 1)
@@ -188,6 +198,24 @@ class TrainingPanel(QWidget):
             return None
         i = int(np.nanargmax(self._hist["elbo"]))
         return self._epochs[i], self._hist["elbo"][i]
+
+    def history_arrays(self) -> dict[str, np.ndarray]:
+        """Copies of what the plots show: ``epoch`` and the ELBO terms ``elbo``, ``ell_neural``,
+        ``ell_behavior``, ``kl`` (epochs,) in nats per trial; ``length_scales`` (epochs, latents)
+        in bins."""
+        out = {k: np.asarray(v, dtype=float) for k, v in self._hist.items()}
+        out["epoch"] = np.asarray(self._epochs, dtype=float)
+        out["length_scales"] = (
+            np.vstack(self._ells) if self._ells else np.zeros((0, 0), dtype=float)
+        )
+        return out
+
+    def latent_names(self) -> list[str]:
+        """The names the length-scale legend shows, one per latent."""
+        n = len(self._ells[-1]) if self._ells else 0
+        return [
+            self._ell_names[d] if d < len(self._ell_names) else f"latent {d + 1}" for d in range(n)
+        ]
 
     # ---------------------------------------------------------------- drawing
     def _on_log_toggled(self, on: bool) -> None:

@@ -1,0 +1,265 @@
+"""Export a view: the dialog (what, format, DPI or pixel size, file) and the writers.
+
+Vector and PNG figures are re-drawn with :mod:`mmgpvae_core.figures` from the same arrays the view
+shows (so axes carry units and conditions keep their colors); the 3D view can also be saved as
+a raster screenshot of its OpenGL scene at any size. The dialog only collects choices; the main
+window's ``export_view(view, path, dpi, size)`` does the writing (and is what tests call).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from mmgpvae_core import figures
+
+# view name → menu label. "latents_3d_screenshot" is the raster grab of the GL view (PNG only).
+VIEWS = {
+    "elbo": "ELBO and its terms",
+    "length_scales": "Length-scales",
+    "reconstruction_neural": "Reconstruction (neural), current trial",
+    "reconstruction_behavior": "Reconstruction (behavior), current trial",
+    "latents_3d": "3D latents (vector figure, same camera)",
+    "latents_3d_screenshot": "3D latents (screenshot)",
+}
+RASTER_ONLY = {"latents_3d_screenshot"}
+# What each panel's Export… button offers.
+TRAINING_VIEWS = ["elbo", "length_scales"]
+RECONSTRUCTION_VIEWS = ["reconstruction_neural", "reconstruction_behavior"]
+LATENT_VIEWS = ["latents_3d", "latents_3d_screenshot"]
+FORMATS = {"png": "PNG image", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
+DEFAULT_DPI = 300
+DEFAULT_SIZE = (1920, 1440)
+MAX_TEXTURE = 4096  # off-screen tile size for screenshots (larger images are tiled)
+
+
+class ExportError(Exception):
+    """Nothing to export yet, or the file could not be written (the message says which)."""
+
+
+# ---------------------------------------------------------------------------- figures
+def camera_to_figure_kwargs(camera: dict[str, float]) -> dict[str, Any]:
+    """GL camera (``GLViewWidget.opts`` elevation, azimuth, fov in degrees) → the keyword
+    arguments of :func:`~mmgpvae_core.figures.latents_3d_figure` that give the same view.
+
+    Both use the same angle conventions; matplotlib's focal length is ``1 / tan(fov / 2)``. The
+    camera distance only zooms (the figure scales its axes to the data), so it is not needed."""
+    fov = float(camera.get("fov", 60.0))
+    return {
+        "elev": float(camera["elevation"]),
+        "azim": float(camera["azimuth"]),
+        "proj_type": "persp",
+        "focal_length": 1.0 / math.tan(math.radians(fov) / 2.0),
+    }
+
+
+def elbo_fig(history: dict[str, np.ndarray]):
+    if history["elbo"].size == 0:
+        raise ExportError("no training history yet: train a model first")
+    return figures.elbo_figure({k: v for k, v in history.items() if k != "length_scales"})
+
+
+def length_scale_fig(history: dict[str, np.ndarray], names: list[str], bin_size_s):
+    ls = history["length_scales"]
+    if ls.size == 0:
+        raise ExportError("no length-scales yet: train a model first")
+    if len(names) != ls.shape[1]:
+        names = [f"latent {i + 1}" for i in range(ls.shape[1])]
+    return figures.length_scale_figure(ls, bin_size_s, names, epochs=history["epoch"])
+
+
+def reconstruction_fig(data: dict[str, Any] | None, modality: str):
+    if data is None:
+        raise ExportError(f"no {modality} reconstruction yet: load data and train a model")
+    colors = figures.condition_colors(data["conditions"])
+    cond = data["condition"]
+    return figures.reconstruction_figure(
+        data["observed"],
+        data["reconstructed"],
+        data["channel_names"],
+        data["trial"],
+        data["bin_size_s"],
+        data["likelihood"],
+        modality=modality,
+        condition=cond,
+        color=colors.get(cond) if cond is not None else None,
+    )
+
+
+def latents_3d_fig(data: dict[str, Any] | None, camera: dict[str, float]):
+    if data is None:
+        raise ExportError("no latents yet: train a model first")
+    title = f"{data['subspace'].replace('_', ' ').capitalize()} latents"
+    return figures.latents_3d_figure(
+        data["coordinates"],
+        data["conditions"],
+        (0, 1, 2),
+        dim_names=data["names"],
+        colors=figures.condition_colors(data["conditions"]),
+        title=title,
+        **camera_to_figure_kwargs(camera),
+    )
+
+
+def save_fig(fig, path: str | Path, dpi: int) -> Path:
+    try:
+        return figures.save_figure(fig, path, dpi=dpi)
+    finally:
+        fig.clear()
+
+
+def save_gl_screenshot(view, path: str | Path, size: tuple[int, int]) -> Path:
+    """Render the pyqtgraph ``GLViewWidget`` off-screen at ``size`` = (width, height) pixels
+    and save it as PNG (any size: the scene is rendered again, not scaled)."""
+    w, h = (int(v) for v in size)
+    if w < 1 or h < 1:
+        raise ExportError(f"screenshot size {w}×{h}: both must be at least 1 pixel")
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ExportError(f"{path.name}: a screenshot is saved as .png")
+    # One tile when it fits (pyqtgraph re-draws the whole scene per 1024-px tile otherwise).
+    pad = 256
+    tex = int(min(max(w, h) + 2 * pad, MAX_TEXTURE))
+    bgra = np.ascontiguousarray(view.renderToArray((w, h), textureSize=tex, padding=pad))
+    view.doneCurrent()
+    img = QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
+    img = img.convertToFormat(QImage.Format.Format_RGB32)  # opaque: no see-through background
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not img.save(str(path), "PNG"):
+        raise ExportError(f"cannot write {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------- the dialog
+@dataclass(frozen=True)
+class ExportChoice:
+    view: str
+    path: str
+    dpi: int
+    size: tuple[int, int]
+
+
+class ExportDialog(QDialog):
+    """Choose a view (among ``views``), a format, DPI (PNG) or pixel size (screenshot) and a
+    file. ``choice()`` returns what was chosen; the dialog writes nothing itself."""
+
+    def __init__(
+        self,
+        views: list[str],
+        start_dir: str,
+        view_size: tuple[int, int] = DEFAULT_SIZE,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export view")
+        form = QFormLayout(self)
+        self.view_combo = QComboBox()
+        for v in views:
+            self.view_combo.addItem(VIEWS[v], v)
+        form.addRow("View:", self.view_combo)
+        self.format_combo = QComboBox()
+        form.addRow("Format:", self.format_combo)
+        self.dpi_spin = QSpinBox(minimum=50, maximum=1200, value=DEFAULT_DPI, singleStep=50)
+        self.dpi_spin.setSuffix(" dpi")
+        self.dpi_spin.setToolTip("Resolution of the PNG figure (and of raster parts of vectors)")
+        form.addRow("Resolution:", self.dpi_spin)
+        size_row = QHBoxLayout()
+        self.width_spin = QSpinBox(minimum=16, maximum=16384, value=view_size[0])
+        self.height_spin = QSpinBox(minimum=16, maximum=16384, value=view_size[1])
+        for s in (self.width_spin, self.height_spin):
+            s.setSuffix(" px")
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin)
+        self._size_label = QLabel("Size:")
+        form.addRow(self._size_label, size_row)
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        self.path_edit.setMinimumWidth(380)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._on_browse_clicked)
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form.addRow("File:", path_row)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self._save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self._start_dir = start_dir
+        self.view_combo.currentIndexChanged.connect(self._on_view_combo_changed)
+        self.format_combo.currentIndexChanged.connect(self._on_format_combo_changed)
+        self.path_edit.textChanged.connect(self._on_path_edit_changed)
+        self._on_view_combo_changed()
+
+    def view(self) -> str:
+        return self.view_combo.currentData()
+
+    def fmt(self) -> str:
+        return self.format_combo.currentData()
+
+    def choice(self) -> ExportChoice:
+        return ExportChoice(
+            self.view(),
+            self.path_edit.text().strip(),
+            self.dpi_spin.value(),
+            (self.width_spin.value(), self.height_spin.value()),
+        )
+
+    def _default_path(self) -> str:
+        return str(Path(self._start_dir) / f"{self.view()}.{self.fmt()}")
+
+    def _on_view_combo_changed(self, _i: int = 0) -> None:
+        raster = self.view() in RASTER_ONLY
+        current = self.fmt()
+        self.format_combo.blockSignals(True)
+        self.format_combo.clear()
+        for key, label in FORMATS.items():
+            if not raster or key == "png":
+                self.format_combo.addItem(label, key)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(current)))
+        self.format_combo.blockSignals(False)
+        self._on_format_combo_changed()
+
+    def _on_format_combo_changed(self, _i: int = 0) -> None:
+        raster = self.view() in RASTER_ONLY
+        self.dpi_spin.setEnabled(not raster)
+        for w in (self.width_spin, self.height_spin, self._size_label):
+            w.setEnabled(raster)
+        text = self.path_edit.text().strip()
+        if text:
+            self.path_edit.setText(str(Path(text).with_suffix(f".{self.fmt()}")))
+            self._start_dir = str(Path(text).parent)
+        else:
+            self.path_edit.setText(self._default_path())
+
+    def _on_path_edit_changed(self, text: str) -> None:
+        self._save.setEnabled(bool(text.strip()))
+
+    def _on_browse_clicked(self) -> None:
+        fmt = self.fmt()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export to", self.path_edit.text(), f"{FORMATS[fmt]} (*.{fmt})"
+        )
+        if path:
+            self.path_edit.setText(str(Path(path).with_suffix(f".{fmt}")))
