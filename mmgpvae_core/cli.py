@@ -36,6 +36,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         private_neural=a.private_neural,
         private_behavior=a.private_behavior,
         n_neurons=a.neurons,
+        private_behavior_weight=a.private_behavior_weight,
         seed=a.seed,
     )
     paths = write_simulation(a.out, sim)
@@ -134,6 +135,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
             ("lr", a.lr),
             ("length_scale_init", a.length_scale_init),
             ("batch_size", a.batch_size),
+            ("cross_modal", a.cross_modal),
         ):
             if val is not None:
                 kwargs[key] = val
@@ -363,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shared", type=int, default=2)
     s.add_argument("--private-neural", type=int, default=1)
     s.add_argument("--private-behavior", type=int, default=1)
+    s.add_argument(
+        "--private-behavior-weight", type=float, default=1.0,
+        help="scale of the private behavior latent in the pose network (1: as strong as each "
+        "shared latent; 0.5: behavior mostly task-driven, as in many real recordings)",
+    )
     s.set_defaults(func=cmd_simulate)
 
     f = sub.add_parser("fit", help="fit a model and write a .mmgp project")
@@ -379,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--epochs", type=int, help="maximum epochs (early stop on a plateau)")
     f.add_argument("--lr", type=float, help="Adam learning rate")
     f.add_argument("--batch-size", type=int, help="trials per optimisation step (default 25)")
+    f.add_argument(
+        "--cross-modal",
+        type=float,
+        metavar="FRACTION",
+        help="fraction of training trials encoded from one modality alone (neural-only or "
+        "behavior-only, both still scored): trains cross-modal prediction (default: TrainConfig)",
+    )
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     f.add_argument("--length-scale-init", type=float, help="bins (default: from the data)")

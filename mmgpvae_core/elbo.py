@@ -7,6 +7,14 @@ closed-form KL between Gaussians over Fourier coefficients (the reference uses �
 prior log-density of one sample); for linear decoders with Poisson or Gaussian likelihoods the
 expected log-likelihood is also closed form (E[exp f] = exp(μ + σ²/2)), so only MLP decoders use
 reparameterized samples.
+
+Cross-modal terms (``encoders``): the posterior of a trial may be built from ONE modality's
+encoder only while the likelihood still scores both modalities. That q is just another member of
+the variational family, so each such trial's term is still a lower bound on its log-evidence; it
+trains each encoder to infer the shared latents on its own (MVAE-style sub-sampled ELBOs), which
+is what predicting one modality from the other needs. A modality is hidden from the encoders by
+setting it to NaN: its encoder then emits precision exactly 0 and the product of experts (or
+the mean fusion, which skips zero-precision experts) reduces to the other encoder alone.
 """
 
 from __future__ import annotations
@@ -17,15 +25,19 @@ import torch
 
 from mmgpvae_core.model import MMGPVAEModule
 
+ENCODE_BOTH, ENCODE_NEURAL, ENCODE_BEHAVIOR = 0, 1, 2
+
 
 @dataclass
 class ElboTerms:
-    """Sums over the batch (nats). ``loss`` is what the optimiser minimises."""
+    """Sums over the batch (nats). ``loss`` is what the optimiser minimises. ``per_trial``:
+    (3, N) detached ell_neural, ell_behavior, kl of each trial (for reporting subsets)."""
 
     ell_neural: torch.Tensor
     ell_behavior: torch.Tensor
     kl: torch.Tensor
     loss: torch.Tensor
+    per_trial: torch.Tensor | None = None
 
     @property
     def elbo(self) -> torch.Tensor:
@@ -43,11 +55,24 @@ def elbo_terms(
     behavior: torch.Tensor | None,
     beta: float = 1.0,
     n_samples: int = 1,
+    encoders: torch.Tensor | None = None,
 ) -> ElboTerms:
-    """neural (N, T, C_A), behavior (N, T, C_B) or None; NaN = missing, masked out."""
-    post = model.posterior(neural, behavior)
+    """neural (N, T, C_A), behavior (N, T, C_B) or None; NaN = missing, masked out.
+
+    ``encoders`` (N,) integer codes, optional: which encoders build each trial's posterior —
+    ``ENCODE_BOTH`` (0), ``ENCODE_NEURAL`` (1: neural encoder alone) or ``ENCODE_BEHAVIOR``
+    (2: behavior encoder alone). The likelihood scores every modality given, whatever the code.
+    """
+    enc_n, enc_b = neural, behavior
+    if encoders is not None and behavior is not None:
+        hide_b = (encoders == ENCODE_NEURAL).view(-1, 1, 1)
+        hide_n = (encoders == ENCODE_BEHAVIOR).view(-1, 1, 1)
+        enc_b = torch.where(hide_b, torch.full_like(behavior, float("nan")), behavior)
+        enc_n = torch.where(hide_n, torch.full_like(neural, float("nan")), neural)
+    post = model.posterior(enc_n, enc_b)
     z_mean = z_var = samples = None
-    ell = {"neural": neural.new_zeros(()), "behavior": neural.new_zeros(())}
+    zero = neural.new_zeros(neural.shape[0])
+    ell = {"neural": zero, "behavior": zero}
     data = {"neural": neural, "behavior": behavior}
     for name, idx, dec, lik in model._modalities():
         y = data[name]
@@ -63,7 +88,9 @@ def elbo_terms(
             if samples is None:
                 samples = post.sample_time(n_samples)
             lp = lik.log_prob(y0.unsqueeze(0), dec(samples[..., idx])).mean(0)
-        ell[name] = (lp * mask).sum()
-    kl = post.kl().sum()
-    loss = -(ell["neural"] + ell["behavior"] - beta * kl)
-    return ElboTerms(ell["neural"], ell["behavior"], kl, loss)
+        ell[name] = (lp * mask).sum(dim=(1, 2))
+    kl = post.kl().sum(-1)
+    per_trial = torch.stack([ell["neural"], ell["behavior"], kl]).detach()
+    en, eb, kl = ell["neural"].sum(), ell["behavior"].sum(), kl.sum()
+    loss = -(en + eb - beta * kl)
+    return ElboTerms(en, eb, kl, loss, per_trial)

@@ -40,9 +40,20 @@ def simulate(
     n_conditions: int = 3,
     bin_size_s: float = 0.02,
     behavior_noise: float = 0.05,
+    private_behavior_weight: float = 1.0,
     seed: int = 1,
 ) -> Simulation:
-    """Simulate one session. Latents are in bins; length-scales 8–16 bins (0.16–0.32 s)."""
+    """Simulate one session. Latents are in bins; length-scales 8–16 bins (0.16–0.32 s).
+
+    ``private_behavior_weight`` scales the private behavior latents where they enter the pose
+    network (the shared ones enter with weight 1). With the default 1.0 the private latent carries
+    about half the behavior variance, and behavior predicted from the TRUE shared latents reaches
+    only R² ≈ 0.45–0.6 on held-out trials (it depends on the seed). With 0.5 the shared,
+    task-driven latents dominate behavior, as in many real recordings (that ceiling ≈ 0.83–0.88);
+    the cross-modal benchmark uses it. (It is not the default: it makes PCA of both modalities
+    recover the shared latents almost as well as the model, R² 0.90, which defeats the recovery
+    test's comparison with PCA.)
+    """
     rng = np.random.default_rng(seed)
     T = n_time
     t = np.arange(T) / T
@@ -73,7 +84,7 @@ def simulate(
     counts = rng.poisson(rates).astype(float)
 
     # Behavior: keypoints from a fixed random tanh network of [z_S; z_B].
-    zb_full = np.concatenate([z_s, z_b], axis=2)
+    zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
     n_hidden = 12
     W1 = rng.normal(0, 0.8, (n_hidden, zb_full.shape[2]))
     b1 = rng.normal(0, 0.3, n_hidden)

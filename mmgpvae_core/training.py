@@ -16,13 +16,15 @@ import numpy as np
 import torch
 
 from mmgpvae_core.config import TrainConfig
-from mmgpvae_core.elbo import elbo_terms
+from mmgpvae_core.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
 from mmgpvae_core.model import MMGPVAEModule
 
 
 @dataclass
 class EpochReport:
-    """Plain numbers about one epoch (safe to pass across threads). ELBO terms are per trial."""
+    """Plain numbers about one epoch (safe to pass across threads). ELBO terms are per trial,
+    averaged over the trials whose posterior used both encoders (with ``cross_modal`` > 0 the
+    single-encoder trials are left out, so the numbers stay comparable with a plain fit)."""
 
     epoch: int
     n_epochs: int
@@ -114,10 +116,16 @@ def fit(
     (relative) from one window to the next.
     The KL weight warms up linearly from 0 to 1 over the first ``kl_warmup`` of the epochs of a
     fresh fit (resumed fits start at 1).
+    With ``cfg.cross_modal`` = f > 0 (and behavior given), in every mini-batch each trial is,
+    with probability f, encoded from one modality alone (neural or behavior, equally often) while
+    both modalities are scored; see ``elbo.py``. The draws use their own generator, so the
+    mini-batch order is the same as without cross-modal training.
     """
     history = history if history is not None else TrainingHistory()
     optimizer = optimizer or make_optimizer(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed + len(history))
+    cm_gen = torch.Generator().manual_seed(10_007 + cfg.seed + len(history))
+    cross = cfg.cross_modal if behavior is not None else 0.0
     torch.manual_seed(cfg.seed + len(history))
     N = neural.shape[0]
     bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
@@ -132,13 +140,20 @@ def fit(
             return FitOutcome("cancelled", i, "cancelled by the user")
         beta = min(1.0, (i + 1) / warm) if warm else 1.0
         perm = torch.randperm(N, generator=gen).to(neural.device)
-        tot = np.zeros(3)
+        tot, tot_all, n_full = np.zeros(3), np.zeros(3), 0
         model.train()
         for s in range(0, N, bs):
             idx = perm[s : s + bs]
+            encoders = None
+            if cross > 0:
+                u = torch.rand(len(idx), generator=cm_gen)
+                encoders = torch.full((len(idx),), ENCODE_BOTH, dtype=torch.long)
+                encoders[u < cross] = ENCODE_BEHAVIOR
+                encoders[u < cross / 2] = ENCODE_NEURAL
+                encoders = encoders.to(neural.device)
             terms = elbo_terms(
                 model, neural[idx], None if behavior is None else behavior[idx], beta,
-                cfg.n_samples,
+                cfg.n_samples, encoders=encoders,
             )
             loss = terms.loss * (N / len(idx)) / N
             if not torch.isfinite(loss):
@@ -152,10 +167,19 @@ def fit(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            tot += [terms.ell_neural.item(), terms.ell_behavior.item(), terms.kl.item()]
+            pt = terms.per_trial.cpu().numpy().astype(float)
+            tot_all += pt.sum(1)
+            if encoders is None:
+                tot += pt.sum(1)
+                n_full += len(idx)
+            else:
+                full_trials = (encoders == ENCODE_BOTH).cpu().numpy()
+                tot += pt[:, full_trials].sum(1)
+                n_full += int(full_trials.sum())
         good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         good_opt = copy.deepcopy(optimizer.state_dict())
-        tot /= N
+        # ELBO per trial from the both-encoder trials only (all trials if, by chance, none).
+        tot = tot / n_full if n_full else tot_all / N
         elbo = float(tot[0] + tot[1] - tot[2])
         report = EpochReport(
             epoch=start_epoch + i + 1,
