@@ -287,7 +287,9 @@ class ReconstructionPanel(QWidget):
         rect = pg.QtCore.QRectF(0, 0, nd.n_time * dt, nd.n_channels)
         self.obs_img.setImage(np.nan_to_num(obs), autoLevels=False, levels=self._cbar.levels())
         self.obs_img.setRect(rect)
-        self.obs_plot.setRange(rect, padding=0)
+        if getattr(self, "_obs_rect", None) != rect:
+            self.obs_plot.setRange(rect, padding=0)
+            self._obs_rect = rect
         rec = self._rec.get("neural")
         if rec is not None:
             self.rec_img.setImage(rec[i].T, autoLevels=False, levels=self._cbar.levels())
@@ -310,8 +312,14 @@ class ReconstructionPanel(QWidget):
         self._shown_trial = i
 
     def _draw_traces(self, plot, obs_curves, rec_curves, t, obs, rec, c0, names) -> None:
+        # Rebuilding a legend re-lays out the plot: do it only when the channels shown change.
         legend = plot.getPlotItem().legend
-        legend.clear()
+        shown = tuple(names[c0 : min(c0 + N_TRACES, obs.shape[1])])
+        if getattr(legend, "_mmgp_shown", None) != shown:
+            legend.clear()
+            for k, name in enumerate(shown):
+                legend.addItem(rec_curves[k], name)
+            legend._mmgp_shown = shown
         for k in range(N_TRACES):
             c = c0 + k
             if c >= obs.shape[1]:
@@ -319,7 +327,6 @@ class ReconstructionPanel(QWidget):
                 rec_curves[k].setData([], [])
                 continue
             obs_curves[k].setData(t, obs[:, c], connect="finite")
-            legend.addItem(rec_curves[k], names[c])
             if rec is not None:
                 rec_curves[k].setData(t, rec[:, c])
             else:
@@ -330,6 +337,7 @@ class ReconstructionPanel(QWidget):
         plot = self.behavior_plot
         if bd is None:
             plot.setTitle("Behavior (none loaded)")
+            self._behavior_mode = None
             self.frames_img.hide()
             for c in self._beh_obs_curves + self._beh_rec_curves:
                 c.setData([], [])
@@ -337,16 +345,20 @@ class ReconstructionPanel(QWidget):
         rec = self._rec.get("behavior")
         shape = bd.preprocessing.get("image_shape") if bd.kind == "image" else None
         if shape:
+            self._behavior_mode = "frames"
             self._draw_frames(i, bd, rec, tuple(int(s) for s in shape))
             return
         self.frames_img.hide()
-        plot.setTitle("Behavior: observed (dots) vs reconstructed (lines)")
-        plot.setLabel("left", "value (data units)")
-        plot.getPlotItem().invertY(False)
-        plot.getPlotItem().setAspectLocked(False)
-        plot.getAxis("bottom").setTicks(None)
-        plot.getAxis("left").setTicks(None)
-        plot.setLabel("bottom", "time (s)" if bd.bin_size_s else "time (bins)")
+        mode = ("traces", bool(bd.bin_size_s))
+        if getattr(self, "_behavior_mode", None) != mode:  # titles and axes re-lay out the plot
+            plot.setTitle("Behavior: observed (dots) vs reconstructed (lines)")
+            plot.setLabel("left", "value (data units)")
+            plot.getPlotItem().invertY(False)
+            plot.getPlotItem().setAspectLocked(False)
+            plot.getAxis("bottom").setTicks(None)
+            plot.getAxis("left").setTicks(None)
+            plot.setLabel("bottom", "time (s)" if bd.bin_size_s else "time (bins)")
+            self._behavior_mode = mode
         c0 = min(self.channel_spin.value(), max(0, bd.n_channels - N_TRACES))
         self._draw_traces(
             plot,
