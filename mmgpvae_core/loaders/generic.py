@@ -71,6 +71,14 @@ def _open_h5(path: Path):
         raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
 
 
+def _open_npz(path: Path):
+    """Open an NPZ archive (no pickles), or raise DataError naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
+
+
 def _h5_arrays(f) -> set[str]:
     import h5py
 
@@ -89,11 +97,7 @@ def load_generic(path: str | Path, **_: Any) -> Dataset:
             attrs = {k: f.attrs[k] for k in f.attrs}
             return _from_mapping(path, lambda k: f[k][()], keys, attrs)
     if suffix == ".npz":
-        try:
-            z = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
-        with z:
+        with _open_npz(path) as z:
             return _from_mapping(path, lambda k: z[k], set(z.files), {})
     if suffix == ".npy":
         try:
@@ -212,11 +216,7 @@ def read_generic(path: str | Path, **options: Any):
                 return _recording_from_mapping(path, lambda k: f[k][()], keys, attrs)
         return load_generic(path, **options)
     if suffix == ".npz":
-        try:
-            z = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
-        with z:
+        with _open_npz(path) as z:
             if "spike_times" in z.files or ("data" in z.files and z["data"].ndim in (1, 2)):
                 return _recording_from_mapping(path, lambda k: z[k], set(z.files), {})
         return load_generic(path, **options)
