@@ -9,7 +9,6 @@ import pyqtgraph.opengl as gl
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from mmgpvae_gui.gl_view import GLViewWindow
 from mmgpvae_gui.style import (
     HIGHLIGHT,
     NO_CONDITION,
@@ -81,8 +80,9 @@ class LatentPanel(QWidget):
         row.addStretch(1)
         layout.addLayout(row)
 
-        self.view = GLViewWindow()
+        self.view = gl.GLViewWidget()
         self.view.setBackgroundColor("w")
+        self.view.setMinimumSize(300, 250)
         grid = gl.GLGridItem(color=(0, 0, 0, 40))
         grid.setSize(2 * EXTENT, 2 * EXTENT)
         grid.setSpacing(1.0, 1.0)
@@ -102,7 +102,7 @@ class LatentPanel(QWidget):
         self._mean_items: dict[str, gl.GLLinePlotItem] = {}
         self._highlight = gl.GLLinePlotItem(color=rgba_float(HIGHLIGHT), width=4, antialias=True)
         self._highlight.setGLOptions("translucent")
-        layout.addWidget(self.view.container(300, 250), 1)
+        layout.addWidget(self.view, 1)
 
         self.legend = QLabel()
         self.legend.setWordWrap(True)
