@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates, zoom
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.simulate import Simulation, _gp_samples
+from mmgpvae_core.simulate import Simulation, gp_samples
 
 CONDITIONS = ("clockwise", "counter-clockwise")
 
@@ -67,9 +67,9 @@ def simulate_digits(
     t = np.linspace(0.0, 1.0, T)
     # Shared: a mean rotation ramp whose sign is the condition, plus a smooth GP deviation.
     mean = np.where(cond[:, None] == 0, -1.0, 1.0) * np.sin(np.pi * t)[None, :]
-    z_s = 0.8 * mean + 0.35 * _gp_samples(rng, n_trials, T, 8.0)
-    z_a = _gp_samples(rng, n_trials, T, 5.0)
-    z_b = 0.8 * _gp_samples(rng, n_trials, T, 10.0)
+    z_s = 0.8 * mean + 0.35 * gp_samples(rng, n_trials, T, 8.0)
+    z_a = gp_samples(rng, n_trials, T, 5.0)
+    z_b = 0.8 * gp_samples(rng, n_trials, T, 10.0)
 
     img = digit_image(digit, side)
     angle = np.deg2rad(max_angle_deg) * z_s

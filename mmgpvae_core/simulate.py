@@ -23,7 +23,8 @@ class Simulation:
     truth: dict[str, np.ndarray]
 
 
-def _gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:
+def gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:
+    """(n, T) draws of a unit-variance RBF GP with length-scale ``ell`` bins."""
     K = rbf_kernel(T, ell) + 1e-6 * np.eye(T)
     L = np.linalg.cholesky(K)
     return rng.standard_normal((n, T)) @ L.T
@@ -63,7 +64,7 @@ def simulate(
     def latents(k: int, ells: np.ndarray, cond_mean: bool) -> np.ndarray:
         z = np.zeros((n_trials, T, k))
         for d in range(k):
-            z[:, :, d] = _gp_samples(rng, n_trials, T, ells[d])
+            z[:, :, d] = gp_samples(rng, n_trials, T, ells[d])
             if cond_mean:
                 phases = rng.uniform(0, 2 * np.pi, n_conditions)
                 freq = rng.uniform(0.7, 1.3)
