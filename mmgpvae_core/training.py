@@ -95,6 +95,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def preload_lazy_imports() -> None:
+    """Import now what torch imports on the first optimizer it builds (``torch._dynamo`` and
+    ~800 modules with it: 1–3 s). A program with a user interface calls this at start-up:
+    imported later, inside a training thread, the import holds the GIL and the interface
+    stalls for that long."""
+    import torch._dynamo  # noqa: F401
+
+
 def make_optimizer(model: MMGPVAEModule, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
