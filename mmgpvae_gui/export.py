@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -48,7 +47,7 @@ LATENT_VIEWS = ["latents_3d", "latents_3d_screenshot"]
 FORMATS = {"png": "PNG image", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
 DEFAULT_DPI = 300
 DEFAULT_SIZE = (1920, 1440)
-MAX_TEXTURE = 4096  # off-screen tile size for screenshots (larger images are tiled)
+MAX_TEXTURE = 8192  # largest 3D screenshot side, pixels (off-screen framebuffer)
 
 
 class ExportError(Exception):
@@ -127,21 +126,21 @@ def save_fig(fig, path: str | Path, dpi: int) -> Path:
 
 
 def save_gl_screenshot(view, path: str | Path, size: tuple[int, int]) -> Path:
-    """Render the pyqtgraph ``GLViewWidget`` off-screen at ``size`` = (width, height) pixels
-    and save it as PNG (any size: the scene is rendered again, not scaled)."""
+    """Render the 3D view (:class:`mmgpvae_gui.gl_view.OffscreenGLView`) at ``size`` =
+    (width, height) pixels and save it as PNG (the scene is rendered again at that size, not
+    scaled; labels keep their size relative to the view)."""
     w, h = (int(v) for v in size)
     if w < 1 or h < 1:
         raise ExportError(f"screenshot size {w}×{h}: both must be at least 1 pixel")
+    if max(w, h) > MAX_TEXTURE:
+        raise ExportError(f"screenshot size {w}×{h}: at most {MAX_TEXTURE} pixels a side")
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ExportError(f"{path.name}: a screenshot is saved as .png")
-    # One tile when it fits (pyqtgraph re-draws the whole scene per 1024-px tile otherwise).
-    pad = 256
-    tex = int(min(max(w, h) + 2 * pad, MAX_TEXTURE))
-    bgra = np.ascontiguousarray(view.renderToArray((w, h), textureSize=tex, padding=pad))
-    view.doneCurrent()
-    img = QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
-    img = img.convertToFormat(QImage.Format.Format_RGB32)  # opaque: no see-through background
+    try:
+        img = view.render_image(w, h, label_scale=h / max(view.height(), 1))
+    except RuntimeError as exc:
+        raise ExportError(str(exc)) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     if not img.save(str(path), "PNG"):
         raise ExportError(f"cannot write {path}")

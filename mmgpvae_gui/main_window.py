@@ -3,17 +3,17 @@ training thread. Panels never reach into each other; the window wires their sign
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QSettings, Qt, QTemporaryDir, QThread, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTemporaryDir, QThread, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
-    QPainter,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -34,7 +34,7 @@ from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.project import read_project
-from mmgpvae_core.training import EpochReport, FitOutcome
+from mmgpvae_core.training import EpochReport, FitOutcome, preload_lazy_imports
 from mmgpvae_gui import export
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.panels.data_panel import DataPanel
@@ -43,6 +43,7 @@ from mmgpvae_gui.panels.model_panel import ModelPanel
 from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.panels.training_panel import TrainingPanel
+from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.style import SUBSPACE_LABELS
 from mmgpvae_gui.worker import Snapshot, TrainingWorker
 
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        preload_lazy_imports()  # not in the worker's first epoch, where it would stall the GUI
         self.setWindowTitle("MM-GPVAE Studio")
         self.setAcceptDrops(True)
         self._neural: Dataset | None = None
@@ -88,9 +90,11 @@ class MainWindow(QMainWindow):
 
         self.data_panel = DataPanel()
         self.model_panel = ModelPanel()
-        self.training_panel = TrainingPanel()
-        self.reconstruction_panel = ReconstructionPanel()
-        self.latent_panel = LatentPanel()
+        # The views redraw through one queue: one plot per event-loop turn (redraw.py).
+        self.redraw_queue = RedrawQueue(parent=self)
+        self.training_panel = TrainingPanel(redraw=self.redraw_queue)
+        self.reconstruction_panel = ReconstructionPanel(redraw=self.redraw_queue)
+        self.latent_panel = LatentPanel(redraw=self.redraw_queue)
         # The sweep's fits live for the session, so a chosen row can be opened like a project.
         self._sweep_dir = QTemporaryDir()
         self.model_selection_panel = ModelSelectionPanel(
@@ -418,6 +422,10 @@ class MainWindow(QMainWindow):
         cfg = self._model.model_config
         self.training_panel.set_latent_names(self._latent_names(cfg.to_dict()))
         epochs = self.model_panel.epochs()
+        # What exists now (Qt, torch, the data, the model) lives as long as the app: move it
+        # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
+        # GUI thread (or of the worker, holding the GIL) and froze the window during fits.
+        gc.freeze()
         self._worker = TrainingWorker(self._model, self._neural, self._behavior, epochs)
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
@@ -433,7 +441,8 @@ class MainWindow(QMainWindow):
         self._thread.finished.connect(self._on_thread_finished)
         self._paused = False
         self.training_panel.begin(len(self._model.history), epochs)
-        self._thread.start()
+        # Below the GUI thread: repaints and clicks go first (worker.lower_thread_priority).
+        self._thread.start(QThread.Priority.LowPriority)
         self._update_state()
         self.statusBar().showMessage("Training…")
         self.training_started.emit()
@@ -633,17 +642,8 @@ class MainWindow(QMainWindow):
         return True
 
     def screenshot(self) -> QPixmap:
-        """The window as shown, with the OpenGL view's framebuffer painted in (a plain
-        ``grab()`` misses what OpenGL and its text overlay draw)."""
-        pix = self.grab()
-        view = self.latent_panel.view
-        if view.isVisible():
-            gl_img = view.grabFramebuffer()
-            top_left = view.mapTo(self, QPoint(0, 0))
-            painter = QPainter(pix)
-            painter.drawImage(QRect(top_left, view.size()), gl_img)
-            painter.end()
-        return pix
+        """The window as shown (the 3D view is an ordinary raster widget, so ``grab`` has it)."""
+        return self.grab()
 
     # ================================================================ export
     def _bin_size_s(self) -> float | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSizePolicy
 
 from mmgpvae_core.figures import style as figure_style
 
@@ -52,3 +54,20 @@ def hex_color(rgb: tuple[int, int, int]) -> str:
 def configure_pyqtgraph() -> None:
     """White background, black foreground, antialiased lines: figures that print well."""
     pg.setConfigOptions(background="w", foreground="k", antialias=True, imageAxisOrder="row-major")
+
+
+def legend_outside(
+    plot: pg.PlotWidget, where: str = "below", columns: int = 1, spacing: int = 12
+) -> pg.LegendItem:
+    """A legend beside the data, not over it: in the plot's layout ``below`` the x axis or to
+    the ``right`` of the plot. Curves plotted with ``name=`` join it, as with ``addLegend``."""
+    item = plot.getPlotItem()
+    legend = pg.LegendItem(colCount=columns, labelTextColor="k", verSpacing=-4, horSpacing=spacing)
+    row, col = {"below": (4, 1), "right": (2, 3)}[where]
+    item.layout.addItem(legend, row, col)
+    # Compact, at the top of its cell: not stretched to the plot's height.
+    legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
+    legend.setParentItem(item)
+    item.legend = legend
+    return legend

@@ -9,6 +9,7 @@ pause: the worker blocks inside the ``on_epoch`` callback until it is set again)
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -44,6 +45,26 @@ def take_snapshot(model: MMGPVAE) -> Snapshot:
         reconstruction={k: np.array(v, dtype=np.float32) for k, v in rec.items()},
         length_scales=np.array(model.length_scales, dtype=float),
     )
+
+
+BACKGROUND_NICE = 10
+
+
+def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Let the calling (training) thread yield the CPU to the GUI thread when both want it.
+
+    On a 2-core laptop the training thread, the GUI thread and the display server share the
+    cores; at equal priority a plot's repaint waits its turn behind training. On Linux the
+    thread's nice value is raised (threads it starts, torch's intra-op pool, inherit it); on
+    macOS and Windows ``QThread.start(QThread.Priority.LowPriority)`` does the same job. Training
+    loses only the CPU time the GUI actually uses."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):  # no per-thread priority here: not worth failing a fit
+        pass
 
 
 class TrainingWorker(QObject):
@@ -99,6 +120,7 @@ class TrainingWorker(QObject):
         # Leave a core to the GUI thread: torch's intra-op threads would otherwise compete with the
         # event loop for every core, and spinning OpenMP workers starve it.
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        lower_thread_priority()
         try:
             self._model.fit(
                 self._neural,

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -20,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color
+from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color, legend_outside
 
-REDRAW_MS = 50
 PLAY_MS = 250
 N_TRACES = 3
 N_FRAMES = 8
@@ -32,16 +33,16 @@ class ReconstructionPanel(QWidget):
     trial_changed = Signal(int)
     export_requested = Signal()  # the user asked to export the current trial's reconstruction
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
         super().__init__(parent)
+        self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
         self._neural: Dataset | None = None
         self._behavior: Dataset | None = None
         self._rec: dict[str, np.ndarray] = {}
         self._neural_lik = "poisson"
         self._behavior_lik = "gaussian"
         self._colors: dict[str, tuple[int, int, int]] = {}
-        self._shown_trial = -1
-        self._dirty = False
+        self._drawn: dict[str, int] = {}  # redraw job → the trial it drew last
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -86,17 +87,21 @@ class ReconstructionPanel(QWidget):
         grid.addWidget(self.rec_plot, 0, 1)
 
         self.trace_plot = pg.PlotWidget(title="Traces (• observed)")
-        self.trace_plot.addLegend(
-            offset=(-5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
-        )
         self.trace_plot.setLabel("left", "counts per bin")
         self._neural_obs_curves, self._neural_rec_curves = self._trace_items(self.trace_plot)
-        grid.addWidget(self.trace_plot, 0, 2)
+        # The narrow traces plot's legend: a line of text under it (a pyqtgraph legend beside
+        # the plot would take a third of its width, inside it would hide data).
+        self.trace_legend = QLabel()
+        self.trace_legend.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.trace_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        cell = QVBoxLayout()
+        cell.setSpacing(0)
+        cell.addWidget(self.trace_plot, 1)
+        cell.addWidget(self.trace_legend)
+        grid.addLayout(cell, 0, 2)
 
         self.behavior_plot = pg.PlotWidget(title="Behavior")
-        self.behavior_plot.addLegend(
-            offset=(-5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210)
-        )
+        legend_outside(self.behavior_plot, "right")
         self._beh_obs_curves, self._beh_rec_curves = self._trace_items(self.behavior_plot)
         self.frames_img = pg.ImageItem()
         self.frames_img.setColorMap(pg.colormap.get("CET-L1"))
@@ -117,10 +122,6 @@ class ReconstructionPanel(QWidget):
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(PLAY_MS)
         self._play_timer.timeout.connect(lambda: self.step(1, wrap=True))
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
-        self._timer.start()
         self._set_enabled(False)
 
     # ---------------------------------------------------------------- construction helpers
@@ -170,7 +171,7 @@ class ReconstructionPanel(QWidget):
         self._neural_lik = neural_likelihood
         self._behavior_lik = behavior_likelihood
         self._rec = {}
-        self._shown_trial = -1
+        self._drawn = {}
         conds = [] if neural is None or neural.conditions is None else list(neural.conditions)
         self._colors = condition_colors([str(c) for c in conds])
         if neural is None:
@@ -197,11 +198,11 @@ class ReconstructionPanel(QWidget):
         if raster:
             cmap.reverse()  # white background, black spikes
         self._cbar.setColorMap(cmap)
-        self._dirty = True
+        self._request_redraw()
 
     def set_reconstruction(self, rec: dict[str, np.ndarray]) -> None:
         self._rec = dict(rec)
-        self._dirty = True
+        self._request_redraw()
 
     def set_trial(self, i: int) -> None:
         self.slider.setValue(i)
@@ -211,8 +212,9 @@ class ReconstructionPanel(QWidget):
 
     @property
     def shown_trial(self) -> int:
-        """The trial whose data is on screen now (after the last redraw)."""
-        return self._shown_trial
+        """The trial whose data every plot shows now; -1 while they differ (mid-redraw)."""
+        trials = set(self._drawn.values())
+        return trials.pop() if len(self._drawn) == len(self._JOBS) and len(trials) == 1 else -1
 
     def step(self, delta: int, wrap: bool = False) -> None:
         n = self.slider.maximum() + 1
@@ -255,29 +257,45 @@ class ReconstructionPanel(QWidget):
 
     # ---------------------------------------------------------------- slots
     def _on_slider_value_changed(self, i: int) -> None:
-        self._dirty = True
+        self._request_redraw()
         self.trial_changed.emit(i)
 
     def _on_channel_value_changed(self, _i: int) -> None:
-        self._dirty = True
+        self._request_redraw()
 
     def _on_play_toggled(self, on: bool) -> None:
         self.play_button.setText("Pause" if on else "Play")
         (self._play_timer.start if on else self._play_timer.stop)()
 
-    def _on_timer_timeout(self) -> None:
-        if self._dirty:
-            self._redraw()
-
     # ---------------------------------------------------------------- drawing
+    # Three jobs, one per plot row, so that one turn of the event loop paints one of them
+    # (mmgpvae_gui.redraw); each draws the trial selected when it runs.
+    _JOBS = ("reconstruction/neural", "reconstruction/traces", "reconstruction/behavior")
+
+    def _request_redraw(self) -> None:
+        for key, job in zip(
+            self._JOBS, (self._draw_neural, self._draw_traces_plot, self._draw_behavior_plot)
+        ):
+            self._queue.request(key, job)
+
     def _redraw(self) -> None:
-        self._dirty = False
+        """Everything, now."""
+        for key in self._JOBS:
+            self._queue.cancel(key)
+        self._draw_neural()
+        self._draw_traces_plot()
+        self._draw_behavior_plot()
+
+    def _time(self) -> np.ndarray:
+        nd = self._neural
+        return np.arange(nd.n_time) * (nd.bin_size_s or 1.0)
+
+    def _draw_neural(self) -> None:
         nd = self._neural
         if nd is None:
             return
         i = self.slider.value()
         dt = nd.bin_size_s or 1.0
-        t = np.arange(nd.n_time) * dt
         cond = None if nd.conditions is None else str(nd.conditions[i])
         color = self._colors.get(cond, NO_CONDITION) if cond else NO_CONDITION
         cond_txt = f"<b style='color:{hex_color(color)}'>{cond}</b>" if cond else "no condition"
@@ -296,26 +314,49 @@ class ReconstructionPanel(QWidget):
             self.rec_img.setRect(rect)
         else:
             self.rec_img.clear()
+        self._drawn[self._JOBS[0]] = i
+        paint_now(self.obs_plot, self.rec_plot)
 
+    def _draw_traces_plot(self) -> None:
+        nd = self._neural
+        if nd is None:
+            return
+        i = self.slider.value()
+        rec = self._rec.get("neural")
         c0 = min(self.channel_spin.value(), max(0, nd.n_channels - N_TRACES))
         self._draw_traces(
             self.trace_plot,
             self._neural_obs_curves,
             self._neural_rec_curves,
-            t,
+            self._time(),
             nd.data[i],
             None if rec is None else rec[i],
             c0,
             nd.channel_names,
         )
-        self._draw_behavior(i, t)
-        self._shown_trial = i
+        self._drawn[self._JOBS[1]] = i
+        paint_now(self.trace_plot)
+
+    def _draw_behavior_plot(self) -> None:
+        if self._neural is None:
+            return
+        i = self.slider.value()
+        self._draw_behavior(i, self._time())
+        self._drawn[self._JOBS[2]] = i
+        paint_now(self.behavior_plot)
 
     def _draw_traces(self, plot, obs_curves, rec_curves, t, obs, rec, c0, names) -> None:
         # Rebuilding a legend re-lays out the plot: do it only when the channels shown change.
         legend = plot.getPlotItem().legend
         shown = tuple(names[c0 : min(c0 + N_TRACES, obs.shape[1])])
-        if getattr(legend, "_mmgp_shown", None) != shown:
+        if legend is None:  # the traces plot: its legend is a label
+            text = " &nbsp; ".join(
+                f"<span style='color:{hex_color(PALETTE[k])}'>━</span> {name}"
+                for k, name in enumerate(shown)
+            )
+            if self.trace_legend.text() != text:
+                self.trace_legend.setText(text)
+        elif getattr(legend, "_mmgp_shown", None) != shown:
             legend.clear()
             for k, name in enumerate(shown):
                 legend.addItem(rec_curves[k], name)

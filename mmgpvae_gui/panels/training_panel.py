@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -17,9 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.training import EpochReport, TrainingHistory
-from mmgpvae_gui.style import PALETTE, TERM_COLORS
+from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.style import PALETTE, TERM_COLORS, legend_outside
 
-REDRAW_MS = 50  # ≤ 20 Hz
+AXIS_WIDTH = 64  # px: room for the tick labels of "-12000" and a rotated axis label
+AXIS_HEIGHT = 40
 _TERMS = (
     ("elbo", "ELBO"),
     ("ell_neural", "E log p(neural)"),
@@ -42,8 +44,9 @@ class TrainingPanel(QWidget):
     reset_clicked = Signal()
     export_requested = Signal()  # the user asked to export the ELBO or length-scale plot
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
         super().__init__(parent)
+        self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
         self._hist: dict[str, list[float]] = {k: [] for k, _ in _TERMS}
         self._epochs: list[int] = []
         self._elapsed: list[float] = []
@@ -51,7 +54,6 @@ class TrainingPanel(QWidget):
         self._ell_names: list[str] = []
         self._target_epoch = 0
         self._session_start: int | None = None
-        self._dirty = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -101,10 +103,11 @@ class TrainingPanel(QWidget):
         self.elbo_plot.setLabel("bottom", "epoch")
         self.elbo_plot.setLabel("left", "nats per trial")
         self.elbo_plot.showGrid(x=True, y=True, alpha=0.2)
-        legend = self.elbo_plot.addLegend(offset=(-10, -10))
-        legend.setLabelTextColor("k")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 210))  # readable where it covers a curve
-        legend.setColumnCount(3)  # low and wide: clear of the ELBO's end and the best star
+        # Fixed axis sizes: tick labels that change width as the ELBO improves would otherwise
+        # re-lay out (and repaint) the plot several times per epoch.
+        self.elbo_plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.elbo_plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+        legend_outside(self.elbo_plot, "below", columns=5)
         self._curves = {}
         for key, name in _TERMS:
             width = 2.5 if key == "elbo" else 1.5
@@ -121,6 +124,9 @@ class TrainingPanel(QWidget):
             symbolPen=pg.mkPen("k"),
             name="best ELBO",
         )
+        # The best value, beside its star (a label in the view: no re-layout when it changes).
+        self._best_text = pg.TextItem(color="k", anchor=(1.05, 1.1))
+        self.elbo_plot.addItem(self._best_text, ignoreBounds=True)
         plots.addWidget(self.elbo_plot, 3)
 
         self.ell_plot = pg.PlotWidget()
@@ -128,17 +134,12 @@ class TrainingPanel(QWidget):
         self.ell_plot.setLabel("bottom", "epoch")
         self.ell_plot.setLabel("left", "length-scale (bins)")
         self.ell_plot.showGrid(x=True, y=True, alpha=0.2)
-        self._ell_legend = self.ell_plot.addLegend(offset=(-10, 10))
-        self._ell_legend.setLabelTextColor("k")
-        self._ell_legend.setBrush(pg.mkBrush(255, 255, 255, 210))
+        self.ell_plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.ell_plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+        self._ell_legend = legend_outside(self.ell_plot, "below", columns=2)
         self._ell_curves: list[pg.PlotDataItem] = []
         plots.addWidget(self.ell_plot, 2)
         layout.addLayout(plots, 1)
-
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
-        self._timer.start()
         self.set_state("empty")
 
     # ---------------------------------------------------------------- state from the window
@@ -162,6 +163,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, n_epochs)
         self.progress.setValue(0)
         self.rate_label.setText("starting…")
+        self._request_redraw()  # sets the session's epoch axis, in the redraw jobs
 
     def add_report(self, r: EpochReport) -> None:
         for key, _ in _TERMS:
@@ -169,7 +171,7 @@ class TrainingPanel(QWidget):
         self._epochs.append(r.epoch)
         self._elapsed.append(r.elapsed_s)
         self._ells.append(np.asarray(r.length_scales, dtype=float))
-        self._dirty = True
+        self._request_redraw()
 
     def set_history(self, h: TrainingHistory) -> None:
         """Replace everything shown with a model's history (a reopened project, a new model)."""
@@ -181,11 +183,16 @@ class TrainingPanel(QWidget):
         self.progress.setValue(len(self._epochs))
         self._session_start = None
         self.rate_label.setText("—")
-        self._dirty = True
-        self._redraw()
+        for plot in (self.elbo_plot, self.ell_plot):
+            plot.enableAutoRange(x=True)
+            plot._mmgp_epoch_axis = None
+        self._request_redraw()
 
     def finish(self, message: str) -> None:
-        self._redraw()
+        for plot in (self.elbo_plot, self.ell_plot):
+            plot.enableAutoRange(x=True)
+            plot._mmgp_epoch_axis = None
+        self._request_redraw()
         self.rate_label.setText(message)
 
     @property
@@ -221,14 +228,38 @@ class TrainingPanel(QWidget):
     def _on_log_toggled(self, on: bool) -> None:
         self.elbo_plot.setLogMode(y=on)
         self.elbo_plot.setLabel("left", "|value|, nats per trial (log)" if on else "nats per trial")
-        self._dirty = True
+        self._request_redraw()
 
-    def _on_timer_timeout(self) -> None:
-        if self._dirty:
-            self._redraw()
+    # Two jobs, one per plot (mmgpvae_gui.redraw): the ELBO with the progress bar, and the
+    # length-scales.
+    def _request_redraw(self) -> None:
+        self._queue.request("training/elbo", self._draw_elbo)
+        self._queue.request("training/length_scales", self._draw_length_scales)
 
     def _redraw(self) -> None:
-        self._dirty = False
+        """Everything, now."""
+        for key in ("training/elbo", "training/length_scales"):
+            self._queue.cancel(key)
+        self._draw_elbo()
+        self._draw_length_scales()
+
+    def _set_epoch_axis(self, plot: pg.PlotWidget) -> None:
+        """During a session the epoch axis spans the whole session: curves grow to the right,
+        and the axis is not re-ticked (and the plot re-laid out) every epoch."""
+        if self._session_start is None:
+            return
+        want = (0.0, float(self._target_epoch))
+        if getattr(plot, "_mmgp_epoch_axis", None) != want:
+            plot.setXRange(*want, padding=0.02)
+            plot._mmgp_epoch_axis = want
+
+    def _draw_length_scales(self) -> None:
+        self._set_epoch_axis(self.ell_plot)
+        self._redraw_length_scales(np.asarray(self._epochs, dtype=float), split=True)
+        paint_now(self.ell_plot)
+
+    def _draw_elbo(self) -> None:
+        self._set_epoch_axis(self.elbo_plot)
         x = np.asarray(self._epochs, dtype=float)
         log = self.log_check.isChecked()
         for key, _ in _TERMS:
@@ -242,33 +273,36 @@ class TrainingPanel(QWidget):
             ep, val = best
             shown = abs(val) if log else val
             self._best.setData([ep], [shown])
-            # In the title, not beside the star: a label there collides with the legend.
-            self.elbo_plot.setTitle(
-                f"ELBO and its terms · best ELBO {val:.1f} nats/trial at epoch {ep} (★)"
-            )
+            self._best_text.setText(f"{val:.1f} nats/trial at epoch {ep}")
+            self._best_text.setPos(ep, shown)
         else:
             self._best.setData([], [])
-            self.elbo_plot.setTitle("ELBO and its terms")
-        self._redraw_length_scales(x)
+            self._best_text.setText("")
         self._update_progress()
+        paint_now(self.elbo_plot)
 
-    def _redraw_length_scales(self, x: np.ndarray) -> None:
+    def _redraw_length_scales(self, x: np.ndarray, split: bool = False) -> None:
+        """The length-scale curves; with ``split``, a change in the latents (new curves and
+        legend: a re-layout) is drawn in one turn and the data in the next."""
         if not self._ells:
             for c in self._ell_curves:
                 c.setData([], [])
             return
         ells = np.vstack(self._ells)
-        n = ells.shape[1]
-        if len(self._ell_curves) != n:
+        names = tuple(self.latent_names())
+        if getattr(self, "_ell_built", None) != names:
             for c in self._ell_curves:
                 self.ell_plot.removeItem(c)
             self._ell_legend.clear()
             self._ell_curves = []
-            for d in range(n):
-                name = self._ell_names[d] if d < len(self._ell_names) else f"latent {d + 1}"
+            for d, name in enumerate(names):
                 style = pg.QtCore.Qt.PenStyle.SolidLine if d % 2 == 0 else pg.QtCore.Qt.DashLine
                 pen = pg.mkPen(PALETTE[d % len(PALETTE)], width=2, style=style)
                 self._ell_curves.append(self.ell_plot.plot([], [], pen=pen, name=name))
+            self._ell_built = names
+            if split:
+                self._queue.request("training/length_scales", self._draw_length_scales)
+                return
         for d, c in enumerate(self._ell_curves):
             c.setData(x, ells[:, d])
 

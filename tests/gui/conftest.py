@@ -77,10 +77,12 @@ def loaded(window, demo_files):
 
 
 def _train(qtbot, win, epochs: int, timeout: int = 90000) -> str:
-    """Train ``epochs`` epochs and wait for the end; returns the outcome status."""
+    """Train ``epochs`` epochs and wait for the end and for the views to show the final model;
+    returns the outcome status."""
     win.model_panel.epochs_spin.setValue(epochs)
     with qtbot.waitSignal(win.training_finished, timeout=timeout) as blocker:
         assert win.start_training()
+    qtbot.waitUntil(lambda: not win.redraw_queue.pending(), timeout=5000)
     return blocker.args[0]
 
 

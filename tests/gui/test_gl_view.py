@@ -1,0 +1,91 @@
+"""The off-screen 3D view: GLViewWidget's API on a raster widget, overlays without re-rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+from mmgpvae_gui.gl_view import OffscreenGLView
+
+
+def _array(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format.Format_RGB32)
+    a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes())
+    return a.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width(), :3].copy()
+
+
+def _view(qtbot) -> OffscreenGLView:
+    v = OffscreenGLView()
+    v.setBackgroundColor("w")
+    v.resize(320, 240)
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def _dark(a: np.ndarray) -> int:
+    return int((a.sum(axis=2) < 200).sum())
+
+
+def test_renders_items_into_an_image_of_any_size(qtbot):
+    v = _view(qtbot)
+    blank = _array(v.render_image(320, 240))
+    assert blank.min() > 240  # white background, nothing drawn
+    v.addItem(
+        gl.GLLinePlotItem(
+            pos=np.array([[-5, 0, 0], [5, 0, 0.0]]),
+            color=(0, 0, 0, 1),
+            width=3,
+            glOptions="translucent",
+        )
+    )
+    v.setCameraPosition(distance=15, elevation=90, azimuth=0)
+    a = _array(v.render_image(320, 240))
+    assert _dark(a) > 100  # the line
+    big = v.render_image(1000, 600)
+    assert (big.width(), big.height()) == (1000, 600)
+    bgra = v.renderToArray((200, 100))
+    assert bgra.shape == (100, 200, 4) and bgra.dtype == np.uint8
+
+
+def test_the_view_is_a_raster_widget_not_an_opengl_one(qtbot):
+    v = _view(qtbot)
+    # A QOpenGLWidget in a window makes Qt composite the whole window through OpenGL.
+    assert not isinstance(v, QOpenGLWidget)
+    assert not v.findChildren(QOpenGLWidget)
+
+
+def test_overlays_and_labels_are_drawn_without_rendering_the_scene_again(qtbot):
+    v = _view(qtbot)
+    v.setCameraPosition(distance=15, elevation=90, azimuth=0)
+    first = _array(v.grabFramebuffer())
+    renders = v.renders
+    v.set_overlay_lines([(np.array([[-4, -2, 0], [4, 2, 0.0]]), QColor(0, 0, 0), 3.0)])
+    with_line = _array(v.grabFramebuffer())
+    assert _dark(with_line) > _dark(first) + 100
+    v.set_labels([((0, 3, 0), "latent 2")])
+    with_label = _array(v.grabFramebuffer())
+    assert _dark(with_label) > _dark(with_line)
+    qtbot.wait(50)  # let it repaint on screen too
+    assert v.renders == renders  # overlays and labels cost no OpenGL render
+    v.setCameraPosition(azimuth=30)  # the camera moves: the scene is rendered again
+    v.grabFramebuffer()
+    assert v.renders == renders + 1
+
+
+def test_the_window_grab_contains_the_3d_scene(qtbot):
+    v = _view(qtbot)
+    v.setCameraPosition(distance=15, elevation=90, azimuth=0)
+    v.addItem(
+        gl.GLLinePlotItem(
+            pos=np.array([[-5, 0, 0], [5, 0, 0.0]]),
+            color=(0, 0, 0, 1),
+            width=3,
+            glOptions="translucent",
+        )
+    )
+    qtbot.wait(50)
+    assert _dark(_array(v.grab().toImage())) > 100
