@@ -89,3 +89,35 @@ def test_closing_can_be_cancelled(loaded, qtbot):
         win.start_training()
     win.close()
     assert win.isVisible() and win.is_training
+
+
+def test_a_fit_runs_below_the_gui_and_outside_the_collectors_sight(loaded, qtbot, train):
+    """The heap that exists when training starts is frozen (full collections of it froze the
+    window), and the training thread yields the CPU to the GUI thread."""
+    import gc
+    import os
+    import sys
+    import threading
+
+    from mmgpvae_gui.worker import lower_thread_priority
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    assert train(qtbot, loaded, 1) == "max_epochs"
+    assert gc.get_freeze_count() > 100_000
+    if sys.platform.startswith("linux"):
+        seen = {}
+
+        def worker():
+            tid = threading.get_native_id()
+            before = os.getpriority(os.PRIO_PROCESS, tid)
+            lower_thread_priority()
+            seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+        me = threading.get_native_id()
+        gui_nice = os.getpriority(os.PRIO_PROCESS, me)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert seen["delta"] > 0
+        assert os.getpriority(os.PRIO_PROCESS, me) == gui_nice  # only that thread

@@ -20,7 +20,8 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
     np.testing.assert_array_equal(panel.observed_image(), data[5].T)
     assert not np.allclose(panel.reconstructed_image(), rec0)
     assert str(win._neural.conditions[5]) in panel.trial_label.text()
-    # The current trial is highlighted in the 3D view.
+    # The current trial is highlighted in the 3D view, drawn over the scene (no new render).
+    renders = win.latent_panel.view.renders
     qtbot.waitUntil(
         lambda: (
             win.latent_panel.highlighted_positions() is not None
@@ -30,6 +31,7 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
         ),
         timeout=3000,
     )
+    assert win.latent_panel.view.renders == renders
     panel.slider.setFocus()
     qtbot.keyClick(panel.slider, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: panel.shown_trial == 6, timeout=3000)
