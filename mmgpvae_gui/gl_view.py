@@ -65,6 +65,7 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self._labels: list[tuple[np.ndarray, str]] = []
         self._label_color = QColor(0, 0, 0)
         self._overlay: list[tuple[np.ndarray, QColor, float]] = []
+        self._error: str | None = None  # why OpenGL is unavailable, once it failed
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.renders = 0  # scenes drawn (not repaints of the cached image): for tests
@@ -150,9 +151,23 @@ class OffscreenGLView(GLViewMixin, QWidget):
         return arr.reshape(h, img.bytesPerLine() // 4, 4)[:, :w].copy()
 
     def paintEvent(self, event) -> None:
-        if self._stale or self._image is None or self._image.size() != self._device_size():
-            self._refresh()
+        if self._error is None and (
+            self._stale or self._image is None or self._image.size() != self._device_size()
+        ):
+            try:
+                self._refresh()
+            except OpenGLUnavailable as exc:  # say so in the view, once, rather than raise
+                self._error = str(exc)  # on every repaint
         painter = QPainter(self)
+        if self._error is not None:
+            painter.fillRect(self.rect(), QColor(255, 255, 255))
+            painter.drawText(
+                self.rect().adjusted(12, 12, -12, -12),
+                int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap),
+                f"3D view unavailable: {self._error}",
+            )
+            painter.end()
+            return
         painter.drawImage(0, 0, self._image)
         painter.end()
         self._paint_overlays(self, self.width(), self.height(), 1.0)

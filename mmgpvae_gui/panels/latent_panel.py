@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -22,6 +23,14 @@ from mmgpvae_gui.style import (
 )
 
 HIGHLIGHT_WIDTH = 3.0  # px
+# Lines are drawn in layers, in the order added (trials, then condition means over them), with
+# alpha blending and no depth test: pyqtgraph's "additive" vanishes on white, and "translucent"
+# (depth-tested) let the thin trial lines cut the bold means into dashes.
+_LAYERED = {
+    GL.GL_DEPTH_TEST: False,
+    GL.GL_BLEND: True,
+    "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
+}
 EXTENT = 5.0  # the scene's half-width, in GL units
 TIME, NONE = "time", "none"
 _CAMERA = {"distance": 22.0, "elevation": 22.0, "azimuth": -60.0}
@@ -97,15 +106,15 @@ class LatentPanel(QWidget):
                 pos=np.array([-end, end]),
                 color=(0.3, 0.3, 0.3, 1.0),
                 width=2,
-                glOptions="translucent",  # the default "additive" vanishes on white
+                glOptions=_LAYERED,
             )
             self.view.addItem(ax)
         # All trials in one item (and all condition means in another): one draw call each,
         # whatever the number of trials, rather than ~0.3 ms of Python per line per frame.
         self._trials_item = gl.GLLinePlotItem(width=1, antialias=True, mode="lines")
-        self._trials_item.setGLOptions("translucent")
+        self._trials_item.setGLOptions(_LAYERED)
         self._means_item = gl.GLLinePlotItem(
-            width=5, antialias=True, mode="lines", glOptions="translucent"
+            width=5, antialias=True, mode="lines", glOptions=_LAYERED
         )
         # The current trial is an overlay the view's painter draws over the rendered scene:
         # scrubbing trials then costs no OpenGL render.

@@ -274,6 +274,9 @@ class TrainingPanel(QWidget):
             shown = abs(val) if log else val
             self._best.setData([ep], [shown])
             self._best_text.setText(f"{val:.1f} nats/trial at epoch {ep}")
+            # Left of the star in the right half of the axis, right of it in the left half.
+            lo, hi = self.elbo_plot.getViewBox().viewRange()[0]
+            self._best_text.setAnchor((1.05, 1.1) if ep > (lo + hi) / 2 else (-0.05, 1.1))
             self._best_text.setPos(ep, shown)
         else:
             self._best.setData([], [])

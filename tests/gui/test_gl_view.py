@@ -89,3 +89,21 @@ def test_the_window_grab_contains_the_3d_scene(qtbot):
     )
     qtbot.wait(50)
     assert _dark(_array(v.grab().toImage())) > 100
+
+
+def test_without_opengl_the_view_says_why_instead_of_raising(qtbot, monkeypatch):
+    from mmgpvae_gui import gl_view
+
+    v = OffscreenGLView()
+    qtbot.addWidget(v)
+
+    def no_gl(self):
+        raise gl_view.OpenGLUnavailable("no OpenGL driver")
+
+    monkeypatch.setattr(OffscreenGLView, "_ensure_context", no_gl)
+    v.resize(300, 200)
+    v.show()
+    qtbot.waitExposed(v)
+    qtbot.wait(20)
+    assert v._error == "no OpenGL driver"
+    assert _dark(_array(v.grab().toImage())) > 20  # the message is painted
