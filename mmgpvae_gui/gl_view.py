@@ -124,13 +124,15 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self._paint_overlays(image, image.width(), image.height(), label_scale)
         return image
 
-    def _render_scene(self, width: int, height: int) -> QImage:
+    def _render_scene(self, width: int, height: int, keep: bool = False) -> QImage:
+        """The scene alone; ``keep`` the framebuffer for the next render at this size (the
+        on-screen size), not for one-off export sizes."""
         w, h = int(width), int(height)
         if w < 1 or h < 1:
             raise ValueError(f"render size {w}×{h}: both must be at least 1 pixel")
         self.makeCurrent()
         try:
-            fbo = self._framebuffer(QSize(w, h))
+            fbo = self._framebuffer(QSize(w, h), keep)
             fbo.bind()
             GL.glViewport(0, 0, w, h)
             self.paint(region=(0, 0, w, h), viewport=(0, 0, w, h))
@@ -182,7 +184,7 @@ class OffscreenGLView(GLViewMixin, QWidget):
 
     def _refresh(self) -> None:
         size = self._device_size()
-        self._image = self._render_scene(size.width(), size.height())
+        self._image = self._render_scene(size.width(), size.height(), keep=True)
         self._image.setDevicePixelRatio(self.devicePixelRatioF())
         self._stale = False
 
@@ -206,18 +208,20 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self._surface, self._ctx = surface, ctx
         self.initializeGL()  # the mixin: initialize the items added so far
 
-    def _framebuffer(self, size: QSize) -> QOpenGLFramebufferObject:
-        if self._fbo is None or self._fbo.size() != size:
-            fmt = QOpenGLFramebufferObjectFormat()
-            fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
-            self._fbo = QOpenGLFramebufferObject(size, fmt)
-            if not self._fbo.isValid():
-                self._fbo = None
-                raise OpenGLUnavailable(
-                    f"cannot render the 3D view at {size.width()}×"
-                    f"{size.height()} pixels (too large for the driver)"
-                )
-        return self._fbo
+    def _framebuffer(self, size: QSize, keep: bool) -> QOpenGLFramebufferObject:
+        if self._fbo is not None and self._fbo.size() == size:
+            return self._fbo
+        fmt = QOpenGLFramebufferObjectFormat()
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+        fbo = QOpenGLFramebufferObject(size, fmt)
+        if not fbo.isValid():
+            raise OpenGLUnavailable(
+                f"cannot render the 3D view at {size.width()}×{size.height()} pixels "
+                "(too large for the OpenGL driver)"
+            )
+        if keep:
+            self._fbo = fbo
+        return fbo
 
     def _projection(self, width: float, height: float) -> QMatrix4x4:
         """Scene coordinates → pixels of a ``width`` × ``height`` target (y down)."""
