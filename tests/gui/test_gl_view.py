@@ -13,7 +13,8 @@ from mmgpvae_gui.gl_view import OffscreenGLView
 def _array(img: QImage) -> np.ndarray:
     img = img.convertToFormat(QImage.Format.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes())
-    return a.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width(), :3].copy()
+    bgra = a.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width()]
+    return bgra[..., [2, 1, 0]].copy()  # RGB32 is B, G, R, A in memory (little-endian)
 
 
 def _view(qtbot) -> OffscreenGLView:
@@ -107,3 +108,22 @@ def test_without_opengl_the_view_says_why_instead_of_raising(qtbot, monkeypatch)
     qtbot.wait(20)
     assert v._error == "no OpenGL driver"
     assert _dark(_array(v.grab().toImage())) > 20  # the message is painted
+
+
+def test_overlays_are_projected_with_the_scenes_camera(qtbot):
+    """An overlay polyline lands on the GL line through the same 3D points."""
+    v = _view(qtbot)
+    v.setCameraPosition(distance=18, elevation=30, azimuth=40)
+    pts = np.array([[-4.0, -2.0, 1.0], [4.0, 2.0, -1.0]])
+    v.addItem(gl.GLLinePlotItem(pos=pts, color=(1, 0, 0, 1), width=5, glOptions="translucent"))
+    scene = _array(v.grabFramebuffer())
+    red = (scene[..., 0] > 200) & (scene[..., 1] < 80) & (scene[..., 2] < 80)
+    v.set_overlay_lines([(pts, QColor(0, 0, 255), 2.0)])
+    both = _array(v.grabFramebuffer())
+    blue = (both[..., 2] > 200) & (both[..., 0] < 80) & (both[..., 1] < 80)
+    assert red.sum() > 100 and blue.sum() > 50
+    ry, rx = np.nonzero(red)
+    by, bx = np.nonzero(blue)
+    # Same segment on screen: same centroid, and extents that differ by the line widths.
+    assert abs(rx.mean() - bx.mean()) < 2 and abs(ry.mean() - by.mean()) < 2
+    assert abs(np.ptp(rx) - np.ptp(bx)) <= 5 and abs(np.ptp(ry) - np.ptp(by)) <= 5
