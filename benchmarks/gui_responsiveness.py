@@ -48,17 +48,14 @@ def main() -> int:
 
     torch.set_num_threads(args.cores)
 
-    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, "/tmp/mmgpvae-b")
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     from mmgpvae_core.loaders import load_pair
-    from mmgpvae_gui.main_window import DEMO_DIR, MainWindow
-    from mmgpvae_gui.style import configure_pyqtgraph
+    from mmgpvae_gui.app import create_application
 
-    configure_pyqtgraph()
+    app = create_application(settings_dir="/tmp/mmgpvae-b")
+    from mmgpvae_gui.main_window import DEMO_DIR, MainWindow
+
     win = MainWindow()
     win.resize(1600, 1000)
     win.show()

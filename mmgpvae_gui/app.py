@@ -9,6 +9,25 @@ from pathlib import Path
 DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
 
 
+def create_application(settings_dir: str | None = None):
+    """The QApplication as the app runs it (names for QSettings, shared OpenGL contexts, the
+    plot style); ``settings_dir`` keeps settings out of the user's (benchmarks, screenshots)."""
+    from PySide6.QtCore import QCoreApplication, QSettings, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from mmgpvae_gui.style import configure_pyqtgraph
+
+    QCoreApplication.setOrganizationName("MMGPVAE")
+    QCoreApplication.setApplicationName("MMGPVAE Studio")
+    if settings_dir is not None:
+        fmt, scope = QSettings.Format.NativeFormat, QSettings.Scope.UserScope
+        QSettings.setPath(fmt, scope, settings_dir)
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    configure_pyqtgraph()
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmgpvae-gui", description="MM-GPVAE Studio")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo data set")
@@ -19,16 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quit-after", type=int, default=0, help=argparse.SUPPRESS)  # smoke tests
     args = parser.parse_args(argv)
 
-    from PySide6.QtCore import QCoreApplication, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
-    from mmgpvae_gui.style import configure_pyqtgraph
-
-    QCoreApplication.setOrganizationName("MMGPVAE")
-    QCoreApplication.setApplicationName("MMGPVAE Studio")
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    configure_pyqtgraph()
+    app = create_application()
 
     from mmgpvae_gui.main_window import MainWindow
 

@@ -1,6 +1,6 @@
 """Screenshots of the main window for the README: during and after a fit on the demo data.
 
-    xvfb-run -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshots.py [--out DIR]
+xvfb-run -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshots.py [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ def main() -> int:
     parser.add_argument("--during", type=int, default=25, help="epoch of the 'during' shot")
     args = parser.parse_args()
 
-    from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
 
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, "/tmp/mmgpvae-s")
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from mmgpvae_gui.app import create_application
+
+    app = create_application(settings_dir="/tmp/mmgpvae-screenshots")
     from mmgpvae_gui.main_window import MainWindow
-    from mmgpvae_gui.style import configure_pyqtgraph
 
-    configure_pyqtgraph()
     win = MainWindow()
     win.resize(1600, 1000)
     win.show()

@@ -27,6 +27,12 @@ def _view(qtbot) -> OffscreenGLView:
     return v
 
 
+def _black_line() -> gl.GLLinePlotItem:
+    """A 3-px black line along x (alpha-blended: the default "additive" is invisible on white)."""
+    pos = np.array([[-5, 0, 0], [5, 0, 0.0]])
+    return gl.GLLinePlotItem(pos=pos, color=(0, 0, 0, 1), width=3, glOptions="translucent")
+
+
 def _dark(a: np.ndarray) -> int:
     return int((a.sum(axis=2) < 200).sum())
 
@@ -35,14 +41,7 @@ def test_renders_items_into_an_image_of_any_size(qtbot):
     v = _view(qtbot)
     blank = _array(v.render_image(320, 240))
     assert blank.min() > 240  # white background, nothing drawn
-    v.addItem(
-        gl.GLLinePlotItem(
-            pos=np.array([[-5, 0, 0], [5, 0, 0.0]]),
-            color=(0, 0, 0, 1),
-            width=3,
-            glOptions="translucent",
-        )
-    )
+    v.addItem(_black_line())
     v.setCameraPosition(distance=15, elevation=90, azimuth=0)
     a = _array(v.render_image(320, 240))
     assert _dark(a) > 100  # the line
@@ -80,14 +79,7 @@ def test_overlays_and_labels_are_drawn_without_rendering_the_scene_again(qtbot):
 def test_the_window_grab_contains_the_3d_scene(qtbot):
     v = _view(qtbot)
     v.setCameraPosition(distance=15, elevation=90, azimuth=0)
-    v.addItem(
-        gl.GLLinePlotItem(
-            pos=np.array([[-5, 0, 0], [5, 0, 0.0]]),
-            color=(0, 0, 0, 1),
-            width=3,
-            glOptions="translucent",
-        )
-    )
+    v.addItem(_black_line())
     qtbot.wait(50)
     assert _dark(_array(v.grab().toImage())) > 100
 
