@@ -37,6 +37,14 @@ def main() -> int:
         help="trial steps per second during the fit (0: none)",
     )
     parser.add_argument(
+        "--task",
+        choices=("fit", "sweep"),
+        default="fit",
+        help="what runs in the background: a fit (default) or a model-selection sweep "
+        "(shared 1-2 x private 0-1 x 0-1, 2 folds, --epochs per fit, worker processes on the "
+        "same cores; the sweep tab is shown, no scrubbing)",
+    )
+    parser.add_argument(
         "--profile", metavar="FILE", help="cProfile the GUI thread during the fit, stats to FILE"
     )
     args = parser.parse_args()
@@ -70,9 +78,15 @@ def main() -> int:
 
     where: list[tuple[float, int]] = []  # (time in the fit, s; epochs shown) of each gap
 
+    panel = win.model_selection_panel
+    sweep = args.task == "sweep"
+
+    def busy() -> bool:
+        return panel.is_running if sweep else win.is_training
+
     def tick() -> None:
         now = clock.nsecsElapsed() / 1e6
-        if win.is_training:
+        if busy():
             gaps.append(now - last[0])
             where.append((now / 1000.0, win.training_panel.n_epochs_shown))
         last[0] = now
@@ -94,8 +108,9 @@ def main() -> int:
         scrub.stop()
         late = np.asarray(gaps) - TICK_MS
         result.update(
+            task=args.task,
             status=status,
-            epochs=len(win.model.history),
+            epochs=len(win.model.history) if win.model is not None else None,
             fit_s=round(time.perf_counter() - t0[0], 2),
             snapshots=len(snapshots),
             ticks=len(gaps),
@@ -107,12 +122,21 @@ def main() -> int:
                 for i in np.argsort(gaps)[::-1][:5]
             ],
             cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            scrub_hz=args.scrub_hz,
+            scrub_hz=0.0 if sweep else args.scrub_hz,
             limit_ms=args.limit_ms,
         )
         app.quit()
 
-    win.training_finished.connect(finished)
+    if sweep:
+        win.tabs.setCurrentWidget(panel)
+        panel.shared_edit.setText("1-2")
+        panel.private_neural_edit.setText("0-1")
+        panel.private_behavior_edit.setText("0-1")
+        panel.folds_spin.setValue(2)
+        panel.epochs_spin.setValue(args.epochs)
+        panel.sweep_finished.connect(lambda r: finished("cancelled" if r.cancelled else "done"))
+    else:
+        win.training_finished.connect(finished)
     t0 = [0.0]
 
     def start() -> None:
@@ -120,6 +144,9 @@ def main() -> int:
         last[0] = 0.0
         t0[0] = time.perf_counter()
         timer.start()
+        if sweep:
+            panel.start()
+            return
         if args.scrub_hz > 0:
             scrub.start()
         win.start_training()

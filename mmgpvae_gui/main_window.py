@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
             self._sweep_data,
             self._sweep_model_kwargs,
             save_dir=self._sweep_dir.path() if self._sweep_dir.isValid() else None,
+            redraw=self.redraw_queue,
         )
 
         left = QWidget()

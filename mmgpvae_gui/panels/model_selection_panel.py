@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import SweepResult, SweepSettings, make_grid, parse_range, run_sweep
+from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.style import PALETTE, legend_outside
 
 COLUMNS = (
     ("shared", "S"),
@@ -107,8 +109,10 @@ class ModelSelectionPanel(QWidget):
         n_jobs: int | None = None,
         save_dir: str | None = None,
         parent: QWidget | None = None,
+        redraw: RedrawQueue | None = None,
     ) -> None:
         super().__init__(parent)
+        self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
         self._get_data = get_data
         self._get_model_kwargs = get_model_kwargs or (lambda: {})
         self.n_jobs = n_jobs  # processes for the sweep (None: every core; 1: in the worker)
@@ -167,7 +171,7 @@ class ModelSelectionPanel(QWidget):
         self.plot.setLabel("bottom", "shared dimensions")
         self.plot.getAxis("bottom").setTickSpacing(1, 1)  # whole numbers of dimensions
         self.plot.setLabel("left", "held-out score (nats/trial)")
-        self.plot.addLegend(offset=(5, 5), labelTextColor="k", brush=pg.mkBrush(255, 255, 255, 210))
+        legend_outside(self.plot, "below", columns=5)
         self._curves: dict[tuple, pg.PlotDataItem] = {}
         self._best_marker = pg.ScatterPlotItem(symbol="star", size=18, brush="k")
         self.plot.addItem(self._best_marker)
@@ -260,7 +264,11 @@ class ModelSelectionPanel(QWidget):
         self.progress.setMaximum(total)
         self.progress.setValue(done)
         self._rows.append(row)
-        self._show_rows(self._rows, best=None)
+        # One new table row now; the plot in a turn of its own (rebuilding the whole table and
+        # plot per result stalled the window longer as the sweep went on).
+        self.table.setRowCount(len(self._rows))
+        self._fill_row(len(self._rows) - 1, row, bold=False)
+        self._queue.request("model_selection/plot", lambda: self._update_plot(self._rows, None))
 
     def _on_worker_finished(self, result: SweepResult) -> None:
         self.result = result
@@ -302,22 +310,26 @@ class ModelSelectionPanel(QWidget):
     def _show_rows(self, rows: list[dict], best: int | None) -> None:
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            for j, (key, _) in enumerate(COLUMNS):
-                v = r.get(key)
-                text = (
-                    f"{v:.3g}"
-                    if isinstance(v, float) and np.isfinite(v)
-                    else ""
-                    if isinstance(v, float)
-                    else str(v)
-                )
-                item = QTableWidgetItem(text)
-                if i == best:
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                self.table.setItem(i, j, item)
+            self._fill_row(i, r, bold=i == best)
+        self._queue.cancel("model_selection/plot")
         self._update_plot(rows, best)
+
+    def _fill_row(self, i: int, r: dict, bold: bool) -> None:
+        for j, (key, _) in enumerate(COLUMNS):
+            v = r.get(key)
+            text = (
+                f"{v:.3g}"
+                if isinstance(v, float) and np.isfinite(v)
+                else ""
+                if isinstance(v, float)
+                else str(v)
+            )
+            item = QTableWidgetItem(text)
+            if bold:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.table.setItem(i, j, item)
 
     def _clear_plot(self) -> None:
         for c in self._curves.values():
@@ -333,10 +345,13 @@ class ModelSelectionPanel(QWidget):
             rs = sorted(groups[key], key=lambda r: r["shared"])
             curve = self._curves.get(key)
             if curve is None:  # each curve is created once, then updated with setData
+                color = PALETTE[len(self._curves) % len(PALETTE)]  # the app's one palette
                 curve = self.plot.plot(
-                    pen=pg.mkPen(pg.intColor(len(self._curves), hues=9), width=1.5),
+                    pen=pg.mkPen(color, width=1.5),
                     symbol="o",
-                    symbolSize=5,
+                    symbolSize=6,
+                    symbolBrush=pg.mkBrush(color),
+                    symbolPen=None,
                     name=f"A={key[0]} B={key[1]}",
                 )
                 self._curves[key] = curve
@@ -344,3 +359,4 @@ class ModelSelectionPanel(QWidget):
         if best is not None:
             b = rows[best]
             self._best_marker.setData([b["shared"]], [b["score"]])
+        paint_now(self.plot)
