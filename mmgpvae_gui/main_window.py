@@ -36,6 +36,7 @@ from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.project import read_project
 from mmgpvae_core.training import EpochReport, FitOutcome, preload_lazy_imports
 from mmgpvae_gui import export
+from mmgpvae_gui.busy import BusyIndicator, run_live
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.panels.data_panel import DataPanel
 from mmgpvae_gui.panels.latent_panel import LatentPanel
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
 
         self._data_status = QLabel("no data")
         self._model_status = QLabel("no model")
+        self._busy = BusyIndicator(self.statusBar())
         self.statusBar().addPermanentWidget(self._data_status)
         self.statusBar().addPermanentWidget(self._model_status)
 
@@ -335,14 +337,27 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     # ================================================================ data
+    def _live(self, text: str, fn):
+        """``fn()`` off the GUI thread, the window repainting and a busy bar moving meanwhile;
+        menus and panels take no input until it returns (busy.py)."""
+        self._busy.begin(text, block=(self.menuBar(), self.centralWidget()))
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        try:
+            return run_live(fn)
+        finally:
+            QApplication.restoreOverrideCursor()
+            self._busy.end()
+
     def open_data_file(self, path: str | Path, modality: str) -> bool:
         """Load ``path`` as the neural or behavior modality; on bad data, say why and keep the
         previous data."""
         if self.is_training:
             self._show_error("Busy", "stop training before loading data")
             return False
+        if self._busy.active:
+            return False
         try:
-            ds = load_dataset(path)
+            ds = self._live(f"Reading {Path(path).name}…", lambda: load_dataset(path))
             other = self._behavior if modality == "neural" else self._neural
             if other is not None:
                 pair = (ds, other) if modality == "neural" else (other, ds)
@@ -388,11 +403,11 @@ class MainWindow(QMainWindow):
         if self.is_training:
             self._show_error("Busy", "stop training before loading data")
             return
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            sim = simulate_digits(**options)
-        finally:
-            QApplication.restoreOverrideCursor()
+        if self._busy.active:
+            return
+        sim = self._live(
+            "Simulating the rotating-digit session…", lambda: simulate_digits(**options)
+        )
         self.model_panel.apply_kwargs(suggested_model())
         self.set_datasets(sim.neural, sim.behavior)
         self.statusBar().showMessage("Rotating-digit demo: 1 shared latent rotates the digit", 8000)
@@ -407,7 +422,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def start_training(self) -> bool:
-        if self.is_training:
+        if self.is_training or self._busy.active:
             return False
         if self._neural is None:
             self._show_error("No data", "load a neural file first (File ▸ Open neural file…)")
@@ -607,22 +622,25 @@ class MainWindow(QMainWindow):
         if self.is_training:
             self._show_error("Busy", "stop training before opening a project")
             return False
+        if self._busy.active:
+            return False
         path = Path(path)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
+
+        def read() -> tuple[MMGPVAE, dict]:
             try:
                 model = MMGPVAE.load(path)
             except (RuntimeError, AssertionError):  # e.g. saved on a GPU this machine lacks
                 model = MMGPVAE.load(path, device="cpu")
-            contents = read_project(path)
+            return model, read_project(path)
+
+        try:
+            model, contents = self._live(f"Opening {path.name}…", read)
         except DataError as exc:
             self._show_error("Cannot open the project", str(exc))
             return False
         except Exception as exc:
             self._show_error("Cannot open the project", f"{path}: {exc}")
             return False
-        finally:
-            QApplication.restoreOverrideCursor()
         self.model_panel.set_from_configs(model.model_config, model.train_config)
         self.set_datasets(model.neural, model.behavior)
         self._model = model
@@ -807,6 +825,10 @@ class MainWindow(QMainWindow):
                 self.open_data_file(p, "behavior")
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._busy.active:  # a file is being read: close once it is done
+            self.statusBar().showMessage("Still reading a file: close again when it is done", 5000)
+            event.ignore()
+            return
         if self.model_selection_panel.is_running:
             self.model_selection_panel.stop_and_wait()
         if self.is_training:

@@ -69,3 +69,48 @@ def test_a_nan_elbo_keeps_the_last_good_state(loaded, qtbot, monkeypatch, train)
     assert win.model.history.elbo == good
     np.testing.assert_allclose(win.last_snapshot.latents["shared"], latents)
     assert win.training_panel.train_button.isEnabled()
+
+
+def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monkeypatch):
+    """Reading runs off the GUI thread: the event loop keeps turning, a busy bar shows, input is
+    blocked until the data is in; a failure still reaches the caller as a message."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from mmgpvae_gui import main_window
+
+    real = main_window.load_dataset
+    seen = {"busy": False, "menu_enabled": True}
+
+    def slow(path, **kw):
+        time.sleep(0.4)
+        return real(path, **kw)
+
+    monkeypatch.setattr(main_window, "load_dataset", slow)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def tick():
+        ticks.append(time.perf_counter())
+        if window._busy.active:
+            seen["busy"] = window._busy.bar.isVisible()
+            seen["menu_enabled"] = window.menuBar().isEnabled()
+
+    timer.timeout.connect(tick)
+    timer.start()
+    assert window.open_data_file(demo_files["neural"], "neural")
+    timer.stop()
+    assert window.data_panel.summary_text("neural")["channels"] == "60"
+    assert len(ticks) >= 15  # ~40 turns of a 10 ms timer in 0.4 s; none if the GUI blocked
+    assert seen == {"busy": True, "menu_enabled": False}
+    assert not window._busy.bar.isVisible() and window.menuBar().isEnabled()
+
+    def broken(path, **kw):
+        time.sleep(0.05)
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(main_window, "load_dataset", broken)
+    assert not window.open_data_file(demo_files["behavior"], "behavior")
+    assert "disk on fire" in window.last_error
