@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def toggle_pause(self) -> None:
-        if self._worker is None:
+        if self._worker is None or self._busy.active:  # not while a paused model is saved
             return
         if self._paused:
             self._worker.resume()
@@ -594,15 +594,15 @@ class MainWindow(QMainWindow):
         if self.is_training and not self._paused:
             self._show_error("Busy", "pause or stop training before saving")
             return False
+        if self._busy.active:
+            return False
         path = Path(path)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        model = self._model
         try:
-            self._model.save(path)
+            self._live(f"Saving {path.name}…", lambda: model.save(path))
         except Exception as exc:
             self._show_error("Cannot save the project", f"{path}: {exc}")
             return False
-        finally:
-            QApplication.restoreOverrideCursor()
         self._project_path = path
         settings().setValue("recent/project_dir", str(path.resolve().parent))
         self._add_recent(path.resolve())
