@@ -686,14 +686,21 @@ class MainWindow(QMainWindow):
             return export.save_gl_screenshot(self.latent_panel.view, path, size)
         if path.suffix.lower().lstrip(".") not in export.FORMATS:
             raise export.ExportError(f"{path.name}: use a .png, .svg or .pdf file name")
+        # What the view shows is read here, in the GUI thread; the figure is drawn and written
+        # off it (matplotlib's object API, no pyplot), the window live meanwhile.
         if view == "elbo":
-            fig = export.elbo_fig(self.training_panel.history_arrays())
+            hist = self.training_panel.history_arrays()
+
+            def make():
+                return export.elbo_fig(hist)
+
         elif view == "length_scales":
-            fig = export.length_scale_fig(
-                self.training_panel.history_arrays(),
-                self.training_panel.latent_names(),
-                self._bin_size_s(),
-            )
+            hist = self.training_panel.history_arrays()
+            names, dt = self.training_panel.latent_names(), self._bin_size_s()
+
+            def make():
+                return export.length_scale_fig(hist, names, dt)
+
         elif view in ("reconstruction_neural", "reconstruction_behavior"):
             modality = view.split("_")[1]
             data = self.reconstruction_panel.export_data(modality)
@@ -701,14 +708,21 @@ class MainWindow(QMainWindow):
                 data["likelihood"] = getattr(
                     self._model.model_config, f"{modality}_likelihood", data["likelihood"]
                 )
-            fig = export.reconstruction_fig(data, modality)
+
+            def make():
+                return export.reconstruction_fig(data, modality)
+
         elif view == "latents_3d":
-            fig = export.latents_3d_fig(
-                self.latent_panel.export_latents(), self.latent_panel.camera()
-            )
+            latents, camera = self.latent_panel.export_latents(), self.latent_panel.camera()
+
+            def make():
+                return export.latents_3d_fig(latents, camera)
+
         else:
             raise ValueError(f"view: expected one of {list(export.VIEWS)}, found {view!r}")
-        return export.save_fig(fig, path, dpi)
+        if self._busy.active:
+            raise export.ExportError("busy with another file: try again when it is done")
+        return self._live(f"Exporting {path.name}…", lambda: export.save_fig(make(), path, dpi))
 
     def open_export_dialog(self, views: list[str]) -> None:
         start = settings().value("recent/export_dir", str(Path.home()))
