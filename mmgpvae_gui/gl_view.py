@@ -20,6 +20,7 @@ as if it were the GL surface.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -139,6 +140,7 @@ class OffscreenGLView(GLViewMixin, QWidget):
             GL.glFinish()
             image = fbo.toImage().convertToFormat(QImage.Format.Format_RGB32)
             fbo.release()
+            del fbo  # a one-off (export) framebuffer is freed now, while the context is current
         finally:
             self.doneCurrent()
         self.renders += 1
@@ -176,11 +178,15 @@ class OffscreenGLView(GLViewMixin, QWidget):
 
     def resizeEvent(self, event) -> None:
         self._stale = True
+        self._error = None  # try again: a size the driver refused may fit now
         super().resizeEvent(event)
 
     # ------------------------------------------------------------ helpers
     def _device_size(self) -> QSize:
-        return QSize(max(1, self.deviceWidth()), max(1, self.deviceHeight()))
+        """Device pixels, rounded up: with fractional scaling (1.5×) no edge row is left
+        unpainted."""
+        dpr = self.devicePixelRatioF()
+        return QSize(max(1, math.ceil(self.width() * dpr)), max(1, math.ceil(self.height() * dpr)))
 
     def _refresh(self) -> None:
         size = self._device_size()
@@ -206,7 +212,12 @@ class OffscreenGLView(GLViewMixin, QWidget):
                 "on a headless Linux machine, Mesa: libgl1-mesa-dri)"
             )
         self._surface, self._ctx = surface, ctx
-        self.initializeGL()  # the mixin: initialize the items added so far
+        try:
+            self.initializeGL()  # the mixin: initialize the items added so far
+        except Exception as exc:  # e.g. OpenGL older than 2.1
+            ctx.doneCurrent()
+            self._surface = self._ctx = None
+            raise OpenGLUnavailable(f"OpenGL cannot draw the 3D view: {exc}") from exc
 
     def _framebuffer(self, size: QSize, keep: bool) -> QOpenGLFramebufferObject:
         if self._fbo is not None and self._fbo.size() == size:
@@ -247,21 +258,35 @@ class OffscreenGLView(GLViewMixin, QWidget):
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             painter.setPen(pen)
-            xy = _project(project, pts)
-            painter.drawPolyline(QPolygonF([QPointF(x, y) for x, y in xy]))
+            xy, front = _project(project, pts)
+            for run in _runs(front):  # only what is in front of the camera
+                if len(run) > 1:
+                    painter.drawPolyline(QPolygonF([QPointF(*xy[i]) for i in run]))
         if self._labels:
             font = QFont()
             font.setPointSizeF(LABEL_POINT_SIZE * max(scale, 0.1))
             painter.setFont(font)
             painter.setPen(self._label_color)
             for pos, text in self._labels:
-                ((x, y),) = _project(project, pos[None, :3])
-                painter.drawText(QPointF(x, y), text)
+                xy, front = _project(project, pos[None, :3])
+                if front[0]:
+                    painter.drawText(QPointF(*xy[0]), text)
         painter.end()
 
 
-def _project(project: QMatrix4x4, xyz: np.ndarray) -> np.ndarray:
-    """(n, 3) scene points → (n, 2) pixels, with the perspective divide."""
+def _project(project: QMatrix4x4, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3) scene points → (n, 2) pixels (perspective divide) and (n,) in front of the
+    camera (points behind it would project mirrored)."""
     m = np.asarray(project.data(), dtype=float).reshape(4, 4).T  # data() is column-major
     h = np.asarray(xyz, dtype=float)[:, :3] @ m[:, :3].T + m[:, 3]
-    return h[:, :2] / h[:, 3:4]
+    front = h[:, 3] > 1e-6
+    w = np.where(front, h[:, 3], 1.0)
+    return h[:, :2] / w[:, None], front
+
+
+def _runs(mask: np.ndarray) -> list[np.ndarray]:
+    """Indices of the consecutive True stretches of ``mask``."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return []
+    return np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)

@@ -7,7 +7,7 @@ import gc
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTemporaryDir, QThread, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTemporaryDir, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -83,7 +83,9 @@ class MainWindow(QMainWindow):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._paused = False
+        self._worker_paused = False
         self._close_when_stopped = False
+        self._close_when_idle = False
         self._project_path: Path | None = None
         self._error_box: QMessageBox | None = None
         self.last_error = ""
@@ -340,13 +342,19 @@ class MainWindow(QMainWindow):
     def _live(self, text: str, fn):
         """``fn()`` off the GUI thread, the window repainting and a busy bar moving meanwhile;
         menus and panels take no input until it returns (busy.py)."""
-        self._busy.begin(text, block=(self.menuBar(), self.centralWidget()))
+        # The actions too: on macOS their shortcuts work with the (native) menu bar disabled.
+        block = (self.menuBar(), self.centralWidget(), *self.findChildren(QAction))
+        self._busy.begin(text, block=block)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         try:
             return run_live(fn)
         finally:
             QApplication.restoreOverrideCursor()
             self._busy.end()
+            self._update_state()  # what may be enabled now (a fit may have ended meanwhile)
+            if self._close_when_idle:
+                self._close_when_idle = False
+                QTimer.singleShot(0, self.close)
 
     def open_data_file(self, path: str | Path, modality: str) -> bool:
         """Load ``path`` as the neural or behavior modality; on bad data, say why and keep the
@@ -454,6 +462,9 @@ class MainWindow(QMainWindow):
         # Direct: quit() is thread-safe, and a queued call could not run while the GUI thread
         # blocks in stop_and_wait().
         self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        # Deleted by its own thread as it finishes (a deleteLater() posted to a thread that has
+        # finished is never run, and the worker would keep its model alive).
+        self._thread.finished.connect(self._worker.deleteLater)
         self._thread.finished.connect(self._on_thread_finished)
         self._paused = False
         self.training_panel.begin(len(self._model.history), epochs)
@@ -533,6 +544,7 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_worker_paused(self, paused: bool) -> None:
+        self._worker_paused = paused  # the worker is blocked now, not only asked to pause
         if paused:
             self.statusBar().showMessage("Paused")
         self.paused_changed.emit(paused)
@@ -556,13 +568,16 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread, worker = self._thread, self._worker
+        thread = self._thread
         self._thread = self._worker = None
-        self._paused = False
-        if worker is not None:
-            worker.deleteLater()
+        self._paused = self._worker_paused = False
         if thread is not None:
             thread.deleteLater()
+        # The heap was frozen for the fit (start_training): give it back to the collector, and
+        # collect now, as the fit ends, rather than in the middle of the next one. Without this,
+        # a model dropped later (New model, new data) would never be freed.
+        gc.unfreeze()
+        QTimer.singleShot(0, gc.collect)
         self._update_state()
         self.training_finished.emit(getattr(self, "_last_outcome", "cancelled"))
         if self._close_when_stopped:
@@ -591,8 +606,9 @@ class MainWindow(QMainWindow):
         if self._model is None or self._model.module is None:
             self._show_error("Nothing to save", "train a model first")
             return False
-        if self.is_training and not self._paused:
-            self._show_error("Busy", "pause or stop training before saving")
+        if self.is_training and not self._worker_paused:
+            text = "wait for the pause (after this epoch)" if self._paused else "pause or stop"
+            self._show_error("Busy", f"{text} before saving")
             return False
         if self._busy.active:
             return False
@@ -680,6 +696,7 @@ class MainWindow(QMainWindow):
         shows; "latents_3d_screenshot" renders the OpenGL scene at ``size`` (width, height).
         Raises :class:`~mmgpvae_gui.export.ExportError` when there is nothing to export."""
         path = Path(path)
+        self.redraw_queue.flush()  # export what the views show with the newest data
         if view == "latents_3d_screenshot":
             if self.latent_panel.export_latents() is None:
                 raise export.ExportError("no latents yet: train a model first")
@@ -839,8 +856,9 @@ class MainWindow(QMainWindow):
                 self.open_data_file(p, "behavior")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._busy.active:  # a file is being read: close once it is done
-            self.statusBar().showMessage("Still reading a file: close again when it is done", 5000)
+        if self._busy.active:  # reading or writing a file: close as soon as it is done
+            self._close_when_idle = True
+            self.statusBar().showMessage("Closing when the file is done…")
             event.ignore()
             return
         if self.model_selection_panel.is_running:

@@ -67,10 +67,17 @@ class RedrawQueue(QObject):
         return list(self._jobs)
 
     def flush(self) -> None:
-        """Run every waiting job now, in order (before an export or a screenshot)."""
+        """Run every waiting job now, in order (before an export or a screenshot); a job that
+        fails does not keep the others from running (the first error is raised after)."""
+        error: BaseException | None = None
         while self._jobs:
             key = next(iter(self._jobs))
-            self._run(key)
+            try:
+                self._run(key)
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
     # ------------------------------------------------------------------ helpers
     def _ready_at(self, key: str) -> float:

@@ -55,9 +55,10 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
 
     On a 2-core laptop the training thread, the GUI thread and the display server share the
     cores; at equal priority a plot's repaint waits its turn behind training. On Linux the
-    thread's nice value is raised (threads it starts, torch's intra-op pool, inherit it); on
-    macOS and Windows ``QThread.start(QThread.Priority.LowPriority)`` does the same job. Training
-    loses only the CPU time the GUI actually uses."""
+    thread's nice value is raised (threads it starts, torch's intra-op pool, inherit it). On
+    macOS and Windows only the training thread itself is lowered, by
+    ``QThread.start(QThread.Priority.LowPriority)``; torch's pool threads, when it uses more
+    than one, keep normal priority there. Training loses only the CPU time the GUI uses."""
     if not sys.platform.startswith("linux"):
         return
     try:

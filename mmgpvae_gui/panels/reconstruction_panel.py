@@ -202,6 +202,7 @@ class ReconstructionPanel(QWidget):
 
     def set_reconstruction(self, rec: dict[str, np.ndarray]) -> None:
         self._rec = dict(rec)
+        self._drawn = {}  # not shown until redrawn
         self._request_redraw()
 
     def set_trial(self, i: int) -> None:

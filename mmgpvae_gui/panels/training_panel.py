@@ -54,6 +54,7 @@ class TrainingPanel(QWidget):
         self._ell_names: list[str] = []
         self._target_epoch = 0
         self._session_start: int | None = None
+        self._epoch_axis_locked = False  # the epoch axis spans the running session
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -159,6 +160,7 @@ class TrainingPanel(QWidget):
     def begin(self, first_epoch: int, n_epochs: int) -> None:
         """A training session of up to ``n_epochs`` epochs starts after ``first_epoch``."""
         self._session_start = first_epoch
+        self._epoch_axis_locked = True
         self._target_epoch = first_epoch + n_epochs
         self.progress.setRange(0, n_epochs)
         self.progress.setValue(0)
@@ -183,15 +185,11 @@ class TrainingPanel(QWidget):
         self.progress.setValue(len(self._epochs))
         self._session_start = None
         self.rate_label.setText("—")
-        for plot in (self.elbo_plot, self.ell_plot):
-            plot.enableAutoRange(x=True)
-            plot._mmgp_epoch_axis = None
+        self._release_epoch_axis()
         self._request_redraw()
 
     def finish(self, message: str) -> None:
-        for plot in (self.elbo_plot, self.ell_plot):
-            plot.enableAutoRange(x=True)
-            plot._mmgp_epoch_axis = None
+        self._release_epoch_axis()
         self._request_redraw()
         self.rate_label.setText(message)
 
@@ -246,12 +244,19 @@ class TrainingPanel(QWidget):
     def _set_epoch_axis(self, plot: pg.PlotWidget) -> None:
         """During a session the epoch axis spans the whole session: curves grow to the right,
         and the axis is not re-ticked (and the plot re-laid out) every epoch."""
-        if self._session_start is None:
+        if not self._epoch_axis_locked:
             return
         want = (0.0, float(self._target_epoch))
         if getattr(plot, "_mmgp_epoch_axis", None) != want:
             plot.setXRange(*want, padding=0.02)
             plot._mmgp_epoch_axis = want
+
+    def _release_epoch_axis(self) -> None:
+        """Back to an epoch axis that fits the curves (the session is over)."""
+        self._epoch_axis_locked = False
+        for plot in (self.elbo_plot, self.ell_plot):
+            plot.enableAutoRange(x=True)
+            plot._mmgp_epoch_axis = None
 
     def _draw_length_scales(self) -> None:
         self._set_epoch_axis(self.ell_plot)

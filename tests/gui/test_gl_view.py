@@ -119,3 +119,15 @@ def test_overlays_are_projected_with_the_scenes_camera(qtbot):
     # Same segment on screen: same centroid, and extents that differ by the line widths.
     assert abs(rx.mean() - bx.mean()) < 2 and abs(ry.mean() - by.mean()) < 2
     assert abs(np.ptp(rx) - np.ptp(bx)) <= 5 and abs(np.ptp(ry) - np.ptp(by)) <= 5
+
+
+def test_overlay_points_behind_the_camera_are_not_drawn(qtbot):
+    v = _view(qtbot)
+    v.setCameraPosition(distance=5, elevation=0, azimuth=0)  # the camera sits at x = 5
+    behind = np.array([[20.0, 0.0, 0.0], [30.0, 1.0, 0.0]])  # beyond it, out of sight
+    v.set_overlay_lines([(behind, QColor(0, 0, 0), 3.0)])
+    v.set_labels([((25.0, 0.0, 0.0), "hidden")])
+    assert _dark(_array(v.grabFramebuffer())) == 0  # nothing mirrored into view
+    front = np.array([[-2.0, -1.0, 0.0], [-2.0, 1.0, 0.0]])
+    v.set_overlay_lines([(np.vstack([behind, front]), QColor(0, 0, 0), 3.0)])
+    assert _dark(_array(v.grabFramebuffer())) > 50  # the part in front still is
