@@ -22,7 +22,7 @@ GAP_MS = 12  # between two jobs: time for Qt to paint the last one and to handle
 MIN_INTERVAL_MS = 50  # per view: ≤ 20 redraws per second
 
 
-def paint_now(*views: QWidget) -> None:
+def settle_before_paint(*views: QWidget) -> None:
     """Settle ``views`` so that Qt's next paint of them is their only one: pyqtgraph applies
     auto-range at paint time, which changes the view and makes it paint again in a later turn;
     applied here (and pending layout requests with it), the plot paints once. The paint itself

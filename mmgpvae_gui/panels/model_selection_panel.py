@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import SweepResult, SweepSettings, make_grid, parse_range, run_sweep
-from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
 
 COLUMNS = (
@@ -359,4 +359,4 @@ class ModelSelectionPanel(QWidget):
         if best is not None:
             b = rows[best]
             self._best_marker.setData([b["shared"]], [b["score"]])
-        paint_now(self.plot)
+        settle_before_paint(self.plot)

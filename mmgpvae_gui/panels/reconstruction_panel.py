@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color, legend_outside
 
 PLAY_MS = 250
@@ -316,7 +316,7 @@ class ReconstructionPanel(QWidget):
         else:
             self.rec_img.clear()
         self._drawn[self._JOBS[0]] = i
-        paint_now(self.obs_plot, self.rec_plot)
+        settle_before_paint(self.obs_plot, self.rec_plot)
 
     def _draw_traces_plot(self) -> None:
         nd = self._neural
@@ -336,7 +336,7 @@ class ReconstructionPanel(QWidget):
             nd.channel_names,
         )
         self._drawn[self._JOBS[1]] = i
-        paint_now(self.trace_plot)
+        settle_before_paint(self.trace_plot)
 
     def _draw_behavior_plot(self) -> None:
         if self._neural is None:
@@ -344,7 +344,7 @@ class ReconstructionPanel(QWidget):
         i = self.slider.value()
         self._draw_behavior(i, self._time())
         self._drawn[self._JOBS[2]] = i
-        paint_now(self.behavior_plot)
+        settle_before_paint(self.behavior_plot)
 
     def _draw_traces(self, plot, obs_curves, rec_curves, t, obs, rec, c0, names) -> None:
         # Rebuilding a legend re-lays out the plot: do it only when the channels shown change.

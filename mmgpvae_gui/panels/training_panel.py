@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.training import EpochReport, TrainingHistory
-from mmgpvae_gui.redraw import RedrawQueue, paint_now
+from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, TERM_COLORS, legend_outside
 
 AXIS_WIDTH = 64  # px: room for the tick labels of "-12000" and a rotated axis label
@@ -261,7 +261,7 @@ class TrainingPanel(QWidget):
     def _draw_length_scales(self) -> None:
         self._set_epoch_axis(self.ell_plot)
         self._redraw_length_scales(np.asarray(self._epochs, dtype=float), split=True)
-        paint_now(self.ell_plot)
+        settle_before_paint(self.ell_plot)
 
     def _draw_elbo(self) -> None:
         self._set_epoch_axis(self.elbo_plot)
@@ -287,7 +287,7 @@ class TrainingPanel(QWidget):
             self._best.setData([], [])
             self._best_text.setText("")
         self._update_progress()
-        paint_now(self.elbo_plot)
+        settle_before_paint(self.elbo_plot)
 
     def _redraw_length_scales(self, x: np.ndarray, split: bool = False) -> None:
         """The length-scale curves; with ``split``, a change in the latents (new curves and
