@@ -33,7 +33,7 @@ _LAYERED = {
 }
 EXTENT = 5.0  # the scene's half-width, in GL units
 TIME, NONE = "time", "none"
-_CAMERA = {"distance": 22.0, "elevation": 22.0, "azimuth": -60.0}
+_CAMERA = {"distance": 17.0, "elevation": 22.0, "azimuth": -60.0}
 
 
 class LatentPanel(QWidget):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from mmgpvae_gui.panels import latent_panel
+
 
 def test_the_slider_scrubs_trials(loaded, qtbot, train):
     win = loaded
@@ -66,7 +68,7 @@ def test_switching_the_3d_subspace_draws_other_latents(loaded, qtbot, train):
         lambda: np.allclose(lp.drawn_coordinates()[..., 1], drawn[..., 0]), timeout=3000
     )
     lp.reset_view()
-    assert lp.view.opts["distance"] == 22.0
+    assert lp.view.opts["distance"] == latent_panel._CAMERA["distance"]
 
 
 def test_the_digit_demo_shows_frames(window, qtbot, train):
