@@ -446,6 +446,8 @@ class MainWindow(QMainWindow):
         cfg = self._model.model_config
         self.training_panel.set_latent_names(self._latent_names(cfg.to_dict()))
         epochs = self.model_panel.epochs()
+        # The project remembers the epochs of the latest session, as the panel shows them.
+        self._model.train_config = self._model.train_config.replace(epochs=epochs)
         # What exists now (Qt, torch, the data, the model) lives as long as the app: move it
         # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
         # GUI thread (or of the worker, holding the GIL) and froze the window during fits.

@@ -213,6 +213,7 @@ class ModelPanel(QWidget):
                 "prune_threshold": model.prune_threshold,
                 "lr": train.lr,
                 "batch_size": train.batch_size or 25,
+                "epochs": train.epochs,
                 "device": train.device,
             }
         )
@@ -238,6 +239,8 @@ class ModelPanel(QWidget):
             self.lr.setValue(float(kw["lr"]))
         if "batch_size" in kw:
             self.batch_size.setValue(int(kw["batch_size"]))
+        if "epochs" in kw:
+            self.epochs_spin.setValue(int(kw["epochs"]))
 
     def set_model_locked(self, locked: bool) -> None:
         """A built model fixes its architecture; only the number of epochs stays editable."""

@@ -21,11 +21,13 @@ def test_save_and_reopen_shows_the_same_latents(loaded, qtbot, tmp_path, train):
         assert win.save_project(path)
     assert MMGPVAE.load(path).history.elbo == win.model.history.elbo  # the CLI's file format
 
+    win.model_panel.epochs_spin.setValue(77)  # reopening restores the project's settings
     win.reset_model()
     assert win.model is None
     qtbot.waitUntil(lambda: win.latent_panel.drawn_coordinates() is None, timeout=3000)
     assert win.open_project(path)
     assert len(win.model.history) == 3 and win.training_panel.n_epochs_shown == 3
+    assert win.model_panel.epochs() == 3  # the session's epochs, not the model's defaults
     lp = win.latent_panel
     np.testing.assert_allclose(lp._latents["shared"], shared := shown["shared"], atol=1e-4)
     assert lp.current_subspace() == "shared"
