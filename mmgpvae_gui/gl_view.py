@@ -105,17 +105,11 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self._labels = [(np.asarray(p, dtype=float), str(t)) for p, t in labels if t]
         QWidget.update(self)  # the scene itself is unchanged: no new render
 
-    def labels(self) -> list[tuple[np.ndarray, str]]:
-        return list(self._labels)
-
     def set_overlay_lines(self, lines: Sequence[tuple[np.ndarray, QColor, float]]) -> None:
         """Polylines drawn over the scene, always in front: ``[(xyz (n, 3), color, width in
         px), ...]``. Changing them does not render the scene again."""
         self._overlay = [(np.asarray(p, dtype=float), QColor(c), float(w)) for p, c, w in lines]
         QWidget.update(self)
-
-    def overlay_lines(self) -> list[tuple[np.ndarray, QColor, float]]:
-        return list(self._overlay)
 
     # ------------------------------------------------------------ rendering
     def render_image(self, width: int, height: int, label_scale: float = 1.0) -> QImage:

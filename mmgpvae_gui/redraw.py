@@ -16,21 +16,19 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView
 
 GAP_MS = 12  # between two jobs: time for Qt to paint the last one and to handle input
 MIN_INTERVAL_MS = 50  # per view: ≤ 20 redraws per second
 
 
-def settle_before_paint(*views: QWidget) -> None:
-    """Settle ``views`` so that Qt's next paint of them is their only one: pyqtgraph applies
-    auto-range at paint time, which changes the view and makes it paint again in a later turn;
-    applied here (and pending layout requests with it), the plot paints once. The paint itself
-    runs in a turn of its own, after the job that changed the data."""
-    for v in views:
-        prepare = (
-            getattr(v.scene(), "prepareForPaint", None) if isinstance(v, QGraphicsView) else None
-        )
+def settle_before_paint(*plots: QGraphicsView) -> None:
+    """Settle pyqtgraph ``plots`` so that Qt's next paint of them is their only one: pyqtgraph
+    applies auto-range at paint time, which changes the view and makes it paint again in a later
+    turn; applied here (and pending layout requests with it), the plot paints once. The paint
+    itself runs in a turn of its own, after the job that changed the data."""
+    for plot in plots:
+        prepare = getattr(plot.scene(), "prepareForPaint", None)  # pyqtgraph's GraphicsScene
         if prepare is not None:
             prepare()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)

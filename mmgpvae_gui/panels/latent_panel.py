@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from mmgpvae_gui.gl_view import OffscreenGLView
-from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
+from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.style import (
     HIGHLIGHT,
     NO_CONDITION,
@@ -317,7 +317,6 @@ class LatentPanel(QWidget):
             t = min(max(self._trial, 0), coords.shape[0] - 1)
             self._highlight = coords[t]
             self.view.set_overlay_lines([(coords[t], QColor(*HIGHLIGHT), HIGHLIGHT_WIDTH)])
-        settle_before_paint(self.view)
 
 
 def _segments(lines: np.ndarray) -> np.ndarray:

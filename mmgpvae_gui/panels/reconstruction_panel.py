@@ -279,14 +279,6 @@ class ReconstructionPanel(QWidget):
         ):
             self._queue.request(key, job)
 
-    def _redraw(self) -> None:
-        """Everything, now."""
-        for key in self._JOBS:
-            self._queue.cancel(key)
-        self._draw_neural()
-        self._draw_traces_plot()
-        self._draw_behavior_plot()
-
     def _time(self) -> np.ndarray:
         nd = self._neural
         return np.arange(nd.n_time) * (nd.bin_size_s or 1.0)

@@ -139,6 +139,7 @@ class TrainingPanel(QWidget):
         self.ell_plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
         self._ell_legend = legend_outside(self.ell_plot, "below", columns=2)
         self._ell_curves: list[pg.PlotDataItem] = []
+        self._ell_built: tuple[str, ...] | None = None  # the latents the curves were made for
         plots.addWidget(self.ell_plot, 2)
         layout.addLayout(plots, 1)
         self.set_state("empty")
@@ -234,13 +235,6 @@ class TrainingPanel(QWidget):
         self._queue.request("training/elbo", self._draw_elbo)
         self._queue.request("training/length_scales", self._draw_length_scales)
 
-    def _redraw(self) -> None:
-        """Everything, now."""
-        for key in ("training/elbo", "training/length_scales"):
-            self._queue.cancel(key)
-        self._draw_elbo()
-        self._draw_length_scales()
-
     def _set_epoch_axis(self, plot: pg.PlotWidget) -> None:
         """During a session the epoch axis spans the whole session: curves grow to the right,
         and the axis is not re-ticked (and the plot re-laid out) every epoch."""
@@ -260,7 +254,7 @@ class TrainingPanel(QWidget):
 
     def _draw_length_scales(self) -> None:
         self._set_epoch_axis(self.ell_plot)
-        self._redraw_length_scales(np.asarray(self._epochs, dtype=float), split=True)
+        self._redraw_length_scales(np.asarray(self._epochs, dtype=float))
         settle_before_paint(self.ell_plot)
 
     def _draw_elbo(self) -> None:
@@ -289,8 +283,8 @@ class TrainingPanel(QWidget):
         self._update_progress()
         settle_before_paint(self.elbo_plot)
 
-    def _redraw_length_scales(self, x: np.ndarray, split: bool = False) -> None:
-        """The length-scale curves; with ``split``, a change in the latents (new curves and
+    def _redraw_length_scales(self, x: np.ndarray) -> None:
+        """The length-scale curves; a change in the latents (new curves and
         legend: a re-layout) is drawn in one turn and the data in the next."""
         if not self._ells:
             for c in self._ell_curves:
@@ -298,7 +292,7 @@ class TrainingPanel(QWidget):
             return
         ells = np.vstack(self._ells)
         names = tuple(self.latent_names())
-        if getattr(self, "_ell_built", None) != names:
+        if self._ell_built != names:
             for c in self._ell_curves:
                 self.ell_plot.removeItem(c)
             self._ell_legend.clear()
@@ -308,9 +302,8 @@ class TrainingPanel(QWidget):
                 pen = pg.mkPen(PALETTE[d % len(PALETTE)], width=2, style=style)
                 self._ell_curves.append(self.ell_plot.plot([], [], pen=pen, name=name))
             self._ell_built = names
-            if split:
-                self._queue.request("training/length_scales", self._draw_length_scales)
-                return
+            self._queue.request("training/length_scales", self._draw_length_scales)
+            return
         for d, c in enumerate(self._ell_curves):
             c.setData(x, ells[:, d])
 
