@@ -37,6 +37,19 @@ def _fmt_seconds(s: float) -> str:
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
+def _epoch_plot(title: str, y_label: str) -> pg.PlotWidget:
+    """A plot against epochs, with fixed axis sizes: tick labels that change width as the
+    values move would otherwise re-lay out (and repaint) the plot several times per epoch."""
+    plot = pg.PlotWidget()
+    plot.setTitle(title)
+    plot.setLabel("bottom", "epoch")
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.getAxis("left").setWidth(AXIS_WIDTH)
+    plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+    return plot
+
+
 class TrainingPanel(QWidget):
     train_clicked = Signal()
     pause_clicked = Signal()
@@ -99,15 +112,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(row)
 
         plots = QHBoxLayout()
-        self.elbo_plot = pg.PlotWidget()
-        self.elbo_plot.setTitle("ELBO and its terms")
-        self.elbo_plot.setLabel("bottom", "epoch")
-        self.elbo_plot.setLabel("left", "nats per trial")
-        self.elbo_plot.showGrid(x=True, y=True, alpha=0.2)
-        # Fixed axis sizes: tick labels that change width as the ELBO improves would otherwise
-        # re-lay out (and repaint) the plot several times per epoch.
-        self.elbo_plot.getAxis("left").setWidth(AXIS_WIDTH)
-        self.elbo_plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+        self.elbo_plot = _epoch_plot("ELBO and its terms", "nats per trial")
         legend_outside(self.elbo_plot, "below", columns=5)
         self._curves = {}
         for key, name in _TERMS:
@@ -130,13 +135,7 @@ class TrainingPanel(QWidget):
         self.elbo_plot.addItem(self._best_text, ignoreBounds=True)
         plots.addWidget(self.elbo_plot, 3)
 
-        self.ell_plot = pg.PlotWidget()
-        self.ell_plot.setTitle("Learned length-scales")
-        self.ell_plot.setLabel("bottom", "epoch")
-        self.ell_plot.setLabel("left", "length-scale (bins)")
-        self.ell_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.ell_plot.getAxis("left").setWidth(AXIS_WIDTH)
-        self.ell_plot.getAxis("bottom").setHeight(AXIS_HEIGHT)
+        self.ell_plot = _epoch_plot("Learned length-scales", "length-scale (bins)")
         self._ell_legend = legend_outside(self.ell_plot, "below", columns=2)
         self._ell_curves: list[pg.PlotDataItem] = []
         self._ell_built: tuple[str, ...] | None = None  # the latents the curves were made for
