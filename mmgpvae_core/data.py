@@ -21,6 +21,24 @@ class DataError(ValueError):
         super().__init__(f"{source}: field '{field_name}': {problem}")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: largest magnitude a data value may have: sums of squares of such values stay finite in float32
+MAX_ABS = 1e15
+
+
+def real_dtype_problem(dtype: np.dtype) -> str | None:
+    """Why an array of ``dtype`` does not hold real numbers (None if it does: ints, floats,
+    bools)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "fiub":
+        return None
+    if dtype.kind == "c":
+        return f"dtype {dtype} (complex numbers); expected real numbers"
+    if dtype.hasobject:
+        return f"dtype {dtype} (Python objects); expected real numbers"
+    return f"dtype {dtype}; expected real numbers"
+
+
 @dataclass
 class Dataset:
     """One modality of one session as trials.
@@ -48,8 +66,16 @@ class Dataset:
                 self.field,
                 f"expected a 3-D array (trials, time, channels), found shape {data.shape}",
             )
-        if not np.issubdtype(data.dtype, np.number) and data.dtype != bool:
-            raise DataError(self.source, self.field, f"expected numbers, found dtype {data.dtype}")
+        problem = real_dtype_problem(data.dtype)
+        if problem:
+            raise DataError(self.source, self.field, problem)
+        if data.shape[0] == 0 or data.shape[1] == 0 or data.shape[2] == 0:
+            raise DataError(
+                self.source,
+                self.field,
+                f"empty array of shape {data.shape}; expected at least one trial, one time bin "
+                "and one channel",
+            )
         self.data = data.astype(np.float64, copy=False)
         if np.isinf(self.data).any():
             n = int(np.isinf(self.data).sum())
@@ -58,8 +84,18 @@ class Dataset:
                 self.field,
                 f"{n} infinite values; expected finite numbers (NaN marks a missing sample)",
             )
-        if self.data.shape[0] == 0 or self.data.shape[1] == 0 or self.data.shape[2] == 0:
-            raise DataError(self.source, self.field, f"empty array of shape {self.data.shape}")
+        big = np.abs(self.data) > MAX_ABS  # NaN compares False
+        if big.any():
+            largest = float(np.nanmax(np.abs(self.data)))
+            where = (
+                "overflow float32" if largest > FLOAT32_MAX else "overflow once squared in float32"
+            )
+            raise DataError(
+                self.source,
+                self.field,
+                f"{int(big.sum())} value(s) as large as {largest:.3g}, which {where} (the model "
+                f"computes in float32); expected magnitudes below {MAX_ABS:.0e} (rescale the data)",
+            )
         if not self.channel_names:
             self.channel_names = [f"ch{i}" for i in range(self.n_channels)]
         if len(self.channel_names) != self.n_channels:

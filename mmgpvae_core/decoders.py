@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmgpvae_core.encoders import mlp
+from mmgpvae_core.encoders import Linear, mlp
 
 
 class Decoder(nn.Module):
@@ -21,10 +21,10 @@ class Decoder(nn.Module):
     ) -> None:
         super().__init__()
         self.kind = kind
-        self.mixing = nn.Linear(n_latents, n_latents, bias=False)
+        self.mixing = Linear(n_latents, n_latents, bias=False)
         nn.init.eye_(self.mixing.weight)
         if kind == "linear":
-            self.head: nn.Module = nn.Linear(n_latents, n_channels)
+            self.head: nn.Module = Linear(n_latents, n_channels)
             nn.init.normal_(self.head.weight, std=0.3 / max(1, n_latents) ** 0.5)
             nn.init.zeros_(self.head.bias)
         elif kind == "mlp":

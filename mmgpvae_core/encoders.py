@@ -15,12 +15,24 @@ from torch import nn
 from torch.nn import functional as F
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` that does not initialise an empty weight. A latent group of size 0 (no
+    shared, or no private, latents) gives layers with no inputs or no outputs, and torch warns
+    "Initializing zero-element tensors is a no-op" for each one, on every fit of a sweep."""
+
+    def reset_parameters(self) -> None:
+        if self.weight.numel():
+            super().reset_parameters()
+        elif self.bias is not None and self.bias.numel():
+            nn.init.uniform_(self.bias, -0.0, 0.0)  # as nn.Linear does with no inputs (same draws)
+
+
 def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for h in hidden:
-        layers += [nn.Linear(n_in, h), nn.ELU()]
+        layers += [Linear(n_in, h), nn.ELU()]
         n_in = h
-    layers.append(nn.Linear(n_in, n_out))
+    layers.append(Linear(n_in, n_out))
     return nn.Sequential(*layers)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import DataError, Dataset, check_pair
+from mmgpvae_core.loaders.checks import check_file
 from mmgpvae_core.loaders.generic import load_generic, read_generic
 from mmgpvae_core.loaders.recording import Recording, TrialTable, center_pose
 from mmgpvae_core.loaders.trials import (
@@ -45,6 +46,9 @@ __all__ = [
     "read_source",
 ]
 
+#: the endings of the data files read (a folder is a suite2p output folder)
+FILE_SUFFIXES = (".nwb", ".csv", ".h5", ".hdf5", ".mat", ".npz", ".npy", ".slp")
+
 #: options a modality may take besides the reader's own (signal, series, likelihood_threshold, …)
 MODALITY_OPTIONS = ("zscore", "egocentric", "drop_missing_channels")
 
@@ -59,39 +63,27 @@ def read_source(
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(path, "-", "file not found")
-    kind = kind or _detect(path)
-    if kind == "suite2p":
-        from mmgpvae_core.loaders.suite2p import load_suite2p
-
-        src = load_suite2p(path, **options)
-    elif kind == "nwb":
-        from mmgpvae_core.loaders.nwb import load_nwb
-
-        src = load_nwb(path, **options)
-    elif kind == "dlc":
-        from mmgpvae_core.loaders.dlc import load_dlc_csv, load_dlc_h5
-
-        reader = load_dlc_csv if path.suffix.lower() == ".csv" else load_dlc_h5
-        src = reader(path, **options)
-    elif kind == "sleap":
-        from mmgpvae_core.loaders.sleap import load_sleap
-
-        src = load_sleap(path, **options)
-    elif kind == "matlab":
-        from mmgpvae_core.loaders.matlab import load_matlab
-
-        src = load_matlab(path, **options)
-    elif kind == "csv":
-        from mmgpvae_core.loaders.tabular import load_table
-
-        src = load_table(path, **options)
-    elif kind == "generic":
-        src = read_generic(path, **options)
-    else:
         raise DataError(
-            path, "kind", f"'{kind}'; expected suite2p, nwb, dlc, sleap, matlab, csv or generic"
+            path, "-", "file not found; expected an existing data file or suite2p output folder"
         )
+    if not path.is_dir():
+        check_file(path)
+    kind = kind or _detect(path)
+    try:
+        src = _read(path, kind, options)
+    except DataError:
+        raise
+    except MemoryError as exc:
+        raise DataError(
+            path, "-", f"does not fit in memory ({exc}); expected a file that fits in memory"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - a reader's unforeseen failure on a damaged file
+        raise DataError(
+            path,
+            "-",
+            f"could not be read as a {kind} file ({type(exc).__name__}: {exc}); the file may "
+            "be damaged or of another type",
+        ) from None
     if isinstance(src, Recording) and len(src.channel_names) != (
         len(src.spike_times) if src.is_events else src.values.shape[1]
     ):
@@ -99,9 +91,49 @@ def read_source(
     return src
 
 
+def _read(path: Path, kind: str, options: dict[str, Any]) -> Dataset | Recording:
+    """The format reader for ``kind``."""
+    if kind == "suite2p":
+        from mmgpvae_core.loaders.suite2p import load_suite2p
+
+        return load_suite2p(path, **options)
+    if kind == "nwb":
+        from mmgpvae_core.loaders.nwb import load_nwb
+
+        return load_nwb(path, **options)
+    if kind == "dlc":
+        from mmgpvae_core.loaders.dlc import load_dlc_csv, load_dlc_h5
+
+        reader = load_dlc_csv if path.suffix.lower() == ".csv" else load_dlc_h5
+        return reader(path, **options)
+    if kind == "sleap":
+        from mmgpvae_core.loaders.sleap import load_sleap
+
+        return load_sleap(path, **options)
+    if kind == "matlab":
+        from mmgpvae_core.loaders.matlab import load_matlab
+
+        return load_matlab(path, **options)
+    if kind == "csv":
+        from mmgpvae_core.loaders.tabular import load_table
+
+        return load_table(path, **options)
+    if kind == "generic":
+        return read_generic(path, **options)
+    raise DataError(
+        path, "kind", f"'{kind}'; expected suite2p, nwb, dlc, sleap, matlab, csv or generic"
+    )
+
+
 def _detect(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir():
+        if suffix in FILE_SUFFIXES:
+            raise DataError(
+                path,
+                "-",
+                f"a folder, not a {suffix} file; expected a file (or a suite2p output folder)",
+            )
         return "suite2p"
     if suffix == ".nwb":
         return "nwb"
@@ -125,8 +157,10 @@ def _detect(path: Path) -> str:
         with f:
             if "df_with_missing" in f:
                 return "dlc"
-            if "tracks" in f and "node_names" in f:
-                return "sleap"
+            if ("tracks" in f and "node_names" in f) or (
+                "data" not in f and ("tracks" in f or "node_names" in f)
+            ):
+                return "sleap"  # a SLEAP analysis file (the loader names a missing part)
             if "nwb_version" in f.attrs:
                 return "nwb"
         return "generic"

@@ -114,6 +114,10 @@ def load_dlc_csv(
     n_header, columns = _header(path)
     try:
         df = pd.read_csv(path, skiprows=n_header, header=None, index_col=0, dtype=np.float64)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            path, "coords", "no frames under the header; expected one row per frame"
+        ) from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(path, "coords", f"non-numeric values under the header ({exc})") from None
     if df.shape[1] != len(columns):
@@ -135,7 +139,7 @@ def load_dlc_h5(
     path = Path(path)
     try:
         df = pd.read_hdf(path, key="df_with_missing")
-    except (OSError, KeyError, ValueError, ImportError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, ImportError) as exc:
         raise DataError(
             path, "df_with_missing", f"not a readable DeepLabCut table ({exc})"
         ) from None

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.data import DataError, Dataset, file_checksum
+from mmgpvae_core.data import DataError, Dataset, file_checksum, real_dtype_problem
+from mmgpvae_core.loaders.checks import load_npy, npz_array, npz_header, open_npz, read_h5
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nwb")
 
@@ -22,10 +22,18 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
     if "data" in keys:
         data, fld = get("data"), "data"
     elif "train_encod_data" in keys:
-        parts = [get("train_encod_data")]
+        train = np.asarray(get("train_encod_data"))
+        data, fld = train, "train_encod_data"
         if "valid_encod_data" in keys:
-            parts.append(get("valid_encod_data"))
-        data, fld = np.concatenate(parts, axis=0), "train_encod_data"
+            valid = np.asarray(get("valid_encod_data"))
+            if train.ndim != 3 or valid.shape[1:] != train.shape[1:]:
+                raise DataError(
+                    path,
+                    "valid_encod_data",
+                    f"shape {valid.shape}, train_encod_data {train.shape}; expected both "
+                    "(samples, time, channels) with the same time bins and channels",
+                )
+            data = np.concatenate([train, valid], axis=0)
     else:
         raise DataError(
             path,
@@ -42,11 +50,7 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
     if bin_size is None and "bin_size_s" in keys:
         bin_size = get("bin_size_s")
     if bin_size is not None:
-        bin_size = float(np.asarray(bin_size).ravel()[0])
-        if not bin_size > 0:
-            raise DataError(
-                path, "bin_size_s", f"{bin_size}; expected a positive number of seconds"
-            )
+        bin_size = _positive(path, "bin_size_s", bin_size, "a positive number of seconds")
     conditions = get("conditions") if "conditions" in keys else None
     names = _strings(get("channel_names")) if "channel_names" in keys else []
     return Dataset(
@@ -61,6 +65,19 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
     )
 
 
+def _positive(path: Path, key: str, value: Any, what: str) -> float:
+    """A scalar attribute or array as a float, or a DataError naming it."""
+    v = np.asarray(value).ravel()
+    try:
+        x = float(v[0]) if v.size == 1 else float("nan")
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not x > 0:
+        shown = v[0].item() if v.size == 1 else f"{v.size} values"
+        raise DataError(path, key, f"{shown!r}; expected {what}")
+    return x
+
+
 def _open_h5(path: Path):
     """Open an HDF5 file for reading, or raise DataError naming it."""
     import h5py
@@ -71,18 +88,20 @@ def _open_h5(path: Path):
         raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
 
 
-def _open_npz(path: Path):
-    """Open an NPZ archive (no pickles), or raise DataError naming it."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(path, "-", f"not a readable NPZ file ({exc})") from None
-
-
 def _h5_arrays(f) -> set[str]:
     import h5py
 
-    return {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+    out = set()
+    for k in f.keys():
+        try:
+            obj = f[k]
+        except KeyError as exc:  # a soft or external link to nothing
+            raise DataError(
+                f.filename, k, f"a link that leads nowhere ({exc}); expected an array in the file"
+            ) from None
+        if isinstance(obj, h5py.Dataset):
+            out.add(k)
+    return out
 
 
 def load_generic(path: str | Path, **_: Any) -> Dataset:
@@ -95,15 +114,12 @@ def load_generic(path: str | Path, **_: Any) -> Dataset:
         with _open_h5(path) as f:
             keys = _h5_arrays(f)
             attrs = {k: f.attrs[k] for k in f.attrs}
-            return _from_mapping(path, lambda k: f[k][()], keys, attrs)
+            return _from_mapping(path, lambda k: read_h5(path, f[k]), keys, attrs)
     if suffix == ".npz":
-        with _open_npz(path) as z:
-            return _from_mapping(path, lambda k: z[k], set(z.files), {})
+        with open_npz(path) as z:
+            return _from_mapping(path, lambda k: npz_array(path, z, k), set(z.files), {})
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(path, "-", f"not a readable NPY file ({exc})") from None
+        arr = load_npy(path, "data", mmap=False)
         return _from_mapping(path, lambda k: arr, {"data"}, {})
     raise DataError(path, "-", f"unknown file type '{suffix}'; expected .h5, .hdf5, .npz or .npy")
 
@@ -147,7 +163,11 @@ def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, An
     names = _strings(get("channel_names")) if "channel_names" in keys else []
     checksum = file_checksum(path)
     if "spike_times" in keys:
-        times = np.asarray(get("spike_times"), dtype=np.float64).ravel()
+        times = np.asarray(get("spike_times"))
+        problem = real_dtype_problem(times.dtype)
+        if problem:
+            raise DataError(path, "spike_times", f"{problem} (seconds)")
+        times = times.astype(np.float64, copy=False).ravel()
         if "spike_times_index" not in keys:
             raise DataError(
                 path,
@@ -177,17 +197,16 @@ def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, An
     data = np.asarray(get("data"))
     if data.ndim == 1:
         data = data[:, None]
-    if data.dtype.kind not in "fiub":
-        raise DataError(path, "data", f"found dtype {data.dtype}; expected numbers")
+    problem = real_dtype_problem(data.dtype)
+    if problem:
+        raise DataError(path, "data", problem)
     rate, rate_from = None, None
     for k in RATE_KEYS + ("bin_size_s",):
         v = attrs.get(k)
         if v is None and k in keys:
             v = get(k)
         if v is not None:
-            v = float(np.asarray(v).ravel()[0])
-            if not v > 0:
-                raise DataError(path, k, f"{v}; expected a positive number")
+            v = _positive(path, k, v, "a positive number")
             rate, rate_from = (1.0 / v if k == "bin_size_s" else v), k
             break
     start = float(np.asarray(get("start_time")).ravel()[0]) if "start_time" in keys else 0.0
@@ -213,18 +232,18 @@ def read_generic(path: str | Path, **options: Any):
             keys = _h5_arrays(f)
             if "spike_times" in keys or ("data" in keys and f["data"].ndim in (1, 2)):
                 attrs = {k: f.attrs[k] for k in f.attrs}
-                return _recording_from_mapping(path, lambda k: f[k][()], keys, attrs)
+                return _recording_from_mapping(path, lambda k: read_h5(path, f[k]), keys, attrs)
         return load_generic(path, **options)
     if suffix == ".npz":
-        with _open_npz(path) as z:
-            if "spike_times" in z.files or ("data" in z.files and z["data"].ndim in (1, 2)):
-                return _recording_from_mapping(path, lambda k: z[k], set(z.files), {})
+        with open_npz(path) as z:
+            if "spike_times" in z.files or (
+                "data" in z.files and len(npz_header(path, z, "data")[0]) in (1, 2)
+            ):
+                get = lambda k: npz_array(path, z, k)
+                return _recording_from_mapping(path, get, set(z.files), {})
         return load_generic(path, **options)
     if suffix == ".npy":
-        try:
-            arr = np.load(path, mmap_mode="r")
-        except (OSError, ValueError) as exc:
-            raise DataError(path, "-", f"not a readable NPY file ({exc})") from None
+        arr = load_npy(path, "data", mmap=True)
         if arr.ndim in (1, 2):
             return _recording_from_mapping(path, lambda k: arr, {"data"}, {})
     return load_generic(path, **options)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.data import DataError, Dataset, file_checksum
+from mmgpvae_core.data import DataError, Dataset, file_checksum, real_dtype_problem
+from mmgpvae_core.loaders.checks import read_h5
 from mmgpvae_core.loaders.recording import Recording
 
 RATE_VARS = ("fs", "Fs", "rate_hz", "sampling_rate")
@@ -23,10 +24,11 @@ RATE_VARS = ("fs", "Fs", "rate_hz", "sampling_rate")
 
 def _read_v5(path: Path) -> dict[str, Any]:
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         raw = scipy.io.loadmat(path, squeeze_me=False, mat_dtype=False)
-    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
+    except (ValueError, OSError, TypeError, NotImplementedError, MatReadError) as exc:
         raise DataError(path, "-", f"not a readable MATLAB file ({exc})") from None
     return {k: v for k, v in raw.items() if not k.startswith("__")}
 
@@ -41,7 +43,7 @@ def _read_v73(path: Path) -> dict[str, Any]:
                 return np.array([deref(f, f[r]) for r in refs.T.ravel()], dtype=object).reshape(
                     refs.T.shape
                 )
-            arr = obj[()]
+            arr = read_h5(path, obj)
             if obj.attrs.get("MATLAB_class", b"") in (b"char", "char"):
                 return np.array(["".join(map(chr, np.asarray(arr).T.ravel()))])
             return np.asarray(arr).T
@@ -70,7 +72,10 @@ def _names(v: Any) -> list[str]:
 def _scalar(path: Path, vars: dict, keys) -> tuple[float, str] | tuple[None, None]:
     for k in keys:
         if k in vars:
-            v = np.asarray(vars[k], dtype=np.float64).ravel()
+            try:
+                v = np.asarray(vars[k], dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                v = np.array([np.nan])
             if v.size != 1 or not v[0] > 0:
                 raise DataError(path, k, f"{vars[k]!r}; expected one positive number")
             return float(v[0]), k
@@ -111,7 +116,15 @@ def load_matlab(path: str | Path, *, variable: str | None = None, **_) -> Datase
         cells = np.asarray(value, dtype=object).ravel()
         spikes = []
         for i, c in enumerate(cells):
-            st = np.sort(np.asarray(c, dtype=np.float64).ravel())
+            try:
+                st = np.sort(np.asarray(c, dtype=np.float64).ravel())
+            except (TypeError, ValueError):
+                raise DataError(
+                    path,
+                    variable,
+                    f"unit {i + 1}: {np.asarray(c).ravel()[:3]!r}; expected a vector of spike "
+                    "times in seconds (one cell per unit)",
+                ) from None
             if not np.isfinite(st).all():
                 raise DataError(path, variable, f"unit {i + 1}: non-finite spike times")
             spikes.append(st)
@@ -125,8 +138,9 @@ def load_matlab(path: str | Path, *, variable: str | None = None, **_) -> Datase
             checksum=checksum,
         )
     arr = np.asarray(value)
-    if arr.dtype.kind not in "fiub":
-        raise DataError(path, variable, f"found {arr.dtype} values; expected numbers")
+    problem = real_dtype_problem(arr.dtype)
+    if problem:
+        raise DataError(path, variable, problem)
     if arr.ndim == 3:
         bin_size, _ = _scalar(path, vars, ("bin_size_s",))
         cond = vars.get("conditions")

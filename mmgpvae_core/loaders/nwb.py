@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import DataError, file_checksum
+from mmgpvae_core.loaders.checks import read_h5
 from mmgpvae_core.loaders.recording import Recording, TrialTable, pose_names
 from mmgpvae_core.loaders.tabular import timestamps_recording
 from mmgpvae_core.loaders.trials import validate_trials
@@ -60,7 +61,12 @@ def _timing(rec: Recording, ts, name: str) -> None:
 
 
 def _series(path: Path, kind: str, ts) -> Recording:
-    data = np.asarray(ts.data[:])
+    import h5py
+
+    if isinstance(ts.data, h5py.Dataset):
+        data = read_h5(path, ts.data, ts.name)
+    else:
+        data = np.asarray(ts.data[:])
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2 or data.shape[0] == 0 or data.dtype.kind not in "fiub":
@@ -199,10 +205,13 @@ class _open:
             pass
         from pynwb import NWBHDF5IO
 
+        self.io = None
         try:
             self.io = NWBHDF5IO(str(self.path), "r", load_namespaces=True)
             nwb = self.io.read()
         except Exception as exc:  # noqa: BLE001 - pynwb raises many types on bad files
+            if self.io is not None:
+                self.io.close()
             raise DataError(
                 self.path, "-", f"not a readable NWB file ({type(exc).__name__}: {exc})"
             ) from None

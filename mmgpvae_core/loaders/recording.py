@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.data import DataError
+from mmgpvae_core.data import DataError, real_dtype_problem
 
 
 @dataclass
@@ -55,6 +55,14 @@ class Recording:
     trials: TrialTable | None = None
     checksum: str = ""
     preprocessing: dict[str, Any] = dc_field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.values is not None:
+            dtype = getattr(self.values, "dtype", None)
+            dtype = np.asarray(self.values).dtype if dtype is None else dtype
+            problem = real_dtype_problem(dtype)
+            if problem:
+                raise DataError(self.source, self.field, problem)
 
     # ------------------------------------------------------------------ shape and time
     @property

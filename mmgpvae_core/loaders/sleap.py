@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgpvae_core.data import DataError, file_checksum
+from mmgpvae_core.data import DataError, file_checksum, real_dtype_problem
+from mmgpvae_core.loaders.checks import read_h5
 from mmgpvae_core.loaders.recording import Recording, pose_names
 
 
@@ -34,13 +35,18 @@ def load_sleap(path: str | Path, **_) -> Recording:
         raise DataError(path, "-", f"not a readable HDF5 file ({exc})") from None
     with f:
         if not is_sleap(f):
+            missing = "tracks" if "tracks" not in f else "node_names"
             raise DataError(
                 path,
-                "tracks",
+                missing,
                 f"not found; the file has {sorted(f.keys())}; expected a SLEAP "
                 "analysis file with 'tracks' and 'node_names'",
             )
-        nodes = _strings(f["node_names"][()])
+        if not isinstance(f["tracks"], h5py.Dataset) or not isinstance(
+            f["node_names"], h5py.Dataset
+        ):
+            raise DataError(path, "tracks", "a group, not an array; expected a SLEAP analysis file")
+        nodes = _strings(read_h5(path, f["node_names"]))
         tracks = f["tracks"]
         if tracks.ndim != 4 or tracks.shape[1] != 2 or tracks.shape[2] != len(nodes):
             raise DataError(
@@ -53,7 +59,11 @@ def load_sleap(path: str | Path, **_) -> Recording:
         names = _strings(f["track_names"][()]) if "track_names" in f else []
         if len(names) != n_tracks:
             names = [f"track{i}" for i in range(n_tracks)]
-        arr = np.asarray(tracks[()], dtype=np.float64)  # (tracks, 2, nodes, frames)
+        arr = read_h5(path, tracks)
+        problem = real_dtype_problem(arr.dtype)
+        if problem:
+            raise DataError(path, "tracks", problem)
+        arr = arr.astype(np.float64, copy=False)  # (tracks, 2, nodes, frames)
         rate, rate_from = None, None
         for key in ("fps", "video_fps"):
             v = f[key][()] if key in f else f.attrs.get(key)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgpvae_core.data import DataError
+from mmgpvae_core.data import DataError, real_dtype_problem
+from mmgpvae_core.loaders.checks import check_file, load_npy
 from mmgpvae_core.loaders.recording import Recording
 
 SIGNALS = ("neuropil", "dff", "spks")
@@ -39,12 +40,15 @@ def _not_suite2p(path: Path) -> DataError:
     )
 
 
-def _load_npy(plane: Path, name: str, mmap: bool = True) -> np.ndarray:
+def _load_npy(plane: Path, name: str) -> np.ndarray:
+    """A memory-mapped ``(ROIs, …)`` array, checked (empty, truncated, pickled) first."""
     p = plane / name
-    try:
-        return np.load(p, mmap_mode="r" if mmap else None, allow_pickle=not mmap)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(p, name.removesuffix(".npy"), f"not a readable NPY file ({exc})") from None
+    check_file(p)
+    arr = load_npy(p, name.removesuffix(".npy"), mmap=True)
+    problem = real_dtype_problem(arr.dtype)
+    if problem:
+        raise DataError(p, name.removesuffix(".npy"), problem)
+    return arr
 
 
 def _rate(plane: Path) -> tuple[float | None, str | None]:
@@ -54,8 +58,13 @@ def _rate(plane: Path) -> tuple[float | None, str | None]:
             continue
         try:
             ops = np.load(p, allow_pickle=True).item()
-        except (OSError, ValueError, EOFError, AttributeError) as exc:
-            raise DataError(p, "fs", f"not a readable pickled dict ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - unpickling a damaged file raises anything
+            raise DataError(
+                p,
+                "fs",
+                f"not a readable pickled dict ({type(exc).__name__}: {exc}); expected "
+                "suite2p's ops dict with the frame rate 'fs'",
+            ) from None
         if not isinstance(ops, dict):
             raise DataError(p, "fs", f"found a {type(ops).__name__}; expected a dict")
         fs = ops.get("fs")
