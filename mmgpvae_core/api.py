@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
 from mmgpvae_core.fourier import circular_length
@@ -32,6 +33,14 @@ from mmgpvae_core.training import (
 SUBSPACES = ("shared", "private_neural", "private_behavior")
 _MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def _rng_unchanged(device: torch.device):
+    """A context in which torch's random draws (MLP decoders' sampled reconstructions) leave the
+    global generator of the CPU, and of ``device``, as they found it."""
+    if device.type == "cpu":
+        return torch.random.fork_rng(devices=[])
+    return torch.random.fork_rng(devices=[device], device_type=device.type)
 
 
 def _as_dataset(x: Any, name: str) -> Dataset | None:
@@ -66,6 +75,7 @@ class MMGPVAE:
         self.optimizer: torch.optim.Optimizer | None = None
         self.history = TrainingHistory()
         self.outcome: FitOutcome | None = None
+        self.fit_state: FitState | None = None  # loaded from a checkpoint: the fit in progress
         self.neural: Dataset | None = None
         self.behavior: Dataset | None = None
 
@@ -117,8 +127,10 @@ class MMGPVAE:
         epochs: int | None = None,
         on_epoch: Callable[[EpochReport], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        warmup: tuple[int, int] | None = None,
     ) -> MMGPVAE:
-        """Train on ``neural`` (and ``behavior``). Calling ``fit`` again continues training."""
+        """Train on ``neural`` (and ``behavior``). Calling ``fit`` again continues training.
+        ``warmup``: continue the KL warm-up of an interrupted fit (``FitState.warmup``)."""
         neural_ds = _as_dataset(neural, "neural")
         behavior_ds = _as_dataset(behavior, "behavior")
         assert neural_ds is not None
@@ -138,7 +150,9 @@ class MMGPVAE:
             history=self.history,
             on_epoch=on_epoch,
             should_stop=should_stop,
+            warmup=warmup,
         )
+        self.fit_state = None
         return self
 
     def _require_fitted(self) -> MMGPVAEModule:
@@ -239,13 +253,25 @@ class MMGPVAE:
         return self._require_fitted().prior.length_scale.detach().cpu().numpy()
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
-        """Write a complete ``.mmgp`` project (atomically)."""
+    def save(
+        self,
+        path: str | Path,
+        *,
+        outcome: FitOutcome | None = None,
+        fit_state: FitState | None = None,
+    ) -> None:
+        """Write a complete ``.mmgp`` project (atomically). A checkpoint of a fit in progress
+        (``checkpoint.Checkpointer``) passes its ``outcome`` (status "running") and
+        ``fit_state``. Saving leaves torch's random streams as they were, so a fit that saves
+        checkpoints trains exactly as one that does not."""
         m = self._require_fitted()
-        post = self.posterior(self.neural, self.behavior)
+        with _rng_unchanged(self.device):
+            post = self.posterior(self.neural, self.behavior)
+            reconstruction = self.reconstruct(self.neural, self.behavior)
         posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
         posterior.update(self._display(post))
         posterior["transform"] = self.orthonormal_transforms()
+        outcome = outcome or self.outcome
         write_project(
             path,
             {
@@ -261,8 +287,9 @@ class MMGPVAE:
                 "optimizer": torch_bytes(self.optimizer.state_dict()) if self.optimizer else None,
                 "history": self.history.to_arrays(),
                 "posterior": posterior,
-                "reconstruction": self.reconstruct(self.neural, self.behavior),
-                "outcome": dataclasses.asdict(self.outcome) if self.outcome else {},
+                "reconstruction": reconstruction,
+                "outcome": dataclasses.asdict(outcome) if outcome else {},
+                "fit_state": fit_state.to_dict() if fit_state else None,
             },
         )
 
@@ -293,6 +320,7 @@ class MMGPVAE:
             if o
             else None
         )
+        self.fit_state = FitState.from_dict(p["fit_state"]) if p["fit_state"] else None
         return self
 
     def __repr__(self) -> str:

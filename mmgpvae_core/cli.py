@@ -1,19 +1,24 @@
 """``mmgpvae``: the headless command line (simulate, fit, export-latents, score, inspect, figures).
 
 Exit codes: 0 success, 1 training failed, 2 bad input (the message names file and field),
-130 interrupted (Ctrl+C; the project holds the last completed epoch).
+130 interrupted (Ctrl+C or SIGTERM; the project holds the last completed epoch).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.config import LIKELIHOODS, ConfigError
 from mmgpvae_core.data import DataError
 
@@ -21,7 +26,9 @@ EXIT_BAD_INPUT = 2
 
 
 def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"mmgpvae: error: {msg}", file=sys.stderr)
+    """One line on stderr (a multi-line message from a library is joined), the exit code back."""
+    one_line = " ".join(part.strip() for part in str(msg).splitlines() if part.strip())
+    print(f"mmgpvae: error: {one_line}", file=sys.stderr)
     return code
 
 
@@ -103,13 +110,33 @@ class _Progress:
         self.bar.close()
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (``kill``, a cluster's pre-emption notice) interrupts the fit as Ctrl+C does, so
+    it saves its last completed epoch before it goes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_fit(a: argparse.Namespace) -> int:
     import torch
 
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.training import TrainingFailed
+    from mmgpvae_core.checkpoint import Checkpointer
+    from mmgpvae_core.training import FitOutcome, TrainingFailed
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    resumes = None  # the FitState of an interrupted fit this one continues
     if a.resume:
         model = MMGPVAE.load(a.resume, device=a.device)
         changes = {k: v for k, v in (("epochs", a.epochs), ("lr", a.lr)) if v is not None}
@@ -117,6 +144,21 @@ def cmd_fit(a: argparse.Namespace) -> int:
             model.train_config = model.train_config.replace(**changes)
         neural, behavior = model.neural, model.behavior
         out = Path(a.out or a.resume)
+        done = len(model.history)
+        state = model.fit_state
+        if state is not None:  # killed or interrupted: on to its target (or --epochs N more)
+            epochs = a.epochs if a.epochs is not None else state.remaining_epochs
+            resumes = dataclasses.replace(state, epoch=done, target_epoch=done + epochs)
+            print(
+                f"mmgpvae: resuming the interrupted fit of {a.resume} from epoch {done}: "
+                f"{epochs} more, to epoch {done + epochs}", file=sys.stderr,
+            )
+        else:
+            epochs = model.train_config.epochs
+            print(
+                f"mmgpvae: resuming {a.resume} from epoch {done}: up to {epochs} more epochs",
+                file=sys.stderr,
+            )
     else:
         if not a.neural:
             return _fail("fit needs --neural FILE (or --resume RUN.mmgp)")
@@ -148,8 +190,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
             neural_path=str(a.neural), behavior_path=str(a.behavior or "")
         )
         out = Path(a.out)
-    done = len(model.history)
-    epochs = model.train_config.epochs
+        done, epochs = 0, model.train_config.epochs
     print(
         f"fitting {model!r} on {neural.n_trials} trials × {neural.n_time} bins "
         f"({neural.n_channels} neural" + (f", {behavior.n_channels} behavior" if behavior else "")
@@ -157,26 +198,51 @@ def cmd_fit(a: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     bar = _Progress(done + epochs, done, a.quiet)
+
+    def checkpoint_failed(exc: OSError) -> None:
+        print(f"\nmmgpvae: warning: could not write a checkpoint ({exc}); training goes on",
+              file=sys.stderr)
+
+    checkpoint = Checkpointer(
+        model, out, a.checkpoint_every, resumes=resumes, on_error=checkpoint_failed
+    )
+
+    def on_epoch(r) -> None:
+        bar(r)
+        checkpoint(r)
+
     code = 0
     try:
-        model.fit(neural, behavior, on_epoch=bar)
+        with _sigterm_interrupts():
+            model.fit(
+                neural, behavior, epochs=epochs, on_epoch=on_epoch,
+                warmup=resumes.warmup if resumes else None,
+            )
     except TrainingFailed as exc:
         bar.close()
         print(f"mmgpvae: training failed: {exc}", file=sys.stderr)
+        model.outcome = FitOutcome("failed", len(model.history) - done, str(exc))
         code = 1
     except KeyboardInterrupt:
         bar.close()
-        print("mmgpvae: interrupted; saving the last completed epoch", file=sys.stderr)
+        print(
+            f"mmgpvae: interrupted; saving the last completed epoch (`mmgpvae fit --resume {out}` "
+            "continues)", file=sys.stderr,
+        )
         code = 130
     bar.close()
     if model.module is not None and len(model.history):
-        model.save(out)
+        # An interrupted fit is saved as a checkpoint, so that --resume goes on to its target.
+        status = "interrupted" if code == 130 and checkpoint.save("interrupted") else None
+        if status is None:
+            model.save(out)
+            status = model.outcome.status if model.outcome else None
         h = model.history
         print(
             f"saved {out}: {len(h)} epochs, ELBO {h.elbo[-1]:.2f} per trial "
             f"(neural {h.ell_neural[-1]:.2f}, behavior {h.ell_behavior[-1]:.2f}, KL {h.kl[-1]:.2f}); "
             f"length-scales {[round(float(x), 2) for x in model.length_scales]} bins"
-            + (f"; {model.outcome.status}" if model.outcome else ""),
+            + (f"; {status}" if status else ""),
             file=sys.stderr,
         )
     return code
@@ -400,7 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune-threshold", type=float, default=1e-8,
         help="drop frequencies whose prior variance is below this fraction of the largest",
     )
-    f.add_argument("--resume", help="continue training an existing .mmgp project")
+    f.add_argument(
+        "--resume", metavar="RUN",
+        help="continue training a .mmgp project: a fit that was killed or interrupted goes on "
+        "from its last checkpoint to its target epoch (or --epochs N more); a finished one "
+        "trains --epochs more",
+    )
+    f.add_argument(
+        "--checkpoint-every", type=float, default=CHECKPOINT_EVERY_S, metavar="SECONDS",
+        help="also write --out every SECONDS during the fit, so that a killed fit can be "
+        f"resumed (default {CHECKPOINT_EVERY_S:g}; 0: only at the end)",
+    )
     f.add_argument("--trials", help="trials table (CSV: start_time, stop_time[, condition])")
     f.add_argument("--bin-size", type=float, help="common bin size in seconds")
     f.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")
@@ -487,11 +563,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit codes as in the module docstring, 141 when the reader of stdout
+    left early (``mmgpvae inspect FILE | head``)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that has gone shows here, not in the interpreter's exit
+        return code
     except (DataError, ConfigError) as exc:
         return _fail(str(exc))
+    except BrokenPipeError:
+        # Python's recipe for SIGPIPE: point stdout at devnull so the flush at exit is quiet,
+        # and answer 128 + SIGPIPE as a shell does for a writer whose reader left.
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured in a test)
+            pass
+        return 141
     except KeyboardInterrupt:
         return 130
 

@@ -14,9 +14,12 @@ Layout (a contract: scripts read it)::
     /posterior/transform/<subspace>   (dim, dim): raw → orthonormalized
     /reconstruction/neural, behavior  (trials, time, channels): posterior-predictive means
     /outcome               attrs: status, epochs_run, message
+    /fit_state             attrs: epoch, session_start_epoch, target_epoch, warmup_epochs —
+                             only in a checkpoint of a fit in progress (``checkpoint.py``)
 
-Writes go to a temporary file in the same folder, then an atomic rename: a crash mid-write never
-leaves a half-written project.
+Writes go to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, flushed to disk,
+then an atomic rename: a crash or a kill mid-write leaves the previous project whole. A write first
+removes the temporary files of earlier writes to the same project whose process is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -69,13 +73,81 @@ def _read_dataset(g: h5py.Group) -> Dataset:
     )
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (unsure counts as alive)."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process there
+        import ctypes
+
+        k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        handle = k32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return ctypes.get_last_error() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        ok = k32.GetExitCodeProcess(handle, ctypes.byref(code))
+        k32.CloseHandle(handle)
+        return not ok or code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def stale_temp_files(path: str | Path) -> list[Path]:
+    """Temporary files of unfinished writes to ``path`` whose writing process is gone."""
+    path = Path(path)
+    prefix = _temp_prefix(path)
+    out = []
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            out.append(path.parent / name)
+    return out
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    if directory and sys.platform == "win32":
+        return  # folders cannot be opened for fsync there; the rename is durable enough
+    try:
+        fd = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # a file system without fsync (some network mounts): best effort
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_project(path: str | Path, contents: dict[str, Any]) -> None:
     """Atomically write a project. ``contents`` keys: config (dict of dicts), neural, behavior
     (Dataset or None), state (name → array), optimizer (bytes), history (name → array),
-    posterior (dict), reconstruction (name → array), outcome (dict)."""
+    posterior (dict), reconstruction (name → array), outcome (dict), fit_state (dict or None).
+
+    The data reach the disk (fsync) before the rename replaces the old file, so neither a kill
+    nor a power cut can leave a project that is renamed but empty."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    for stale in stale_temp_files(path):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     try:
         from mmgpvae_core import __version__
@@ -113,7 +185,13 @@ def write_project(path: str | Path, contents: dict[str, Any]) -> None:
             out = f.create_group("outcome")
             for k, v in contents.get("outcome", {}).items():
                 out.attrs[k] = v
+            if contents.get("fit_state") is not None:
+                state = f.create_group("fit_state")
+                for k, v in contents["fit_state"].items():
+                    state.attrs[k] = v
+        _fsync(Path(tmp))
         os.replace(tmp, path)
+        _fsync(path.parent, directory=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -147,8 +225,28 @@ def read_project(path: str | Path) -> dict[str, Any]:
             "posterior": _group_to_dict(f["posterior"]),
             "reconstruction": {k: v[()] for k, v in f["reconstruction"].items()},
             "outcome": dict(f["outcome"].attrs.items()),
+            "fit_state": _fit_state(f),
         }
     return out
+
+
+def _fit_state(f: h5py.File) -> dict[str, int] | None:
+    if "fit_state" not in f:
+        return None
+    return {k: int(v) for k, v in f["fit_state"].attrs.items()}
+
+
+def read_fit_state(path: str | Path) -> dict[str, int] | None:
+    """Only the ``/fit_state`` of a project (cheap: reads no arrays); None when it has none."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "-", "project file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(path, "-", f"not a readable project file ({exc})") from None
+    with f:
+        return _fit_state(f)
 
 
 def torch_bytes(obj: Any) -> bytes:

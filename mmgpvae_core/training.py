@@ -82,7 +82,13 @@ class FitOutcome:
 
 
 class TrainingFailed(RuntimeError):
-    """The ELBO became non-finite; the model was restored to its last good state."""
+    """The ELBO or its gradient became non-finite, or a factorisation failed; the model was
+    restored to its last good state."""
+
+
+#: errors of the arithmetic of a step (a Cholesky of a matrix that lost positive-definiteness):
+#: they end the fit as :class:`TrainingFailed`, with the last good state kept
+NUMERICAL_ERRORS = (torch.linalg.LinAlgError, np.linalg.LinAlgError, FloatingPointError)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -116,6 +122,7 @@ def fit(
     history: TrainingHistory | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    warmup: tuple[int, int] | None = None,
 ) -> FitOutcome:
     """Train ``model`` in place for up to ``cfg.epochs`` more epochs.
 
@@ -123,7 +130,8 @@ def fit(
     ELBO, averaged over windows of ``patience / 2`` epochs, improves by less than ``min_delta``
     (relative) from one window to the next.
     The KL weight warms up linearly from 0 to 1 over the first ``kl_warmup`` of the epochs of a
-    fresh fit (resumed fits start at 1).
+    fresh fit (resumed fits start at 1); ``warmup`` = (first epoch, length) continues the warm-up
+    of an interrupted fit instead (``checkpoint.FitState.warmup``).
     With ``cfg.cross_modal`` = f > 0 (and behavior given), in every mini-batch each trial is,
     with probability f, encoded from one modality alone (neural or behavior, equally often) while
     both modalities are scored; see ``elbo.py``. The draws use their own generator, so the
@@ -138,7 +146,8 @@ def fit(
     N = neural.shape[0]
     bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
     start_epoch = len(history)
-    warm = max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0
+    fresh = (start_epoch, max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0)
+    origin, warm = warmup or fresh
     t0 = time.perf_counter() - (history.elapsed_s[-1] if history.elapsed_s else 0.0)
     full: list[float] = []
     good_state = copy.deepcopy(model.state_dict())
@@ -146,7 +155,7 @@ def fit(
     for i in range(cfg.epochs):
         if should_stop is not None and should_stop():
             return FitOutcome("cancelled", i, "cancelled by the user")
-        beta = min(1.0, (i + 1) / warm) if warm else 1.0
+        beta = min(1.0, (start_epoch - origin + i + 1) / warm) if warm else 1.0
         perm = torch.randperm(N, generator=gen).to(neural.device)
         tot, tot_all, n_full = np.zeros(3), np.zeros(3), 0
         model.train()
@@ -159,22 +168,33 @@ def fit(
                 encoders[u < cross] = ENCODE_BEHAVIOR
                 encoders[u < cross / 2] = ENCODE_NEURAL
                 encoders = encoders.to(neural.device)
-            terms = elbo_terms(
-                model, neural[idx], None if behavior is None else behavior[idx], beta,
-                cfg.n_samples, encoders=encoders,
-            )
-            loss = terms.loss * (N / len(idx)) / N
-            if not torch.isfinite(loss):
+            failure = None
+            try:
+                terms = elbo_terms(
+                    model, neural[idx], None if behavior is None else behavior[idx], beta,
+                    cfg.n_samples, encoders=encoders,
+                )
+                loss = terms.loss * (N / len(idx)) / N
+                if not torch.isfinite(loss):
+                    failure = "the ELBO became non-finite"
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    if torch.isfinite(norm):
+                        optimizer.step()
+                    else:  # a step would make every parameter NaN
+                        failure = "the gradient became non-finite"
+            except NUMERICAL_ERRORS as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                failure = f"a numerical error stopped training ({type(exc).__name__}: {first})"
+            if failure is not None:
                 model.load_state_dict(good_state)
                 optimizer.load_state_dict(good_opt)
                 raise TrainingFailed(
-                    f"the ELBO became non-finite at epoch {start_epoch + i + 1}; the model was "
-                    "restored to its last good state (try a smaller learning rate)"
+                    f"{failure} at epoch {start_epoch + i + 1}; the model was restored to its "
+                    "last good state (try a smaller learning rate, or rescale the data)"
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
             pt = terms.per_trial.cpu().numpy().astype(float)
             tot_all += pt.sum(1)
             if encoders is None:
