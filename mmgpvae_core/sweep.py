@@ -35,6 +35,7 @@ error of a difference small.
 from __future__ import annotations
 
 import csv
+import faulthandler
 import itertools
 import math
 import os
@@ -360,10 +361,20 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _rearm_faulthandler(was_enabled: bool) -> None:
+    """``ray.init`` replaces faulthandler's SIGSEGV handler and ``ray.shutdown`` resets it to
+    the default: a later crash would print nothing. Install it again (disable first: enabling
+    an enabled faulthandler installs nothing)."""
+    if was_enabled:
+        faulthandler.disable()
+        faulthandler.enable(all_threads=True)
+
+
 def _run_ray(address, configs, neural, behavior, settings, on_result, should_stop, gpus_per_trial):
     import ray
     from ray import tune
 
+    crash_reports = faulthandler.is_enabled()
     started_here = not ray.is_initialized()
     if started_here:
         if address in ("local", "auto-local"):
@@ -425,6 +436,7 @@ def _run_ray(address, configs, neural, behavior, settings, on_result, should_sto
     finally:
         if started_here:
             ray.shutdown()
+        _rearm_faulthandler(crash_reports)
 
 
 def run_sweep(

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     win = MainWindow()
     win.show()
+    if not args.quit_after:  # after a crash: offer the autosaved session first
+        QTimer.singleShot(0, win.offer_restore)
     if args.project:
         QTimer.singleShot(0, lambda: win.open_project(args.project))
     elif args.digits:

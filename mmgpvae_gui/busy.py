@@ -9,18 +9,15 @@ on top of the first.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from PySide6.QtCore import QEventLoop, QObject, Signal
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
+from mmgpvae_gui.background import BackgroundJob
+
 T = TypeVar("T")
-
-
-class _Done(QObject):
-    finished = Signal()
 
 
 class BusyIndicator:
@@ -61,22 +58,18 @@ def run_live(fn: Callable[[], T]) -> T:
     """``fn()`` in a worker thread while this thread's event loop keeps turning; its result, or
     its exception re-raised here."""
     out: dict[str, object] = {}
-    done = _Done()
-    loop = QEventLoop()
-    done.finished.connect(loop.quit)  # emitted from the worker: delivered queued, in this thread
 
     def work() -> None:
         try:
             out["value"] = fn()
         except BaseException as exc:  # re-raised in the caller's thread
             out["error"] = exc
-        finally:
-            done.finished.emit()
 
-    worker = threading.Thread(target=work, name="mmgpvae-load", daemon=True)
-    worker.start()
+    job = BackgroundJob(work, name="mmgpvae-load")
+    loop = QEventLoop()
+    job.finished.connect(loop.quit)  # in this thread, once the worker has been joined
+    job.start()
     loop.exec()
-    worker.join()
     if "error" in out:
         raise out["error"]  # type: ignore[misc]
     return out["value"]  # type: ignore[return-value]

@@ -7,7 +7,7 @@ import gc
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTemporaryDir, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTemporaryDir, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -30,12 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.project import read_project
 from mmgpvae_core.training import EpochReport, FitOutcome, preload_lazy_imports
 from mmgpvae_gui import export
+from mmgpvae_gui.autosave import Autosave, describe, orphans
+from mmgpvae_gui.background import collect_garbage_in_gui_thread
 from mmgpvae_gui.busy import BusyIndicator, run_live
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.panels.data_panel import DataPanel
@@ -74,13 +77,15 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_in_gui_thread()  # never in a training or loading thread
+        self.autosave = Autosave()  # the session, for a restart after a crash (autosave.py)
+        self.autosave_every_s = CHECKPOINT_EVERY_S
         preload_lazy_imports()  # not in the worker's first epoch, where it would stall the GUI
         self.setWindowTitle("MM-GPVAE Studio")
         self.setAcceptDrops(True)
         self._neural: Dataset | None = None
         self._behavior: Dataset | None = None
         self._model: MMGPVAE | None = None
-        self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._paused = False
         self._worker_paused = False
@@ -290,7 +295,7 @@ class MainWindow(QMainWindow):
     # ================================================================ state
     @property
     def is_training(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     @property
     def model(self) -> MMGPVAE | None:
@@ -299,7 +304,7 @@ class MainWindow(QMainWindow):
     def _update_state(self) -> None:
         if self.is_training:
             state = "paused" if self._paused else "running"
-            if self._worker is not None and self._worker._stop.is_set():
+            if self._worker is not None and self._worker.stop_requested:
                 state = "stopping"
         else:
             state = "ready" if self._neural is not None else "empty"
@@ -452,26 +457,21 @@ class MainWindow(QMainWindow):
         # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
         # GUI thread (or of the worker, holding the GIL) and froze the window during fits.
         gc.freeze()
-        self._worker = TrainingWorker(self._model, self._neural, self._behavior, epochs)
-        self._thread = QThread(self)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
+        self._worker = TrainingWorker(
+            self._model, self._neural, self._behavior, epochs,
+            autosave_path=self.autosave.path, autosave_every_s=self.autosave_every_s,
+        )
+        self._worker.autosave_failed.connect(self._on_autosave_failed)
         self._worker.progressed.connect(self._on_worker_progressed)
         self._worker.snapshot_ready.connect(self._on_worker_snapshot_ready)
         self._worker.paused.connect(self._on_worker_paused)
         self._worker.succeeded.connect(self._on_worker_succeeded)
         self._worker.failed.connect(self._on_worker_failed)
-        # Direct: quit() is thread-safe, and a queued call could not run while the GUI thread
-        # blocks in stop_and_wait().
-        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        # Deleted by its own thread as it finishes (a deleteLater() posted to a thread that has
-        # finished is never run, and the worker would keep its model alive).
-        self._thread.finished.connect(self._worker.deleteLater)
-        self._thread.finished.connect(self._on_thread_finished)
+        # In the GUI thread, after the training thread has been joined (background.py).
+        self._worker.finished.connect(self._on_thread_finished)
         self._paused = False
         self.training_panel.begin(len(self._model.history), epochs)
-        # Below the GUI thread: repaints and clicks go first (worker.lower_thread_priority).
-        self._thread.start(QThread.Priority.LowPriority)
+        self._worker.start()
         self._update_state()
         self.statusBar().showMessage("Training…")
         self.training_started.emit()
@@ -501,13 +501,11 @@ class MainWindow(QMainWindow):
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
         """Stop training and block until the thread has finished (for shutdown and tests)."""
-        if self._thread is None:
+        if self._worker is None:
             return True
-        thread = self._thread
+        worker = self._worker
         self.stop_training()
-        ok = thread.wait(timeout_ms)
-        QApplication.processEvents()
-        return ok
+        return worker.wait(timeout_ms / 1000)
 
     @Slot()
     def reset_model(self) -> None:
@@ -563,6 +561,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(outcome.message or f"Training {text}", 8000)
 
     @Slot(str)
+    def _on_autosave_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    @Slot(str)
     def _on_worker_failed(self, message: str) -> None:
         self._last_outcome = "failed"
         self.training_panel.finish("failed — last good state kept")
@@ -570,11 +572,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread = self._thread
-        self._thread = self._worker = None
+        # The training thread has ended: this drops the last reference to the worker, here.
+        self._worker = None
         self._paused = self._worker_paused = False
-        if thread is not None:
-            thread.deleteLater()
         # The heap was frozen for the fit (start_training): give it back to the collector, and
         # collect now, as the fit ends, rather than in the middle of the next one. Without this,
         # a model dropped later (New model, new data) would never be freed.
@@ -635,8 +635,9 @@ class MainWindow(QMainWindow):
         if path:
             self.open_project(path)
 
-    def open_project(self, path: str | Path) -> bool:
-        """Reopen a .mmgp project: data, settings, history, latents and reconstructions."""
+    def open_project(self, path: str | Path, remember: bool = True) -> bool:
+        """Reopen a .mmgp project: data, settings, history, latents and reconstructions;
+        ``remember``: list it under File ▸ Recent."""
         if self.is_training:
             self._show_error("Busy", "stop training before opening a project")
             return False
@@ -672,10 +673,38 @@ class MainWindow(QMainWindow):
         )
         conds = None if model.neural is None else model.neural.conditions
         self.latent_panel.set_latents(latents, conds)
-        self._add_recent(path.resolve())
+        if remember:
+            self._add_recent(path.resolve())
         self.setWindowTitle(f"MM-GPVAE Studio — {path.name}")
         self._update_state()
         self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def offer_restore(self) -> bool:
+        """After a crash: offer the newest autosaved session left behind, and reopen it (as an
+        unsaved project) if the user wants it. True if a session was restored."""
+        found = orphans(self.autosave.folder)
+        if not found or self.is_training or self._model is not None:
+            return False
+        latest = found[0]
+        question = (
+            "MM-GPVAE Studio did not close normally last time. Restore the session it "
+            f"autosaved ({describe(latest)})?\n\nNo discards it."
+        )
+        if not self._confirm(question):
+            for p in found:
+                p.unlink(missing_ok=True)
+            return False
+        if not self.open_project(latest, remember=False):
+            return False  # the dialog said why; the file stays for another try
+        self.autosave.adopt(latest)  # ours now: a crash before the next fit still keeps it
+        for p in found[1:]:
+            p.unlink(missing_ok=True)
+        self._project_path = None  # Save asks where: the autosave folder is not a place to keep it
+        self.setWindowTitle("MM-GPVAE Studio — restored session (not saved)")
+        self.statusBar().showMessage(
+            f"Restored the autosaved session ({describe(self.autosave.path)})", 10000
+        )
         return True
 
     def screenshot(self) -> QPixmap:
@@ -879,4 +908,5 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         self.model_panel.save_settings(s)
         s.sync()
+        self.autosave.discard()  # a normal end: nothing to restore next time
         super().closeEvent(event)

@@ -57,7 +57,7 @@ case "$what" in
         export QT_API=pyside6
         .venv/bin/ruff check mmgpvae_core mmgpvae_gui tests benchmarks
         .venv/bin/python scripts/check_layers.py
-        exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+        exec .venv/bin/python -X faulthandler -m pytest -p no:cacheprovider "$@"
         ;;
     *)
         echo "usage: bash scripts/quickstart.sh demo|test [args]" >&2

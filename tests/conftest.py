@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 
 import pytest
 
@@ -21,3 +23,23 @@ def _torch_threads():
     torch.set_num_threads(1)  # small models: one thread avoids OpenMP oversubscription
     yield
     torch.set_num_threads(n)
+
+
+def _crash_report_file(config):
+    """The stream pytest's faulthandler plugin writes crash tracebacks to (a dup of stderr)."""
+    try:
+        from _pytest.faulthandler import fault_handler_stderr_fd_key
+
+        return config.stash[fault_handler_stderr_fd_key]
+    except (ImportError, KeyError):
+        return sys.__stderr__
+
+
+@pytest.fixture(autouse=True)
+def _crashes_print_a_traceback(request):
+    """Re-arm faulthandler after every test: ``ray.init()`` replaces its SIGSEGV handler and
+    ``ray.shutdown()`` resets it to the default, after which a crash printed nothing. (Enabling
+    an enabled faulthandler installs nothing: disable it first.)"""
+    yield
+    faulthandler.disable()
+    faulthandler.enable(file=_crash_report_file(request.config), all_threads=True)

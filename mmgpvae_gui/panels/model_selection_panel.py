@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import SweepResult, SweepSettings, make_grid, parse_range, run_sweep
+from mmgpvae_gui.background import BackgroundJob
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
 
@@ -52,13 +53,13 @@ COLUMNS = (
 )
 
 
-class SweepWorker(QObject):
-    """Runs :func:`run_sweep` off the GUI thread. Signals carry plain copies."""
+class SweepWorker(BackgroundJob):
+    """Runs :func:`run_sweep` off the GUI thread (``start()``; ``finished`` last, in the GUI
+    thread). Signals carry plain copies."""
 
     progressed = Signal(int, int, object)  # done, total, row (dict)
-    finished = Signal(object)  # SweepResult
+    result_ready = Signal(object)  # SweepResult
     failed = Signal(str)
-    done = Signal()  # always last
 
     def __init__(
         self,
@@ -68,7 +69,7 @@ class SweepWorker(QObject):
         settings: SweepSettings,
         n_jobs: int | None = 1,
     ) -> None:
-        super().__init__()
+        super().__init__(name="mmgpvae-sweep")
         self._neural, self._behavior = neural, behavior
         self._configs, self._settings, self._jobs = configs, settings, n_jobs
         self.stop_event = threading.Event()
@@ -76,8 +77,7 @@ class SweepWorker(QObject):
     def request_stop(self) -> None:
         self.stop_event.set()
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> None:
         try:
             result = run_sweep(
                 self._neural,
@@ -88,12 +88,10 @@ class SweepWorker(QObject):
                 should_stop=self.stop_event.is_set,
                 on_result=lambda d, n, r: self.progressed.emit(d, n, copy.deepcopy(r)),
             )
-            self.finished.emit(result)
+            self.result_ready.emit(result)
         except Exception as exc:  # never lose an exception: report it to the panel
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.done.emit()
 
 
 class ModelSelectionPanel(QWidget):
@@ -117,7 +115,6 @@ class ModelSelectionPanel(QWidget):
         self._get_model_kwargs = get_model_kwargs or (lambda: {})
         self.n_jobs = n_jobs  # processes for the sweep (None: every core; 1: in the worker)
         self.save_dir = save_dir  # each configuration's first-fold fit is saved here (.mmgp)
-        self._thread: QThread | None = None
         self._worker: SweepWorker | None = None
         self._rows: list[dict[str, Any]] = []
         self.result: SweepResult | None = None
@@ -185,7 +182,7 @@ class ModelSelectionPanel(QWidget):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     def configs(self) -> list[dict[str, Any]]:
         return make_grid(
@@ -225,20 +222,14 @@ class ModelSelectionPanel(QWidget):
         self.progress.setRange(0, len(configs))
         self.progress.setValue(0)
         self.status_label.setText(f"Running {len(configs)} configurations…")
-        self._thread = QThread(self)
         self._worker = SweepWorker(neural, behavior, configs, settings, self.n_jobs)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
         self._worker.progressed.connect(self._on_worker_progressed)
-        self._worker.finished.connect(self._on_worker_finished)
+        self._worker.result_ready.connect(self._on_worker_finished)
         self._worker.failed.connect(self._on_worker_failed)
-        # Direct: quit() is thread-safe, and a queued call could not run while the GUI thread
-        # blocks in stop_and_wait().
-        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._worker.finished.connect(self._on_thread_finished)  # in the GUI thread, joined
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._thread.start()
+        self._worker.start()
         return True
 
     def cancel(self) -> None:
@@ -248,10 +239,11 @@ class ModelSelectionPanel(QWidget):
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
         """Cancel and block until the worker thread ends (for closing the window)."""
-        if self._thread is None:
+        if self._worker is None:
             return True
+        worker = self._worker
         self.cancel()
-        return self._thread.wait(timeout_ms)
+        return worker.wait(timeout_ms / 1000)
 
     # ---------------------------------------------------------------- slots
     def _on_run_clicked(self) -> None:
@@ -284,11 +276,7 @@ class ModelSelectionPanel(QWidget):
         self.status_label.setText(f"Sweep failed: {message}")
 
     def _on_thread_finished(self) -> None:
-        if self._thread is not None:
-            self._thread.deleteLater()
-        if self._worker is not None:
-            self._worker.deleteLater()
-        self._thread = self._worker = None
+        self._worker = None  # the sweep thread has ended: the last reference goes, here
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 

@@ -31,6 +31,14 @@ def _collect_while_qt_lives(qapp):
 
 
 @pytest.fixture(autouse=True)
+def _autosave_in_tmp(tmp_path, monkeypatch):
+    """Autosaves of test sessions go to a temporary folder (autosave.py)."""
+    folder = tmp_path / "autosave"
+    monkeypatch.setenv("MMGPVAE_AUTOSAVE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def _settings_in_tmp(tmp_path):
     """QSettings never touch the user's real configuration."""
     folder = str(tmp_path / "settings")

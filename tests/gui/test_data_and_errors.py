@@ -93,8 +93,8 @@ def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monke
     timer.setInterval(10)
 
     def tick():
-        ticks.append(time.perf_counter())
         if window._busy.active:
+            ticks.append(time.perf_counter())
             seen["busy"] = window._busy.bar.isVisible()
             seen["menu_enabled"] = window.menuBar().isEnabled()
 
@@ -103,7 +103,9 @@ def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monke
     assert window.open_data_file(demo_files["neural"], "neural")
     timer.stop()
     assert window.data_panel.summary_text("neural")["channels"] == "60"
-    assert len(ticks) >= 15  # ~40 turns of a 10 ms timer in 0.4 s; none if the GUI blocked
+    # The event loop turned while the file was read (~40 turns of a 10 ms timer in 0.4 s on an
+    # idle machine; a few under heavy load); none if the GUI thread blocked.
+    assert len(ticks) >= 3
     assert seen == {"busy": True, "menu_enabled": False}
     assert not window._busy.bar.isVisible() and window.menuBar().isEnabled()
 

@@ -51,6 +51,6 @@ def test_closing_the_window_stops_a_running_sweep(loaded, qtbot):
     panel = win.model_selection_panel
     _tiny(panel, epochs=100000)
     assert panel.start()
-    thread = panel._thread
+    worker = panel._worker
     win.close()
-    assert thread.isFinished()
+    assert not worker.is_running and panel._worker is None

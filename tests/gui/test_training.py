@@ -82,7 +82,7 @@ def test_closing_while_training_asks_and_stops_the_worker(loaded, qtbot):
         assert win.isVisible()  # waits for the epoch in flight
     assert asked and "Training is running" in asked[0]
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=5000)
-    assert win._thread is None and win._worker is None
+    assert win._worker is None and not win.is_training
 
 
 def test_closing_can_be_cancelled(loaded, qtbot):

@@ -1,0 +1,90 @@
+"""Autosave of a training session, and the offer to restore it after a crash.
+
+Each window writes its session to ``<folder>/session-<pid>-<k>.mmgp`` — an ordinary ``.mmgp``
+project, written atomically by the core's checkpointer from the training thread between epochs
+— every ``DEFAULT_CHECKPOINT_EVERY_S`` while it trains and when a fit ends. A window that closes
+normally deletes its file. A file whose process is no longer running is what a crash (or a kill)
+left behind: the next start offers to restore it.
+
+The folder is the platform's application-data folder, or ``$MMGPVAE_AUTOSAVE_DIR``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths
+
+_NAME = re.compile(r"^session-(\d+)-(\d+)\.mmgp$")
+_counter = itertools.count(1)
+
+
+def autosave_folder() -> Path:
+    env = os.environ.get("MMGPVAE_AUTOSAVE_DIR")
+    if env:
+        return Path(env)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".mmgpvae-studio") / "autosave"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate it there: assume it ended
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+class Autosave:
+    """This window's autosave file (it exists only once a fit has written it)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or autosave_folder()
+        self.path = self.folder / f"session-{os.getpid()}-{next(_counter)}.mmgp"
+
+    def discard(self) -> None:
+        """The session ended normally: nothing to restore."""
+        self.path.unlink(missing_ok=True)
+
+    def adopt(self, orphan: Path) -> None:
+        """Make a restored session's file this window's own, so that a crash before its next
+        fit still leaves it to restore."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.replace(orphan, self.path)
+
+
+def orphans(folder: Path | None = None) -> list[Path]:
+    """Autosaves left by processes that are no longer running, newest first."""
+    folder = folder or autosave_folder()
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _NAME.match(p.name)
+        if m and p.is_file() and not _process_alive(int(m.group(1))):
+            found.append(p)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def describe(path: Path) -> str:
+    """'12 epochs, saved 2026-12-02 14:03' (or only the time if the file cannot be read)."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            n = len(f["history/epoch"]) if "history/epoch" in f else 0
+        return f"{n} epochs, saved {when}"
+    except (OSError, KeyError):
+        return f"saved {when}"
