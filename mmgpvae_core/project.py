@@ -203,16 +203,20 @@ def _group_to_dict(g: h5py.Group) -> dict[str, Any]:
     }
 
 
-def read_project(path: str | Path) -> dict[str, Any]:
-    """Read everything back (the inverse of ``write_project``)."""
+def _open_project(path: str | Path) -> h5py.File:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "-", "project file not found")
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except OSError as exc:
         raise DataError(path, "-", f"not a readable project file ({exc})") from None
-    with f:
+
+
+def read_project(path: str | Path) -> dict[str, Any]:
+    """Read everything back (the inverse of ``write_project``)."""
+    path = Path(path)
+    with _open_project(path) as f:
         if f.attrs.get("format") != FORMAT:
             raise DataError(path, "format", "not an MM-GPVAE project (.mmgp) file")
         out: dict[str, Any] = {
@@ -238,14 +242,7 @@ def _fit_state(f: h5py.File) -> dict[str, int] | None:
 
 def read_fit_state(path: str | Path) -> dict[str, int] | None:
     """Only the ``/fit_state`` of a project (cheap: reads no arrays); None when it has none."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "-", "project file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DataError(path, "-", f"not a readable project file ({exc})") from None
-    with f:
+    with _open_project(path) as f:
         return _fit_state(f)
 
 

@@ -303,36 +303,14 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
     neural("tensor_with_recording", "trial tensor", path=rec, behavior=good_b, when="fit")
     neural("negative_rate", "positive", path=rec, when="fit", args=("--neural-rate", "-5"))
     neural("zero_bin_size", "expected seconds > 0", path=rec, when="fit", args=("--bin-size", "0"))
-    table = d / "trials_columns.csv"
-    table.write_text("begin,end\n0,1\n")
-    neural(
-        "trials_columns",
-        "start_time",
-        path=rec,
-        when="fit",
-        args=("--trials", str(table)),
-        names=table.name,
-    )
-    table = d / "trials_backwards.csv"
-    table.write_text("start_time,stop_time\n2.0,1.0\n")
-    neural(
-        "trials_backwards",
-        "stop",
-        path=rec,
-        when="fit",
-        args=("--trials", str(table)),
-        names=table.name,
-    )
-    table = d / "trials_beyond.csv"
-    table.write_text("start_time,stop_time\n1.0,2.0\n50.0,60.0\n")
-    neural(
-        "trials_beyond",
-        "trial",
-        path=rec,
-        when="fit",
-        args=("--trials", str(table)),
-        names="trials_beyond.csv",
-    )
+    for name, text, expected in (
+        ("trials_columns", "begin,end\n0,1\n", "start_time"),
+        ("trials_backwards", "start_time,stop_time\n2.0,1.0\n", "stop"),
+        ("trials_beyond", "start_time,stop_time\n1.0,2.0\n50.0,60.0\n", "trial"),
+    ):
+        table = d / f"{name}.csv"
+        table.write_text(text)
+        neural(name, expected, path=rec, when="fit", args=("--trials", str(table)), names=table.name)
 
     # ------------------------------------------------------------ CSV (time + columns)
     (d / "header_only.csv").write_text("time,x,y\n")
