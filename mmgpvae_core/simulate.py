@@ -76,22 +76,9 @@ def simulate(
     z_a = latents(private_neural, rng.uniform(8, 12, private_neural), cond_mean=False)
     z_b = latents(private_behavior, rng.uniform(10, 14, private_behavior), cond_mean=False)
 
-    # Neural: Poisson counts, log rate = C [z_S; z_A] + d.
-    za_full = np.concatenate([z_s, z_a], axis=2)
-    C = rng.normal(0, 1, (n_neurons, za_full.shape[2]))
-    C *= 0.7 / np.sqrt(za_full.shape[2])
-    d = np.log(rng.uniform(0.3, 1.2, n_neurons))  # 15–60 Hz at 20 ms bins
-    rates = np.exp(za_full @ C.T + d)
-    counts = rng.poisson(rates).astype(float)
-
-    # Behavior: keypoints from a fixed random tanh network of [z_S; z_B].
-    zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
-    n_hidden = 12
-    W1 = rng.normal(0, 0.8, (n_hidden, zb_full.shape[2]))
-    b1 = rng.normal(0, 0.3, n_hidden)
-    W2 = rng.normal(0, 1.0 / np.sqrt(n_hidden), (2 * n_keypoints, n_hidden))
-    pose_clean = np.tanh(zb_full @ W1.T + b1) @ W2.T
-    pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
+    counts, rates, pose, pose_clean = _observe(
+        rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, private_behavior_weight
+    )
 
     cond_names = np.array([f"cond{c}" for c in conditions])
     neural = Dataset(
@@ -118,6 +105,102 @@ def simulate(
         "pose_clean": pose_clean,
     }
     return Simulation(neural, behavior, truth)
+
+
+def _observe(
+    rng: np.random.Generator,
+    z_s: np.ndarray,
+    z_a: np.ndarray,
+    z_b: np.ndarray,
+    n_neurons: int,
+    n_keypoints: int,
+    behavior_noise: float,
+    private_behavior_weight: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Observations of latents (trials, time, dims): Poisson counts with log rate
+    C [z_S; z_A] + d, and keypoints from a fixed random tanh network of [z_S; z_B] plus noise.
+    Returns counts, rates, pose, pose_clean."""
+    za_full = np.concatenate([z_s, z_a], axis=2)
+    C = rng.normal(0, 1, (n_neurons, za_full.shape[2]))
+    C *= 0.7 / np.sqrt(za_full.shape[2])
+    d = np.log(rng.uniform(0.3, 1.2, n_neurons))  # 15–60 Hz at 20 ms bins
+    rates = np.exp(za_full @ C.T + d)
+    counts = rng.poisson(rates).astype(float)
+    zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
+    n_hidden = 12
+    W1 = rng.normal(0, 0.8, (n_hidden, zb_full.shape[2]))
+    b1 = rng.normal(0, 0.3, n_hidden)
+    W2 = rng.normal(0, 1.0 / np.sqrt(n_hidden), (2 * n_keypoints, n_hidden))
+    pose_clean = np.tanh(zb_full @ W1.T + b1) @ W2.T
+    pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
+    return counts, rates, pose, pose_clean
+
+
+def long_gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:
+    """(n, T) draws of a stationary RBF GP of length-scale ``ell`` bins over any length, by
+    spectral synthesis on a grid twice as long (no wrap-around), scaled to unit variance."""
+    L = 1 << int(np.ceil(np.log2(2 * T + 4 * ell)))
+    f = np.fft.rfftfreq(L)
+    amp = np.exp(-((np.pi * ell * f) ** 2))  # sqrt of the RBF spectral density, up to a constant
+    coef = (rng.standard_normal((n, f.size)) + 1j * rng.standard_normal((n, f.size))) * amp
+    z = np.fft.irfft(coef, n=L, axis=1)[:, :T]
+    return z / np.sqrt((4 * (amp**2).sum() - 3 * amp[0] ** 2) / L**2)
+
+
+def simulate_session(
+    n_bins: int = 2000,
+    window_bins: int = 50,
+    shared: int = 2,
+    private_neural: int = 1,
+    private_behavior: int = 1,
+    n_neurons: int = 40,
+    n_keypoints: int = 6,
+    bin_size_s: float = 0.02,
+    behavior_noise: float = 0.05,
+    length_scales: tuple[float, float] = (8.0, 14.0),
+    seed: int = 1,
+) -> Simulation:
+    """One continuous session (no trials) with known latents, cut into consecutive windows of
+    ``window_bins`` as the loaders cut a session with ``--window``: datasets are
+    (windows, window_bins, channels); ``truth`` holds the latents as (bins, dims) and ``time``
+    (bin centres, s). A last partial window is dropped."""
+    rng = np.random.default_rng(seed)
+    n_win = n_bins // window_bins
+    n = n_win * window_bins
+
+    def latents(k: int) -> np.ndarray:
+        ells = rng.uniform(*length_scales, k)
+        z = np.stack([long_gp_samples(rng, 1, n, e)[0] for e in ells], axis=1) if k else None
+        return np.zeros((1, n, 0)) if z is None else z[None]
+
+    z_s, z_a, z_b = latents(shared), latents(private_neural), latents(private_behavior)
+    counts, rates, pose, _ = _observe(
+        rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, 1.0
+    )
+    info = {"source": "windows", "window_s": window_bins * bin_size_s, "span_s": [0.0, n * bin_size_s]}
+
+    def windowed(x: np.ndarray, names: list[str], source: str) -> Dataset:
+        return Dataset(
+            data=x[0].reshape(n_win, window_bins, -1),
+            channel_names=names,
+            bin_size_s=bin_size_s,
+            source=source,
+            preprocessing={"trials": dict(info)},
+        )
+
+    kp = [f"kp{i}_{ax}" for i in range(n_keypoints) for ax in ("x", "y")]
+    truth = {
+        "shared": z_s[0],
+        "private_neural": z_a[0],
+        "private_behavior": z_b[0],
+        "time": (np.arange(n) + 0.5) * bin_size_s,
+        "rates": rates[0],
+    }
+    return Simulation(
+        windowed(counts, [f"neuron{i}" for i in range(n_neurons)], "<simulated session neural>"),
+        windowed(pose, kp, "<simulated session behavior>"),
+        truth,
+    )
 
 
 def write_simulation(out_dir: str | Path, sim: Simulation) -> dict[str, Path]:
