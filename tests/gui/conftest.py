@@ -90,7 +90,7 @@ def _train(qtbot, win, epochs: int, timeout: int = 90000) -> str:
     win.model_panel.epochs_spin.setValue(epochs)
     with qtbot.waitSignal(win.training_finished, timeout=timeout) as blocker:
         assert win.start_training()
-    qtbot.waitUntil(lambda: not win.redraw_queue.pending(), timeout=5000)
+    qtbot.waitUntil(lambda: not win.redraw_queue.pending(), timeout=30000)
     return blocker.args[0]
 
 

@@ -41,7 +41,7 @@ def test_every_bad_file_shows_one_dialog_and_keeps_the_loaded_data(loaded, monke
 
 def test_the_dialog_itself_appears_for_an_empty_file(loaded, qtbot):
     case = next(c for c in LOAD_CASES if c.name == "empty.npz")
-    with qtbot.waitSignal(loaded.error_shown, timeout=5000) as blocker:
+    with qtbot.waitSignal(loaded.error_shown, timeout=30000) as blocker:
         assert not loaded.open_data_file(case.path, "neural")
     assert "empty.npz" in blocker.args[0] and "empty file" in blocker.args[0]
     assert loaded._error_box.isVisible() and "empty.npz" in loaded._error_box.text()

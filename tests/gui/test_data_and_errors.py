@@ -25,7 +25,7 @@ def test_a_bad_file_shows_a_clear_message_and_keeps_the_data(window, demo_files,
     before = window.data_panel.summary_text("neural")
     bad = tmp_path / "flat.npy"
     np.save(bad, np.zeros((2, 3, 4, 5)))  # 4-D: not a trial tensor
-    with qtbot.waitSignal(window.error_shown, timeout=5000) as blocker:
+    with qtbot.waitSignal(window.error_shown, timeout=30000) as blocker:
         assert not window.open_data_file(bad, "neural")
     assert "flat.npy" in blocker.args[0] and "3-D" in blocker.args[0]
     assert window.data_panel.summary_text("neural") == before

@@ -42,7 +42,7 @@ def trained(loaded, qtbot, train):
     win = loaded
     win.model_panel.set_split(2, 1, 1)
     assert train(qtbot, win, 3) == "max_epochs"
-    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=5000)
+    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=30000)
     win.reconstruction_panel.set_trial(4)
     return win
 
@@ -61,7 +61,7 @@ def test_every_view_exports_to_png_svg_and_pdf(trained, qtbot, tmp_path, monkeyp
 
     # The 3D view: a screenshot at the requested size ...
     lp = win.latent_panel
-    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=3000)
+    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=30000)
     shot = win.export_view("latents_3d_screenshot", tmp_path / "shot.png", size=(640, 360))
     _check_png(shot, size=(640, 360))
     big = win.export_view("latents_3d_screenshot", tmp_path / "big.png", size=(1500, 1100))
@@ -105,7 +105,7 @@ def test_export_dialog_choices_and_nothing_to_export(window, qtbot, tmp_path):
     assert choice.view == "latents_3d_screenshot" and choice.size == (800, 600)
     assert choice.path.endswith(".png")
     # With no model, the window says so instead of writing an empty file.
-    with qtbot.waitSignal(window.error_shown, timeout=3000):
+    with qtbot.waitSignal(window.error_shown, timeout=30000):
         assert not window.export_chosen(choice)
     assert not (tmp_path / "latents_3d_screenshot.png").exists()
     # The File ▸ Export submenu lists every view.

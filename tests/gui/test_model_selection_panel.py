@@ -39,7 +39,7 @@ def test_sweep_runs_shows_table_and_plot_and_emits_choice(qtbot, panel):
     assert list(xs) == [1, 2]
     qtbot.waitUntil(lambda: not panel.is_running, timeout=10000)
     assert panel.run_button.isEnabled()
-    with qtbot.waitSignal(panel.fit_chosen, timeout=2000) as chosen:
+    with qtbot.waitSignal(panel.fit_chosen, timeout=30000) as chosen:
         panel.choose_row(1)
     assert chosen.args[0]["shared"] == 2
 

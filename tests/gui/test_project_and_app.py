@@ -24,14 +24,14 @@ def test_save_and_reopen_shows_the_same_latents(loaded, qtbot, tmp_path, train):
     win.model_panel.epochs_spin.setValue(77)  # reopening restores the project's settings
     win.reset_model()
     assert win.model is None
-    qtbot.waitUntil(lambda: win.latent_panel.drawn_coordinates() is None, timeout=3000)
+    qtbot.waitUntil(lambda: win.latent_panel.drawn_coordinates() is None, timeout=30000)
     assert win.open_project(path)
     assert len(win.model.history) == 3 and win.training_panel.n_epochs_shown == 3
     assert win.model_panel.epochs() == 3  # the session's epochs, not the model's defaults
     lp = win.latent_panel
     np.testing.assert_allclose(lp._latents["shared"], shared := shown["shared"], atol=1e-4)
     assert lp.current_subspace() == "shared"
-    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=3000)
+    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=30000)
     assert lp.drawn_coordinates().shape[:2] == shared.shape[:2]
     assert win.reconstruction_panel.reconstructed_image() is not None
     assert str(path.resolve()) in win.recent_projects()

@@ -23,7 +23,7 @@ def test_training_with_a_chosen_split_reports_the_elbo_live(loaded, qtbot, train
     best_epoch, best = win.training_panel.best()
     assert best == max(r.elbo for r in reports)
     assert win.last_snapshot is not None and win.last_snapshot.latents["shared"].shape[2] == 1
-    qtbot.waitUntil(lambda: win.training_panel.progress.value() == 4, timeout=3000)
+    qtbot.waitUntil(lambda: win.training_panel.progress.value() == 4, timeout=30000)
     # The architecture is fixed once trained; Train continues the same model.
     assert not win.model_panel.shared.isEnabled()
     assert train(qtbot, win, 2) == "max_epochs"
@@ -41,9 +41,9 @@ def test_pause_resume_and_stop(loaded, qtbot):
     assert win.training_panel.pause_button.text() == "Resume"
     assert win.save_action.isEnabled()  # a paused model can be saved
     at_pause = len(win.model.history)
-    qtbot.waitUntil(lambda: win.training_panel.n_epochs_shown == at_pause, timeout=5000)
+    qtbot.waitUntil(lambda: win.training_panel.n_epochs_shown == at_pause, timeout=30000)
     assert len(win.model.history) == at_pause  # blocked in the worker: no epoch runs
-    with qtbot.waitSignal(win.paused_changed, timeout=5000) as blocker:
+    with qtbot.waitSignal(win.paused_changed, timeout=30000) as blocker:
         win.toggle_pause()
     assert blocker.args == [False]
     qtbot.waitUntil(lambda: len(win.model.history) > at_pause + 1, timeout=60000)
@@ -53,7 +53,7 @@ def test_pause_resume_and_stop(loaded, qtbot):
     assert at_pause < len(win.model.history) < 500
     assert not win.is_training and win.training_panel.train_button.isEnabled()
     # During the session the epoch axis spanned all 500 epochs; stopped, it fits the curves.
-    qtbot.waitUntil(lambda: not win.redraw_queue.pending(), timeout=5000)
+    qtbot.waitUntil(lambda: not win.redraw_queue.pending(), timeout=30000)
     x_max = win.training_panel.elbo_plot.getViewBox().viewRange()[0][1]
     assert x_max < len(win.model.history) + 10
 
@@ -61,7 +61,7 @@ def test_pause_resume_and_stop(loaded, qtbot):
 def test_space_starts_and_pauses_training(loaded, qtbot):
     win = loaded
     win.model_panel.epochs_spin.setValue(500)
-    with qtbot.waitSignal(win.training_started, timeout=5000):
+    with qtbot.waitSignal(win.training_started, timeout=30000):
         win.train_action.trigger()  # the Space shortcut's action
     with qtbot.waitSignal(win.paused_changed, timeout=60000):
         win.train_action.trigger()
@@ -81,7 +81,7 @@ def test_closing_while_training_asks_and_stops_the_worker(loaded, qtbot):
         win.close()
         assert win.isVisible()  # waits for the epoch in flight
     assert asked and "Training is running" in asked[0]
-    qtbot.waitUntil(lambda: not win.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=30000)
     assert win._worker is None and not win.is_training
 
 
@@ -89,7 +89,7 @@ def test_closing_can_be_cancelled(loaded, qtbot):
     win = loaded
     win._confirm = lambda q: False
     win.model_panel.epochs_spin.setValue(500)
-    with qtbot.waitSignal(win.training_started, timeout=5000):
+    with qtbot.waitSignal(win.training_started, timeout=30000):
         win.start_training()
     win.close()
     assert win.isVisible() and win.is_training

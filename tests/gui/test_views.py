@@ -14,11 +14,11 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
     panel = win.reconstruction_panel
     data = win._neural.data
     panel.set_trial(0)
-    qtbot.waitUntil(lambda: panel.shown_trial == 0, timeout=3000)
+    qtbot.waitUntil(lambda: panel.shown_trial == 0, timeout=30000)
     np.testing.assert_array_equal(panel.observed_image(), data[0].T)
     rec0 = panel.reconstructed_image().copy()
     panel.set_trial(5)
-    qtbot.waitUntil(lambda: panel.shown_trial == 5, timeout=3000)
+    qtbot.waitUntil(lambda: panel.shown_trial == 5, timeout=30000)
     np.testing.assert_array_equal(panel.observed_image(), data[5].T)
     assert not np.allclose(panel.reconstructed_image(), rec0)
     assert str(win._neural.conditions[5]) in panel.trial_label.text()
@@ -36,8 +36,8 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
     assert win.latent_panel.view.renders == renders
     panel.slider.setFocus()
     qtbot.keyClick(panel.slider, Qt.Key.Key_Right)
-    qtbot.waitUntil(lambda: panel.shown_trial == 6, timeout=3000)
-    with qtbot.waitSignal(panel.trial_changed, timeout=3000):
+    qtbot.waitUntil(lambda: panel.shown_trial == 6, timeout=30000)
+    with qtbot.waitSignal(panel.trial_changed, timeout=30000):
         panel.play_button.click()
     panel.play_button.click()
     assert not panel.play_button.isChecked()
@@ -49,15 +49,15 @@ def test_switching_the_3d_subspace_draws_other_latents(loaded, qtbot, train):
     assert train(qtbot, win, 3) == "max_epochs"
     lp = win.latent_panel
     lp.set_subspace("shared")
-    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=3000)
+    qtbot.waitUntil(lambda: lp.drawn_coordinates() is not None, timeout=30000)
     shared = lp.drawn_coordinates().copy()
     z = win.last_snapshot.latents["shared"]
     scale = shared[..., 0].ravel() @ z[..., 0].ravel() / (z[..., 0].ravel() ** 2).sum()
     np.testing.assert_allclose(shared[..., 0], scale * z[..., 0], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(shared[..., 1] / scale, z[..., 1], rtol=1e-3, atol=1e-3)
-    with qtbot.waitSignal(lp.subspace_changed, timeout=3000):
+    with qtbot.waitSignal(lp.subspace_changed, timeout=30000):
         lp.set_subspace("private_neural")
-    qtbot.waitUntil(lambda: not np.array_equal(lp.drawn_coordinates(), shared), timeout=3000)
+    qtbot.waitUntil(lambda: not np.array_equal(lp.drawn_coordinates(), shared), timeout=30000)
     zp = win.last_snapshot.latents["private_neural"][..., 0]
     drawn = lp.drawn_coordinates()
     assert abs(np.corrcoef(drawn[..., 0].ravel(), zp.ravel())[0, 1]) > 0.999
@@ -78,7 +78,7 @@ def test_the_digit_demo_shows_frames(window, qtbot, train):
     assert train(qtbot, window, 2) == "max_epochs"
     panel = window.reconstruction_panel
     panel.set_trial(1)
-    qtbot.waitUntil(lambda: panel.shown_trial == 1, timeout=3000)
+    qtbot.waitUntil(lambda: panel.shown_trial == 1, timeout=30000)
     frames = panel.frames_image()
     assert frames is not None and frames.shape == (2 * 16 + 1, 8 * 17 - 1)
     assert frames[:16].max() > 0.5 and np.ptp(frames[17:]) > 0  # observed and reconstructed
