@@ -18,6 +18,7 @@ from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
 from mmgpvae_core.fourier import circular_length
+from mmgpvae_core.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
 from mmgpvae_core.model import MMGPVAEModule, ModelShape
 from mmgpvae_core.prior import length_scale_from_data
 from mmgpvae_core.project import read_project, torch_bytes, torch_from_bytes, write_project
@@ -94,8 +95,9 @@ class MMGPVAE:
         if behavior is None and cfg.private_behavior > 0:
             cfg = self.model_config = cfg.replace(private_behavior=0)
         arrays = [neural.data] + ([behavior.data] if behavior is not None else [])
-        logs = [cfg.neural_likelihood == "poisson", cfg.behavior_likelihood == "poisson"]
-        ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs[: len(arrays)])
+        names = [cfg.neural_likelihood, cfg.behavior_likelihood][: len(arrays)]
+        logs = [likelihood_class(name).counts for name in names]
+        ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs)
         min_ell = cfg.min_length_scale or max(1.0, ell0 / 2.0)
         min_ell = min(min_ell, ell0)
         self.shape = ModelShape(
@@ -111,6 +113,30 @@ class MMGPVAE:
         self.module.init_from_data(self._tensor(neural), self._tensor(behavior))
         self.optimizer = make_optimizer(self.module, self.train_config)
         self.history = TrainingHistory()
+
+    def resolve_likelihoods(
+        self, neural: Any, behavior: Any = None
+    ) -> dict[str, LikelihoodChoice]:
+        """Replace an ``"auto"`` likelihood in ``model_config`` by the one chosen for the data
+        (``likelihoods.choose_likelihood``: calcium and other non-integer signals → gaussian,
+        non-negative integer counts → poisson, only 0/1 → bernoulli); ``fit`` does this first.
+        Returns each given modality's likelihood and why ("auto: …" or "set")."""
+        cfg = self.model_config
+        out = {}
+        for modality, data in (("neural", neural), ("behavior", behavior)):
+            if data is None:
+                continue
+            out[modality] = resolve_likelihood(
+                getattr(cfg, f"{modality}_likelihood"), _as_dataset(data, modality), modality
+            )
+        changes = {
+            f"{m}_likelihood": c.name
+            for m, c in out.items()
+            if getattr(cfg, f"{m}_likelihood") != c.name
+        }
+        if changes:
+            self.model_config = cfg.replace(**changes)
+        return out
 
     def _check(self, neural: Dataset, behavior: Dataset | None) -> None:
         check_for_likelihood(neural, self.model_config.neural_likelihood)
@@ -134,6 +160,8 @@ class MMGPVAE:
         neural_ds = _as_dataset(neural, "neural")
         behavior_ds = _as_dataset(behavior, "behavior")
         assert neural_ds is not None
+        if self.module is None:
+            self.resolve_likelihoods(neural_ds, behavior_ds)
         self._check(neural_ds, behavior_ds)
         if self.module is None:
             self._build(neural_ds, behavior_ds)

@@ -10,7 +10,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-LIKELIHOODS = ("poisson", "gaussian", "bernoulli")
+#: names of the registered likelihoods (``likelihoods.py``; kept here so that the command line
+#: and config checks need no torch), as project files store them
+LIKELIHOODS = ("poisson", "gaussian", "bernoulli", "negbinomial")
+#: a likelihood chosen from the data when the model is fitted (``likelihoods.choose_likelihood``)
+AUTO = "auto"
 DECODERS = ("linear", "mlp")
 FUSIONS = ("poe", "mean")
 
@@ -50,6 +54,8 @@ class ModelConfig(_Config):
     """The latent split, likelihoods, decoders and GP prior hyperparameters.
 
     Length-scales are in time bins. ``None`` means "choose from the data" (see ``prior.py``).
+    A likelihood may be ``"auto"``: ``MMGPVAE.fit`` replaces it by the one chosen for the data
+    (``likelihoods.choose_likelihood``), so saved projects always name a concrete likelihood.
     """
 
     shared: int = 2
@@ -74,7 +80,11 @@ class ModelConfig(_Config):
         _check(self.private_behavior >= 0, "private_behavior", "must be >= 0")
         _check(self.n_latents > 0, "shared", "the model needs at least one latent dimension")
         for name in ("neural_likelihood", "behavior_likelihood"):
-            _check(getattr(self, name) in LIKELIHOODS, name, f"must be one of {LIKELIHOODS}")
+            _check(
+                getattr(self, name) in LIKELIHOODS + (AUTO,),
+                name,
+                f"must be one of {LIKELIHOODS + (AUTO,)}",
+            )
         for name in ("neural_decoder", "behavior_decoder"):
             _check(getattr(self, name) in DECODERS, name, f"must be one of {DECODERS}")
         _check(self.shared_fusion in FUSIONS, "shared_fusion", f"must be one of {FUSIONS}")

@@ -186,31 +186,13 @@ class Dataset:
 
 
 def check_for_likelihood(ds: Dataset, likelihood: str) -> None:
-    """Raise DataError if ``ds`` cannot be modelled with ``likelihood``."""
-    vals = ds.data[~np.isnan(ds.data)]
-    if likelihood == "poisson":
-        if (vals < 0).any():
-            raise DataError(
-                ds.source,
-                ds.field,
-                f"{int((vals < 0).sum())} negative values, minimum {vals.min():g}; a Poisson "
-                "likelihood needs non-negative spike counts (use --neural-likelihood gaussian "
-                "for calcium traces)",
-            )
-        frac = vals - np.round(vals)
-        if (np.abs(frac) > 1e-6).any():
-            bad = vals[np.abs(frac) > 1e-6][0]
-            raise DataError(
-                ds.source,
-                ds.field,
-                f"non-integer value {bad:g}; a Poisson likelihood needs integer spike counts "
-                "(use a gaussian likelihood for continuous signals)",
-            )
-    elif likelihood == "bernoulli":
-        if not np.isin(vals, (0.0, 1.0)).all():
-            raise DataError(
-                ds.source, ds.field, "a Bernoulli likelihood needs values that are 0 or 1"
-            )
+    """Raise DataError if ``ds`` cannot be modelled with ``likelihood`` (a registered name; the
+    check itself is the likelihood class's ``data_problem``)."""
+    from mmgpvae_core.likelihoods import likelihood_class  # torch: only where a model is fitted
+
+    problem = likelihood_class(likelihood).data_problem(ds.data[~np.isnan(ds.data)])
+    if problem:
+        raise DataError(ds.source, ds.field, problem)
 
 
 def check_pair(neural: Dataset, behavior: Dataset | None) -> None:

@@ -20,8 +20,10 @@ well: NLB-style co-smoothing bits/spike (held-out neurons from held-in neurons o
 behavior channel predicted from neural activity alone, bits/spike of neurons predicted from
 behavior alone, and the held-out ELBO per modality.
 
-Predictive densities: Poisson with the posterior-mean rate ``E[exp f]``; Gaussian with the
-moment-matched predictive ``N(E y, Var f + noise)`` in the data's units; Bernoulli with ``E[p]``.
+Predictive densities are each likelihood's ``predictive_log_prob``: Poisson (and negative
+binomial) at the posterior-mean rate ``E[exp f]``; Gaussian the moment-matched predictive
+``N(E y, Var f + noise)`` in the data's units; Bernoulli with ``E[p]``. Count likelihoods report
+bits/spike, others R².
 Linear decoders use the posterior moments in closed form, MLP decoders ``n_samples`` samples.
 Bits/spike follow the Neural Latents Benchmark: (log-likelihood − that of each neuron's mean rate
 over the evaluated trials) / (spike count · ln 2).
@@ -29,7 +31,6 @@ over the evaluated trials) / (spike count · ln 2).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,6 @@ import torch
 
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.elbo import elbo_terms
-from mmgpvae_core.likelihoods import BernoulliLikelihood, GaussianLikelihood, PoissonLikelihood
 
 PREDICTIVE_TERMS = ("cosmooth_neural", "cosmooth_behavior", "cross_behavior", "cross_neural")
 
@@ -147,23 +147,13 @@ def predict(
                 if z_mean is None:
                     z_mean, z_var = post.time_mean(), post.time_var()
                 m, v = module.predictor_moments(name, z_mean, z_var)
-                if isinstance(lik, PoissonLikelihood):
-                    mean = lik.mean(m, v)
-                elif isinstance(lik, BernoulliLikelihood):
-                    mean = lik.mean(m, v)
-                else:
-                    mean = lik.mean(m)
+                mean = lik.predictive_mean(m, v)
                 f_var = v
             else:
                 if samples is None:
                     samples = post.sample_time(n_samples)
                 f = dec(samples[..., idx])  # (S, N, T, C)
-                if isinstance(lik, PoissonLikelihood):
-                    mean = torch.exp(f).mean(0)
-                elif isinstance(lik, BernoulliLikelihood):
-                    mean = torch.sigmoid(f).mean(0)
-                else:
-                    mean = lik.mean(f.mean(0))
+                mean = lik.sample_mean(f)
                 f_var = f.var(0, unbiased=False)
             res = {"mean": mean.cpu().numpy().astype(np.float64)}
             y = None if targets is None else _array(targets.get(name))
@@ -176,18 +166,7 @@ def predict(
 def _log_prob(lik, y: np.ndarray, mean: torch.Tensor, f_var: torch.Tensor) -> np.ndarray:
     """Predictive log-density of each observed sample (NaN where y is missing)."""
     yt = torch.as_tensor(np.nan_to_num(y), dtype=mean.dtype, device=mean.device)
-    if isinstance(lik, PoissonLikelihood):
-        lam = mean.clamp_min(1e-8)
-        lp = yt * torch.log(lam) - lam - torch.lgamma(yt + 1.0)
-    elif isinstance(lik, GaussianLikelihood):
-        var = lik.scale**2 * (lik.noise + f_var)
-        lp = -0.5 * (math.log(2 * math.pi) + torch.log(var) + (yt - mean) ** 2 / var)
-    elif isinstance(lik, BernoulliLikelihood):
-        p = mean.clamp(1e-6, 1 - 1e-6)
-        lp = yt * torch.log(p) + (1 - yt) * torch.log1p(-p)
-    else:  # pragma: no cover
-        raise TypeError(f"no predictive density for {type(lik).__name__}")
-    out = lp.cpu().numpy().astype(np.float64)
+    out = lik.predictive_log_prob(yt, mean, f_var).cpu().numpy().astype(np.float64)
     out[np.isnan(y)] = np.nan
     return out
 
@@ -318,8 +297,9 @@ def evaluate(
     docstring — and ``r2_behavior_channels`` (behavior channels,).
     """
     yn, yb = _array(neural), _array(behavior)
-    has_b = yb is not None and model._require_fitted().has_behavior
-    poisson = model.model_config.neural_likelihood == "poisson"
+    module = model._require_fitted()
+    has_b = yb is not None and module.has_behavior
+    is_counts = module.lik_neural.counts  # bits/spike for spike counts, R² otherwise
     kw = dict(n_groups=n_groups, seed=seed, n_samples=n_samples)
     out: dict[str, Any] = {}
     per_trial = np.zeros(yn.shape[0])
@@ -328,7 +308,7 @@ def evaluate(
     out["cosmooth_neural"] = float(_per_trial(cs_n["log_prob"]).mean())
     per_trial += _per_trial(cs_n["log_prob"])
     nlb = cosmooth(model, "neural", yn, None, **kw)  # neurons from neurons only (NLB co-bps)
-    if poisson:
+    if is_counts:
         out["cosmooth_bps"] = bits_per_spike(yn, nlb["mean"])
     else:
         out["cosmooth_r2"] = r2_pooled(yn, nlb["mean"])
@@ -349,7 +329,7 @@ def evaluate(
         from_behavior = predict(model, None, yb, targets={"neural": yn}, **_pk(kw))["neural"]
         out["cross_neural"] = float(_per_trial(from_behavior["log_prob"]).mean())
         per_trial += _per_trial(from_behavior["log_prob"])
-        if poisson:
+        if is_counts:
             out["bps_neural_from_behavior"] = bits_per_spike(yn, from_behavior["mean"])
         else:
             out["r2_neural_from_behavior"] = r2_pooled(yn, from_behavior["mean"])

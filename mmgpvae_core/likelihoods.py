@@ -1,25 +1,79 @@
-"""Observation models. Each maps a linear predictor ``f`` (trials, time, channels) to a
-distribution over observations ``y`` of the same shape.
+"""Observation models, and the registry that maps their saved names to classes.
 
-``expected_log_prob(y, mean, var)`` is E_{f ~ N(mean, var)}[log p(y | f)] in closed form where
-one exists (Poisson, Gaussian); the model uses it for linear decoders, so their likelihood term
-has no Monte Carlo noise at all. Missing samples are handled by the caller's mask.
+Each likelihood maps a linear predictor ``f`` (trials, time, channels) to a distribution over
+observations ``y`` of the same shape, and owns everything that depends on which distribution it
+is (gpytorch's ``likelihoods/`` shape; no caller asks "which likelihood is this?"):
+
+- the link and the densities: ``log_prob(y, f)``, ``expected_log_prob(y, mean, var)`` =
+  E_{f ~ N(mean, var)}[log p(y | f)] (closed form where one exists, ``closed_form``; the model
+  uses it for linear decoders, so their likelihood term has no Monte Carlo noise), ``mean``;
+- initialisation from data (``init_from_data``: decoder bias, Gaussian loc/scale, dispersion);
+- the posterior-predictive used for held-out scores (``predictive_mean``,
+  ``predictive_log_prob``) and display facts (``counts``, ``unit_label``, ``display_units``);
+- on plain numpy, without an instance: the data check (``data_problem`` / ``accepts``) and the
+  automatic choice (``auto_score``: how well the data looks like this likelihood's, and why).
+
+Adding a likelihood is one class decorated with ``@register`` (its ``name`` is what project
+files store), its name in ``config.LIKELIHOODS`` (kept torch-free for the command line; a test
+checks that the two agree) and its tests. Missing samples are handled by the caller's mask.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mmgpvae_core.config import AUTO
+
+#: Dataset.kind values (set by the loaders) that say what a signal is, whatever its values.
+CALCIUM_KINDS = {
+    "suite2p": "calcium (suite2p)",
+    "nwb:RoiResponseSeries": "calcium (NWB ROI series)",
+}
+POSE_KINDS = {
+    "deeplabcut": "pose (DeepLabCut)",
+    "sleap": "pose (SLEAP)",
+    "nwb:PoseEstimation": "pose (NWB PoseEstimation)",
+    "nwb:SpatialSeries": "position (NWB SpatialSeries)",
+}
+SPIKE_KINDS = {"nwb:Units": "spike counts (NWB units)"}
+
+
+def _finite(values: Any) -> np.ndarray:
+    """The observed (non-NaN) values of an array or Dataset, flattened."""
+    a = np.asarray(getattr(values, "data", values), dtype=np.float64)
+    return a[np.isfinite(a)]
+
+
+def _is_integer(vals: np.ndarray) -> bool:
+    return bool((np.abs(vals - np.round(vals)) <= 1e-6).all())
+
 
 class Likelihood(nn.Module):
-    """Base class. ``closed_form`` says whether ``expected_log_prob`` is exact."""
+    """Base class. Subclasses set ``name`` and override the densities they support.
 
-    closed_form = False
+    ``closed_form``: ``expected_log_prob`` is exact (else the ELBO samples f).
+    ``counts``: observations are counts per bin (encoders read log1p(y), views draw rasters,
+    held-out scores report bits/spike).
+    """
 
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    closed_form: ClassVar[bool] = False
+    counts: ClassVar[bool] = False
+    unit_label: ClassVar[str] = "signal (data units)"
+
+    def __init__(self, n_channels: int = 1) -> None:
+        super().__init__()
+        self.n_channels = n_channels
+
+    # ---------------------------------------------------------------- densities
     def log_prob(self, y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -32,13 +86,170 @@ class Likelihood(nn.Module):
         """E[y] given f (or, with ``var``, averaged over f ~ N(f, var))."""
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- set-up from data
+    @torch.no_grad()
+    def init_from_data(self, flat: torch.Tensor, out_bias: torch.Tensor) -> None:
+        """Initialise from the training data ``flat`` (samples, channels; NaN = missing):
+        this likelihood's own parameters and the decoder's output bias ``out_bias``
+        (channels,), set in place."""
 
-class PoissonLikelihood(Likelihood):
+    # ---------------------------------------------------------------- posterior predictive
+    def predictive_mean(
+        self, f_mean: torch.Tensor, f_var: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """E[y] with f ~ N(f_mean, f_var) (linear decoders, closed form)."""
+        return self.mean(f_mean, f_var)
+
+    def sample_mean(self, f: torch.Tensor) -> torch.Tensor:
+        """E[y] from samples f (S, ...) of the predictor (MLP decoders)."""
+        return self.mean(f).mean(0)
+
+    def predictive_log_prob(
+        self, y: torch.Tensor, mean: torch.Tensor, f_var: torch.Tensor
+    ) -> torch.Tensor:
+        """log p(y) under the predictive density with mean ``mean`` (y's units) and predictor
+        variance ``f_var``; y is finite (the caller masks missing samples)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- data, without an instance
+    @classmethod
+    def data_problem(cls, values: np.ndarray) -> str | None:
+        """Why finite ``values`` cannot be modelled by this likelihood (None: they can)."""
+        return None
+
+    @classmethod
+    def accepts(cls, values: Any) -> bool:
+        return cls.data_problem(_finite(values)) is None
+
+    @classmethod
+    def auto_score(cls, values: np.ndarray, kind: str, modality: str) -> tuple[float, str] | None:
+        """(score, reason) if the automatic choice may pick this likelihood for finite
+        ``values`` of a Dataset of ``kind`` in ``modality``; the highest score wins. Convention:
+        10 when ``kind`` names the signal, 1–3 from the values alone, None: never chosen."""
+        return None
+
+    @classmethod
+    def display_units(cls, bin_size_s: float | None, units: str | None) -> tuple[float, str]:
+        """(scale applied to the data, unit label) in figures."""
+        return 1.0, units or "a.u."
+
+
+# ---------------------------------------------------------------------------- registry
+LIKELIHOOD_CLASSES: dict[str, type[Likelihood]] = {}
+
+
+def register(cls: type[Likelihood]) -> type[Likelihood]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    if not cls.name or cls.name == AUTO:
+        raise ValueError(
+            f"{cls.__name__}: a registered likelihood needs a name other than {AUTO!r}"
+        )
+    LIKELIHOOD_CLASSES[cls.name] = cls
+    return cls
+
+
+def likelihood_class(name: str) -> type[Likelihood]:
+    try:
+        return LIKELIHOOD_CLASSES[name]
+    except KeyError:
+        hint = " (resolve 'auto' from the data first)" if name == AUTO else ""
+        raise ValueError(
+            f"unknown likelihood {name!r}{hint}; expected one of {sorted(LIKELIHOOD_CLASSES)}"
+        ) from None
+
+
+def make_likelihood(name: str, n_channels: int) -> Likelihood:
+    return likelihood_class(name)(n_channels)
+
+
+@dataclass(frozen=True)
+class LikelihoodChoice:
+    """A resolved likelihood and why: ``reason`` is "auto: …" or "set"."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reason})"
+
+
+def choose_likelihood(
+    data: Any, kind: str | None = None, modality: str = "neural"
+) -> LikelihoodChoice:
+    """The likelihood for ``data`` (a Dataset, whose ``kind`` is used, or an array): the
+    registered class with the highest ``auto_score``."""
+    kind = kind if kind is not None else getattr(data, "kind", "generic")
+    vals = _finite(data)
+    best: tuple[float, str, str] | None = None
+    for name, cls in LIKELIHOOD_CLASSES.items():
+        scored = cls.auto_score(vals, kind, modality)
+        if scored is not None and (best is None or scored[0] > best[0]):
+            best = (scored[0], name, scored[1])
+    assert best is not None, "the Gaussian likelihood accepts any data"
+    return LikelihoodChoice(best[1], f"auto: {best[2]}")
+
+
+def resolve_likelihood(name: str, data: Any, modality: str = "neural") -> LikelihoodChoice:
+    """``name`` itself, or, for "auto", the choice for ``data``."""
+    if name == AUTO:
+        return choose_likelihood(data, modality=modality)
+    likelihood_class(name)
+    return LikelihoodChoice(name, "set")
+
+
+# ---------------------------------------------------------------------------- counts
+class _CountLikelihood(Likelihood):
+    """Shared by count models: non-negative integer data, log link, bias at the log mean rate."""
+
+    counts = True
+    unit_label = "counts per bin"
+
+    @classmethod
+    def data_problem(cls, values: np.ndarray) -> str | None:
+        if (values < 0).any():
+            return (
+                f"{int((values < 0).sum())} negative values, minimum {values.min():g}; a "
+                f"{cls.display_name} likelihood needs non-negative spike counts (use "
+                "--neural-likelihood gaussian for calcium traces)"
+            )
+        frac = np.abs(values - np.round(values))
+        if (frac > 1e-6).any():
+            return (
+                f"non-integer value {values[frac > 1e-6][0]:g}; a {cls.display_name} likelihood "
+                "needs integer spike counts (use a gaussian likelihood for continuous signals)"
+            )
+        return None
+
+    @classmethod
+    def display_units(cls, bin_size_s, units):
+        if bin_size_s:
+            return 1.0 / float(bin_size_s), "spikes/s"
+        return 1.0, "spikes/bin"
+
+    @torch.no_grad()
+    def init_from_data(self, flat, out_bias):
+        out_bias.copy_(torch.log(torch.nanmean(flat, dim=0).clamp_min(1e-3)))
+
+
+@register
+class PoissonLikelihood(_CountLikelihood):
     """y ~ Poisson(exp(f)); f is the log rate per bin."""
 
+    name = "poisson"
+    display_name = "Poisson"
     closed_form = True
 
-    def log_prob(self, y: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def auto_score(cls, values, kind, modality):
+        if cls.data_problem(values) is not None:
+            return None
+        if kind in SPIKE_KINDS:
+            return 10.0, SPIKE_KINDS[kind]
+        if kind in CALCIUM_KINDS or kind in POSE_KINDS or modality != "neural":
+            return None  # integer pose or pixel values are not counts
+        return 2.0, "non-negative integer counts"
+
+    def log_prob(self, y, f):
         return y * f - torch.exp(f) - torch.lgamma(y + 1.0)
 
     def expected_log_prob(self, y, mean, var):
@@ -48,7 +259,69 @@ class PoissonLikelihood(Likelihood):
     def mean(self, f, var=None):
         return torch.exp(f if var is None else f + 0.5 * var)
 
+    def predictive_log_prob(self, y, mean, f_var):
+        lam = mean.clamp_min(1e-8)
+        return y * torch.log(lam) - lam - torch.lgamma(y + 1.0)
 
+
+@register
+class NegativeBinomialLikelihood(_CountLikelihood):
+    """y ~ NegBinomial(mean exp(f), dispersion r) with a learned r per channel, for
+    over-dispersed spike counts: Var y = μ + μ²/r (Poisson as r → ∞).
+
+    No closed form under Gaussian f: the ELBO samples f (``closed_form = False``). The predictive
+    density is the negative binomial at the posterior-mean rate E[exp f] with the learned r.
+    """
+
+    name = "negbinomial"
+    display_name = "negative binomial"
+    closed_form = False
+
+    def __init__(self, n_channels: int, dispersion_init: float = 10.0) -> None:
+        super().__init__(n_channels)
+        raw = math.log(math.expm1(dispersion_init))
+        self.raw_dispersion = nn.Parameter(torch.full((n_channels,), raw))
+
+    @property
+    def dispersion(self) -> torch.Tensor:
+        """(channels,) r: smaller = more over-dispersed."""
+        return F.softplus(self.raw_dispersion) + 1e-3
+
+    def _log_prob_log_mean(self, y: torch.Tensor, log_mu: torch.Tensor) -> torch.Tensor:
+        r = self.dispersion
+        log_r = torch.log(r)
+        log_r_mu = torch.logaddexp(log_r, log_mu)  # log(r + μ)
+        return (
+            torch.lgamma(y + r)
+            - torch.lgamma(r)
+            - torch.lgamma(y + 1.0)
+            + r * (log_r - log_r_mu)
+            + y * (log_mu - log_r_mu)
+        )
+
+    def log_prob(self, y, f):
+        return self._log_prob_log_mean(y, f)
+
+    def mean(self, f, var=None):
+        return torch.exp(f if var is None else f + 0.5 * var)
+
+    def predictive_log_prob(self, y, mean, f_var):
+        return self._log_prob_log_mean(y, torch.log(mean.clamp_min(1e-8)))
+
+    @torch.no_grad()
+    def init_from_data(self, flat, out_bias):
+        super().init_from_data(flat, out_bias)
+        mean = torch.nanmean(flat, dim=0)
+        var = torch.nanmean((flat - mean) ** 2, dim=0)
+        # Method of moments, r = μ² / (Var − μ); near-Poisson channels start at r = 100.
+        excess = var - mean
+        r = torch.where(excess > 1e-6, mean**2 / excess.clamp_min(1e-6), torch.full_like(mean, 1e2))
+        r = r.nan_to_num(1e2).clamp(0.5, 1e2)
+        self.raw_dispersion.copy_(r + torch.log(-torch.expm1(-r)))  # softplus⁻¹
+
+
+# ---------------------------------------------------------------------------- continuous
+@register
 class GaussianLikelihood(Likelihood):
     """y = loc + scale · (f + ε), ε ~ N(0, noise) with a learned noise per channel.
 
@@ -56,14 +329,28 @@ class GaussianLikelihood(Likelihood):
     in standardized units whatever the data's units; log-densities are in the data's units.
     """
 
+    name = "gaussian"
+    display_name = "Gaussian"
     closed_form = True
 
     def __init__(self, n_channels: int, noise_init: float = 0.25) -> None:
-        super().__init__()
+        super().__init__(n_channels)
         raw = math.log(math.expm1(noise_init))
         self.raw_noise = nn.Parameter(torch.full((n_channels,), raw))
         self.register_buffer("loc", torch.zeros(n_channels))
         self.register_buffer("scale", torch.ones(n_channels))
+
+    @classmethod
+    def auto_score(cls, values, kind, modality):
+        if kind in CALCIUM_KINDS:
+            return 10.0, CALCIUM_KINDS[kind]
+        if kind in POSE_KINDS:
+            return 10.0, POSE_KINDS[kind]
+        if not _is_integer(values):
+            return 1.0, "non-integer values"
+        if (values < 0).any():
+            return 1.0, "negative values"
+        return 1.0, "continuous behavior" if modality != "neural" else "continuous values"
 
     @property
     def noise(self) -> torch.Tensor:
@@ -86,11 +373,48 @@ class GaussianLikelihood(Likelihood):
     def mean(self, f, var=None):
         return self.loc + self.scale * f
 
+    def sample_mean(self, f):
+        return self.mean(f.mean(0))
 
+    def predictive_log_prob(self, y, mean, f_var):
+        # Moment-matched N(E y, scale² (Var f + noise)) in the data's units.
+        var = self.scale**2 * (self.noise + f_var)
+        return -0.5 * (math.log(2 * math.pi) + torch.log(var) + (y - mean) ** 2 / var)
+
+    @torch.no_grad()
+    def init_from_data(self, flat, out_bias):
+        mean = torch.nanmean(flat, dim=0)
+        var = torch.nanmean((flat - mean) ** 2, dim=0)
+        self.loc.copy_(mean)
+        self.scale.copy_(torch.sqrt(var).clamp_min(1e-6))
+
+
+@register
 class BernoulliLikelihood(Likelihood):
     """y ~ Bernoulli(sigmoid(f)), for binary pixels or events."""
 
+    name = "bernoulli"
+    display_name = "Bernoulli"
     closed_form = False
+    unit_label = "P(event)"
+
+    @classmethod
+    def data_problem(cls, values):
+        if not np.isin(values, (0.0, 1.0)).all():
+            return "a Bernoulli likelihood needs values that are 0 or 1"
+        return None
+
+    @classmethod
+    def auto_score(cls, values, kind, modality):
+        if kind in CALCIUM_KINDS or kind in POSE_KINDS or kind in SPIKE_KINDS:
+            return None
+        if cls.data_problem(values) is None and np.unique(values).size == 2:
+            return 3.0, "only 0/1 values"
+        return None
+
+    @classmethod
+    def display_units(cls, bin_size_s, units):
+        return 1.0, "P(event)"
 
     def log_prob(self, y, f):
         return y * f - F.softplus(f)
@@ -100,12 +424,11 @@ class BernoulliLikelihood(Likelihood):
             f = f / torch.sqrt(1.0 + math.pi * var / 8.0)
         return torch.sigmoid(f)
 
+    def predictive_log_prob(self, y, mean, f_var):
+        p = mean.clamp(1e-6, 1 - 1e-6)
+        return y * torch.log(p) + (1 - y) * torch.log1p(-p)
 
-def make_likelihood(name: str, n_channels: int) -> Likelihood:
-    if name == "poisson":
-        return PoissonLikelihood()
-    if name == "gaussian":
-        return GaussianLikelihood(n_channels)
-    if name == "bernoulli":
-        return BernoulliLikelihood()
-    raise ValueError(f"unknown likelihood {name!r}")
+    @torch.no_grad()
+    def init_from_data(self, flat, out_bias):
+        p = torch.nanmean(flat, dim=0).clamp(1e-3, 1 - 1e-3)
+        out_bias.copy_(torch.log(p / (1 - p)))

@@ -17,7 +17,7 @@ from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.decoders import Decoder
 from mmgpvae_core.encoders import PseudoObservationEncoder
 from mmgpvae_core.fourier import FourierBasis
-from mmgpvae_core.likelihoods import Likelihood, make_likelihood
+from mmgpvae_core.likelihoods import Likelihood, likelihood_class, make_likelihood
 from mmgpvae_core.posterior import FourierPosterior, fourier_posterior
 from mmgpvae_core.prior import FourierGPPrior
 
@@ -65,9 +65,10 @@ class MMGPVAEModule(nn.Module):
         self.register_buffer("basis", self.fourier.B.clone(), persistent=False)
         self.register_buffer("omega", self.fourier.omega.clone(), persistent=False)
 
+        # Submodules in this order: the optimizer state saved in projects lists parameters so.
         self.enc_neural = PseudoObservationEncoder(
             shape.n_neural, len(self.idx_neural), cfg.encoder_hidden,
-            log_transform=cfg.neural_likelihood == "poisson",
+            log_transform=likelihood_class(cfg.neural_likelihood).counts,
         )
         self.dec_neural = Decoder(
             len(self.idx_neural), shape.n_neural, cfg.neural_decoder, cfg.decoder_hidden
@@ -76,7 +77,7 @@ class MMGPVAEModule(nn.Module):
         if self.has_behavior:
             self.enc_behavior = PseudoObservationEncoder(
                 shape.n_behavior, len(self.idx_behavior), cfg.encoder_hidden,
-                log_transform=cfg.behavior_likelihood == "poisson",
+                log_transform=likelihood_class(cfg.behavior_likelihood).counts,
             )
             self.dec_behavior = Decoder(
                 len(self.idx_behavior), shape.n_behavior, cfg.behavior_decoder, cfg.decoder_hidden
@@ -88,23 +89,14 @@ class MMGPVAEModule(nn.Module):
     # ------------------------------------------------------------------ set-up from data
     @torch.no_grad()
     def init_from_data(self, neural: torch.Tensor, behavior: torch.Tensor | None) -> None:
-        """Input standardization, Poisson biases at the log mean rate, Gaussian loc/scale."""
+        """Input standardization, then each likelihood's own initialisation (count biases at
+        the log mean rate, Gaussian loc/scale, …: ``Likelihood.init_from_data``)."""
         pairs = [(neural, self.enc_neural, self.dec_neural, self.lik_neural)]
         if self.has_behavior and behavior is not None:
             pairs.append((behavior, self.enc_behavior, self.dec_behavior, self.lik_behavior))
         for y, enc, dec, lik in pairs:
             enc.fit_input_stats(y)
-            flat = y.reshape(-1, y.shape[-1])
-            mean = torch.nanmean(flat, dim=0)
-            if lik.__class__.__name__ == "PoissonLikelihood":
-                dec.out_bias().copy_(torch.log(mean.clamp_min(1e-3)))
-            elif lik.__class__.__name__ == "GaussianLikelihood":
-                var = torch.nanmean((flat - mean) ** 2, dim=0)
-                lik.loc.copy_(mean)
-                lik.scale.copy_(torch.sqrt(var).clamp_min(1e-6))
-            elif lik.__class__.__name__ == "BernoulliLikelihood":
-                p = mean.clamp(1e-3, 1 - 1e-3)
-                dec.out_bias().copy_(torch.log(p / (1 - p)))
+            lik.init_from_data(y.reshape(-1, y.shape[-1]), dec.out_bias())
 
     # ------------------------------------------------------------------ inference
     def pseudo_observations(
@@ -178,7 +170,7 @@ class MMGPVAEModule(nn.Module):
         for name, idx, dec, lik in self._modalities():
             if dec.is_linear:
                 m, v = self.predictor_moments(name, z_mean, z_var)
-                out[name] = lik.mean(m, v)
+                out[name] = lik.predictive_mean(m, v)
             else:
                 z = post.sample_time(n_samples)
                 out[name] = lik.mean(dec(z[..., idx])).mean(0)

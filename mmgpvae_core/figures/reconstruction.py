@@ -29,14 +29,12 @@ MAX_TRACE_CHANNELS = 16
 
 
 def _units(likelihood: str, bin_size_s: float | None, units: str | None) -> tuple[float, str]:
-    """(scale applied to the data, unit label) for a likelihood."""
-    if likelihood == "poisson":
-        if bin_size_s:
-            return 1.0 / float(bin_size_s), "spikes/s"
-        return 1.0, "spikes/bin"
-    if likelihood == "bernoulli":
-        return 1.0, "P(event)"
-    return 1.0, units or "a.u."
+    """(scale applied to the data, unit label) for a likelihood: its class's ``display_units``
+    (an unknown name is shown as a continuous signal)."""
+    from mmgpvae_core.likelihoods import LIKELIHOOD_CLASSES, Likelihood
+
+    cls = LIKELIHOOD_CLASSES.get(likelihood, Likelihood)
+    return cls.display_units(bin_size_s, units)
 
 
 def _one_trial(x: Any, trial: int, name: str) -> np.ndarray:
@@ -72,8 +70,9 @@ def reconstruction_figure(
     """Observed vs reconstructed data of one trial.
 
     observed, reconstructed: ``(time, channels)``, or ``(trials, time, channels)`` with ``trial``
-    selecting one. likelihood: "poisson" (shown as spikes/s when ``bin_size_s`` is known, else
-    spikes/bin), "bernoulli" (probability) or "gaussian" (``units``, default a.u.).
+    selecting one. likelihood: a registered name; counts ("poisson", "negbinomial") are shown as
+    spikes/s when ``bin_size_s`` is known, else spikes/bin, "bernoulli" as a probability,
+    "gaussian" in ``units`` (default a.u.).
     kind: "heatmap" or "traces" (default: heatmap for neural, traces for behavior). ``color``:
     the reconstruction's line color in trace plots (the trial's condition color); ``condition``
     is named in the title; ``r2``: per-channel R² to print on each trace panel.

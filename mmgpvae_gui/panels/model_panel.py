@@ -12,12 +12,15 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QLabel,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from mmgpvae_core.config import LIKELIHOODS, ModelConfig, TrainConfig
+from mmgpvae_core.data import Dataset
+from mmgpvae_core.likelihoods import LikelihoodChoice, choose_likelihood
 
 
 def _devices() -> list[str]:
@@ -63,15 +66,18 @@ class ModelPanel(QWidget):
         f = QFormLayout(obs)
         self.neural_likelihood = self._combo(
             LIKELIHOODS,
-            "poisson",
+            ModelConfig.neural_likelihood,
             "Observation model of the neural data: poisson for spike "
-            "counts per bin, gaussian for calcium/continuous traces, bernoulli for 0/1 events.",
+            "counts per bin, negbinomial for over-dispersed counts, gaussian for "
+            "calcium/continuous traces, bernoulli for 0/1 events. Chosen from the data when a "
+            "file loads; pick another to override.",
         )
         self.behavior_likelihood = self._combo(
             LIKELIHOODS,
-            "gaussian",
+            ModelConfig.behavior_likelihood,
             "Observation model of the behavior data: gaussian for "
-            "keypoints/continuous variables or image intensities, bernoulli for binary pixels.",
+            "keypoints/continuous variables or image intensities, bernoulli for binary pixels. "
+            "Chosen from the data when a file loads; pick another to override.",
         )
         self.behavior_decoder = self._combo(
             ("mlp", "linear"),
@@ -79,8 +85,18 @@ class ModelPanel(QWidget):
             "Behavior decoder: a small neural network (mlp, for "
             "nonlinear behavior such as images) or an affine map (linear).",
         )
+        # Why each likelihood is what it is: chosen from the loaded file, or by the user.
+        self.neural_likelihood_note = self._note()
+        self.behavior_likelihood_note = self._note()
+        for combo, note in (
+            (self.neural_likelihood, self.neural_likelihood_note),
+            (self.behavior_likelihood, self.behavior_likelihood_note),
+        ):
+            combo.activated.connect(lambda _i, n=note: n.setText("set by you"))
         f.addRow("Neural:", self.neural_likelihood)
+        f.addRow("", self.neural_likelihood_note)
         f.addRow("Behavior:", self.behavior_likelihood)
+        f.addRow("", self.behavior_likelihood_note)
         f.addRow("Behavior decoder:", self.behavior_decoder)
         layout.addWidget(obs)
 
@@ -166,6 +182,13 @@ class ModelPanel(QWidget):
         s.valueChanged.connect(self.changed)
         return s
 
+    @staticmethod
+    def _note() -> QLabel:
+        label = QLabel("")
+        label.setEnabled(False)  # drawn in the palette's muted text colour
+        label.setWordWrap(True)
+        return label
+
     def _combo(self, items, value: str, tip: str) -> QComboBox:
         c = QComboBox()
         c.addItems(list(items))
@@ -179,6 +202,14 @@ class ModelPanel(QWidget):
         self.shared.setValue(shared)
         self.private_neural.setValue(private_neural)
         self.private_behavior.setValue(private_behavior)
+
+    def follow_data(self, modality: str, ds: Dataset) -> LikelihoodChoice:
+        """Set ``modality``'s likelihood box to the one chosen for a newly loaded file (as
+        ``"auto"`` does in the CLI and the API) and say why under it."""
+        choice = choose_likelihood(ds, modality=modality)
+        getattr(self, f"{modality}_likelihood").setCurrentText(choice.name)
+        getattr(self, f"{modality}_likelihood_note").setText(choice.reason)
+        return choice
 
     def model_kwargs(self) -> dict[str, Any]:
         ell = self.length_scale.value()
@@ -217,6 +248,8 @@ class ModelPanel(QWidget):
                 "device": train.device,
             }
         )
+        for note in (self.neural_likelihood_note, self.behavior_likelihood_note):
+            note.setText("saved in the project")
 
     def apply_kwargs(self, kw: dict[str, Any]) -> None:
         """Set the controls named by ``model_kwargs()`` keys (others are ignored)."""
@@ -229,6 +262,8 @@ class ModelPanel(QWidget):
         for key in ("neural_likelihood", "behavior_likelihood", "behavior_decoder", "device"):
             if key in kw and kw[key] is not None:
                 getattr(self, key).setCurrentText(str(kw[key]))
+                if key.endswith("_likelihood"):
+                    getattr(self, f"{key}_note").setText("")
         if "length_scale_init" in kw:
             self.length_scale.setValue(float(kw["length_scale_init"] or 0.0))
         if "marginal_variance" in kw:

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.data import Dataset
+from mmgpvae_core.likelihoods import LIKELIHOOD_CLASSES, Likelihood
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color, legend_outside
 
@@ -39,8 +41,8 @@ class ReconstructionPanel(QWidget):
         self._neural: Dataset | None = None
         self._behavior: Dataset | None = None
         self._rec: dict[str, np.ndarray] = {}
-        self._neural_lik = "poisson"
-        self._behavior_lik = "gaussian"
+        self._neural_lik = ModelConfig.neural_likelihood
+        self._behavior_lik = ModelConfig.behavior_likelihood
         self._colors: dict[str, tuple[int, int, int]] = {}
         self._drawn: dict[str, int] = {}  # redraw job → the trial it drew last
 
@@ -163,8 +165,8 @@ class ReconstructionPanel(QWidget):
         self,
         neural: Dataset | None,
         behavior: Dataset | None,
-        neural_likelihood: str = "poisson",
-        behavior_likelihood: str = "gaussian",
+        neural_likelihood: str = ModelConfig.neural_likelihood,
+        behavior_likelihood: str = ModelConfig.behavior_likelihood,
     ) -> None:
         """The observed data (reconstructions are cleared until a model provides them)."""
         self._neural, self._behavior = neural, behavior
@@ -186,10 +188,11 @@ class ReconstructionPanel(QWidget):
         unit = "s" if neural.bin_size_s else "bins"
         for p in (self.obs_plot, self.rec_plot, self.trace_plot, self.behavior_plot):
             p.setLabel("bottom", f"time ({unit})")
-        raster = neural_likelihood == "poisson"
+        lik = LIKELIHOOD_CLASSES.get(neural_likelihood, Likelihood)
+        raster = lik.counts
         self.obs_plot.setTitle("Observed spikes" if raster else "Observed (heat map)")
         self.rec_plot.setTitle("Reconstructed rate" if raster else "Reconstructed")
-        self.trace_plot.setLabel("left", "counts per bin" if raster else "signal (data units)")
+        self.trace_plot.setLabel("left", lik.unit_label)
         vals = neural.data[np.isfinite(neural.data)]
         hi = float(np.percentile(vals, 99.5)) if vals.size else 1.0
         lo = 0.0 if raster else float(np.percentile(vals, 0.5))

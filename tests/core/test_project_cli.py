@@ -102,9 +102,32 @@ def test_cli_bad_input_exit_code_2_and_message(tmp_path):
     )
     assert r.returncode == 2
     assert "bad.h5" in r.stderr and "Traceback" not in r.stderr
-    # Counts that are not counts, under a Poisson likelihood.
+    # Counts that are not counts, under a Poisson likelihood the user asked for.
     import h5py
 
     with h5py.File(tmp_path / "calcium.h5", "w") as f:
         f["data"] = np.full((3, 5, 2), 0.25)
-    assert main(["fit", "--neural", str(tmp_path / "calcium.h5"), "--out", str(tmp_path / "y.mmgp")]) == 2
+    assert main([
+        "fit", "--neural", str(tmp_path / "calcium.h5"), "--neural-likelihood", "poisson",
+        "--out", str(tmp_path / "y.mmgp"),
+    ]) == 2
+
+
+def test_cli_fit_without_likelihood_flags_chooses_gaussian_for_float_data(tmp_path, capsys):
+    """The default is auto: calcium-like (non-integer) data is fitted with a Gaussian."""
+    import h5py
+
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "calcium.h5", "w") as f:
+        f["data"] = rng.gamma(2.0, 0.5, (6, 20, 4))  # ΔF/F-like: non-negative, non-integer
+    run = tmp_path / "run.mmgp"
+    code = main([
+        "fit", "--neural", str(tmp_path / "calcium.h5"), "--shared", "1", "--private-neural", "0",
+        "--out", str(run), "--epochs", "2", "--device", "cpu", "--quiet",
+    ])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "neural likelihood: gaussian (auto: non-integer values)" in err
+    assert read_project(run)["config"]["model"]["neural_likelihood"] == "gaussian"
+    assert main(["fit", "--resume", str(run), "--epochs", "1", "--quiet"]) == 0
+    assert "neural likelihood: gaussian (from the project)" in capsys.readouterr().err
