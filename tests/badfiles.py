@@ -93,6 +93,39 @@ def _nwb_empty(path: Path) -> None:
         io.write(nwb)
 
 
+def _nwb_images_only(path: Path) -> None:
+    """An NWB file whose only series is a video (an OpticalSeries, an ImageSeries)."""
+    import pynwb
+    from pynwb.image import OpticalSeries
+
+    nwb = pynwb.NWBFile(
+        session_description="a camera only",
+        identifier="camera",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
+    nwb.add_acquisition(
+        OpticalSeries(
+            name="camera",
+            data=np.zeros((5, 4, 4), dtype=np.uint8),
+            rate=30.0,
+            distance=0.1,
+            field_of_view=[0.1, 0.1],
+            orientation="up",
+            unit="n.a.",
+        )
+    )
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+
+
+def _slp_without_frames(path: Path) -> None:
+    """A SLEAP project with a skeleton and a video but no labeled frame."""
+    import sleap_io as sio
+
+    video = sio.Video(filename="session.mp4", open_backend=False)
+    sio.save_slp(sio.Labels(videos=[video], skeletons=[sio.Skeleton(["head", "tail"])]), path)
+
+
 def _dlc_csv(path: Path, header: list[str], rows: list[str]) -> None:
     path.write_text("\n".join(header + rows) + "\n")
 
@@ -280,9 +313,10 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
 
     # ------------------------------------------------------------ likelihoods and pairs (fit only)
     np.savez(d / "negative_counts.npz", data=_pose())
-    neural("negative_counts.npz", "non-negative", when="fit")
+    poisson = ("--neural-likelihood", "poisson")  # the default, auto, would choose gaussian
+    neural("negative_counts.npz", "non-negative", when="fit", args=poisson)
     np.savez(d / "fractional_counts.npz", data=np.abs(_pose()))
-    neural("fractional_counts.npz", "integer", when="fit")
+    neural("fractional_counts.npz", "integer", when="fit", args=poisson)
     np.savez(d / "not_binary.npz", data=_counts(channels=3))
     behavior("not_binary.npz", "0 or 1", when="fit", args=("--behavior-likelihood", "bernoulli"))
     np.savez(d / "more_trials.npz", data=_pose(trials=TRIALS + 3))
@@ -353,6 +387,18 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
         [],
     )
     behavior("no_framesDLC_resnet50.csv", "no frames")
+    _dlc_csv(  # labeled training frames: image paths as the index, x and y only
+        d / "CollectedData_me.csv",
+        ["scorer,me,me", "bodyparts,nose,nose", "coords,x,y"],
+        ["labeled-data/vid1/img003.png,1.0,2.0", "labeled-data/vid1/img017.png,3.0,4.0"],
+    )
+    behavior("CollectedData_me.csv", "labeled training frames")
+    _dlc_csv(  # the same as DeepLabCut >= 2.2 writes it: the path over three index columns
+        d / "CollectedData_new.csv",
+        ["scorer,,,me,me", "bodyparts,,,nose,nose", "coords,,,x,y"],
+        ["labeled-data,vid1,img003.png,1.0,2.0"],
+    )
+    behavior("CollectedData_new.csv", "analyze_videos")
     import pandas as pd
 
     pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]}).to_hdf(
@@ -362,6 +408,15 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
     with h5py.File(d / "not_a_table_dlc.h5", "w") as f:
         f["df_with_missing"] = np.zeros(3)
     behavior("not_a_table_dlc.h5", "DeepLabCut table")
+    labeled = pd.DataFrame(
+        [[1.0, 2.0]],
+        index=pd.MultiIndex.from_tuples([("labeled-data", "vid1", "img003.png")]),
+        columns=pd.MultiIndex.from_product(
+            [["me"], ["nose"], ["x", "y"]], names=["scorer", "bodyparts", "coords"]
+        ),
+    )
+    labeled.to_hdf(d / "CollectedData_me.h5", key="df_with_missing")
+    behavior("CollectedData_me.h5", "labeled training frames")
 
     # ------------------------------------------------------------ SLEAP
     with h5py.File(d / "sleap_no_tracks.h5", "w") as f:
@@ -373,7 +428,9 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
         f["tracks"] = np.zeros((1, 3, 2, 10))
     behavior("sleap_bad_shape.h5", "transposed layout")
     (d / "project.slp").write_bytes(b"\x89HDF\r\n\x1a\n")
-    behavior("project.slp", "export an analysis file")
+    behavior("project.slp", "not a readable SLEAP .slp file")
+    _slp_without_frames(d / "no_frames.slp")
+    behavior("no_frames.slp", "expected poses on the frames of a video")
 
     # ------------------------------------------------------------ MATLAB
     scipy.io.savemat(d / "v5_no_numeric.mat", {"label": "hello", "notes": "none"})
@@ -407,6 +464,8 @@ def make_corpus(folder: str | Path) -> list[BadCase]:
     with h5py.File(d / "plain_h5.nwb", "w") as f:
         f["data"] = _counts()
     neural("plain_h5.nwb", "nwb")
+    _nwb_images_only(d / "images_only.nwb")
+    behavior("images_only.nwb", "(images, not read)")
     neural(
         "nwb_series_missing",
         "no series named",

@@ -12,6 +12,7 @@ Formats, chosen from the path:
 - ``.csv``: DeepLabCut (first cell ``scorer`` or ``DLC_`` in the name), else time + columns;
 - ``.h5`` / ``.hdf5``: DeepLabCut (``df_with_missing``), SLEAP analysis (``tracks`` +
   ``node_names``), NWB (``nwb_version``), else generic (3-D ``data`` = trials, 2-D = recording);
+- ``.slp``: SLEAP project or predictions (read with sleap-io);
 - ``.mat``: MATLAB v5 or v7.3; ``.npz`` / ``.npy``: generic.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import DataError, Dataset, check_pair
-from mmgpvae_core.loaders.checks import check_file
+from mmgpvae_core.loaders.checks import DataWarning, check_file
 from mmgpvae_core.loaders.generic import load_generic, read_generic
 from mmgpvae_core.loaders.recording import Recording, TrialTable, center_pose
 from mmgpvae_core.loaders.trials import (
@@ -38,6 +39,7 @@ from mmgpvae_core.loaders.trials import (
 )
 
 __all__ = [
+    "DataWarning",
     "Recording",
     "inspect_file",
     "load_dataset",
@@ -107,9 +109,10 @@ def _read(path: Path, kind: str, options: dict[str, Any]) -> Dataset | Recording
         reader = load_dlc_csv if path.suffix.lower() == ".csv" else load_dlc_h5
         return reader(path, **options)
     if kind == "sleap":
-        from mmgpvae_core.loaders.sleap import load_sleap
+        from mmgpvae_core.loaders.sleap import load_sleap, load_slp
 
-        return load_sleap(path, **options)
+        reader = load_slp if path.suffix.lower() == ".slp" else load_sleap
+        return reader(path, **options)
     if kind == "matlab":
         from mmgpvae_core.loaders.matlab import load_matlab
 
@@ -167,17 +170,12 @@ def _detect(path: Path) -> str:
     if suffix in (".npz", ".npy"):
         return "generic"
     if suffix == ".slp":
-        raise DataError(
-            path,
-            "-",
-            "a SLEAP project file; export an analysis file (File > Export Analysis "
-            "HDF5) and load the .h5",
-        )
+        return "sleap"
     raise DataError(
         path,
         "-",
         f"unknown file type '{suffix}'; expected a suite2p folder, .nwb, .csv, .h5, "
-        ".hdf5, .mat, .npz or .npy",
+        ".hdf5, .slp, .mat, .npz or .npy",
     )
 
 
@@ -248,6 +246,9 @@ def _bin(
         table = windows(t0, t1, window_s)
         info = {"source": "windows", "window_s": window_s, "span_s": [t0, t1]}
     info["bin_size_from"] = bin_from
+    # The trials' times in the recording's clock (export-latents puts the latents back on it).
+    info["start_s"] = [float(t) for t in table.start]
+    info["stop_s"] = [float(t) for t in table.stop]
     out = []
     for rec, _, mod in recs:
         out.append(

@@ -6,9 +6,12 @@ the field, with what was expected.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import numpy as np
 from mmgpvae_core.data import DataError, real_dtype_problem
 
 __all__ = [
+    "DataWarning",
     "available_memory",
     "check_file",
     "check_fits_in_memory",
@@ -27,7 +31,39 @@ __all__ = [
     "open_npz",
     "read_h5",
     "real_dtype_problem",
+    "data_warnings",
+    "warn_data",
 ]
+
+
+class DataWarning(UserWarning):
+    """Something a reader changed, dropped or overrode, said in one line that names the file and
+    the field (``mmgpvae`` prints it as ``mmgpvae: warning: …``); the data were still read."""
+
+
+def warn_data(source: str | Path, field: str, message: str) -> None:
+    """Issue a :class:`DataWarning` worded like a DataError: ``<file>: field '<f>': <message>``."""
+    warnings.warn(DataWarning(f"{source}: field '{field}': {message}"), stacklevel=3)
+
+
+@contextlib.contextmanager
+def data_warnings(on_warning: Callable[[str], None]) -> Iterator[None]:
+    """Hand every :class:`DataWarning` raised inside to ``on_warning(message)`` (once each,
+    not filtered as repeats); other warnings are shown as before. ``warnings`` state is
+    process-wide: other threads' warnings pass through here meanwhile, unchanged."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+        warnings.simplefilter("always", DataWarning)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DataWarning):
+                on_warning(str(message))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 

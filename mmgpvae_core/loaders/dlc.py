@@ -4,6 +4,15 @@
 Each body part gives channels ``<part>_x`` and ``<part>_y`` (``<animal>_<part>_x`` for multi-animal
 files); points whose likelihood is under ``likelihood_threshold`` (default 0.6) become missing.
 DeepLabCut files do not carry the video frame rate: pass it (``--behavior-rate``).
+
+Labeled-data files (``CollectedData_<scorer>.csv/.h5``: hand-placed x, y on extracted images,
+image paths as the index) are training frames, not a recording: refused, naming the predictions
+file to give instead.
+
+Not read with sleap-io: its ``load_dlc`` is a reader of those labeled-data files (it keys frames
+by image path and skips rows whose image is not on disk), reads no likelihood column (so no
+threshold), reads no ``.h5``, and builds one Python object per row; the predictions that
+``analyze_videos`` writes are a plain table, read here with pandas in one pass.
 """
 
 from __future__ import annotations
@@ -31,12 +40,36 @@ def looks_like_dlc_csv(path: Path) -> bool:
     return bool(first) and first[0].strip().lower() == "scorer"
 
 
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _is_image_path(cell: object) -> bool:
+    """A row label of a labeled-data file: ``labeled-data/<video>/img0012.png`` (older DLC),
+    or its first part ``labeled-data`` (DLC ≥ 2.2 splits the path over three index columns)."""
+    text = str(cell).strip().replace("\\", "/").lower()
+    return (
+        text == "labeled-data" or text.startswith("labeled-data/") or text.endswith(_IMAGE_SUFFIXES)
+    )
+
+
+def labeled_data(path: Path, first: object) -> DataError:
+    """The refusal of a DeepLabCut labeled-data file (``CollectedData_<scorer>.csv/.h5``)."""
+    return DataError(
+        path,
+        "index",
+        f"image paths ('{first}', …) with hand-placed x, y: DeepLabCut labeled training frames "
+        "(a CollectedData file), not a recording; expected the predictions file that "
+        "deeplabcut.analyze_videos writes for a video (<video>DLC_<network>.h5 or .csv, one "
+        "row per frame with x, y, likelihood)",
+    )
+
+
 def _header(path: Path) -> tuple[int, list[tuple[str, str, str]]]:
     """Number of header rows and (animal, bodypart, coord) per data column."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
-            rows = [next(reader, None) for _ in range(4)]
+            rows = [next(reader, None) for _ in range(5)]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(path, "header", f"not a readable CSV file ({exc})") from None
     rows = [r for r in rows if r is not None]
@@ -50,6 +83,8 @@ def _header(path: Path) -> tuple[int, list[tuple[str, str, str]]]:
     labels = [r[0].strip().lower() if r else "" for r in rows]
     multi = labels[1] == "individuals"
     n_header = 4 if multi else 3
+    if len(rows) > n_header and rows[n_header] and _is_image_path(rows[n_header][0]):
+        raise labeled_data(path, rows[n_header][0])
     want = (
         ["scorer", "individuals", "bodyparts", "coords"]
         if multi
@@ -131,6 +166,11 @@ def load_dlc_csv(
     return _layout_values(path, cols, df.to_numpy(), likelihood_threshold)
 
 
+def _row_label(label: object) -> str:
+    """A row label as text: DLC ≥ 2.2 labeled data use a 3-level index (folder, video, image)."""
+    return "/".join(map(str, label)) if isinstance(label, tuple) else str(label)
+
+
 def load_dlc_h5(
     path: str | Path, *, likelihood_threshold: float = DEFAULT_LIKELIHOOD, **_
 ) -> Recording:
@@ -143,6 +183,8 @@ def load_dlc_h5(
         raise DataError(
             path, "df_with_missing", f"not a readable DeepLabCut table ({exc})"
         ) from None
+    if df.shape[0] and _is_image_path(_row_label(df.index[0])):
+        raise labeled_data(path, _row_label(df.index[0]))
     names = [n.lower() if n else "" for n in (df.columns.names or [])]
     if not isinstance(df.columns, pd.MultiIndex) or names[-2:] != ["bodyparts", "coords"]:
         raise DataError(

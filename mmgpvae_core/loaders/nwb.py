@@ -7,19 +7,27 @@ Series read (name one with ``series``, or the first found for the role):
 - behavior: ndx-pose ``PoseEstimation`` (points with confidence under ``likelihood_threshold``
   become missing), ``SpatialSeries`` (``processing/behavior``), then any other ``TimeSeries``.
 
+Series are told apart by neurodata type, subtypes included: an ``OpticalSeries`` is an
+``ImageSeries`` (images, never read); a ``PoseEstimationSeries`` is a ``SpatialSeries`` read with
+its ``PoseEstimation``; electrophysiology (``ElectricalSeries``) is read only when named.
+pynwb/hdmf warnings about the file (an older extension version, …) are shown as one line.
+ndx-pose is read here with pynwb, not with sleap-io's NWB reader, which turns timestamps into
+frame numbers (the times are what aligns pose to the neural data) and reads nothing else.
+
 Times are seconds from the session start. ``/intervals/trials`` (``start_time``, ``stop_time``,
 optional ``condition``) is kept as the recording's trials table.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mmgpvae_core.data import DataError, file_checksum
-from mmgpvae_core.loaders.checks import read_h5
+from mmgpvae_core.loaders.checks import read_h5, warn_data
 from mmgpvae_core.loaders.recording import Recording, TrialTable, pose_names
 from mmgpvae_core.loaders.tabular import timestamps_recording
 from mmgpvae_core.loaders.trials import validate_trials
@@ -34,21 +42,64 @@ _WHERE = {
     "behavior": ("processing/behavior", "PoseEstimation, SpatialSeries or TimeSeries"),
     None: ("-", "RoiResponseSeries, /units, PoseEstimation, SpatialSeries or TimeSeries"),
 }
-_SKIP_TS = {"PoseEstimationSeries", "ImageSeries", "TwoPhotonSeries", "OnePhotonSeries"}
+_FLAG = {"neural": "--neural-series", "behavior": "--behavior-series", None: "--series"}
+#: series that are not ``(times, channels)`` numbers: images (OpticalSeries, TwoPhotonSeries, …
+#: all ImageSeries), text, intervals, ``(times, channels, bands)``; a PoseEstimationSeries is read
+#: with its PoseEstimation
+_NOT_READ = {
+    "ImageSeries": "images",
+    "AnnotationSeries": "text",
+    "IntervalSeries": "intervals",
+    "DecompositionSeries": "3-D bands",
+    "PoseEstimationSeries": "part of a PoseEstimation",
+}
+#: electrophysiology: read when named, never the default behavior series
+_EPHYS = ("ElectricalSeries", "PatchClampSeries")
+
+
+def _types(obj) -> set[str]:
+    """The neurodata types of ``obj`` and of every type it extends (OpticalSeries →
+    {OpticalSeries, ImageSeries, TimeSeries, …}), from the classes pynwb maps them to."""
+    return {t for c in type(obj).__mro__ if isinstance(t := c.__dict__.get("neurodata_type"), str)}
+
+
+def _kind(obj) -> str | None:
+    """How the loader reads ``obj``: RoiResponseSeries, Units, PoseEstimation, SpatialSeries,
+    TimeSeries (any other series of numbers), or None (not a series the loader reads)."""
+    types = _types(obj)
+    for kind in ("Units", "PoseEstimation"):
+        if kind in types:
+            return kind
+    if "TimeSeries" not in types or types & _NOT_READ.keys():
+        return None
+    for kind in ("RoiResponseSeries", "SpatialSeries"):
+        if kind in types:
+            return kind
+    return "TimeSeries"
+
+
+def _type_name(obj) -> str:
+    return getattr(obj, "neurodata_type", None) or type(obj).__name__
 
 
 def _catalog(nwb) -> list[tuple[str, str, Any]]:
-    """(type, name, object) of every readable series in the file, in a stable order."""
-    from pynwb import TimeSeries
+    """(how it is read, name, object) of every readable series in the file, in a stable order."""
+    found = [(_kind(obj), obj.name, obj) for obj in nwb.objects.values()]
+    return sorted(((k, n, o) for k, n, o in found if k), key=lambda x: (x[0], x[1]))
 
-    found = []
+
+def _existing(nwb) -> list[str]:
+    """Every series of the file, as ``OpticalSeries 'video' (images, not read)`` — for errors."""
+    out = []
     for obj in nwb.objects.values():
-        t = type(obj).__name__
-        if t in ("RoiResponseSeries", "Units", "PoseEstimation", "SpatialSeries"):
-            found.append((t, obj.name, obj))
-        elif isinstance(obj, TimeSeries) and t not in _SKIP_TS:
-            found.append(("TimeSeries", obj.name, obj))
-    return sorted(found, key=lambda x: (x[0], x[1]))
+        types = _types(obj)
+        if not types & {"TimeSeries", "Units", "PoseEstimation"}:
+            continue
+        why = next((w for t, w in _NOT_READ.items() if t in types), None)
+        if why == _NOT_READ["PoseEstimationSeries"]:
+            continue
+        out.append(f"{_type_name(obj)} '{obj.name}'" + (f" ({why}, not read)" if why else ""))
+    return sorted(out) or ["no series"]
 
 
 def _timing(rec: Recording, ts, name: str) -> None:
@@ -182,12 +233,27 @@ def _trials(path: Path, nwb) -> TrialTable | None:
 def list_series(path: str | Path) -> list[str]:
     """'type name' of every series the loader can read from an NWB file."""
     with _open(Path(path)) as (nwb, _):
-        return [f"{t} {n}" for t, n, _ in _catalog(nwb)]
+        return [f"{_type_name(o)} {n}" for _, n, o in _catalog(nwb)]
+
+
+def _about_the_file(w: warnings.WarningMessage) -> bool:
+    """A warning raised in pynwb, hdmf or an ndx-* extension about the file being read (not a
+    deprecation in the libraries themselves, which goes through the usual filters)."""
+    if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+        return False
+    parts = Path(w.filename).parts
+    return bool({"hdmf", "pynwb"} & set(parts)) or any(p.startswith("ndx_") for p in parts)
 
 
 class _open:
+    """The NWB file read with pynwb; what pynwb/hdmf warn about the file (e.g. "Ignoring cached
+    namespace ndx-pose 0.3.0 because 0.4.0 is loaded", several lines each) becomes one
+    DataWarning line at most; other warnings pass through."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.io = None
+        self._caught = None
 
     def __enter__(self):
         import h5py
@@ -199,26 +265,49 @@ class _open:
             raise DataError(
                 self.path, "-", f"not a readable HDF5/NWB file ({exc}); expected an NWB file"
             ) from None
+        self._caught = warnings.catch_warnings(record=True)
+        self._log = self._caught.__enter__()
+        warnings.simplefilter("always")
+        try:
+            return self._read()
+        except BaseException:
+            self._release(report=False)
+            raise
+
+    def _read(self):
         try:
             import ndx_pose  # noqa: F401 - registers the pose extension if installed
         except ImportError:
             pass
         from pynwb import NWBHDF5IO
 
-        self.io = None
         try:
             self.io = NWBHDF5IO(str(self.path), "r", load_namespaces=True)
             nwb = self.io.read()
         except Exception as exc:  # noqa: BLE001 - pynwb raises many types on bad files
-            if self.io is not None:
-                self.io.close()
             raise DataError(
                 self.path, "-", f"not a readable NWB file ({type(exc).__name__}: {exc})"
             ) from None
         return nwb, self.io
 
+    def _release(self, report: bool) -> None:
+        if self.io is not None:
+            self.io.close()
+            self.io = None
+        self._caught.__exit__(None, None, None)
+        ours = [w for w in self._log if _about_the_file(w)]
+        theirs = [w for w in self._log if not _about_the_file(w)]
+        for w in theirs:  # not about the file: as if never caught
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if ours and report:
+            lines = [ln.strip() for ln in str(ours[0].message).splitlines() if ln.strip()]
+            first = " ".join(lines[:2])  # hdmf's first two lines say what; the rest is advice
+            first = first if len(first) <= 240 else first[:239] + "…"
+            more = f" (and {len(ours) - 1} more)" if len(ours) > 1 else ""
+            warn_data(self.path, "-", f"pynwb: {first}{more}")
+
     def __exit__(self, *exc) -> None:
-        self.io.close()
+        self._release(report=True)
 
 
 def load_nwb(
@@ -233,18 +322,31 @@ def load_nwb(
     path = Path(path)
     with _open(path) as (nwb, _io):
         cat = _catalog(nwb)
-        have = [f"{t} '{n}'" for t, n, _ in cat] or ["no series"]
+        flag = _FLAG.get(role, "--series")
         if series is not None:
-            hits = [(t, o) for t, n, o in cat if n == series]
+            hits = [(k, o) for k, n, o in cat if n == series]
             if not hits:
-                raise DataError(path, series, f"no series named '{series}'; the file has {have}")
+                raise DataError(
+                    path,
+                    series,
+                    f"no series named '{series}' that can be read; the file has "
+                    f"{_existing(nwb)}; pick one with {flag} NAME",
+                )
             kind, obj = hits[0]
         else:
-            pick = [(t, o) for pref in _PREFERENCE[role] for t, n, o in cat if t == pref]
+            pick = [
+                (k, o)
+                for pref in _PREFERENCE[role]
+                for k, n, o in cat
+                if k == pref and not (k == "TimeSeries" and _types(o) & set(_EPHYS))
+            ]
             if not pick:
                 where, what = _WHERE[role]
                 raise DataError(
-                    path, where, f"no {what} found; the file has {have}; expected {what}"
+                    path,
+                    where,
+                    f"no {what} found; the file has {_existing(nwb)}; expected {what}, or "
+                    f"pick a series with {flag} NAME",
                 )
             kind, obj = pick[0]
         if kind == "Units":

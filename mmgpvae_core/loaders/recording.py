@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import DataError, real_dtype_problem
+from mmgpvae_core.loaders.checks import warn_data
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Recording:
     rate_from: where the rate came from (e.g. ``"ops.fs"``), None if the file does not carry one.
     pose_layout: for pose data, ``(animal, bodypart, coord)`` per channel (animal ``""`` if one).
     trials: a trials table embedded in the file (NWB ``/intervals/trials``), if any.
+    times_are_frame_indices: the file's times are frame numbers 0, 1, 2, … (DLC2NWB writes
+    these), not seconds: read as 1 Hz unless a rate is given, which then wins (with a warning).
     """
 
     values: np.ndarray | None
@@ -53,6 +56,7 @@ class Recording:
     spike_times: list[np.ndarray] | None = None
     pose_layout: list[tuple[str, str, str]] | None = None
     trials: TrialTable | None = None
+    times_are_frame_indices: bool = False
     checksum: str = ""
     preprocessing: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -120,6 +124,19 @@ class Recording:
         if not rate_hz > 0:
             raise DataError(self.source, flag, f"{rate_hz} Hz; expected a positive rate")
         if self.rate_from is not None and self.rate_hz is not None:
+            if self.times_are_frame_indices and not np.isclose(rate_hz, self.rate_hz, rtol=1e-3):
+                warn_data(
+                    self.source,
+                    self.rate_from,
+                    f"the times are frame numbers ({_frames(self.n_samples)}), not seconds: "
+                    f"frames at {rate_hz:g} Hz from {flag}",
+                )
+                self.start_s = float(self.start_s) * self.rate_hz / rate_hz
+                self.rate_hz = float(rate_hz)
+                self.rate_from = None
+                self.preprocessing["rate_hz_given"] = float(rate_hz)
+                self.preprocessing["times_were_frame_indices"] = True
+                return
             if not np.isclose(rate_hz, self.rate_hz, rtol=1e-3):
                 raise DataError(
                     self.source,
@@ -165,6 +182,8 @@ class Recording:
             info["shape"] = [self.n_samples, self.n_channels]
             info["rate_hz"] = self.rate_hz
             info["rate_from"] = self.rate_from or ("given" if self.rate_hz else None)
+            if self.times_are_frame_indices:
+                info["times_are_frame_indices"] = True  # 1 Hz only if the frames are seconds
             info["bin_size_s"] = self.period_s
             info["missing_fraction"] = round(self.missing_fraction(), 4)
         if self.is_events or self.rate_hz is not None:
@@ -195,6 +214,10 @@ class Recording:
         self.channel_names = [self.channel_names[i] for i in idx]
         if self.pose_layout is not None:
             self.pose_layout = [self.pose_layout[i] for i in idx]
+
+
+def _frames(n: int) -> str:
+    return ", ".join(str(i) for i in range(min(n, 3))) + (", …" if n > 3 else "")
 
 
 def pose_names(layout: list[tuple[str, str, str]]) -> list[str]:

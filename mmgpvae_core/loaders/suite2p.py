@@ -2,8 +2,9 @@
 ``(ROIs, 2)`` (label, probability) and ``ops.npy`` / ``settings.npy`` (pickled dict with ``fs``).
 
 Signals: ``"neuropil"`` F − c·Fneu (c = 0.7), ``"dff"`` (F − c·Fneu − F0) / F0 with F0 a per-ROI
-percentile of the whole trace, or ``"spks"`` (deconvolved). The arrays are memory-mapped and the
-chosen signal is computed in ROI chunks into one float32 ``(frames, ROIs)`` array.
+percentile of the whole trace (ROIs whose F0 is not positive are dropped, with one warning), or
+``"spks"`` (deconvolved). The arrays are memory-mapped and the chosen signal is computed in ROI
+chunks into one float32 ``(frames, ROIs)`` array.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mmgpvae_core.data import DataError, real_dtype_problem
-from mmgpvae_core.loaders.checks import check_file, load_npy
+from mmgpvae_core.loaders.checks import check_file, load_npy, warn_data
 from mmgpvae_core.loaders.recording import Recording
 
 SIGNALS = ("neuropil", "dff", "spks")
@@ -169,14 +170,30 @@ def load_suite2p(
                 values_t[j : j + _ROI_CHUNK], dff_percentile, axis=1
             )
         bad = np.flatnonzero(~(base > 0))
-        if bad.size:
+        if bad.size == idx.size:
             raise DataError(
                 plane / "F.npy",
                 "F",
-                f"ROI {idx[bad[0]]}: baseline F0 ({dff_percentile:g}th percentile of F - "
-                f"{neuropil_coefficient:g}*Fneu) is {base[bad[0]]:g}; ΔF/F needs a positive "
-                f"baseline ({bad.size} ROI(s) fail); use signal 'neuropil' or 'spks'",
+                f"baseline F0 ({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}"
+                f"*Fneu) is not positive for any of the {idx.size} ROI(s) (e.g. roi{idx[0]}: "
+                f"{base[0]:g}); ΔF/F needs a positive baseline; use signal 'neuropil' or 'spks'",
             )
+        if bad.size:
+            # One cell with a baseline at or under zero (real suite2p output has such cells)
+            # would divide by ~0: drop it, say so, and keep the plane.
+            shown = ", ".join(f"roi{idx[b]} ({base[b]:.3g})" for b in bad[:5])
+            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            warn_data(
+                plane / "F.npy",
+                "F",
+                f"{bad.size} of {idx.size} ROI(s) dropped from ΔF/F: baseline F0 "
+                f"({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}*Fneu) is not "
+                f"positive for {shown}{more}",
+            )
+            prep["dff_dropped_rois"] = [int(idx[b]) for b in bad]
+            good = base > 0
+            idx, base, values_t = idx[good], base[good], values_t[good]
+            prep["rois_kept"] = int(idx.size)
         values_t -= base[:, None]
         values_t /= base[:, None]
         prep["dff_baseline_percentile"] = dff_percentile

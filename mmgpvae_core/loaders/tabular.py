@@ -35,6 +35,8 @@ def timestamps_recording(rec: Recording, t: np.ndarray, field: str) -> None:
     if np.allclose(d, period, rtol=1e-3, atol=0):
         rec.start_s = float(t[0])
         rec.rate_hz = (t.size - 1) / (t[-1] - t[0])
+        # frame numbers 0, 1, 2, … written as times (DLC2NWB does): a given rate may win
+        rec.times_are_frame_indices = bool(t[0] >= 0 and (d == 1.0).all() and t[0] == int(t[0]))
     else:
         rec.timestamps = t
 

@@ -104,3 +104,34 @@ def test_wrong_header(tmp_path, text, problem):
     assert str(e.value).startswith(f"{path}: field '")
     assert problem in str(e.value)
     assert "expected" in str(e.value)
+
+
+LABELED = "DeepLabCut labeled training frames (a CollectedData file), not a recording"
+
+
+@pytest.mark.parametrize("style", ["path", "split"])
+def test_labeled_data_csv_is_refused_as_training_frames(tmp_path, style):
+    """CollectedData_*.csv: image paths as the index (DLC >= 2.2 splits them over 3 columns)."""
+    path = tmp_path / "CollectedData_me.csv"
+    df = dlc_frame().iloc[:3].drop(columns="likelihood", level="coords")
+    images = [("labeled-data", "vid", f"img{i:03d}.png") for i in (4, 9, 12)]
+    if style == "path":
+        df.index = ["/".join(p) for p in images]
+    else:
+        df.index = pd.MultiIndex.from_tuples(images)
+    df.to_csv(path)
+    with pytest.raises(DataError) as e:
+        read_source(path)
+    assert str(e.value).startswith(f"{path}: field 'index': image paths ('labeled-data")
+    assert LABELED in str(e.value) and "deeplabcut.analyze_videos" in str(e.value)
+
+
+def test_labeled_data_h5_is_refused_as_training_frames(tmp_path):
+    path = tmp_path / "CollectedData_me.h5"
+    df = dlc_frame().iloc[:3].drop(columns="likelihood", level="coords")
+    df.index = pd.MultiIndex.from_tuples([("labeled-data", "vid", f"img{i}.png") for i in range(3)])
+    df.to_hdf(path, key="df_with_missing")
+    with pytest.raises(
+        DataError, match=r"field 'index': image paths \('labeled-data/vid/img0.png'"
+    ):
+        read_source(path)

@@ -9,7 +9,7 @@ import pytest
 
 from mmgpvae_core.cli import main
 from mmgpvae_core.data import DataError
-from mmgpvae_core.loaders import inspect_file, load_dataset, load_pair, read_source
+from mmgpvae_core.loaders import DataWarning, inspect_file, load_dataset, load_pair, read_source
 
 pynwb = pytest.importorskip("pynwb")
 pytest.importorskip("ndx_pose")
@@ -196,3 +196,85 @@ def test_truncated_and_not_hdf5(tmp_path, nwb_file, capsys):
         assert str(e.value).startswith(f"{path}: field '-': not a readable HDF5")
         assert main(["inspect", str(path)]) == 2
         assert "Traceback" not in capsys.readouterr().err
+
+
+def _camera(nwb, name="camera"):
+    from pynwb.image import OpticalSeries
+
+    nwb.add_acquisition(
+        OpticalSeries(
+            name=name,
+            data=np.zeros((5, 4, 4), dtype=np.uint8),
+            rate=30.0,
+            distance=0.1,
+            field_of_view=[0.1, 0.1],
+            orientation="up",
+            unit="n.a.",
+        )
+    )
+
+
+def test_image_series_are_never_the_behavior_series(tmp_path):
+    """An OpticalSeries is an ImageSeries (told by neurodata type, not class name): a plain
+    TimeSeries beside it is the default; alone it is listed, with the flag that picks one."""
+    nwb = _nwb()
+    _camera(nwb)
+    nwb.add_acquisition(pynwb.TimeSeries(name="wheel", data=np.arange(10.0), unit="cm", rate=10.0))
+    path = tmp_path / "camera_and_wheel.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    rec = read_source(path, role="behavior")
+    assert rec.field == "wheel" and rec.preprocessing["nwb_series"] == "TimeSeries 'wheel'"
+    with pytest.raises(
+        DataError,
+        match=r"no series named 'camera' that can be read.*"
+        r"OpticalSeries 'camera' \(images, not read\)",
+    ):
+        read_source(path, series="camera", role="behavior")
+
+    only = tmp_path / "camera_only.nwb"
+    nwb = _nwb()
+    _camera(nwb)
+    with pynwb.NWBHDF5IO(str(only), "w") as io:
+        io.write(nwb)
+    with pytest.raises(DataError) as e:
+        load_pair(write_nwb(tmp_path / "imaging.nwb", pose=False, position=False), only)
+    msg = str(e.value)
+    assert msg.startswith(f"{only}: field 'processing/behavior': no PoseEstimation")
+    assert "the file has [\"OpticalSeries 'camera' (images, not read)\"]" in msg
+    assert msg.endswith("pick a series with --behavior-series NAME")
+
+
+def _nose(path, timestamps):
+    from pynwb.behavior import Position, SpatialSeries
+
+    nwb = _nwb()
+    beh = nwb.create_processing_module("behavior", "behavior")
+    nose = SpatialSeries(
+        name="nose", data=np.ones((len(timestamps), 2)), reference_frame="px", timestamps=timestamps
+    )
+    beh.add(Position(spatial_series=nose))
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def test_frame_number_timestamps_take_the_given_rate(tmp_path, capsys):
+    """DLC2NWB writes frame numbers 0, 1, 2, … as timestamps: a given rate wins, with a warning."""
+    path = _nose(tmp_path / "dlc2nwb.nwb", np.arange(90.0))
+    info = inspect_file(path)
+    assert info["rate_hz"] == 1.0 and info["times_are_frame_indices"] is True
+    with pytest.warns(
+        DataWarning,
+        match=r"frame numbers \(0, 1, 2, …\), not seconds: frames at "
+        r"30 Hz from --rate",
+    ):
+        ds = load_dataset(path, rate_hz=30.0, window_s=1.0)
+    assert ds.bin_size_s == pytest.approx(1 / 30) and ds.data.shape == (3, 30, 2)
+    assert main(["inspect", str(path), "--rate", "30"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"mmgpvae: warning: {path}: field 'nose.timestamps'")
+    # seconds at 1 Hz that are not frame numbers still contradict a given 30 Hz
+    halves = _nose(tmp_path / "halves.nwb", np.arange(90.0) + 0.5)
+    with pytest.raises(DataError, match="the file says 1 Hz but --rate says 30 Hz"):
+        load_dataset(halves, rate_hz=30.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.data import DataError
-from mmgpvae_core.loaders import inspect_file, load_dataset
+from mmgpvae_core.loaders import DataWarning, inspect_file, load_dataset
 
 FS = 30.0
 N_ROI, N_FRAMES = 5, 300  # 10 s at 30 Hz
@@ -97,3 +97,25 @@ def test_missing_file_and_contradicting_rate(tmp_path):
     (plane / "Fneu.npy").unlink()
     with pytest.raises(DataError, match=r"plane0: field 'Fneu': \['Fneu.npy'\] missing"):
         load_dataset(tmp_path)
+
+
+def test_dff_drops_cells_without_a_positive_baseline(tmp_path):
+    """Real suite2p output has cells whose F - 0.7*Fneu sits at or under zero: ΔF/F drops them,
+    says so in one warning, and reads the rest of the plane."""
+    plane = write_plane(tmp_path)
+    fneu = np.load(plane / "Fneu.npy")
+    fneu[1] = 1000.0  # roi1: F - 0.7*Fneu < 0 throughout
+    np.save(plane / "Fneu.npy", fneu)
+    with pytest.warns(DataWarning) as caught:
+        ds = load_dataset(plane, signal="dff")
+    assert len(caught) == 1
+    msg = str(caught[0].message)
+    assert msg.startswith(f"{plane / 'F.npy'}: field 'F': 1 of 3 ROI(s) dropped from ΔF/F")
+    assert "roi1 (" in msg
+    assert ds.channel_names == ["roi0", "roi3"]
+    assert ds.preprocessing["dff_dropped_rois"] == [1]
+    assert ds.preprocessing["rois_kept"] == 2
+    fneu[:] = 1000.0
+    np.save(plane / "Fneu.npy", fneu)
+    with pytest.raises(DataError, match=r"not positive for any of the 3 ROI\(s\)"):
+        load_dataset(plane, signal="dff")
