@@ -1,4 +1,5 @@
-"""``mmgpvae``: the headless command line (simulate, fit, export-latents, score, inspect, figures).
+"""``mmgpvae``: the headless command line (simulate, fit, export-latents, score, inspect, figures,
+sweep, null-test, consistency).
 
 Exit codes: 0 success, 1 training failed, 2 bad input (the message names file and field),
 130 interrupted (Ctrl+C or SIGTERM; the project holds the last completed epoch).
@@ -19,10 +20,18 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
-from mmgpvae_core.config import LIKELIHOODS, ConfigError
+from mmgpvae_core.config import AUTO, LIKELIHOODS, ConfigError
 from mmgpvae_core.data import DataError
 
 EXIT_BAD_INPUT = 2
+
+
+def _data_warnings_as_lines():
+    """A reader's DataWarning (a cell dropped, a rate overridden) as one ``mmgpvae: warning:``
+    line on stderr; other warnings go on as before."""
+    from mmgpvae_core.loaders.checks import data_warnings
+
+    return data_warnings(lambda m: print(f"mmgpvae: warning: {m}", file=sys.stderr))
 
 
 def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -128,6 +137,31 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
+    """Model and training options from the flags of ``_add_model_arguments`` (fit, null-test)."""
+    kwargs: dict[str, Any] = dict(
+        neural_likelihood=a.neural_likelihood,
+        behavior_likelihood=a.behavior_likelihood,
+        seed=a.seed,
+        device=a.device or "auto",
+        prune_threshold=a.prune_threshold,
+    )
+    for key, val in (
+        ("epochs", a.epochs),
+        ("lr", a.lr),
+        ("length_scale_init", a.length_scale_init),
+        ("batch_size", a.batch_size),
+        ("cross_modal", a.cross_modal),
+    ):
+        if val is not None:
+            kwargs[key] = val
+    if a.neural_decoder:
+        kwargs["neural_decoder"] = a.neural_decoder
+    if a.behavior_decoder:
+        kwargs["behavior_decoder"] = a.behavior_decoder
+    return kwargs
+
+
 def cmd_fit(a: argparse.Namespace) -> int:
     import torch
 
@@ -165,38 +199,22 @@ def cmd_fit(a: argparse.Namespace) -> int:
         if not a.out:
             return _fail("fit needs --out RUN.mmgp")
         neural, behavior = _load_pair(a)
-        kwargs: dict[str, Any] = dict(
-            neural_likelihood=a.neural_likelihood,
-            behavior_likelihood=a.behavior_likelihood,
-            seed=a.seed,
-            device=a.device or "auto",
-            prune_threshold=a.prune_threshold,
-        )
-        for key, val in (
-            ("epochs", a.epochs),
-            ("lr", a.lr),
-            ("length_scale_init", a.length_scale_init),
-            ("batch_size", a.batch_size),
-            ("cross_modal", a.cross_modal),
-        ):
-            if val is not None:
-                kwargs[key] = val
-        if a.neural_decoder:
-            kwargs["neural_decoder"] = a.neural_decoder
-        if a.behavior_decoder:
-            kwargs["behavior_decoder"] = a.behavior_decoder
-        model = MMGPVAE(a.shared, a.private_neural, a.private_behavior, **kwargs)
+        model = MMGPVAE(a.shared, a.private_neural, a.private_behavior, **_model_kwargs(a))
         model.data_config = model.data_config.replace(
             neural_path=str(a.neural), behavior_path=str(a.behavior or "")
         )
         out = Path(a.out)
         done, epochs = 0, model.train_config.epochs
+    choices = model.resolve_likelihoods(neural, behavior)
     print(
         f"fitting {model!r} on {neural.n_trials} trials × {neural.n_time} bins "
         f"({neural.n_channels} neural" + (f", {behavior.n_channels} behavior" if behavior else "")
         + f" channels) on {model.device}; up to {epochs} epochs -> {out}",
         file=sys.stderr,
     )
+    for modality, choice in choices.items():
+        why = "from the project" if a.resume else choice.reason
+        print(f"  {modality} likelihood: {choice.name} ({why})", file=sys.stderr)
     bar = _Progress(done + epochs, done, a.quiet)
 
     def checkpoint_failed(exc: OSError) -> None:
@@ -250,32 +268,20 @@ def cmd_fit(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- export / score
 def cmd_export_latents(a: argparse.Namespace) -> int:
-    from mmgpvae_core.project import read_project
+    from mmgpvae_core.export import collect_latents, export_latents, latents_format
 
-    p = read_project(a.run)
-    post = p["posterior"]
-    arrays: dict[str, np.ndarray] = {}
-    for name in ("shared", "private_neural", "private_behavior"):
-        if name in post:
-            arrays[name] = np.asarray(post[name]["mean"], dtype=np.float64)
-            arrays[f"{name}_var"] = np.asarray(post[name]["var"], dtype=np.float64)
-        else:
-            n, t = p["neural"].data.shape[:2]
-            arrays[name] = np.zeros((n, t, 0))
-            arrays[f"{name}_var"] = np.zeros((n, t, 0))
-    # Bins past each trial's end (NaN padding) carry no data: mark them NaN, not a prior guess.
-    lengths = p["neural"].trial_lengths
-    t_idx = np.arange(p["neural"].n_time)
-    pad = t_idx[None, :] >= lengths[:, None]
-    for v in arrays.values():
-        v[pad] = np.nan
-    cond = p["neural"].conditions
-    arrays["conditions"] = cond if cond is not None else np.zeros(len(lengths), dtype=int)
-    arrays["bin_size_s"] = np.asarray(np.nan if p["neural"].bin_size_s is None else p["neural"].bin_size_s)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **arrays)
-    shapes = {k: v.shape for k, v in arrays.items() if not k.endswith("_var")}
+    latents_format(a.out)  # a wrong extension fails before the project is read
+    if a.continuous:
+        from mmgpvae_core.export import export_continuous
+
+        out = export_continuous(a.run, a.out)
+        with np.load(out) if out.suffix == ".npz" else contextlib.nullcontext() as z:
+            what = {k: z[k].shape for k in z.files} if z is not None else "session-long series"
+        print(f"wrote {out}: {what}")
+        return 0
+    latents = collect_latents(a.run)
+    out = export_latents(latents, a.out)
+    shapes = {k: v.shape for k, v in latents.arrays.items() if not k.endswith("_var")}
     print(f"wrote {out}: {shapes}")
     return 0
 
@@ -330,20 +336,34 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- figures
 def cmd_figures(a: argparse.Namespace) -> int:
-    from mmgpvae_core.figures import write_figure_set
+    from mmgpvae_core.figures import write_control_figures, write_figure_set
 
+    if not (a.run or a.null_test or a.consistency):
+        return _fail("figures needs a project RUN.mmgp, --null-test CSV or --consistency CSV")
     trials = [int(t) for t in a.trials.split(",")] if a.trials else None
-    paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials, dpi=a.dpi)
+    paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials, dpi=a.dpi) if a.run else []
+    paths += write_control_figures(a.out, a.format, a.null_test, a.consistency, dpi=a.dpi)
     for p in paths:
         print(f"wrote {p}")
     return 0
 
 
 # ---------------------------------------------------------------------------- sweep
-def cmd_sweep(a: argparse.Namespace) -> int:
-    """Cross-validated sweep over latent splits; prints ``best: ...`` last."""
+def _fits_device(a: argparse.Namespace) -> str | None:
+    """The device of each of many small fits (sweep, controls): ``--device``, else the CPU on
+    local processes (processes on cores beat one GPU), else the Ray cluster's choice (None)."""
+    return a.device or (None if a.ray_address else "cpu")
+
+
+def _where(a: argparse.Namespace) -> str:
     import os
 
+    return f"Ray cluster {a.ray_address}" if a.ray_address else (
+        f"{a.jobs or os.cpu_count()} local processes")
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    """Cross-validated sweep over latent splits; prints ``best: ...`` last."""
     from mmgpvae_core.loaders import load_pair
     from mmgpvae_core.sweep import (
         SweepSettings,
@@ -371,23 +391,24 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     neural, behavior = load_pair(a.neural, a.behavior)
     if a.folds < 2 or a.folds > neural.n_trials:
         return _fail(f"sweep: --folds must be between 2 and {neural.n_trials} (the trials)")
-    model_kwargs: dict[str, Any] = {
-        "neural_likelihood": a.neural_likelihood,
-        "behavior_likelihood": a.behavior_likelihood,
-    }
-    if a.device:
-        model_kwargs["device"] = a.device
-    elif not a.ray_address:
-        model_kwargs["device"] = "cpu"  # many small fits: processes on cores beat one GPU
+    from mmgpvae_core.likelihoods import resolve_likelihood
+
+    model_kwargs: dict[str, Any] = {}
+    for modality, ds in (("neural", neural), ("behavior", behavior)):
+        if ds is None:
+            continue
+        choice = resolve_likelihood(getattr(a, f"{modality}_likelihood"), ds, modality)
+        model_kwargs[f"{modality}_likelihood"] = choice.name  # one choice for every fold
+        print(f"sweep: {modality} likelihood: {choice}", file=sys.stderr)
+    if _fits_device(a):
+        model_kwargs["device"] = _fits_device(a)
     settings = SweepSettings(
         folds=a.folds, epochs=a.epochs, seed=a.seed, model_kwargs=model_kwargs,
         save_dir=a.save_fits,
     )
-    where = f"Ray cluster {a.ray_address}" if a.ray_address else (
-        f"{a.jobs or os.cpu_count()} local processes")
     print(
         f"sweep: {len(grid)} configurations × {a.folds} folds, {a.epochs} epochs each, on "
-        f"{where}", file=sys.stderr,
+        f"{_where(a)}", file=sys.stderr,
     )
 
     def progress(done: int, total: int, row: dict) -> None:
@@ -414,7 +435,194 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- controls
+def _fit_line(done: int, total: int, what: str, row: dict, quiet: bool) -> None:
+    if not quiet:
+        score = f"score {row['score']:.2f}, " if "score" in row else ""
+        print(
+            f"  [{done}/{total}] {what}: {score}{row.get('fit_seconds', 0):.0f} s "
+            f"({row['status']})", file=sys.stderr, flush=True,
+        )
+
+
+def cmd_null_test(a: argparse.Namespace) -> int:
+    """The real pairing against re-paired behavior trials; prints ``p=P real=R null=M±SD`` last."""
+    from mmgpvae_core.controls import run_null_test, write_null_csv
+    from mmgpvae_core.figures import null_test_figure, save_figure
+    from mmgpvae_core.sweep import SweepSettings
+
+    if a.shuffles < 1:
+        return _fail("null-test: --shuffles must be at least 1")
+    neural, behavior = _load_pair(a)
+    if behavior is None:
+        return _fail("null-test needs --behavior FILE: it re-pairs behavior trials")
+    if a.folds < 2 or a.folds > neural.n_trials:
+        return _fail(f"null-test: --folds must be between 2 and {neural.n_trials} (the trials)")
+    kwargs = _model_kwargs(a)
+    kwargs.pop("device")
+    if _fits_device(a):
+        kwargs["device"] = _fits_device(a)
+    settings = SweepSettings(
+        folds=a.folds, epochs=kwargs.pop("epochs", 150), seed=a.seed, model_kwargs=kwargs
+    )
+    how = "within each condition" if a.within_condition else "across all trials"
+    print(
+        f"null-test: the real pairing and {a.shuffles} with behavior trials re-paired {how}; "
+        f"split {a.shared}+{a.private_neural}+{a.private_behavior}, {a.folds} folds, "
+        f"{settings.epochs} epochs per fit, on {_where(a)}", file=sys.stderr,
+    )
+
+    def progress(done: int, total: int, row: dict) -> None:
+        what = "real pairing" if row["shuffle"] == 0 else f"shuffle {row['shuffle']}"
+        _fit_line(done, total, what, row, a.quiet)
+
+    try:
+        result = run_null_test(
+            neural, behavior, (a.shared, a.private_neural, a.private_behavior), a.shuffles,
+            settings, within_condition=a.within_condition, n_jobs=a.jobs,
+            ray_address=a.ray_address, on_result=progress,
+        )
+    except ValueError as exc:  # no conditions to shuffle within, no trials to exchange
+        return _fail(f"null-test: {exc}")
+    print(f"wrote {write_null_csv(result, a.out)}", file=sys.stderr)
+    if a.plot:
+        fig = null_test_figure(result.real_score, result.null_scores, result.p, result.pairing)
+        print(f"wrote {save_figure(fig, a.plot)}", file=sys.stderr)
+    if not np.isfinite(result.real_score):
+        status = (result.real or {}).get("status", "cancelled")
+        return _fail(f"null-test: the real pairing's fit did not finish ({status})", code=1)
+    for line in result.details():
+        print(line)
+    print(result.summary_line())
+    return 0
+
+
+def cmd_consistency(a: argparse.Namespace) -> int:
+    """Refit a project with other seeds; one line per subspace (canonical correlations)."""
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.controls import (
+        fitted_latents,
+        refit_settings,
+        run_consistency,
+        write_consistency_csv,
+    )
+    from mmgpvae_core.figures import consistency_figure, save_figure
+
+    if a.seeds < 2:
+        return _fail("consistency: --seeds must be at least 2 (the project's and one more)")
+    model = MMGPVAE.load(a.run, device="cpu")
+    if not len(model.history) or model.neural is None:
+        return _fail(f"consistency: {a.run} holds no fitted model")
+    split, settings = refit_settings(model, a.epochs, _fits_device(a) or "auto")
+    first = model.train_config.seed
+    seeds = [first + k for k in range(1, a.seeds)]
+    print(
+        f"consistency: {a.run} (seed {first}) against {len(seeds)} refits, seeds "
+        f"{seeds[0]}–{seeds[-1]}, up to {settings.epochs} epochs each, on {_where(a)}",
+        file=sys.stderr,
+    )
+    result = run_consistency(
+        model.neural, model.behavior, split, seeds, settings,
+        reference=fitted_latents(model), reference_seed=first, n_jobs=a.jobs,
+        ray_address=a.ray_address,
+        on_result=lambda d, n, r: _fit_line(d, n, f"seed {r['seed']}", r, a.quiet),
+    )
+    if a.out:
+        print(f"wrote {write_consistency_csv(result, a.out)}", file=sys.stderr)
+    if a.plot:
+        print(f"wrote {save_figure(consistency_figure(result), a.plot)}", file=sys.stderr)
+    for line in result.lines():
+        print(line)
+    return 0 if any(s == "ok" for s in result.status) else _fail(
+        "consistency: no refit finished", code=1)
+
+
 # ---------------------------------------------------------------------------- parser
+def _add_data_arguments(p: argparse.ArgumentParser, required: bool = False) -> None:
+    """The data files and how they are read, aligned and cut into trials (fit, null-test)."""
+    p.add_argument("--neural", required=required, help="neural data file (spikes or calcium)")
+    p.add_argument(
+        "--behavior", required=required, help="behavior data file (pose, stimulus, images)"
+    )
+    p.add_argument("--trials", help="trials table (CSV: start_time, stop_time[, condition])")
+    p.add_argument("--bin-size", type=float, help="common bin size in seconds")
+    p.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")
+    p.add_argument("--behavior-rate", type=float, help="sampling rate (Hz) of the behavior file")
+    p.add_argument(
+        "--neural-signal", choices=("neuropil", "dff", "spks"),
+        help="suite2p signal: F-0.7*Fneu (default), dF/F, or deconvolved spks",
+    )
+    p.add_argument(
+        "--iscell-threshold", type=float,
+        help="keep suite2p ROIs with cell probability >= this (default: the iscell label)",
+    )
+    p.add_argument("--all-rois", action="store_true", help="keep every suite2p ROI")
+    p.add_argument("--dff-percentile", type=float, help="dF/F baseline percentile (default 8)")
+    p.add_argument("--neural-series", help="NWB series name for the neural data")
+    p.add_argument(
+        "--behavior-series", help="NWB series name (or the video of a SLEAP .slp) for the behavior data"
+    )
+    p.add_argument(
+        "--likelihood-threshold", type=float,
+        help="pose points under this likelihood are missing (default 0.6)",
+    )
+    p.add_argument("--egocentric", metavar="BODYPART", help="centre pose on this body part")
+    p.add_argument(
+        "--zscore", choices=("neural", "behavior", "both"),
+        help="z-score each channel of these modalities",
+    )
+    p.add_argument(
+        "--window", type=float, default=10.0,
+        help="seconds per trial when there is no trials table (default 10)",
+    )
+
+
+def _add_likelihood_arguments(p: argparse.ArgumentParser) -> None:
+    for modality in ("neural", "behavior"):
+        p.add_argument(
+            f"--{modality}-likelihood", choices=LIKELIHOODS + (AUTO,), default=AUTO,
+            help="observation model (default auto: from the data — calcium and other "
+            "non-integer signals gaussian, non-negative integer counts poisson (neural), "
+            "only 0/1 bernoulli; negbinomial for over-dispersed counts)",
+        )
+
+
+def _add_model_arguments(
+    p: argparse.ArgumentParser, epochs_help: str = "maximum epochs (early stop on a plateau)"
+) -> None:
+    """The latent split, likelihoods, decoders and training options (fit, null-test)."""
+    _add_likelihood_arguments(p)
+    p.add_argument("--neural-decoder", choices=("linear", "mlp"))
+    p.add_argument("--behavior-decoder", choices=("linear", "mlp"))
+    p.add_argument("--shared", type=int, default=2, help="shared latent dimensions")
+    p.add_argument("--private-neural", type=int, default=1)
+    p.add_argument("--private-behavior", type=int, default=1)
+    p.add_argument("--epochs", type=int, help=epochs_help)
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--batch-size", type=int, help="trials per optimisation step (default 25)")
+    p.add_argument(
+        "--cross-modal",
+        type=float,
+        metavar="FRACTION",
+        help="fraction of training trials encoded from one modality alone (neural-only or "
+        "behavior-only, both still scored): trains cross-modal prediction (default: TrainConfig)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--length-scale-init", type=float, help="bins (default: from the data)")
+    p.add_argument(
+        "--prune-threshold", type=float, default=1e-8,
+        help="drop frequencies whose prior variance is below this fraction of the largest",
+    )
+
+
+def _add_execution_arguments(p: argparse.ArgumentParser) -> None:
+    """Where many fits run, and their progress lines (null-test, consistency)."""
+    p.add_argument("--ray-address", help="run on this Ray cluster ('local' starts one here)")
+    p.add_argument("--jobs", type=int, help="local processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no per-fit progress lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mmgpvae",
@@ -439,33 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     f = sub.add_parser("fit", help="fit a model and write a .mmgp project")
-    f.add_argument("--neural", help="neural data file (spikes or calcium)")
-    f.add_argument("--behavior", help="behavior data file (pose, stimulus, images)")
-    f.add_argument("--neural-likelihood", choices=LIKELIHOODS, default="poisson")
-    f.add_argument("--behavior-likelihood", choices=LIKELIHOODS, default="gaussian")
-    f.add_argument("--neural-decoder", choices=("linear", "mlp"))
-    f.add_argument("--behavior-decoder", choices=("linear", "mlp"))
-    f.add_argument("--shared", type=int, default=2, help="shared latent dimensions")
-    f.add_argument("--private-neural", type=int, default=1)
-    f.add_argument("--private-behavior", type=int, default=1)
+    _add_data_arguments(f)
+    _add_model_arguments(f)
     f.add_argument("--out", help="project file to write (.mmgp)")
-    f.add_argument("--epochs", type=int, help="maximum epochs (early stop on a plateau)")
-    f.add_argument("--lr", type=float, help="Adam learning rate")
-    f.add_argument("--batch-size", type=int, help="trials per optimisation step (default 25)")
-    f.add_argument(
-        "--cross-modal",
-        type=float,
-        metavar="FRACTION",
-        help="fraction of training trials encoded from one modality alone (neural-only or "
-        "behavior-only, both still scored): trains cross-modal prediction (default: TrainConfig)",
-    )
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    f.add_argument("--length-scale-init", type=float, help="bins (default: from the data)")
-    f.add_argument(
-        "--prune-threshold", type=float, default=1e-8,
-        help="drop frequencies whose prior variance is below this fraction of the largest",
-    )
     f.add_argument(
         "--resume", metavar="RUN",
         help="continue training a .mmgp project: a fit that was killed or interrupted goes on "
@@ -477,41 +661,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write --out every SECONDS during the fit, so that a killed fit can be "
         f"resumed (default {CHECKPOINT_EVERY_S:g}; 0: only at the end)",
     )
-    f.add_argument("--trials", help="trials table (CSV: start_time, stop_time[, condition])")
-    f.add_argument("--bin-size", type=float, help="common bin size in seconds")
-    f.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")
-    f.add_argument("--behavior-rate", type=float, help="sampling rate (Hz) of the behavior file")
-    f.add_argument(
-        "--neural-signal", choices=("neuropil", "dff", "spks"),
-        help="suite2p signal: F-0.7*Fneu (default), dF/F, or deconvolved spks",
-    )
-    f.add_argument(
-        "--iscell-threshold", type=float,
-        help="keep suite2p ROIs with cell probability >= this (default: the iscell label)",
-    )
-    f.add_argument("--all-rois", action="store_true", help="keep every suite2p ROI")
-    f.add_argument("--dff-percentile", type=float, help="dF/F baseline percentile (default 8)")
-    f.add_argument("--neural-series", help="NWB series name for the neural data")
-    f.add_argument("--behavior-series", help="NWB series name for the behavior data")
-    f.add_argument(
-        "--likelihood-threshold", type=float,
-        help="pose points under this likelihood are missing (default 0.6)",
-    )
-    f.add_argument("--egocentric", metavar="BODYPART", help="centre pose on this body part")
-    f.add_argument(
-        "--zscore", choices=("neural", "behavior", "both"),
-        help="z-score each channel of these modalities",
-    )
-    f.add_argument(
-        "--window", type=float, default=10.0,
-        help="seconds per trial when there is no trials table (default 10)",
-    )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
 
-    e = sub.add_parser("export-latents", help="posterior latents of a project as NPZ")
+    e = sub.add_parser("export-latents", help="posterior latents of a project as NPZ or NWB")
     e.add_argument("run", help="project file (.mmgp)")
-    e.add_argument("--out", required=True, help="output .npz")
+    e.add_argument(
+        "--out", required=True, help="output file: .npz (NumPy arrays) or .nwb (NWB, for pynapple)"
+    )
+    e.add_argument(
+        "--continuous", action="store_true",
+        help="a session fit on --window windows: one row per bin over the whole session "
+        "(time in s, latents and variances), stitched from half-overlapping windows",
+    )
     e.set_defaults(func=cmd_export_latents)
 
     c = sub.add_parser("score", help="cross-validated R² of inferred vs true latents")
@@ -527,19 +689,22 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_inspect)
 
     g = sub.add_parser("figures", help="write publication figures for a project")
-    g.add_argument("run", help="project file (.mmgp)")
+    g.add_argument("run", nargs="?", help="project file (.mmgp)")
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--format", choices=("pdf", "svg", "png"), default="pdf")
     g.add_argument("--trials", help="comma-separated trial indices for reconstructions")
     g.add_argument("--dpi", type=int, default=300, help="resolution of PNG figures (default 300)")
+    g.add_argument("--null-test", metavar="CSV", help="also draw a null-test result (null_test)")
+    g.add_argument(
+        "--consistency", metavar="CSV", help="also draw a consistency result (consistency)"
+    )
     g.set_defaults(func=cmd_figures)
     w = sub.add_parser(
         "sweep", help="choose the latent split by k-fold cross-validation (CSV table, plot)"
     )
     w.add_argument("--neural", required=True, help="neural data file")
     w.add_argument("--behavior", help="behavior data file")
-    w.add_argument("--neural-likelihood", choices=LIKELIHOODS, default="poisson")
-    w.add_argument("--behavior-likelihood", choices=LIKELIHOODS, default="gaussian")
+    _add_likelihood_arguments(w)
     w.add_argument("--shared", default="0-4", help="shared dimensions to try, e.g. 0-4 or 1,2,3")
     w.add_argument("--private-neural", default="0-2", help="private neural dimensions to try")
     w.add_argument("--private-behavior", default="0-2", help="private behavior dimensions to try")
@@ -559,6 +724,44 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--save-fits", metavar="DIR", help="save each configuration's first-fold fit")
     w.add_argument("--quiet", action="store_true", help="no per-configuration progress lines")
     w.set_defaults(func=cmd_sweep)
+
+    n = sub.add_parser(
+        "null-test",
+        help="is the shared structure real? the real pairing against behavior trials re-paired "
+        "at random, scored by held-out cross-modal prediction (last line: p=P real=R null=M±SD)",
+    )
+    _add_data_arguments(n, required=True)
+    _add_model_arguments(n, epochs_help="maximum epochs per fit (default 150; early stop)")
+    n.add_argument("--shuffles", type=int, default=19, help="re-paired fits (default 19)")
+    n.add_argument(
+        "--within-condition",
+        action="store_true",
+        help="re-pair behavior trials only within each condition: tests trial-by-trial "
+        "coupling beyond what the task (the condition) explains",
+    )
+    n.add_argument("--folds", type=int, default=2, help="cross-validation folds over trials")
+    n.add_argument("--out", required=True, help="one row per fit (.csv)")
+    n.add_argument("--plot", help="null distribution with the real score (.png/.pdf/.svg)")
+    _add_execution_arguments(n)
+    n.set_defaults(func=cmd_null_test)
+
+    k = sub.add_parser(
+        "consistency",
+        help="refit a project with other seeds: canonical correlations of each subspace with "
+        "the project's (one line per subspace)",
+    )
+    k.add_argument("run", help="project file (.mmgp): the first seed")
+    k.add_argument(
+        "--seeds", type=int, default=5,
+        help="seeds in all, the project's included (default 5: its seed s, and refits with "
+        "seeds s+1 … s+4)",
+    )
+    k.add_argument("--epochs", type=int, help="maximum epochs per refit (default: the project's)")
+    k.add_argument("--out", help="one row per subspace and refit (.csv)")
+    k.add_argument("--plot", help="canonical correlations per subspace (.png/.pdf/.svg)")
+    k.add_argument("--device", help="device per refit (default cpu locally, auto on Ray)")
+    _add_execution_arguments(k)
+    k.set_defaults(func=cmd_consistency)
     return p
 
 
@@ -567,7 +770,8 @@ def main(argv: list[str] | None = None) -> int:
     left early (``mmgpvae inspect FILE | head``)."""
     args = build_parser().parse_args(argv)
     try:
-        code = int(args.func(args) or 0)
+        with _data_warnings_as_lines():
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # a reader that has gone shows here, not in the interpreter's exit
         return code
     except (DataError, ConfigError) as exc:

@@ -6,7 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+def demo_dir() -> Path:
+    """The bundled demo data set (neural.h5, behavior.h5, truth.npz): package data of
+    ``mmgpvae_resources``, which is the repository's top-level ``resources/`` folder in a checkout
+    and is shipped inside the wheel."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("mmgpvae_resources") / "demo"))
+    except ModuleNotFoundError:  # a checkout whose editable install predates that package
+        return Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+DEMO_DIR = demo_dir()
 
 
 def create_application(settings_dir: str | None = None):
@@ -56,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, win.open_demo)
     if args.quit_after:
         QTimer.singleShot(args.quit_after, win.close)
-    return app.exec()
+    code = app.exec()
+    if args.quit_after and win.last_error:  # a smoke test: an error shown is a failure
+        print(f"mmgpvae-gui: error shown: {win.last_error}", file=sys.stderr)
+        return code or 1
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Export a view: the dialog (what, format, DPI or pixel size, file) and the writers.
+"""Export a view: the dialog (what, format, DPI or pixel size, file) and the writers; and the
+posterior latents as .npz or .nwb (the CLI's ``export-latents``).
 
 Vector and PNG figures are re-drawn with :mod:`mmgpvae_core.figures` from the same arrays the view
 shows (so axes carry units and conditions keep their colors); the 3D view can also be saved as
@@ -145,6 +146,34 @@ def save_gl_screenshot(view, path: str | Path, size: tuple[int, int]) -> Path:
     if not img.save(str(path), "PNG"):
         raise ExportError(f"cannot write {path}")
     return path
+
+
+# ---------------------------------------------------------------------------- latents
+LATENT_FILTERS = {".nwb": "NWB for pynwb / pynapple (*.nwb)", ".npz": "NumPy arrays (*.npz)"}
+
+
+def ask_latents_path(parent: QWidget, start_dir: str) -> str | None:
+    """The file to export the latents to (a save dialog: .nwb or .npz), or None if cancelled.
+    A name without either extension gets the one of the chosen filter."""
+    path, chosen = QFileDialog.getSaveFileName(
+        parent,
+        "Export latents",
+        str(Path(start_dir) / "latents.nwb"),
+        ";;".join(LATENT_FILTERS.values()),
+    )
+    if not path:
+        return None
+    if Path(path).suffix.lower() not in LATENT_FILTERS:
+        path += next((s for s, f in LATENT_FILTERS.items() if f == chosen), ".nwb")
+    return path
+
+
+def write_latents(model, path: str | Path) -> Path:
+    """The posterior latents of ``model`` (a fitted MMGPVAE) to ``path``, .npz or .nwb — the
+    function ``mmgpvae export-latents`` calls (:func:`mmgpvae_core.export.export_latents`)."""
+    from mmgpvae_core.export import export_latents
+
+    return export_latents(model, path)
 
 
 # ---------------------------------------------------------------------------- the dialog

@@ -34,9 +34,11 @@ from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
+from mmgpvae_core.loaders.checks import data_warnings
 from mmgpvae_core.project import read_project
 from mmgpvae_core.training import EpochReport, FitOutcome, preload_lazy_imports
 from mmgpvae_gui import export
+from mmgpvae_gui.app import DEMO_DIR
 from mmgpvae_gui.autosave import Autosave, describe, orphans
 from mmgpvae_gui.background import collect_garbage_in_gui_thread
 from mmgpvae_gui.busy import BusyIndicator, run_live
@@ -51,8 +53,9 @@ from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.style import SUBSPACE_LABELS
 from mmgpvae_gui.worker import Snapshot, TrainingWorker
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
-DATA_FILTER = "Recordings (*.h5 *.hdf5 *.nwb *.npz *.npy *.mat *.csv);;All files (*)"
+DATA_FILTER = (
+    "Recordings (*.h5 *.hdf5 *.nwb *.npz *.npy *.mat *.csv *.slp);;All files (*)"
+)
 PROJECT_FILTER = "MM-GPVAE projects (*.mmgp)"
 MAX_RECENT = 8
 SPLIT_KEYS = ("shared", "private_neural", "private_behavior")
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         self._project_path: Path | None = None
         self._error_box: QMessageBox | None = None
         self.last_error = ""
+        self.last_data_warnings: list[str] = []
         self.last_snapshot: Snapshot | None = None
 
         self.data_panel = DataPanel()
@@ -247,6 +251,14 @@ class MainWindow(QMainWindow):
                 if view not in export.RASTER_ONLY
                 else "Save the 3D view as a PNG screenshot of any size",
             )
+        e.addSeparator()
+        self._action(
+            e,
+            "Export &latents…",
+            self._on_export_latents_triggered,
+            None,
+            "Posterior latents and variances as .nwb (pynwb, pynapple) or .npz",
+        )
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Quit")
 
@@ -369,8 +381,14 @@ class MainWindow(QMainWindow):
             return False
         if self._busy.active:
             return False
+        notes: list[str] = []  # what the reader dropped or overrode (DataWarning), one line each
+
+        def read() -> Dataset:
+            with data_warnings(notes.append):
+                return load_dataset(path)
+
         try:
-            ds = self._live(f"Reading {Path(path).name}…", lambda: load_dataset(path))
+            ds = self._live(f"Reading {Path(path).name}…", read)
             other = self._behavior if modality == "neural" else self._neural
             if other is not None:
                 pair = (ds, other) if modality == "neural" else (other, ds)
@@ -382,11 +400,18 @@ class MainWindow(QMainWindow):
             self._show_error(f"Cannot load the {modality} file", f"{path}: {exc}")
             return False
         settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
+        self.model_panel.follow_data(modality, ds)  # its likelihood box follows the file
         if modality == "neural":
             self.set_datasets(ds, self._behavior)
         else:
             self.set_datasets(self._neural, ds)
-        self.statusBar().showMessage(f"Loaded {modality} data from {path}", 5000)
+        self.last_data_warnings = notes
+        if notes:
+            text = f"Loaded {modality} data; note: " + " · ".join(notes)
+            self.statusBar().showMessage(text, 20000)
+            self.statusBar().setToolTip("\n".join(notes))
+        else:
+            self.statusBar().showMessage(f"Loaded {modality} data from {path}", 5000)
         return True
 
     def set_datasets(self, neural: Dataset | None, behavior: Dataset | None) -> None:
@@ -397,8 +422,9 @@ class MainWindow(QMainWindow):
         self.last_snapshot = None
         self.data_panel.set_summary("neural", None if neural is None else neural.summary())
         self.data_panel.set_summary("behavior", None if behavior is None else behavior.summary())
+        kw = self.model_panel.model_kwargs()
         self.reconstruction_panel.set_data(
-            neural, behavior, self.model_panel.model_kwargs()["neural_likelihood"]
+            neural, behavior, kw["neural_likelihood"], kw["behavior_likelihood"]
         )
         self.latent_panel.clear()
         self.training_panel.set_history(MMGPVAE().history)
@@ -794,6 +820,37 @@ class MainWindow(QMainWindow):
             return False
         finally:
             QApplication.restoreOverrideCursor()
+        settings().setValue("recent/export_dir", str(path.resolve().parent))
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        self.exported.emit(str(path))
+        return True
+
+    def _on_export_latents_triggered(self) -> None:
+        start = settings().value("recent/export_dir", str(Path.home()))
+        path = export.ask_latents_path(self, start)
+        if path:
+            self.export_latents(path)
+
+    def export_latents(self, path: str | Path) -> bool:
+        """Write the model's posterior latents to ``path`` (.nwb or .npz, the file
+        ``mmgpvae export-latents`` writes); say why on failure."""
+        if self._model is None or self._model.module is None:
+            self._show_error("Nothing to export", "train a model first")
+            return False
+        if self.is_training and not self._worker_paused:
+            self._show_error("Busy", "pause or stop training before exporting latents")
+            return False
+        if self._busy.active:
+            return False
+        path, model = Path(path), self._model
+        try:
+            self._live(f"Exporting {path.name}…", lambda: export.write_latents(model, path))
+        except DataError as exc:
+            self._show_error("Cannot export the latents", str(exc))
+            return False
+        except Exception as exc:
+            self._show_error("Cannot export the latents", f"{path}: {exc}")
+            return False
         settings().setValue("recent/export_dir", str(path.resolve().parent))
         self.statusBar().showMessage(f"Exported {path}", 5000)
         self.exported.emit(str(path))

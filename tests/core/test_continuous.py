@@ -90,3 +90,41 @@ def test_a_trial_structured_fit_has_no_continuous_latents():
     model.fit(sim.neural, sim.behavior)
     with pytest.raises(DataError, match="--window"):
         continuous_latents(model)
+
+
+def test_export_latents_continuous_writes_one_row_per_bin(session, tmp_path, capsys):
+    from mmgpvae_core.cli import main
+
+    sim, model, lat = session
+    run = tmp_path / "session.mmgp"
+    model.save(run)
+    out = tmp_path / "lat.npz"
+    assert main(["export-latents", str(run), "--out", str(out), "--continuous"]) == 0
+    with np.load(out) as z:
+        assert z["time"].shape == sim.truth["time"].shape
+        np.testing.assert_allclose(z["time"], sim.truth["time"])
+        for name, d in (("shared", 2), ("private_neural", 1), ("private_behavior", 1)):
+            assert z[name].shape == (z["time"].size, d) == z[f"{name}_var"].shape
+        np.testing.assert_allclose(z["shared"], lat["shared"], rtol=1e-4, atol=1e-5)
+    nwb = tmp_path / "lat.nwb"
+    assert main(["export-latents", str(run), "--out", str(nwb), "--continuous"]) == 0
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(nwb), "r") as io:
+        f = io.read()
+        ts = f.processing["mmgpvae"]["shared"]
+        assert ts.data.shape == (sim.truth["time"].size, 2)
+        np.testing.assert_allclose(ts.get_timestamps(), sim.truth["time"], atol=1e-9)
+
+
+def test_export_latents_continuous_of_a_trial_fit_is_refused(tmp_path, capsys):
+    from mmgpvae_core.cli import main
+
+    sim = simulate(n_trials=8, n_time=20, n_neurons=6, n_keypoints=2, seed=2)
+    model = MMGPVAE(1, 1, 1, epochs=1)
+    model.fit(sim.neural, sim.behavior)
+    run = tmp_path / "trials.mmgp"
+    model.save(run)
+    assert main(["export-latents", str(run), "--out", str(tmp_path / "x.npz"), "--continuous"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("mmgpvae: error:") == 1 and "--window" in err and "Traceback" not in err

@@ -19,10 +19,15 @@ def test_a_crash_after_a_signal_reset_still_prints_its_traceback(tmp_path):
         "def test_then_crashes():\n"
         "    faulthandler._sigsegv()\n"
     )
+    # Our fixture, loaded by path (a package may install a top-level `tests` of its own).
     (tmp_path / "conftest.py").write_text(
-        "from tests.conftest import _crashes_print_a_traceback  # noqa: F401\n"
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('ours', {str(ROOT / 'tests' / 'conftest.py')!r})\n"
+        "ours = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(ours)\n"
+        "_crashes_print_a_traceback = ours._crashes_print_a_traceback\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_crash.py"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,

@@ -44,10 +44,30 @@ def test_mismatched_trials_are_refused(window, demo_files, tmp_path, n_trials):
     assert "same trials" in window.last_error
 
 
+def test_loading_float_neural_data_sets_the_likelihood_box_to_gaussian(window, tmp_path, demo_files):
+    panel = window.model_panel
+    assert window.open_data_file(demo_files["neural"], "neural")  # spike counts
+    assert panel.neural_likelihood.currentText() == "poisson"
+    assert panel.neural_likelihood_note.text() == "auto: non-negative integer counts"
+    path = tmp_path / "calcium.npy"
+    np.save(path, np.random.default_rng(0).gamma(2.0, 0.5, size=(12, 80, 4)))  # ΔF/F-like
+    assert window.open_data_file(path, "neural")
+    assert panel.neural_likelihood.currentText() == "gaussian"
+    assert panel.neural_likelihood_note.text() == "auto: non-integer values"
+    assert window.model_panel.model_kwargs()["neural_likelihood"] == "gaussian"
+    assert window.reconstruction_panel.obs_plot.getPlotItem().titleLabel.text == (
+        "Observed (heat map)"
+    )
+    assert window.open_data_file(demo_files["behavior"], "behavior")
+    assert panel.behavior_likelihood.currentText() == "gaussian"
+
+
 def test_data_a_likelihood_cannot_model_fails_the_fit_cleanly(window, tmp_path, qtbot, train):
     path = tmp_path / "calcium.npy"
     np.save(path, np.random.default_rng(0).normal(size=(6, 30, 4)))  # negative: not counts
     assert window.open_data_file(path, "neural")
+    assert window.model_panel.neural_likelihood.currentText() == "gaussian"  # chosen for it
+    window.model_panel.neural_likelihood.setCurrentText("poisson")  # the user overrides
     status = train(qtbot, window, 3)
     assert status == "failed"
     assert "Poisson" in window.last_error and "negative" in window.last_error
@@ -116,3 +136,20 @@ def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monke
     monkeypatch.setattr(main_window, "load_dataset", broken)
     assert not window.open_data_file(demo_files["behavior"], "behavior")
     assert "disk on fire" in window.last_error
+
+
+def test_what_a_reader_dropped_is_said_in_the_status_bar(window, demo_files, monkeypatch):
+    from mmgpvae_core.loaders.checks import warn_data
+    from mmgpvae_gui import main_window
+
+    real = main_window.load_dataset
+
+    def dropping(path, **kw):
+        warn_data(path, "F", "1 of 20 ROI(s) dropped from ΔF/F: baseline F0 is not positive")
+        return real(path, **kw)
+
+    monkeypatch.setattr(main_window, "load_dataset", dropping)
+    assert window.open_data_file(demo_files["neural"], "neural")
+    assert len(window.last_data_warnings) == 1
+    assert "1 of 20 ROI(s) dropped" in window.statusBar().currentMessage()
+    assert "neural.h5" in window.statusBar().toolTip()

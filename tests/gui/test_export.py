@@ -108,7 +108,8 @@ def test_export_dialog_choices_and_nothing_to_export(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.error_shown, timeout=30000):
         assert not window.export_chosen(choice)
     assert not (tmp_path / "latents_3d_screenshot.png").exists()
-    # The File ▸ Export submenu lists every view.
+    # The File ▸ Export submenu lists every view, then the latents (as .nwb or .npz).
     file_menu = window.menuBar().actions()[0].menu()
     sub = next(a.menu() for a in file_menu.actions() if a.menu() and "Export" in a.text())
-    assert len(sub.actions()) == len(export.VIEWS)
+    entries = [a.text() for a in sub.actions() if not a.isSeparator()]
+    assert entries == [f"{label}…" for label in export.VIEWS.values()] + ["Export &latents…"]

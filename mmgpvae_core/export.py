@@ -1,0 +1,447 @@
+"""Posterior latents out of a fit, as NPZ or NWB: one function for the CLI, the app and notebooks.
+
+``export_latents(model_or_project, "latents.nwb")`` — the file's extension chooses the format.
+
+NPZ (the keys scripts rely on; unchanged since the first release)::
+
+    shared, private_neural, private_behavior              (trials, time, dim) posterior means
+    shared_var, private_neural_var, private_behavior_var  (trials, time, dim) posterior variances
+    conditions (trials,)    bin_size_s ()  (NaN if unknown)
+
+Bins past a trial's end (NaN padding) are NaN; a subspace of no dimension is ``(trials, time, 0)``.
+
+NWB (read by pynwb and pynapple)::
+
+    /intervals/trials            start_time, stop_time, [condition], trial_index — the trials the
+                                 model was fitted on, in time order (trial_index: row in the NPZ)
+    /processing/mmgpvae          description: the fit as JSON (model, train, data, shape, where
+                                 the trial times came from, source files, MM-GPVAE version)
+        shared, private_neural, private_behavior           TimeSeries (samples, dim), unit "a.u."
+        shared_var, private_neural_var, private_behavior_var  TimeSeries (samples, dim)
+
+Samples are the bins of every trial, concatenated in time order, at the bin centres in session
+seconds (``start_time + (b + 0.5) * bin_size_s``); padding bins are left out. When the bins are
+evenly spaced the series store ``starting_time`` and ``rate`` instead of timestamps (NWB's
+advice); ``TimeSeries.get_timestamps()`` gives the times either way. A subspace of no dimension
+has no series. When the data came from an NWB file that still exists, its session start time,
+description, session id, experimenter, lab, institution and subject are copied and the
+identifier is the source's with ``-mmgpvae-latents`` added (an NWB identifier names one file).
+Otherwise the session start time is the export time, and the file's ``notes`` say so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgpvae_core.data import DataError, Dataset
+
+SUBSPACES = ("shared", "private_neural", "private_behavior")
+#: extension → what is written
+FORMATS = {".npz": "NumPy archive (.npz)", ".nwb": "NWB (.nwb)"}
+MODULE = "mmgpvae"
+LABELS = {
+    "shared": "shared latents (explain both modalities)",
+    "private_neural": "latents private to the neural recording",
+    "private_behavior": "latents private to the behavior",
+}
+
+
+@dataclass
+class Latents:
+    """Everything an export writes.
+
+    arrays: the NPZ contents (see the module docstring), latents ``(trials, time, dim)``.
+    neural, behavior: the Datasets of the fit (trial lengths, conditions, trial times, sources).
+    config: the project's ``/config`` (model, train, data, shape dicts).
+    project: the project file it came from, if any (to find relative source paths).
+    """
+
+    arrays: dict[str, np.ndarray]
+    neural: Dataset
+    behavior: Dataset | None
+    config: dict[str, Any]
+    project: Path | None = None
+
+
+def collect_latents(source: Any) -> Latents:
+    """The latents of ``source``: a fitted :class:`~mmgpvae_core.api.MMGPVAE` or the path of a
+    ``.mmgp`` project (read as saved, without rebuilding the model)."""
+    if isinstance(source, (str, Path)):
+        from mmgpvae_core.project import read_project
+
+        p = read_project(source)
+        if p["neural"] is None:
+            raise DataError(source, "data/neural", "missing; expected a project of a fit")
+        post, neural, behavior, config = p["posterior"], p["neural"], p["behavior"], p["config"]
+        project: Path | None = Path(source)
+    else:
+        if source.module is None or source.neural is None:
+            raise ValueError("the model is not fitted yet: nothing to export")
+        from mmgpvae_core.api import _rng_unchanged
+
+        with _rng_unchanged(source.device):  # exporting mid-fit leaves the fit's random draws
+            post = source.latent_posterior()
+        neural, behavior, project = source.neural, source.behavior, None
+        config = {
+            "model": source.model_config.to_dict(),
+            "train": source.train_config.to_dict(),
+            "data": source.data_config.to_dict(),
+            "shape": source.shape.to_dict(),
+        }
+    arrays: dict[str, np.ndarray] = {}
+    n, t = neural.data.shape[:2]
+    for name in SUBSPACES:
+        if name in post:
+            arrays[name] = np.array(post[name]["mean"], dtype=np.float64)
+            arrays[f"{name}_var"] = np.array(post[name]["var"], dtype=np.float64)
+        else:
+            arrays[name] = np.zeros((n, t, 0))
+            arrays[f"{name}_var"] = np.zeros((n, t, 0))
+    # Bins past each trial's end (NaN padding) carry no data: mark them NaN, not a prior guess.
+    pad = np.arange(t)[None, :] >= neural.trial_lengths[:, None]
+    for v in arrays.values():
+        v[pad] = np.nan
+    cond = neural.conditions
+    arrays["conditions"] = cond if cond is not None else np.zeros(n, dtype=int)
+    dt = neural.bin_size_s
+    arrays["bin_size_s"] = np.asarray(np.nan if dt is None else dt)
+    return Latents(arrays, neural, behavior, config, project)
+
+
+def collect_continuous(source: Any, on_progress=None) -> tuple[dict[str, np.ndarray], Latents]:
+    """Session-long latents of a fit on consecutive windows (``continuous.py``): the NPZ
+    arrays — ``time`` (bins,) in session seconds, ``shared`` … (bins, dim), ``*_var``,
+    ``bin_size_s`` — and the same as :class:`Latents` of one trial spanning the session (for
+    NWB). ``source``: a fitted MMGPVAE or a ``.mmgp`` path. A fit on trials: DataError."""
+    from mmgpvae_core.continuous import continuous_latents, join_windows
+
+    project = None
+    if isinstance(source, (str, Path)):
+        from mmgpvae_core.api import MMGPVAE
+
+        project, source = Path(source), MMGPVAE.load(source, device="cpu")
+    neural, behavior = source.neural, source.behavior
+    lat = continuous_latents(source, on_progress=on_progress)
+    dt = neural.bin_size_s or 1.0
+    npz = {"time": lat["time"]}
+    for name in SUBSPACES:
+        for key in (name, f"{name}_var"):
+            npz[key] = lat.get(key, np.zeros((lat["time"].size, 0)))
+    npz["bin_size_s"] = np.asarray(np.nan if neural.bin_size_s is None else neural.bin_size_s)
+    t0 = float(lat["time"][0] - dt / 2)
+    session = {"source": "continuous session", "start_s": [t0], "stop_s": [t0 + lat["time"].size * dt]}
+
+    def whole(ds: Dataset | None) -> Dataset | None:
+        if ds is None:
+            return None
+        prep = {**ds.preprocessing, "trials": session}
+        return dataclasses.replace(ds, data=join_windows(ds)[None], conditions=None, preprocessing=prep)
+
+    arrays = {k: v[None] for k, v in npz.items() if k not in ("time", "bin_size_s")}
+    arrays["conditions"] = np.zeros(1, dtype=int)
+    arrays["bin_size_s"] = npz["bin_size_s"]
+    config = {
+        "model": source.model_config.to_dict(),
+        "train": source.train_config.to_dict(),
+        "data": source.data_config.to_dict(),
+        "shape": source.shape.to_dict(),
+    }
+    return npz, Latents(arrays, whole(neural), whole(behavior), config, project)
+
+
+def export_continuous(source: Any, out_path: str | Path, on_progress=None) -> Path:
+    """Session-long latents (:func:`collect_continuous`) to ``.npz`` or ``.nwb``."""
+    out = Path(out_path)
+    suffix = latents_format(out)
+    npz, latents = collect_continuous(source, on_progress=on_progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        np.savez(out, **npz)
+    else:
+        write_nwb(latents, out)
+    return out
+
+
+def latents_format(out_path: str | Path) -> str:
+    """The format a path asks for: ``".npz"`` or ``".nwb"`` (its extension), else DataError."""
+    suffix = Path(out_path).suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(
+            out_path, "-", f"unknown extension '{Path(out_path).suffix}'; expected .npz or .nwb"
+        )
+    return suffix
+
+
+def export_latents(source: Any, out_path: str | Path) -> Path:
+    """Write the latents of ``source`` (a fitted MMGPVAE, a ``.mmgp`` path, or :class:`Latents`)
+    to ``out_path``: ``.npz`` or ``.nwb`` by its extension. Returns the path written."""
+    out = Path(out_path)
+    suffix = latents_format(out)
+    latents = source if isinstance(source, Latents) else collect_latents(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        np.savez(out, **latents.arrays)
+    else:
+        write_nwb(latents, out)
+    return out
+
+
+# ---------------------------------------------------------------------------- trial times
+@dataclass(frozen=True)
+class TrialTimes:
+    """Each trial's ``start`` and ``stop`` ``(trials,)`` in session seconds, and whence."""
+
+    start: np.ndarray
+    stop: np.ndarray
+    origin: str
+
+
+def trial_times(ds: Dataset) -> TrialTimes:
+    """Where each trial of ``ds`` lies in its session: the trial times the loader recorded,
+    else the windows it cut, else the trials table re-read (CSV or NWB), else trials laid end
+    to end from 0 s, one bin apart (a trial tensor file carries no session clock)."""
+    n = ds.n_trials
+    dt = ds.bin_size_s or 1.0
+    info = ds.preprocessing.get("trials") or {}
+    if len(info.get("start_s", ())) == n and len(info.get("stop_s", ())) == n:
+        start, stop = np.asarray(info["start_s"], float), np.asarray(info["stop_s"], float)
+        return TrialTimes(start, stop, f"trials table ({info.get('source', '?')})")
+    src = str(info.get("source", ""))
+    if src == "windows" and "window_s" in info and "span_s" in info:
+        w, (t0, t1) = float(info["window_s"]), info["span_s"]
+        count = int(np.floor((t1 - t0) / w + 1e-9))
+        if count == n and n > 0:
+            edges = t0 + w * np.arange(n + 1)  # one window's stop is exactly the next's start
+            return TrialTimes(edges[:-1], edges[1:], f"consecutive {w:g} s windows")
+        if count < 1 and n == 1:
+            return TrialTimes(np.array([t0]), np.array([t1]), "the whole recording")
+    table = _reread_table(src)
+    if table is not None and len(table[0]) == n:
+        return TrialTimes(table[0], table[1], f"trials table ({src})")
+    start = np.arange(n) * (ds.n_time + 1) * dt  # one bin apart: separate trials stay separate
+    return TrialTimes(
+        start,
+        start + ds.trial_lengths * dt,
+        "none recorded: trials laid end to end from 0 s, one bin apart",
+    )
+
+
+def _reread_table(src: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A trials table's (start, stop) from the file the loader read it from, if it exists."""
+    try:
+        if src.endswith(":intervals/trials"):
+            import h5py
+
+            with h5py.File(src[: -len(":intervals/trials")], "r") as f:
+                g = f["intervals/trials"]
+                return np.asarray(g["start_time"][()], float), np.asarray(g["stop_time"][()], float)
+        if src.lower().endswith(".csv") and Path(src).is_file():
+            from mmgpvae_core.loaders.trials import read_trials_table
+
+            t = read_trials_table(src)
+            return t.start, t.stop
+    except (OSError, KeyError, DataError):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------- source session
+_GENERAL = ("session_id", "experimenter", "lab", "institution", "experiment_description")
+_SUBJECT = ("subject_id", "species", "sex", "age", "description", "genotype", "strain")
+
+
+def _text(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.ndarray):
+        return [_text(x) for x in v.tolist()]
+    return v
+
+
+def source_session(latents: Latents) -> dict[str, Any]:
+    """The NWB session the data came from: ``{"path", "found", ...}`` with ``identifier``,
+    ``session_start_time`` (datetime), ``session_description``, ``general`` and ``subject``
+    (dicts) when the file still exists; ``{}`` when the data came from no NWB file."""
+    data_cfg = latents.config.get("data", {})
+    candidates = [data_cfg.get("neural_path", ""), latents.neural.source]
+    candidates += [data_cfg.get("behavior_path", "")]
+    candidates += [latents.behavior.source] if latents.behavior is not None else []
+    nwb_kind = latents.neural.kind.startswith("nwb") or (
+        latents.behavior is not None and latents.behavior.kind.startswith("nwb")
+    )
+    missing = None
+    for c in candidates:
+        if not c or not (c.lower().endswith(".nwb") or nwb_kind):
+            continue
+        for path in _places(Path(c), latents.project):
+            info = _read_session(path)
+            if info is not None:
+                return info
+        if c.lower().endswith(".nwb"):
+            missing = missing or c
+    return {"path": missing, "found": False} if missing else {}
+
+
+def _places(path: Path, project: Path | None) -> list[Path]:
+    out = [path]
+    if not path.is_absolute() and project is not None:
+        out.append(project.resolve().parent / path)
+    return out
+
+
+def _read_session(path: Path) -> dict[str, Any] | None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "nwb_version" not in f.attrs:
+                return None
+            general = f.get("general", {})
+            subject = general.get("subject", {}) if general else {}
+            return {
+                "path": str(path),
+                "found": True,
+                "identifier": str(_text(f["identifier"][()])),
+                "session_start_time": datetime.fromisoformat(
+                    str(_text(f["session_start_time"][()]))
+                ),
+                "session_description": str(_text(f["session_description"][()])),
+                "general": {k: _text(general[k][()]) for k in _GENERAL if k in general},
+                "subject": {k: _text(subject[k][()]) for k in _SUBJECT if k in subject},
+            }
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------- NWB
+def _session_file(latents: Latents, session: dict[str, Any]):
+    """An empty NWBFile for the latents: the source session's metadata when it was found."""
+    from pynwb import NWBFile
+    from pynwb.file import Subject
+
+    from mmgpvae_core import __version__
+
+    common = {
+        "was_generated_by": [("MM-GPVAE Studio", __version__)],
+        "keywords": ["MM-GPVAE", "latent variable model", "Gaussian process"],
+        "experiment_description": "Posterior latents of an MM-GPVAE fit (multi-modal "
+        "Gaussian-process variational autoencoder) of paired neural and behavioral data",
+    }
+    if session.get("found"):
+        general = {**common, **session["general"]}
+        if isinstance(general.get("experimenter"), str):
+            general["experimenter"] = [general["experimenter"]]
+        general.setdefault("session_id", session["identifier"])
+        subject = session["subject"]
+        return NWBFile(
+            session_description=session["session_description"],
+            identifier=f"{session['identifier']}-mmgpvae-latents",
+            session_start_time=session["session_start_time"],
+            notes=f"MM-GPVAE posterior latents of the session in {session['path']}",
+            subject=Subject(**subject) if subject else None,
+            **general,
+        )
+    note = (
+        f"the source NWB file {session['path']} was not found: the identifier is new and the "
+        "session start time is the export time"
+        if session
+        else "the data came from no NWB file: the session start time is the export time"
+    )
+    return NWBFile(
+        session_description=f"MM-GPVAE posterior latents of a fit of {latents.neural.source}",
+        identifier=str(uuid.uuid4()),
+        session_start_time=datetime.now(timezone.utc).astimezone(),
+        notes=note,
+        **common,
+    )
+
+
+def _samples(x: np.ndarray, order: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``(trials, time, dim)`` → ``(samples, dim)``: each trial's bins, trials in ``order``."""
+    return np.concatenate([x[k, : lengths[k]] for k in order], axis=0)
+
+
+def _time_args(t: np.ndarray, dt: float) -> dict[str, Any]:
+    """``starting_time`` + ``rate`` when the bins are evenly spaced, else ``timestamps``."""
+    if len(t) > 1 and np.allclose(np.diff(t), dt, rtol=0, atol=1e-9 * max(1.0, abs(t[-1]))):
+        return {"starting_time": float(t[0]), "rate": 1.0 / dt}
+    if len(t) == 1:
+        return {"starting_time": float(t[0]), "rate": 1.0 / dt}
+    return {"timestamps": t}
+
+
+def write_nwb(latents: Latents, path: str | Path) -> Path:
+    """Write ``latents`` as an NWB file at ``path`` (the layout in the module docstring)."""
+    from pynwb import NWBHDF5IO, TimeSeries
+
+    from mmgpvae_core import __version__
+
+    path = Path(path)
+    neural = latents.neural
+    lengths = neural.trial_lengths
+    dt = float(neural.bin_size_s) if neural.bin_size_s else 1.0
+    times = trial_times(neural)
+    session = source_session(latents)
+    nwb = _session_file(latents, session)
+
+    order = np.argsort(times.start, kind="stable")
+    cond = neural.conditions
+    if cond is not None:
+        nwb.add_trial_column("condition", "condition label of the trial")
+    nwb.add_trial_column("trial_index", "row of the trial in the fitted trial tensor (and NPZ)")
+    for k in order:
+        row = {"start_time": float(times.start[k]), "stop_time": float(times.stop[k])}
+        if cond is not None:
+            row["condition"] = cond[k].item() if hasattr(cond[k], "item") else cond[k]
+        nwb.add_trial(**row, trial_index=int(k))
+
+    t = np.concatenate([times.start[k] + (np.arange(lengths[k]) + 0.5) * dt for k in order])
+    about = {
+        "about": "MM-GPVAE posterior latents (orthonormalized display coordinates), one "
+        "TimeSeries per subspace with its posterior variances (<name>_var)",
+        "mmgpvae_version": __version__,
+        "project": None if latents.project is None else str(latents.project),
+        "neural_source": neural.source,
+        "behavior_source": None if latents.behavior is None else latents.behavior.source,
+        "source_nwb": session.get("path"),
+        "trial_times": times.origin,
+        "bin_size_s": neural.bin_size_s,
+        **{k: latents.config.get(k) for k in ("model", "train", "data", "shape")},
+    }
+    mod = nwb.create_processing_module(MODULE, json.dumps(about, default=str))
+    timing = _time_args(t, dt)
+    for name in SUBSPACES:
+        mean, var = latents.arrays[name], latents.arrays[f"{name}_var"]
+        if mean.shape[-1] == 0:
+            continue
+        for series, data, unit, what in (
+            (name, mean, "a.u.", "posterior mean of the"),
+            (f"{name}_var", var, "a.u.^2", "posterior variance of the"),
+        ):
+            mod.add(
+                TimeSeries(
+                    name=series,
+                    data=_samples(data, order, lengths),
+                    unit=unit,
+                    description=f"{what} {LABELS[name]}, (samples, dims), at bin centres",
+                    comments=f"trial times: {times.origin}",
+                    **timing,
+                )
+            )
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.nwb")  # no half-written file left
+    try:
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
