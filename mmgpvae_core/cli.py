@@ -251,10 +251,19 @@ def cmd_fit(a: argparse.Namespace) -> int:
     bar.close()
     if model.module is not None and len(model.history):
         # An interrupted fit is saved as a checkpoint, so that --resume goes on to its target.
-        status = "interrupted" if code == 130 and checkpoint.save("interrupted") else None
-        if status is None:
-            model.save(out)
-            status = model.outcome.status if model.outcome else None
+        try:
+            status = "interrupted" if code == 130 and checkpoint.save("interrupted") else None
+            if status is None:
+                model.save(out)
+                status = model.outcome.status if model.outcome else None
+        except OSError as exc:  # --out unwritable, disk full: the fit must not be lost
+            import tempfile
+
+            rescue = Path(tempfile.gettempdir()) / f"{out.stem}.rescued.mmgp"
+            model.save(rescue)
+            print(f"mmgpvae: error: could not write {out} ({exc}); the fit was saved to {rescue}",
+                  file=sys.stderr)
+            return 1
         h = model.history
         print(
             f"saved {out}: {len(h)} epochs, ELBO {h.elbo[-1]:.2f} per trial "
@@ -786,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):  # stdout is not a file (captured in a test)
             pass
         return 141
+    except OSError as exc:  # a file that cannot be written or read: a message, not a traceback
+        return _fail(f"{getattr(exc, 'filename', None) or '-'}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         return 130
 

@@ -37,6 +37,17 @@ def session_start_s(ds: Dataset) -> float:
     return float(span[0])
 
 
+def session_time(ds: Dataset) -> np.ndarray:
+    """(windows × window,) bin centres in session seconds: each window's recorded start plus
+    its bins (or, when the starts were not recorded, windows end to end from the session's)."""
+    dt = ds.bin_size_s or 1.0
+    offsets = (np.arange(ds.n_time) + 0.5) * dt
+    starts = (ds.preprocessing.get("trials") or {}).get("start_s") or []
+    if len(starts) != ds.n_trials:
+        starts = session_start_s(ds) + ds.n_time * dt * np.arange(ds.n_trials)
+    return (np.asarray(starts, dtype=float)[:, None] + offsets[None, :]).ravel()
+
+
 def join_windows(ds: Dataset) -> np.ndarray:
     """(bins, channels): the consecutive windows of a continuous dataset, end to end."""
     if not is_continuous(ds):
@@ -131,10 +142,7 @@ def continuous_latents(
             parts.setdefault(name, []).append(post)
         if on_progress is not None:
             on_progress(min(b + batch_windows, len(starts)), len(starts))
-    bin_s = neural.bin_size_s or 1.0
-    out: dict[str, np.ndarray] = {
-        "time": session_start_s(neural) + (np.arange(n_bins) + 0.5) * bin_s
-    }
+    out: dict[str, np.ndarray] = {"time": session_time(neural)}
     for name in SUBSPACES:
         if name not in parts:
             continue

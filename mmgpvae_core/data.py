@@ -171,7 +171,14 @@ class Dataset:
         }
 
     def subset(self, trials: np.ndarray) -> Dataset:
-        """A copy with only the given trial indices."""
+        """A copy with only the given trial indices (their recorded trial times too)."""
+        prep = dict(self.preprocessing)
+        info = dict(prep.get("trials") or {})
+        for key in ("start_s", "stop_s"):
+            if len(info.get(key, ())) == self.n_trials:
+                info[key] = [info[key][int(i)] for i in np.arange(self.n_trials)[trials]]
+        if info:
+            prep["trials"] = info
         return Dataset(
             data=self.data[trials],
             conditions=None if self.conditions is None else self.conditions[trials],
@@ -181,7 +188,7 @@ class Dataset:
             field=self.field,
             checksum=self.checksum,
             kind=self.kind,
-            preprocessing=dict(self.preprocessing),
+            preprocessing=prep,
         )
 
 

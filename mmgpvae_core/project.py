@@ -73,7 +73,7 @@ def _read_dataset(g: h5py.Group) -> Dataset:
     )
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this machine (unsure counts as alive)."""
     if pid == os.getpid():
         return True
@@ -114,7 +114,7 @@ def stale_temp_files(path: str | Path) -> list[Path]:
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
         pid = name[len(prefix) :].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             out.append(path.parent / name)
     return out
 

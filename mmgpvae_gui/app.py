@@ -59,15 +59,22 @@ def main(argv: list[str] | None = None) -> int:
 
     win = MainWindow()
     win.show()
-    if not args.quit_after:  # after a crash: offer the autosaved session first
-        QTimer.singleShot(0, win.offer_restore)
-    if args.project:
-        QTimer.singleShot(0, lambda: win.open_project(args.project))
-    elif args.digits:
-        QTimer.singleShot(0, win.open_digit_demo)
-    elif args.demo:
-        QTimer.singleShot(0, win.open_demo)
+
+    def start() -> None:
+        # After a crash, the autosaved session is offered first; what the command line asked
+        # for opens only if it was not restored (not inside the question's event loop).
+        if not args.quit_after and win.offer_restore():
+            return
+        if args.project:
+            win.open_project(args.project)
+        elif args.digits:
+            win.open_digit_demo()
+        elif args.demo:
+            win.open_demo()
+
+    QTimer.singleShot(0, start)
     if args.quit_after:
+        win._confirm = lambda question: True  # a smoke test: no modal question at close
         QTimer.singleShot(args.quit_after, win.close)
     code = app.exec()
     if args.quit_after and win.last_error:  # a smoke test: an error shown is a failure

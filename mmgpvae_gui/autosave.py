@@ -11,17 +11,17 @@ The folder is the platform's application-data folder, or ``$MMGPVAE_AUTOSAVE_DIR
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-import sys
+import secrets
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-_NAME = re.compile(r"^session-(\d+)-(\d+)\.mmgp$")
-_counter = itertools.count(1)
+from mmgpvae_core.project import pid_alive
+
+_NAME = re.compile(r"^session-(\d+)-[0-9a-z]+\.mmgp$")
 
 
 def autosave_folder() -> Path:
@@ -32,18 +32,7 @@ def autosave_folder() -> Path:
     return Path(base or Path.home() / ".mmgpvae-studio") / "autosave"
 
 
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":  # os.kill(pid, 0) would terminate it there: assume it ended
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
+_OWN: set[Path] = set()  # the files of this process's windows (a reused pid is not us)
 
 
 class Autosave:
@@ -51,7 +40,10 @@ class Autosave:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or autosave_folder()
-        self.path = self.folder / f"session-{os.getpid()}-{next(_counter)}.mmgp"
+        # pid (to tell a live instance from a crashed one) and a random token (a container may
+        # give the next launch the crashed process's pid)
+        self.path = self.folder / f"session-{os.getpid()}-{secrets.token_hex(4)}.mmgp"
+        _OWN.add(self.path)
 
     def discard(self) -> None:
         """The session ended normally: nothing to restore."""
@@ -72,7 +64,10 @@ def orphans(folder: Path | None = None) -> list[Path]:
     found = []
     for p in folder.iterdir():
         m = _NAME.match(p.name)
-        if m and p.is_file() and not _process_alive(int(m.group(1))):
+        if not m or not p.is_file() or p in _OWN:
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or not pid_alive(pid):  # our pid, not our file: a reused pid
             found.append(p)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 

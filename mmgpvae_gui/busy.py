@@ -70,6 +70,7 @@ def run_live(fn: Callable[[], T]) -> T:
     job.finished.connect(loop.quit)  # in this thread, once the worker has been joined
     job.start()
     loop.exec()
+    job.wait()  # the loop may also end because the application quits: the job ends first
     if "error" in out:
         raise out["error"]  # type: ignore[misc]
     return out["value"]  # type: ignore[return-value]

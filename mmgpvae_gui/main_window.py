@@ -510,6 +510,7 @@ class MainWindow(QMainWindow):
         if self._paused:
             self._worker.resume()
             self._paused = False
+            self._worker_paused = False  # running again now: saving must wait for a new pause
             self.statusBar().showMessage("Training…")
         else:
             self._worker.pause()
@@ -522,6 +523,7 @@ class MainWindow(QMainWindow):
         if self._worker is not None:
             self._worker.request_stop()
             self._paused = False
+            self._worker_paused = False
             self.statusBar().showMessage("Stopping after this epoch…")
             self._update_state()
 
@@ -718,14 +720,11 @@ class MainWindow(QMainWindow):
             f"autosaved ({describe(latest)})?\n\nNo discards it."
         )
         if not self._confirm(question):
-            for p in found:
-                p.unlink(missing_ok=True)
+            latest.unlink(missing_ok=True)  # only the one asked about; others come next time
             return False
         if not self.open_project(latest, remember=False):
             return False  # the dialog said why; the file stays for another try
         self.autosave.adopt(latest)  # ours now: a crash before the next fit still keeps it
-        for p in found[1:]:
-            p.unlink(missing_ok=True)
         self._project_path = None  # Save asks where: the autosave folder is not a place to keep it
         self.setWindowTitle("MM-GPVAE Studio — restored session (not saved)")
         self.statusBar().showMessage(
@@ -960,6 +959,14 @@ class MainWindow(QMainWindow):
             self._close_when_stopped = True
             self.stop_training()
             event.ignore()  # closes for real once the worker has finished its epoch
+            return
+        model = self._model
+        unsaved = model is not None and len(model.history) > 0 and self._project_path is None
+        if unsaved and not self._confirm(
+            "The trained model has not been saved. Close and discard it? (No: keep the window "
+            "open; File ▸ Save project… keeps it.)"
+        ):
+            event.ignore()
             return
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())

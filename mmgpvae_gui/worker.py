@@ -9,6 +9,7 @@ pause: the worker blocks inside the ``on_epoch`` callback until it is set again)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -107,8 +108,13 @@ class TrainingWorker(BackgroundJob):
         self._last_snapshot = -np.inf
         self._snapshot_cost = 0.0
         # Written from this thread between epochs (autosave.py): a crash loses a minute at most.
+        interrupted = getattr(model, "fit_state", None)  # a restored session of a killed fit
+        resumes = None
+        if interrupted is not None:
+            resumes = dataclasses.replace(interrupted, epoch=len(model.history))
         self._autosave = None if autosave_path is None else Checkpointer(
-            model, autosave_path, autosave_every_s, on_error=self._on_autosave_error
+            model, autosave_path, autosave_every_s, resumes=resumes,
+            on_error=self._on_autosave_error,
         )
 
     # ---------------------------------------------------------------- control (any thread)

@@ -243,6 +243,9 @@ def _bin(
                 check_within(table, r)
         info = {"source": table.source, "field": table.field, "trials": len(table.start)}
     else:
+        # Whole bins per window: consecutive windows then tile the session with no gap, and a
+        # continuous export's clock stays exact (10 s at 29.97 Hz would hold 299 bins, 9.977 s).
+        window_s = max(1, round(window_s / bin_size_s)) * float(bin_size_s)
         table = windows(t0, t1, window_s)
         info = {"source": "windows", "window_s": window_s, "span_s": [t0, t1]}
     info["bin_size_from"] = bin_from

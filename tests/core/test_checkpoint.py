@@ -267,3 +267,24 @@ def test_an_interrupted_fit_resumed_without_epochs_goes_on_to_its_target(tmp_pat
     p = read_project(run)
     assert p["history"]["epoch"].tolist() == list(range(1, 10)) and p["fit_state"] is None
     assert p["outcome"]["status"] == "max_epochs"
+
+
+def test_an_unwritable_out_keeps_the_fit_in_a_rescue_file(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    from mmgpvae_core import cli
+    from mmgpvae_core.simulate import simulate, write_simulation
+
+    paths = write_simulation(tmp_path / "sim", simulate(n_trials=6, n_time=12, n_neurons=5,
+                                                       n_keypoints=2, seed=1))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "not_a_folder"
+    out.write_text("a file where a folder should be")
+    code = cli.main([
+        "fit", "--neural", str(paths["neural"]), "--behavior", str(paths["behavior"]),
+        "--epochs", "2", "--checkpoint-every", "0", "--quiet", "--out", str(out / "run.mmgp"),
+    ])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    rescued = tmp_path / "run.rescued.mmgp"
+    assert str(rescued) in err and rescued.exists()

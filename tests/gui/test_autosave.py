@@ -59,11 +59,12 @@ def test_a_killed_app_leaves_a_session_that_the_next_start_restores(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        path = folder / f"session-{child.pid}-1.mmgp"
         deadline = time.monotonic() + 120
         seen: list[int] = []
+        path = None
         while time.monotonic() < deadline and child.poll() is None:
-            n = _epochs_in(path)
+            path = next(iter(folder.glob(f"session-{child.pid}-*.mmgp")), None)
+            n = 0 if path is None else _epochs_in(path)
             if n and (not seen or n > seen[-1]):
                 seen.append(n)
             if len(seen) >= 2:  # autosaved twice while training
@@ -91,14 +92,22 @@ def test_a_killed_app_leaves_a_session_that_the_next_start_restores(
     assert len(window.model.history) == saved + 2
 
 
-def test_declining_the_restore_discards_the_autosave(window, _autosave_in_tmp, tmp_path):
+def test_declining_the_restore_discards_only_that_autosave(window, _autosave_in_tmp):
     folder = _autosave_in_tmp
     folder.mkdir(parents=True)
-    orphan = folder / f"session-{_dead_pid()}-1.mmgp"
-    orphan.write_bytes(b"not looked at")
-    window._confirm = lambda q: False
+    older = folder / f"session-{_dead_pid()}-a1.mmgp"
+    older.write_bytes(b"not looked at")
+    os.utime(older, (time.time() - 60, time.time() - 60))
+    # A file named with this very pid but not written by this process: a pid reused after a
+    # crash (as in a container) must not hide it.
+    newest = folder / f"session-{os.getpid()}-b2.mmgp"
+    newest.write_bytes(b"not looked at")
+    assert orphans(folder) == [newest, older]
+    asked = []
+    window._confirm = lambda q: asked.append(q) or False
     assert not window.offer_restore()
-    assert not orphan.exists() and window.model is None
+    assert not newest.exists() and older.exists() and window.model is None
+    assert len(asked) == 1  # one question; the older session is offered at the next start
 
 
 def test_a_normal_close_leaves_no_autosave(loaded, qtbot, train):
@@ -108,7 +117,14 @@ def test_a_normal_close_leaves_no_autosave(loaded, qtbot, train):
     assert _epochs_in(win.autosave.path) == 2
     # Another running window's autosave is no orphan.
     assert orphans(win.autosave.folder) == []
+    asked = []
+    win._confirm = lambda q: asked.append(q) or False  # keep the window: nothing is lost
     win.close()
+    assert win.isVisible() and win.autosave.path.exists()
+    assert asked and "not been saved" in asked[0]
+    assert win.save_project(win.autosave.folder.parent / "kept.mmgp")
+    win.close()  # saved: closes without a question
+    assert not win.isVisible() and len(asked) == 1
     assert not win.autosave.path.exists()
 
 
