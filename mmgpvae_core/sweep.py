@@ -42,7 +42,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,26 @@ class SweepSettings:
     n_groups: int = 4
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     save_dir: str | None = None  # write each configuration's first-fold fit here (.mmgp)
+    # Held-out scoring, ``scorer(model, neural, behavior, n_groups=, seed=) -> dict`` with a
+    # ``score_per_trial`` (trials,) array; None: ``evaluation.evaluate`` (the module docstring's
+    # predictive score). A module-level function, so that worker processes can unpickle it.
+    scorer: Callable[..., dict[str, Any]] | None = None
+
+
+def with_resolved_likelihoods(
+    settings: SweepSettings, neural: Dataset, behavior: Dataset | None
+) -> SweepSettings:
+    """``settings`` with an "auto" (or absent) likelihood replaced by the choice for the whole
+    data set, so that every fold and every fit models the data alike (a fold whose training
+    trials hold only 0s and 1s must not get a Bernoulli likelihood of its own)."""
+    from mmgpvae_core.likelihoods import resolve_likelihood
+
+    kw = dict(settings.model_kwargs)
+    for modality, ds in (("neural", neural), ("behavior", behavior)):
+        if ds is not None:
+            key = f"{modality}_likelihood"
+            kw[key] = resolve_likelihood(kw.get(key, "auto"), ds, modality).name
+    return replace(settings, model_kwargs=kw)
 
 
 def run_config(
@@ -173,12 +193,14 @@ def run_config(
     Returns a row: the configuration, each metric averaged over folds, ``score`` (mean over all
     trials of the per-trial selection score), ``score_se``, ``score_per_trial`` (trials,),
     ``status`` ("ok", "cancelled" or "failed: ..."), and ``project`` when ``save_dir`` is set.
+    Metrics are the keys of ``METRICS`` the scorer returns (the others are NaN).
     """
     import torch
 
     from mmgpvae_core.api import MMGPVAE
     from mmgpvae_core.evaluation import evaluate, kfold_splits
 
+    score = settings.scorer or evaluate
     torch.set_num_threads(1)
     row: dict[str, Any] = {k: config.get(k) for k in (*SPLIT_KEYS, *HYPER_KEYS)}
     row["n_latents"] = sum(int(config[k]) for k in SPLIT_KEYS)
@@ -211,9 +233,7 @@ def run_config(
             row["status"] = "cancelled"
             break
         epochs_run += model.outcome.epochs_run if model.outcome else settings.epochs
-        ev = evaluate(
-            model, neural.subset(val), b_val, n_groups=settings.n_groups, seed=settings.seed
-        )
+        ev = score(model, neural.subset(val), b_val, n_groups=settings.n_groups, seed=settings.seed)
         per_trial[val] = ev.pop("score_per_trial")
         fold_metrics.append(ev)
         if f == 0 and settings.save_dir:
@@ -284,20 +304,23 @@ class SweepResult:
 
 
 # ---------------------------------------------------------------------------- execution
+# A *job* is a module-level function ``job(config, neural, behavior, settings, should_stop=None)
+# -> row`` (a dict of plain values and numpy arrays): :func:`run_config` for the sweep; the
+# shuffle and seed controls (``controls.py``) run their own fits through the same machinery.
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(neural, behavior, settings, stop_event) -> None:
+def _init_worker(job, neural, behavior, settings, stop_event) -> None:
     import torch
 
     torch.set_num_threads(1)
-    _WORKER.update(neural=neural, behavior=behavior, settings=settings, stop=stop_event)
+    _WORKER.update(job=job, neural=neural, behavior=behavior, settings=settings, stop=stop_event)
 
 
 def _run_in_worker(config: dict[str, Any]) -> dict[str, Any]:
     w = _WORKER
     stop = w["stop"]
-    return run_config(
+    return w["job"](
         config,
         w["neural"],
         w["behavior"],
@@ -306,13 +329,13 @@ def _run_in_worker(config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _run_local(configs, neural, behavior, settings, n_jobs, on_result, should_stop):
+def _run_local(job, configs, neural, behavior, settings, n_jobs, on_result, should_stop):
     rows: list[dict[str, Any]] = []
     if n_jobs == 1:
         for i, c in enumerate(configs):
             if should_stop is not None and should_stop():
                 break
-            row = run_config(c, neural, behavior, settings, should_stop)
+            row = job(c, neural, behavior, settings, should_stop=should_stop)
             rows.append(row)
             if on_result is not None:
                 on_result(i + 1, len(configs), row)
@@ -327,7 +350,7 @@ def _run_local(configs, neural, behavior, settings, n_jobs, on_result, should_st
             max_workers=n_jobs,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(neural, behavior, settings, stop),
+            initargs=(job, neural, behavior, settings, stop),
         ) as pool:
             pending = {pool.submit(_run_in_worker, c) for c in configs}
             while pending:
@@ -344,18 +367,22 @@ def _run_local(configs, neural, behavior, settings, n_jobs, on_result, should_st
     return rows
 
 
-def _tune_trainable(config, neural=None, behavior=None, settings=None):
+def _tune_trainable(config, job=None, neural=None, behavior=None, settings=None):
     from ray import tune
 
-    row = run_config(config["split"], neural, behavior, settings)
+    row = job(config["job"], neural, behavior, settings)
     metrics = {k: _plain(v) for k, v in row.items()}
-    metrics["score_metric"] = row["score"] if np.isfinite(row["score"]) else -1e30
+    # Tune adds its own keys to a result: these two say which are the row's, and which were arrays.
+    metrics["row_keys"] = list(row)
+    metrics["array_keys"] = [k for k, v in row.items() if isinstance(v, np.ndarray)]
+    score = row.get("score", float("nan"))
+    metrics["score_metric"] = score if isinstance(score, float) and np.isfinite(score) else -1e30
     tune.report(metrics)
 
 
 def _plain(v: Any) -> Any:
     if isinstance(v, np.ndarray):
-        return [float(x) for x in v]
+        return v.astype(float).tolist()
     if isinstance(v, np.generic):
         return v.item()
     return v
@@ -370,7 +397,9 @@ def _rearm_faulthandler(was_enabled: bool) -> None:
         faulthandler.enable(all_threads=True)
 
 
-def _run_ray(address, configs, neural, behavior, settings, on_result, should_stop, gpus_per_trial):
+def _run_ray(
+    address, job, configs, neural, behavior, settings, on_result, should_stop, gpus_per_trial
+):
     import ray
     from ray import tune
 
@@ -398,9 +427,9 @@ def _run_ray(address, configs, neural, behavior, settings, on_result, should_sto
 
         class _Progress(tune.Callback):
             def on_trial_result(self, iteration, trials, trial, result, **info):
-                row = {k: result[k] for k in CSV_COLUMNS if k in result}
-                row["score_per_trial"] = np.asarray(result.get("score_per_trial", []))
-                row["r2_behavior_channels"] = np.asarray(result.get("r2_behavior_channels", []))
+                row = {k: result[k] for k in result.get("row_keys", ()) if k in result}
+                for k in result.get("array_keys", ()):
+                    row[k] = np.asarray(row.get(k, []), dtype=float)
                 rows.append(row)
                 if on_result is not None:
                     on_result(len(rows), total, row)
@@ -414,14 +443,14 @@ def _run_ray(address, configs, neural, behavior, settings, on_result, should_sto
 
         trainable = tune.with_resources(
             tune.with_parameters(
-                _tune_trainable, neural=neural, behavior=behavior, settings=settings
+                _tune_trainable, job=job, neural=neural, behavior=behavior, settings=settings
             ),
             {"cpu": 1, "gpu": gpus_per_trial},
         )
         storage = tempfile.mkdtemp(prefix="mmgpvae_tune_")
         tuner = tune.Tuner(
             trainable,
-            param_space={"split": tune.grid_search(list(configs))},
+            param_space={"job": tune.grid_search(list(configs))},
             tune_config=tune.TuneConfig(metric="score_metric", mode="max"),
             run_config=tune.RunConfig(
                 name="mmgpvae_sweep",
@@ -437,6 +466,39 @@ def _run_ray(address, configs, neural, behavior, settings, on_result, should_sto
         if started_here:
             ray.shutdown()
         _rearm_faulthandler(crash_reports)
+
+
+def run_jobs(
+    job: Callable[..., dict[str, Any]],
+    configs: Sequence[dict[str, Any]],
+    neural: Dataset,
+    behavior: Dataset | None,
+    settings: SweepSettings,
+    *,
+    n_jobs: int | None = None,
+    ray_address: str | None = None,
+    gpus_per_trial: float | None = None,
+    on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``job(config, neural, behavior, settings, should_stop=...)`` for every config and
+    return the rows in the order they finished (execution as in :func:`run_sweep`; ``job`` must
+    be a module-level function, for worker processes and Ray to unpickle)."""
+    configs = list(configs)
+    if ray_address:
+        return _run_ray(
+            ray_address,
+            job,
+            configs,
+            neural,
+            behavior,
+            settings,
+            on_result,
+            should_stop,
+            gpus_per_trial,
+        )
+    jobs = min(n_jobs or os.cpu_count() or 1, max(1, len(configs)))
+    return _run_local(job, configs, neural, behavior, settings, jobs, on_result, should_stop)
 
 
 def run_sweep(
@@ -459,19 +521,22 @@ def run_sweep(
     ``on_result(done, total, row)`` is called as each configuration finishes; ``should_stop()``
     is polled to cancel (configurations not finished are dropped).
     """
-    settings = settings or SweepSettings()
+    settings = with_resolved_likelihoods(settings or SweepSettings(), neural, behavior)
     configs = list(configs)
     if not configs:
         raise ValueError("the sweep has no configurations")
-    if ray_address:
-        rows = _run_ray(
-            ray_address, configs, neural, behavior, settings, on_result, should_stop, gpus_per_trial
-        )
-    else:
-        jobs = n_jobs or os.cpu_count() or 1
-        rows = _run_local(
-            configs, neural, behavior, settings, min(jobs, len(configs)), on_result, should_stop
-        )
+    rows = run_jobs(
+        run_config,
+        configs,
+        neural,
+        behavior,
+        settings,
+        n_jobs=n_jobs,
+        ray_address=ray_address,
+        gpus_per_trial=gpus_per_trial,
+        on_result=on_result,
+        should_stop=should_stop,
+    )
     order = {config_name(c): i for i, c in enumerate(configs)}
     rows.sort(key=lambda r: order.get(config_name(r), len(order)))
     cancelled = bool(should_stop is not None and should_stop())
@@ -497,16 +562,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def write_csv(result: SweepResult, path: str | Path) -> Path:
-    """One row per configuration (``CSV_COLUMNS``); ``chosen`` = 1 on the selected row."""
+def write_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], path: str | Path) -> Path:
+    """A CSV of ``columns`` (missing values empty, arrays ``;``-joined); parent folders made."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(CSV_COLUMNS)
-        for r in result.rows:
-            w.writerow([_fmt(r.get(k)) for k in CSV_COLUMNS])
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([_fmt(r.get(k)) for k in columns])
     return path
+
+
+def write_csv(result: SweepResult, path: str | Path) -> Path:
+    """One row per configuration (``CSV_COLUMNS``); ``chosen`` = 1 on the selected row."""
+    return write_rows(result.rows, CSV_COLUMNS, path)
 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:

@@ -17,6 +17,11 @@ import numpy as np
 
 from mmgpvae_core.data import DataError
 from mmgpvae_core.figures._base import FORMATS, save_figure
+from mmgpvae_core.figures.controls import (
+    consistency_figure,
+    null_test_figure,
+    write_control_figures,
+)
 from mmgpvae_core.figures.history import elbo_figure, latent_names, length_scale_figure
 from mmgpvae_core.figures.latents import (
     condition_mean_figure,
@@ -44,16 +49,19 @@ __all__ = [
     "condition_colors",
     "condition_mean_figure",
     "condition_order",
+    "consistency_figure",
     "elbo_figure",
     "fit_summary",
     "latents_2d_figure",
     "latents_3d_figure",
     "length_scale_figure",
+    "null_test_figure",
     "reconstruction_figure",
     "reconstruction_r2",
     "save_figure",
     "style_context",
     "summary_text",
+    "write_control_figures",
     "write_figure_set",
     "write_summary",
 ]

@@ -1,6 +1,7 @@
 """Model selection: run a cross-validated sweep over latent splits in the background, show the
 results table and the held-out score against the number of shared dimensions; choosing a row
-emits ``fit_chosen(row)``.
+emits ``fit_chosen(row)``. Beside them, the Controls section (``controls_panel.py``: null test and
+seed consistency of a split; a finished sweep sets its split to the chosen one).
 
 The panel is standalone: it takes a ``get_data`` callable (returning the neural and behavior
 :class:`Dataset`, behavior may be None), a ``get_model_kwargs`` callable (likelihoods and other
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -35,8 +37,16 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.sweep import SweepResult, SweepSettings, make_grid, parse_range, run_sweep
+from mmgpvae_core.sweep import (
+    SPLIT_KEYS,
+    SweepResult,
+    SweepSettings,
+    make_grid,
+    parse_range,
+    run_sweep,
+)
 from mmgpvae_gui.background import BackgroundJob
+from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
 
@@ -119,7 +129,9 @@ class ModelSelectionPanel(QWidget):
         self._rows: list[dict[str, Any]] = []
         self.result: SweepResult | None = None
 
-        layout = QVBoxLayout(self)
+        sweep_side = QWidget()
+        layout = QVBoxLayout(sweep_side)
+        layout.setContentsMargins(0, 0, 0, 0)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.shared_edit = QLineEdit("0-4")
@@ -174,6 +186,14 @@ class ModelSelectionPanel(QWidget):
         self.plot.addItem(self._best_marker)
         layout.addWidget(self.plot, 1)
 
+        self.controls_panel = ControlsPanel(get_data, get_model_kwargs, n_jobs, redraw=self._queue)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(sweep_side)
+        splitter.addWidget(self.controls_panel)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        QVBoxLayout(self).addWidget(splitter)
+
         self.run_button.clicked.connect(self._on_run_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.load_button.clicked.connect(self._on_load_clicked)
@@ -182,7 +202,8 @@ class ModelSelectionPanel(QWidget):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        return self._worker is not None
+        """A sweep or a control is running."""
+        return self._worker is not None or self.controls_panel.is_running
 
     def configs(self) -> list[dict[str, Any]]:
         return make_grid(
@@ -193,7 +214,7 @@ class ModelSelectionPanel(QWidget):
 
     def start(self) -> bool:
         """Start a sweep with the current settings; False (and a message) if it cannot."""
-        if self.is_running:
+        if self._worker is not None:
             return False
         neural, behavior = self._get_data()
         if neural is None:
@@ -238,12 +259,13 @@ class ModelSelectionPanel(QWidget):
             self.status_label.setText("Cancelling after the running fits…")
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Cancel and block until the worker thread ends (for closing the window)."""
-        if self._worker is None:
-            return True
+        """Cancel the sweep and the controls, and block until their threads end (for closing
+        the window)."""
+        self.controls_panel.cancel()  # both stop at once, then wait for both
         worker = self._worker
         self.cancel()
-        return worker.wait(timeout_ms / 1000)
+        controls_done = self.controls_panel.stop_and_wait(timeout_ms)
+        return (worker is None or worker.wait(timeout_ms / 1000)) and controls_done
 
     # ---------------------------------------------------------------- slots
     def _on_run_clicked(self) -> None:
@@ -270,6 +292,7 @@ class ModelSelectionPanel(QWidget):
         self.status_label.setText(f"{head}{result.best_line()} — {result.reason}")
         if result.best_index is not None:
             self.table.selectRow(result.best_index)
+            self.controls_panel.set_split(*(result.best[k] for k in SPLIT_KEYS))
         self.sweep_finished.emit(result)
 
     def _on_worker_failed(self, message: str) -> None:

@@ -1,0 +1,446 @@
+"""The "Controls" section of the model-selection view: is the shared structure real, and stable?
+
+- **Null test**: the split fitted to the real pairing of neural and behavior trials and to
+  behavior trials re-paired at random (across all trials, or within each condition), each scored
+  by held-out cross-modal prediction (:func:`mmgpvae_core.controls.run_null_test`). Shown: the
+  null scores as a histogram, the real score as a line, p in the title.
+- **Consistency**: the split fitted with several seeds; canonical correlations of each seed's
+  subspaces with the first seed's (:func:`mmgpvae_core.controls.run_consistency`), one line per
+  subspace and a plot.
+
+Standalone like :class:`~mmgpvae_gui.panels.model_selection_panel.ModelSelectionPanel`: it takes
+``get_data`` and ``get_model_kwargs`` callables, runs one control at a time in a
+:class:`~mmgpvae_gui.background.BackgroundJob`, and never touches the window.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.controls import (
+    ConsistencyResult,
+    NullTestResult,
+    run_consistency,
+    run_null_test,
+)
+from mmgpvae_core.data import Dataset
+from mmgpvae_core.figures.controls import (
+    SCORE_LABEL,
+    consistency_positions,
+    null_histogram,
+    null_test_title,
+    score_range,
+)
+from mmgpvae_core.sweep import SweepSettings
+from mmgpvae_gui.background import BackgroundJob
+from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
+from mmgpvae_gui.style import PALETTE
+
+REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
+SHORT = {"shared": "S", "private_neural": "A", "private_behavior": "B"}  # as in the split row
+NULL_COLOR = (153, 153, 153)
+
+
+class ControlsWorker(BackgroundJob):
+    """Runs one control, ``run(on_result, should_stop) -> result``, off the GUI thread
+    (``start()``; ``finished`` last, in the GUI thread). Signals carry plain copies."""
+
+    progressed = Signal(int, int, object)  # done, total, row (dict of plain values)
+    result_ready = Signal(object)  # NullTestResult or ConsistencyResult
+    failed = Signal(str)
+
+    def __init__(self, run: Callable[[Callable, Callable], Any], name: str) -> None:
+        super().__init__(name=name)
+        self._run = run
+        self.stop_event = threading.Event()
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    def work(self) -> None:
+        def on_result(done: int, total: int, row: dict) -> None:
+            plain = {k: v for k, v in row.items() if not isinstance(v, (np.ndarray, list))}
+            self.progressed.emit(done, total, plain)
+
+        try:
+            self.result_ready.emit(self._run(on_result, self.stop_event.is_set))
+        except Exception as exc:  # never lose an exception: report it to the panel
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setTitle(title)
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=False, y=True, alpha=0.2)
+    plot.setMenuEnabled(False)
+    return plot
+
+
+class ControlsPanel(QGroupBox):
+    """Split and control settings, Run / Cancel, progress, the null histogram and the seed
+    consistency of each subspace."""
+
+    null_test_finished = Signal(object)  # NullTestResult
+    consistency_finished = Signal(object)  # ConsistencyResult
+
+    def __init__(
+        self,
+        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
+        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
+        n_jobs: int | None = None,
+        parent: QWidget | None = None,
+        redraw: RedrawQueue | None = None,
+    ) -> None:
+        super().__init__("Controls: is the shared structure real, and stable?", parent)
+        self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
+        self._get_data = get_data
+        self._get_model_kwargs = get_model_kwargs or (lambda: {})
+        self.n_jobs = n_jobs  # processes for the fits (None: every core; 1: in the worker)
+        self._worker: ControlsWorker | None = None
+        self._null_rows: list[dict[str, Any]] = []
+        self._within = False
+        self.null_result: NullTestResult | None = None
+        self.consistency_result: ConsistencyResult | None = None
+
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "<b>Null test</b>: refit with behavior trials re-paired at random; is held-out "
+            "cross-modal prediction of the real pairing better? <b>Consistency</b>: refit "
+            "with other seeds; are the subspaces the same (canonical correlations)?"
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        split = QHBoxLayout()
+        self.shared_spin = QSpinBox(minimum=0, maximum=20, value=2)
+        self.private_neural_spin = QSpinBox(minimum=0, maximum=20, value=1)
+        self.private_behavior_spin = QSpinBox(minimum=0, maximum=20, value=1)
+        for label, spin in (
+            ("S", self.shared_spin),
+            ("A", self.private_neural_spin),
+            ("B", self.private_behavior_spin),
+        ):
+            split.addWidget(QLabel(label))
+            split.addWidget(spin)
+        split.addStretch(1)
+        self.shuffles_spin = QSpinBox(minimum=1, maximum=999, value=19)
+        self.shuffles_spin.setToolTip("19 shuffles: the smallest possible p is 0.05")
+        self.within_check = QCheckBox("within each condition")
+        self.within_check.setToolTip(
+            "Re-pair behavior trials only among trials of the same condition: tests "
+            "trial-by-trial coupling beyond what the task explains"
+        )
+        shuffles = QHBoxLayout()
+        shuffles.addWidget(self.shuffles_spin)
+        shuffles.addWidget(self.within_check)
+        shuffles.addStretch(1)
+        self.folds_spin = QSpinBox(minimum=2, maximum=20, value=2)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=150)
+        self.seeds_spin = QSpinBox(minimum=2, maximum=50, value=5)
+        form.addRow("Split (shared, private A, B)", split)
+        form.addRow("Shuffles", shuffles)
+        form.addRow("Folds", self.folds_spin)
+        form.addRow("Epochs per fit", self.epochs_spin)
+        form.addRow("Seeds (consistency)", self.seeds_spin)
+        layout.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.null_button = QPushButton("Run null test")
+        self.consistency_button = QPushButton("Run consistency")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        for b in (self.null_button, self.consistency_button, self.cancel_button):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m fits")
+        layout.addWidget(self.progress)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+
+        self.null_plot = _plot("Null test", SCORE_LABEL, "shuffled fits")
+        self.null_bars = pg.BarGraphItem(
+            x0=[], x1=[], height=[], brush=pg.mkBrush(*NULL_COLOR, 180), pen=pg.mkPen(None)
+        )
+        self.null_plot.addItem(self.null_bars)
+        self.real_line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(REAL_COLOR, width=3),
+            label="real pairing",
+            labelOpts={"position": 0.92, "color": REAL_COLOR, "anchors": [(1, 0.5), (1, 0.5)]},
+        )
+        self.real_line.setVisible(False)
+        self.null_plot.addItem(self.real_line)
+        layout.addWidget(self.null_plot, 1)
+        self.null_label = QLabel("")
+        self.null_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.null_label)
+
+        self.consistency_plot = _plot(
+            "Seed consistency",
+            "canonical dimension (S shared, A private neural, B private behavior)",
+            "canonical correlation",
+        )
+        self.consistency_plot.setYRange(0, 1.05, padding=0)
+        self.consistency_plot.setMouseEnabled(x=False, y=False)
+        self.consistency_bars = pg.BarGraphItem(
+            x=[], height=[], width=0.6, brush=pg.mkBrush(0, 0, 0, 50), pen=pg.mkPen(None)
+        )
+        self.consistency_dots = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(0, 0, 0), pen=None)
+        self.consistency_plot.addItem(self.consistency_bars)
+        self.consistency_plot.addItem(self.consistency_dots)
+        layout.addWidget(self.consistency_plot, 1)
+        self.consistency_label = QLabel("")
+        self.consistency_label.setWordWrap(True)
+        self.consistency_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.consistency_label)
+
+        self.null_button.clicked.connect(self._on_null_clicked)
+        self.consistency_button.clicked.connect(self._on_consistency_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def split(self) -> tuple[int, int, int]:
+        return (
+            self.shared_spin.value(),
+            self.private_neural_spin.value(),
+            self.private_behavior_spin.value(),
+        )
+
+    def set_split(self, shared: int, private_neural: int, private_behavior: int) -> None:
+        """Test this split (the model-selection view sets the sweep's chosen one)."""
+        self.shared_spin.setValue(int(shared))
+        self.private_neural_spin.setValue(int(private_neural))
+        self.private_behavior_spin.setValue(int(private_behavior))
+
+    def _inputs(self) -> tuple[Dataset, Dataset, SweepSettings] | None:
+        neural, behavior = self._get_data()
+        if neural is None or behavior is None:
+            self.status_label.setText(
+                "Open neural and behavior data first: the controls test how the two are paired."
+            )
+            return None
+        if sum(self.split()) == 0:
+            self.status_label.setText("The split has no latent dimensions.")
+            return None
+        settings = SweepSettings(
+            folds=self.folds_spin.value(),
+            epochs=self.epochs_spin.value(),
+            model_kwargs=dict(self._get_model_kwargs()),
+        )
+        return neural, behavior, settings
+
+    def start_null_test(self) -> bool:
+        """Start a null test with the current settings; False (and a message) if it cannot."""
+        inputs = None if self.is_running else self._inputs()
+        if inputs is None:
+            return False
+        neural, behavior, settings = inputs
+        split, n, within = self.split(), self.shuffles_spin.value(), self.within_check.isChecked()
+        if within and neural.conditions is None:
+            self.status_label.setText("Within-condition shuffles need trial conditions.")
+            return False
+
+        n_jobs = self.n_jobs
+
+        def run(on_result, should_stop):
+            return run_null_test(
+                neural,
+                behavior,
+                split,
+                n,
+                settings,
+                within_condition=within,
+                n_jobs=n_jobs,
+                on_result=on_result,
+                should_stop=should_stop,
+            )
+
+        self._null_rows = []
+        self._within = within
+        self.null_result = None
+        self._draw_null()
+        how = "within each condition" if within else "across trials"
+        message = f"Null test: the real pairing and {n} shuffles {how}…"
+        self._start(run, n + 1, message, self._on_null_worker_finished)
+        return True
+
+    def start_consistency(self) -> bool:
+        """Fit the split with seeds 0 … n − 1 and compare each with seed 0's."""
+        inputs = None if self.is_running else self._inputs()
+        if inputs is None:
+            return False
+        neural, behavior, settings = inputs
+        split, seeds = self.split(), list(range(self.seeds_spin.value()))
+
+        n_jobs = self.n_jobs
+
+        def run(on_result, should_stop):
+            return run_consistency(
+                neural,
+                behavior,
+                split,
+                seeds,
+                settings,
+                n_jobs=n_jobs,
+                on_result=on_result,
+                should_stop=should_stop,
+            )
+
+        self.consistency_result = None
+        self._draw_consistency(None)
+        message = f"Consistency: {len(seeds)} seeds…"
+        self._start(run, len(seeds), message, self._on_consistency_worker_finished)
+        return True
+
+    def _start(self, run, total: int, message: str, on_result: Callable) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.status_label.setText(message)
+        self._worker = ControlsWorker(run, "mmgpvae-controls")
+        self._worker.progressed.connect(self._on_worker_progressed)
+        self._worker.result_ready.connect(on_result)
+        self._worker.failed.connect(self._on_worker_failed)
+        self._worker.finished.connect(self._on_thread_finished)  # in the GUI thread, joined
+        for b in (self.null_button, self.consistency_button):
+            b.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._worker.start()
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+            self.status_label.setText("Cancelling after the running fits…")
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Cancel and block until the worker thread ends (for closing the window)."""
+        if self._worker is None:
+            return True
+        worker = self._worker
+        self.cancel()
+        return worker.wait(timeout_ms / 1000)
+
+    # ---------------------------------------------------------------- slots
+    def _on_null_clicked(self) -> None:
+        self.start_null_test()
+
+    def _on_consistency_clicked(self) -> None:
+        self.start_consistency()
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
+
+    def _on_worker_progressed(self, done: int, total: int, row: dict) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        if "shuffle" in row:  # a null-test fit: draw the histogram so far
+            self._null_rows.append(row)
+            partial = NullTestResult(list(self._null_rows), self._within)
+            self._queue.request("controls/null", lambda: self._draw_null(partial))
+
+    def _on_null_worker_finished(self, result: NullTestResult) -> None:
+        self.null_result = result
+        self._queue.cancel("controls/null")
+        self._draw_null(result)
+        head = "Cancelled. " if result.cancelled else ""
+        self.status_label.setText(f"{head}Null test done: {result.summary_line()}")
+        self.null_test_finished.emit(result)
+
+    def _on_consistency_worker_finished(self, result: ConsistencyResult) -> None:
+        self.consistency_result = result
+        self._draw_consistency(result)
+        head = "Cancelled. " if result.cancelled else ""
+        self.status_label.setText(f"{head}Consistency done ({len(result.seeds) + 1} seeds).")
+        self.consistency_finished.emit(result)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.status_label.setText(f"Control failed: {message}")
+
+    def _on_thread_finished(self) -> None:
+        self._worker = None  # the thread has ended: the last reference goes, here
+        for b in (self.null_button, self.consistency_button):
+            b.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    # ---------------------------------------------------------------- view
+    def _draw_null(self, result: NullTestResult | None = None) -> None:
+        null = result.null_scores if result is not None else np.zeros(0)
+        real = result.real_score if result is not None else float("nan")
+        counts, edges = null_histogram(null)
+        self.null_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=counts)
+        self.real_line.setVisible(bool(np.isfinite(real)))
+        if np.isfinite(real):
+            self.real_line.setValue(real)
+        if result is None or (not len(null) and not np.isfinite(real)):
+            self.null_plot.setTitle("Null test")
+            self.null_label.setText("")
+        else:
+            pairing = "within condition" if result.within_condition else "across trials"
+            self.null_plot.setTitle("Null test: " + null_test_title(result.p, len(null), pairing))
+            self.null_label.setText(result.summary_line() + "  (nats per held-out trial)")
+            lo, hi = score_range(edges, real)
+            self.null_plot.setXRange(lo, hi, padding=0)
+            top = max(1.0, float(counts.max(initial=0)))
+            self.null_plot.setYRange(0, top * 1.1, padding=0)
+            step = max(1.0, np.ceil(top / 5))  # whole numbers of fits
+            self.null_plot.getAxis("left").setTickSpacing(step, step)
+        settle_before_paint(self.null_plot)
+
+    def _draw_consistency(self, result: ConsistencyResult | None) -> None:
+        axis = self.consistency_plot.getAxis("bottom")
+        if result is None:
+            self.consistency_bars.setOpts(x=[], height=[])
+            self.consistency_dots.setData([], [])
+            self.consistency_label.setText("")
+            axis.setTicks(None)
+            return
+        pos = consistency_positions(result.dims)
+        xs, means, dot_x, dot_y = [], [], [], []
+        for x, _, sub, i in pos:
+            cc = result.correlations[sub][:, i]
+            cc = cc[np.isfinite(cc)]
+            if cc.size:
+                xs.append(x)
+                means.append(float(cc.mean()))
+                dot_x += [x] * cc.size
+                dot_y += cc.tolist()
+        self.consistency_bars.setOpts(x=xs, height=means)
+        self.consistency_dots.setData(dot_x, dot_y)
+        axis.setTicks([[(x, f"{SHORT[sub]}{i + 1}") for x, _, sub, i in pos]])
+        if pos:
+            self.consistency_plot.setXRange(pos[0][0] - 0.6, pos[-1][0] + 0.6, padding=0)
+        self.consistency_plot.setLabel(
+            "left", f"canonical correlation with seed {result.reference_seed}"
+        )
+        self.consistency_label.setText("\n".join(result.lines()))
+        settle_before_paint(self.consistency_plot)
