@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mmgpvae_core.config import AUTO
+from mmgpvae_core.prior import inv_softplus
 
 #: Dataset.kind values (set by the loaders) that say what a signal is, whatever its values.
 CALCIUM_KINDS = {
@@ -279,7 +280,7 @@ class NegativeBinomialLikelihood(_CountLikelihood):
 
     def __init__(self, n_channels: int, dispersion_init: float = 10.0) -> None:
         super().__init__(n_channels)
-        raw = math.log(math.expm1(dispersion_init))
+        raw = inv_softplus(dispersion_init)
         self.raw_dispersion = nn.Parameter(torch.full((n_channels,), raw))
 
     @property
@@ -335,7 +336,7 @@ class GaussianLikelihood(Likelihood):
 
     def __init__(self, n_channels: int, noise_init: float = 0.25) -> None:
         super().__init__(n_channels)
-        raw = math.log(math.expm1(noise_init))
+        raw = inv_softplus(noise_init)
         self.raw_noise = nn.Parameter(torch.full((n_channels,), raw))
         self.register_buffer("loc", torch.zeros(n_channels))
         self.register_buffer("scale", torch.ones(n_channels))

@@ -32,7 +32,8 @@ def rbf_kernel(n_time: int, length_scale: float, variance: float = 1.0) -> np.nd
     return variance * np.exp(-((t[:, None] - t[None, :]) ** 2) / (2 * length_scale**2))
 
 
-def _inv_softplus(x: float) -> float:
+def inv_softplus(x: float) -> float:
+    """The raw value whose softplus is ``x`` > 0 (stable for large and small ``x``)."""
     return x + math.log(-math.expm1(-x)) if x < 20 else x
 
 
@@ -55,7 +56,7 @@ class FourierGPPrior(nn.Module):
         super().__init__()
         if length_scale_init <= min_length_scale:
             length_scale_init = min_length_scale * 1.5
-        raw = _inv_softplus(length_scale_init - min_length_scale)
+        raw = inv_softplus(length_scale_init - min_length_scale)
         self.raw_length_scale = nn.Parameter(torch.full((n_latents,), float(raw)))
         self.min_length_scale = float(min_length_scale)
         self.variance = float(variance)
