@@ -351,6 +351,11 @@ class MainWindow(QMainWindow):
         self._error_box = box
         self.error_shown.emit(text)
 
+    def _show_file_error(self, title: str, path: str | Path, exc: Exception) -> None:
+        """The dialog for a file that could not be read or written: a DataError names the file
+        and field itself; any other error is prefixed with the path."""
+        self._show_error(title, str(exc) if isinstance(exc, DataError) else f"{path}: {exc}")
+
     def _confirm(self, question: str) -> bool:
         answer = QMessageBox.question(self, "MM-GPVAE Studio", question)
         return answer == QMessageBox.StandardButton.Yes
@@ -393,11 +398,8 @@ class MainWindow(QMainWindow):
             if other is not None:
                 pair = (ds, other) if modality == "neural" else (other, ds)
                 check_pair(*pair)
-        except DataError as exc:
-            self._show_error(f"Cannot load the {modality} file", str(exc))
-            return False
         except Exception as exc:  # an unreadable file must never kill the app
-            self._show_error(f"Cannot load the {modality} file", f"{path}: {exc}")
+            self._show_file_error(f"Cannot load the {modality} file", path, exc)
             return False
         settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
         self.model_panel.follow_data(modality, ds)  # its likelihood box follows the file
@@ -682,11 +684,8 @@ class MainWindow(QMainWindow):
 
         try:
             model, contents = self._live(f"Opening {path.name}…", read)
-        except DataError as exc:
-            self._show_error("Cannot open the project", str(exc))
-            return False
         except Exception as exc:
-            self._show_error("Cannot open the project", f"{path}: {exc}")
+            self._show_file_error("Cannot open the project", path, exc)
             return False
         self.model_panel.set_from_configs(model.model_config, model.train_config)
         self.set_datasets(model.neural, model.behavior)
@@ -844,11 +843,8 @@ class MainWindow(QMainWindow):
         path, model = Path(path), self._model
         try:
             self._live(f"Exporting {path.name}…", lambda: export.write_latents(model, path))
-        except DataError as exc:
-            self._show_error("Cannot export the latents", str(exc))
-            return False
         except Exception as exc:
-            self._show_error("Cannot export the latents", f"{path}: {exc}")
+            self._show_file_error("Cannot export the latents", path, exc)
             return False
         settings().setValue("recent/export_dir", str(path.resolve().parent))
         self.statusBar().showMessage(f"Exported {path}", 5000)
