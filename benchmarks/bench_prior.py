@@ -58,10 +58,10 @@ def run_config(spec: dict) -> dict:
 
     torch.set_num_threads(spec["threads"])
     from mmgpvae_core.config import ModelConfig, TrainConfig
-    from mmgpvae_core.fourier import circular_length
-    from mmgpvae_core.model import MMGPVAEModule, ModelShape
+    from mmgpvae_core.model.fourier import circular_length
+    from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+    from mmgpvae_core.model.time_domain import TimeDomainMMGPVAEModule
     from mmgpvae_core.simulate import simulate
-    from mmgpvae_core.time_domain import TimeDomainMMGPVAEModule
     from mmgpvae_core.training import TrainingHistory, fit, make_optimizer, resolve_device
 
     device = resolve_device(spec["device"])
@@ -143,8 +143,8 @@ def _context():
         _CTX.set_forkserver_preload(
             [
                 "torch",
-                "mmgpvae_core.model",
-                "mmgpvae_core.time_domain",
+                "mmgpvae_core.model.module",
+                "mmgpvae_core.model.time_domain",
                 "mmgpvae_core.simulate",
                 "mmgpvae_core.training",
             ]

@@ -17,10 +17,10 @@ import torch
 from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
-from mmgpvae_core.fourier import circular_length
-from mmgpvae_core.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
-from mmgpvae_core.model import MMGPVAEModule, ModelShape
-from mmgpvae_core.prior import length_scale_from_data
+from mmgpvae_core.model.fourier import circular_length
+from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
+from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+from mmgpvae_core.model.prior import length_scale_from_data
 from mmgpvae_core.project import read_project, torch_bytes, torch_from_bytes, write_project
 from mmgpvae_core.training import (
     EpochReport,

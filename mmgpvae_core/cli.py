@@ -400,7 +400,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     neural, behavior = load_pair(a.neural, a.behavior)
     if a.folds < 2 or a.folds > neural.n_trials:
         return _fail(f"sweep: --folds must be between 2 and {neural.n_trials} (the trials)")
-    from mmgpvae_core.likelihoods import resolve_likelihood
+    from mmgpvae_core.model.likelihoods import resolve_likelihood
 
     model_kwargs: dict[str, Any] = {}
     for modality, ds in (("neural", neural), ("behavior", behavior)):

@@ -98,7 +98,7 @@ def cross_modal_scores(
     co-smoothing here); it is accepted to match the scorer signature.
     """
     from mmgpvae_core.evaluation import bits_per_spike, predict, r2_per_channel, r2_pooled
-    from mmgpvae_core.likelihoods import likelihood_class
+    from mmgpvae_core.model.likelihoods import likelihood_class
 
     if behavior is None:
         raise ValueError("cross-modal scores need behavior data")

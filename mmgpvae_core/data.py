@@ -195,7 +195,9 @@ class Dataset:
 def check_for_likelihood(ds: Dataset, likelihood: str) -> None:
     """Raise DataError if ``ds`` cannot be modelled with ``likelihood`` (a registered name; the
     check itself is the likelihood class's ``data_problem``)."""
-    from mmgpvae_core.likelihoods import likelihood_class  # torch: only where a model is fitted
+    from mmgpvae_core.model.likelihoods import (
+        likelihood_class,  # torch: only where a model is fitted
+    )
 
     problem = likelihood_class(likelihood).data_problem(ds.data[~np.isnan(ds.data)])
     if problem:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.elbo import elbo_terms
+from mmgpvae_core.model.elbo import elbo_terms
 
 PREDICTIVE_TERMS = ("cosmooth_neural", "cosmooth_behavior", "cross_behavior", "cross_neural")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.prior import rbf_kernel
+from mmgpvae_core.model.prior import rbf_kernel
 
 
 @dataclass

@@ -171,7 +171,7 @@ def with_resolved_likelihoods(
     """``settings`` with an "auto" (or absent) likelihood replaced by the choice for the whole
     data set, so that every fold and every fit models the data alike (a fold whose training
     trials hold only 0s and 1s must not get a Bernoulli likelihood of its own)."""
-    from mmgpvae_core.likelihoods import resolve_likelihood
+    from mmgpvae_core.model.likelihoods import resolve_likelihood
 
     kw = dict(settings.model_kwargs)
     for modality, ds in (("neural", neural), ("behavior", behavior)):

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from mmgpvae_core.config import TrainConfig
-from mmgpvae_core.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
-from mmgpvae_core.model import MMGPVAEModule
+from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
+from mmgpvae_core.model.module import MMGPVAEModule
 
 
 @dataclass

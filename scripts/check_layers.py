@@ -1,4 +1,5 @@
-"""Layering contract: mmgpvae_core never imports Qt, pyqtgraph or mmgpvae_gui.
+"""Layering contract: mmgpvae_core never imports Qt, pyqtgraph or mmgpvae_gui, and the model
+folder (`mmgpvae_core/model/`) imports nothing of the package above it except `config`.
 
 Checked two ways: statically (every import statement in the core's source), and dynamically
 (importing every core module leaves no Qt module in sys.modules).
@@ -13,7 +14,9 @@ import sys
 from pathlib import Path
 
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "mmgpvae_gui", "OpenGL")
+MODEL_MAY_IMPORT = ("mmgpvae_core.config",)
 root = Path(__file__).resolve().parents[1] / "mmgpvae_core"
+model = root / "model"
 bad = []
 for path in root.rglob("*.py"):
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -23,6 +26,14 @@ for path in root.rglob("*.py"):
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
         bad += [f"{path}:{node.lineno}: imports {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+        if model in path.parents:
+            bad += [
+                f"{path}:{node.lineno}: the model folder imports {n} (only config and model.*)"
+                for n in names
+                if n.startswith("mmgpvae_core")
+                and n not in MODEL_MAY_IMPORT
+                and not n.startswith("mmgpvae_core.model")
+            ]
 
 sys.path.insert(0, str(root.parent))
 import mmgpvae_core  # noqa: E402

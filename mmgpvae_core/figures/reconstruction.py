@@ -31,7 +31,7 @@ MAX_TRACE_CHANNELS = 16
 def _units(likelihood: str, bin_size_s: float | None, units: str | None) -> tuple[float, str]:
     """(scale applied to the data, unit label) for a likelihood: its class's ``display_units``
     (an unknown name is shown as a continuous signal)."""
-    from mmgpvae_core.likelihoods import LIKELIHOOD_CLASSES, Likelihood
+    from mmgpvae_core.model.likelihoods import LIKELIHOOD_CLASSES, Likelihood
 
     cls = LIKELIHOOD_CLASSES.get(likelihood, Likelihood)
     return cls.display_units(bin_size_s, units)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.config import LIKELIHOODS, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.likelihoods import LikelihoodChoice, choose_likelihood
+from mmgpvae_core.model.likelihoods import LikelihoodChoice, choose_likelihood
 
 
 def _devices() -> list[str]:

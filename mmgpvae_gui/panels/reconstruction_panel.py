@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.likelihoods import LIKELIHOOD_CLASSES, Likelihood
+from mmgpvae_core.model.likelihoods import LIKELIHOOD_CLASSES, Likelihood
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color, legend_outside
 

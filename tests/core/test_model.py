@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.elbo import elbo_terms
-from mmgpvae_core.posterior import fourier_posterior
+from mmgpvae_core.model.elbo import elbo_terms
+from mmgpvae_core.model.posterior import fourier_posterior
 
 
 def _model(sim, **kw):
@@ -45,8 +45,8 @@ def test_elbo_terms_finite_and_kl_nonnegative(tiny_sim, neural_lik, behavior_lik
 
 def test_kl_is_zero_when_the_posterior_is_the_prior():
     T, D, N = 30, 2, 3
-    from mmgpvae_core.fourier import FourierBasis
-    from mmgpvae_core.prior import FourierGPPrior
+    from mmgpvae_core.model.fourier import FourierBasis
+    from mmgpvae_core.model.prior import FourierGPPrior
 
     b = FourierBasis(T, 50, 4.0, 1e-8)
     prior = FourierGPPrior(D, 8.0, 4.0)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmgpvae_core.fourier import (
+from mmgpvae_core.model.fourier import (
     FourierBasis,
     circular_length,
     max_frequency_index,
     real_fourier_basis,
 )
-from mmgpvae_core.prior import FourierGPPrior, rbf_kernel
+from mmgpvae_core.model.prior import FourierGPPrior, rbf_kernel
 
 
 @pytest.mark.parametrize("n_time,ell", [(60, 5.0), (80, 10.0), (200, 25.0)])

@@ -8,18 +8,18 @@ import pytest
 import torch
 
 from mmgpvae_core.config import ModelConfig
-from mmgpvae_core.elbo import elbo_terms
-from mmgpvae_core.fourier import frequencies, max_frequency_index, real_fourier_basis
-from mmgpvae_core.model import MMGPVAEModule, ModelShape
-from mmgpvae_core.posterior import fourier_posterior
-from mmgpvae_core.prior import rbf_kernel, rbf_log_spectral_density
-from mmgpvae_core.simulate import simulate
-from mmgpvae_core.time_domain import (
+from mmgpvae_core.model.elbo import elbo_terms
+from mmgpvae_core.model.fourier import frequencies, max_frequency_index, real_fourier_basis
+from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+from mmgpvae_core.model.posterior import fourier_posterior
+from mmgpvae_core.model.prior import rbf_kernel, rbf_log_spectral_density
+from mmgpvae_core.model.time_domain import (
     TimeDomainMMGPVAEModule,
     TimeDomainPosterior,
     rbf_covariance,
     time_domain_posterior,
 )
+from mmgpvae_core.simulate import simulate
 
 F64 = torch.float64
 

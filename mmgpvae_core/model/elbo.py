@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mmgpvae_core.model import MMGPVAEModule
+from mmgpvae_core.model.module import MMGPVAEModule
 
 ENCODE_BOTH, ENCODE_NEURAL, ENCODE_BEHAVIOR = 0, 1, 2
 

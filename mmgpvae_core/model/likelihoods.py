@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mmgpvae_core.config import AUTO
-from mmgpvae_core.prior import inv_softplus
+from mmgpvae_core.model.prior import inv_softplus
 
 #: Dataset.kind values (set by the loaders) that say what a signal is, whatever its values.
 CALCIUM_KINDS = {

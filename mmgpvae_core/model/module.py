@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from mmgpvae_core.config import ModelConfig
-from mmgpvae_core.decoders import Decoder
-from mmgpvae_core.encoders import PseudoObservationEncoder
-from mmgpvae_core.fourier import FourierBasis
-from mmgpvae_core.likelihoods import Likelihood, likelihood_class, make_likelihood
-from mmgpvae_core.posterior import FourierPosterior, fourier_posterior
-from mmgpvae_core.prior import FourierGPPrior
+from mmgpvae_core.model.decoders import Decoder
+from mmgpvae_core.model.encoders import PseudoObservationEncoder
+from mmgpvae_core.model.fourier import FourierBasis
+from mmgpvae_core.model.likelihoods import Likelihood, likelihood_class, make_likelihood
+from mmgpvae_core.model.posterior import FourierPosterior, fourier_posterior
+from mmgpvae_core.model.prior import FourierGPPrior
 
 
 @dataclass(frozen=True)

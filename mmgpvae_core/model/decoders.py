@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmgpvae_core.encoders import Linear, mlp
+from mmgpvae_core.model.encoders import Linear, mlp
 
 
 class Decoder(nn.Module):

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import torch
 
 from mmgpvae_core.config import ModelConfig
-from mmgpvae_core.model import MMGPVAEModule, ModelShape
-from mmgpvae_core.posterior import cached_lower_inverse
+from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+from mmgpvae_core.model.posterior import cached_lower_inverse
 
 
 def rbf_covariance(
