@@ -3,7 +3,7 @@ log-precisions like the reference code ("mean").
 
 On ``simulate(seed=s)`` (default: 100 trials × 80 bins, 60 neurons, 8 keypoints, 2 shared + 1 + 1
 private latents), fit ``MMGPVAE`` with default settings (at most 150 epochs) for each fusion and
-report cross-validated R² of the inferred latents against the truth (``metrics.score_latents`` on
+report cross-validated R² of the inferred latents against the truth (``recovery.score_latents`` on
 ``transform()``), leakage of the private truths into the shared latents, and cross-modal R²: the
 shared latents inferred from one modality alone (``transform(neural=...)`` /
 ``transform(behavior=...)``) against the true shared latents.
@@ -37,7 +37,7 @@ COLUMNS = [
 
 def run_one(fusion: str, seed: int, epochs: int) -> dict:
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.metrics import cv_r2, score_latents
+    from mmgpvae_core.recovery import cv_r2, score_latents
     from mmgpvae_core.simulate import simulate
 
     sim = simulate(seed=seed)

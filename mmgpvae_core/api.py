@@ -1,12 +1,20 @@
-"""A scikit-learn-style facade: ``MMGPVAE(shared=2, ...).fit(neural, behavior).transform(...)``.
+"""A scikit-learn estimator: ``MMGPVAE(shared=2, ...).fit(neural, behavior).transform(...)``.
 
 Arrays in, arrays out: ``neural`` and ``behavior`` are ``(trials, time, channels)`` arrays (NaN =
 missing) or :class:`Dataset` objects. The CLI and the app are thin layers over this class.
+
+Estimator conventions (so that ``sklearn.base.clone`` and grid searches work): the constructor
+stores its arguments — the fields of :class:`ModelConfig` and :class:`TrainConfig`, defaults
+from there — and nothing else; ``get_params`` / ``set_params`` read and change them; ``fit``
+starts afresh, ``partial_fit`` goes on training (the app's "Train", ``mmgpvae fit --resume``);
+what a fit learns ends in ``_`` (``module_``, ``history_``, ...). The names without ``_``
+(``module``, ``history``, ...) read the same, None (an empty history) before a fit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,13 +23,12 @@ import numpy as np
 import torch
 
 from mmgpvae_core.checkpoint import FitState
-from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
+from mmgpvae_core.config import SUBSPACES, DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
 from mmgpvae_core.model.fourier import circular_length
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.prior import length_scale_from_data
-from mmgpvae_core.project import read_project, torch_bytes, torch_from_bytes, write_project
 from mmgpvae_core.training import (
     EpochReport,
     FitOutcome,
@@ -31,14 +38,21 @@ from mmgpvae_core.training import (
     resolve_device,
 )
 
-SUBSPACES = ("shared", "private_neural", "private_behavior")
-_MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
-_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+_MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+_TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+#: the constructor's arguments (the estimator's parameters), in order
+PARAMS = _MODEL_FIELDS + _TRAIN_FIELDS
+#: data values inferred at a time by ``posterior`` / ``reconstruct``: bounded memory on long sessions
+BATCH_VALUES = 1 << 23
+_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(ModelConfig) + dataclasses.fields(TrainConfig)
+}
 
 
-def _rng_unchanged(device: torch.device):
+def rng_unchanged(device: torch.device | str):
     """A context in which torch's random draws (MLP decoders' sampled reconstructions) leave the
     global generator of the CPU, and of ``device``, as they found it."""
+    device = resolve_device(device) if isinstance(device, str) else device
     if device.type == "cpu":
         return torch.random.fork_rng(devices=[])
     return torch.random.fork_rng(devices=[device], device_type=device.type)
@@ -50,57 +64,138 @@ def _as_dataset(x: Any, name: str) -> Dataset | None:
     return Dataset(data=np.asarray(x, dtype=float), source=f"<{name} array>")
 
 
+def _batches(*datasets: Dataset | None):
+    """Slices of trials holding about ``BATCH_VALUES`` data values of ``datasets`` together."""
+    given = [d for d in datasets if d is not None]
+    per_trial = given[0].n_time * sum(d.n_channels for d in given)
+    step = max(1, BATCH_VALUES // max(1, per_trial))
+    for start in range(0, given[0].n_trials, step):
+        yield slice(start, start + step)
+
+
+def _fitted(name: str, doc: str) -> property:
+    """A read-only view of the fitted attribute ``name_`` (None before a fit)."""
+    return property(lambda self: getattr(self, f"{name}_", None), doc=doc)
+
+
 class MMGPVAE:
     """Multi-modal GP-VAE with shared and private latents.
 
-    Keyword arguments are the fields of :class:`ModelConfig` (latent split, likelihoods,
-    decoders, kernel hyperparameters) and :class:`TrainConfig` (epochs, lr, seed, device, ...).
+    Parameters are the fields of :class:`ModelConfig` (latent split, likelihoods, decoders,
+    kernel hyperparameters) and :class:`TrainConfig` (epochs, lr, seed, device, ...); the first
+    three (the split) may be given by position. A bad value raises ``ConfigError`` here.
     """
 
     def __init__(
-        self, shared: int = 2, private_neural: int = 1, private_behavior: int = 1, **kwargs: Any
+        self,
+        shared: int = _DEFAULTS["shared"],
+        private_neural: int = _DEFAULTS["private_neural"],
+        private_behavior: int = _DEFAULTS["private_behavior"],
+        **params: Any,
     ) -> None:
-        unknown = set(kwargs) - _MODEL_FIELDS - _TRAIN_FIELDS
-        if unknown:
+        if unknown := set(params) - set(PARAMS):
             raise TypeError(f"unknown argument(s): {sorted(unknown)}")
-        self.model_config = ModelConfig(
-            shared=shared,
-            private_neural=private_neural,
-            private_behavior=private_behavior,
-            **{k: v for k, v in kwargs.items() if k in _MODEL_FIELDS},
-        )
-        self.train_config = TrainConfig(**{k: v for k, v in kwargs.items() if k in _TRAIN_FIELDS})
-        self.data_config = DataConfig()
-        self.module: MMGPVAEModule | None = None
-        self.shape: ModelShape | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.history = TrainingHistory()
-        self.outcome: FitOutcome | None = None
-        self.fit_state: FitState | None = None  # loaded from a checkpoint: the fit in progress
-        self.neural: Dataset | None = None
-        self.behavior: Dataset | None = None
+        self.shared = shared
+        self.private_neural = private_neural
+        self.private_behavior = private_behavior
+        for name in PARAMS[3:]:
+            setattr(self, name, params.get(name, _DEFAULTS[name]))
+        self._validate()
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments, by name (scikit-learn's estimator protocol)."""
+        return {name: getattr(self, name) for name in PARAMS}
+
+    def set_params(self, **params: Any) -> MMGPVAE:
+        """Change parameters; a fitted model keeps its module until the next ``fit`` (training
+        settings such as ``epochs`` and ``lr`` apply to the next ``partial_fit``)."""
+        if unknown := set(params) - set(PARAMS):
+            raise ValueError(f"invalid parameter(s) for MMGPVAE: {sorted(unknown)}")
+        old = self.get_params()
+        for name, value in params.items():
+            setattr(self, name, value)
+        try:
+            self._validate()
+        except Exception:
+            for name, value in old.items():
+                setattr(self, name, value)
+            raise
+        return self
+
+    def __sklearn_tags__(self):
+        """For scikit-learn ≥ 1.6 (grid searches ask). Not a ``BaseEstimator``: importing
+        scikit-learn at start would cost the CLI and the app a second."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False))
+
+    def _validate(self) -> None:
+        ModelConfig(**{n: getattr(self, n) for n in _MODEL_FIELDS})
+        self.train_config  # noqa: B018 (validates)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """The fitted model's configuration (likelihoods resolved, ``model_config_``), or before
+        a fit the one the parameters describe."""
+        fitted = getattr(self, "model_config_", None)
+        return fitted or ModelConfig(**{n: getattr(self, n) for n in _MODEL_FIELDS})
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The training settings the parameters describe (the next ``partial_fit`` uses them)."""
+        return TrainConfig(**{n: getattr(self, n) for n in _TRAIN_FIELDS})
+
+    @train_config.setter
+    def train_config(self, config: TrainConfig) -> None:
+        self.set_params(**{n: getattr(config, n) for n in _TRAIN_FIELDS})
+
+    @property
+    def data_config(self) -> DataConfig:
+        """Where the training data came from (``fit(..., data_config=)``), saved with the
+        project."""
+        return getattr(self, "data_config_", None) or DataConfig()
+
+    module = _fitted("module", "The fitted :class:`MMGPVAEModule` (``module_``).")
+    shape = _fitted("shape", "Channels and time bins of the fitted module (``shape_``).")
+    optimizer = _fitted("optimizer", "The optimizer a ``partial_fit`` goes on with.")
+    outcome = _fitted("outcome", "How the last fit ended (``outcome_``).")
+    fit_state = _fitted("fit_state", "A checkpoint's fit in progress (``fit_state_``).")
+    neural = _fitted("neural", "The neural training data (``neural_``).")
+    behavior = _fitted("behavior", "The behavior training data (``behavior_``).")
+
+    @property
+    def history(self) -> TrainingHistory:
+        """Per-epoch training history (``history_``; empty before a fit)."""
+        history = getattr(self, "history_", None)
+        return TrainingHistory() if history is None else history
+
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "module_", None) is not None
 
     # ------------------------------------------------------------------ helpers
     @property
-    def device(self) -> torch.device:
-        return resolve_device(self.train_config.device)
+    def torch_device(self) -> torch.device:
+        """The device the ``device`` parameter resolves to."""
+        return resolve_device(self.device)
 
-    def _tensor(self, ds: Dataset | None) -> torch.Tensor | None:
+    def _tensor(self, ds: Dataset | None, rows: slice = slice(None)) -> torch.Tensor | None:
         if ds is None:
             return None
-        return torch.as_tensor(ds.data, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(ds.data[rows], dtype=torch.float32, device=self.torch_device)
 
-    def _build(self, neural: Dataset, behavior: Dataset | None) -> None:
-        cfg = self.model_config
+    def _build(self, cfg: ModelConfig, neural: Dataset, behavior: Dataset | None) -> None:
         if behavior is None and cfg.private_behavior > 0:
-            cfg = self.model_config = cfg.replace(private_behavior=0)
+            cfg = cfg.replace(private_behavior=0)
+        self.model_config_ = cfg
         arrays = [neural.data] + ([behavior.data] if behavior is not None else [])
         names = [cfg.neural_likelihood, cfg.behavior_likelihood][: len(arrays)]
         logs = [likelihood_class(name).counts for name in names]
         ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs)
         min_ell = cfg.min_length_scale or max(1.0, ell0 / 2.0)
         min_ell = min(min_ell, ell0)
-        self.shape = ModelShape(
+        self.shape_ = ModelShape(
             n_neural=neural.n_channels,
             n_behavior=0 if behavior is None else behavior.n_channels,
             n_time=neural.n_time,
@@ -108,19 +203,24 @@ class MMGPVAE:
             length_scale_init=float(ell0),
             min_length_scale=float(min_ell),
         )
-        torch.manual_seed(self.train_config.seed)
-        self.module = MMGPVAEModule(cfg, self.shape).to(self.device)
-        self.module.init_from_data(self._tensor(neural), self._tensor(behavior))
-        self.optimizer = make_optimizer(self.module, self.train_config)
-        self.history = TrainingHistory()
+        torch.manual_seed(self.seed)
+        self.module_ = MMGPVAEModule(cfg, self.shape_).to(self.torch_device)
+        self.module_.init_from_data(self._tensor(neural), self._tensor(behavior))
+        self.optimizer_ = make_optimizer(self.module_, self.train_config)
+        self.history_ = TrainingHistory()
+
+    def _forget(self) -> None:
+        """Drop every fitted attribute: the estimator as its constructor left it."""
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)
 
     def resolve_likelihoods(
         self, neural: Any, behavior: Any = None
     ) -> dict[str, LikelihoodChoice]:
-        """Replace an ``"auto"`` likelihood in ``model_config`` by the one chosen for the data
-        (``likelihoods.choose_likelihood``: calcium and other non-integer signals → gaussian,
-        non-negative integer counts → poisson, only 0/1 → bernoulli); ``fit`` does this first.
-        Returns each given modality's likelihood and why ("auto: …" or "set")."""
+        """The likelihood of each given modality, and why ("auto: …" or "set"): an ``"auto"``
+        one is chosen from the data (``likelihoods.choose_likelihood``: calcium and other
+        non-integer signals → gaussian, non-negative integer counts → poisson, only 0/1 →
+        bernoulli). A fit does this first and keeps the choice in ``model_config_``."""
         cfg = self.model_config
         out = {}
         for modality, data in (("neural", neural), ("behavior", behavior)):
@@ -129,22 +229,9 @@ class MMGPVAE:
             out[modality] = resolve_likelihood(
                 getattr(cfg, f"{modality}_likelihood"), _as_dataset(data, modality), modality
             )
-        changes = {
-            f"{m}_likelihood": c.name
-            for m, c in out.items()
-            if getattr(cfg, f"{m}_likelihood") != c.name
-        }
-        if changes:
-            self.model_config = cfg.replace(**changes)
         return out
 
-    def _check(self, neural: Dataset, behavior: Dataset | None) -> None:
-        check_for_likelihood(neural, self.model_config.neural_likelihood)
-        if behavior is not None:
-            check_for_likelihood(behavior, self.model_config.behavior_likelihood)
-        check_pair(neural, behavior)
-
-    # ------------------------------------------------------------------ public API
+    # ------------------------------------------------------------------ fitting
     def fit(
         self,
         neural: Any,
@@ -153,67 +240,101 @@ class MMGPVAE:
         epochs: int | None = None,
         on_epoch: Callable[[EpochReport], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        warmup: tuple[int, int] | None = None,
+        data_config: DataConfig | None = None,
     ) -> MMGPVAE:
-        """Train on ``neural`` (and ``behavior``). Calling ``fit`` again continues training.
+        """Train a new model on ``neural`` (and ``behavior``), forgetting any earlier fit;
+        ``partial_fit`` continues one. ``data_config``: where the data came from (saved)."""
+        self._forget()
+        return self.partial_fit(
+            neural, behavior, epochs=epochs, on_epoch=on_epoch, should_stop=should_stop,
+            data_config=data_config,
+        )
+
+    def partial_fit(
+        self,
+        neural: Any,
+        behavior: Any = None,
+        *,
+        epochs: int | None = None,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        warmup: tuple[int, int] | None = None,
+        data_config: DataConfig | None = None,
+    ) -> MMGPVAE:
+        """Go on training the fitted model (its weights, optimizer and history) for ``epochs``
+        (default: the ``epochs`` parameter) more; an unfitted one starts as ``fit`` does.
         ``warmup``: continue the KL warm-up of an interrupted fit (``FitState.warmup``)."""
         neural_ds = _as_dataset(neural, "neural")
         behavior_ds = _as_dataset(behavior, "behavior")
         assert neural_ds is not None
-        if self.module is None:
-            self.resolve_likelihoods(neural_ds, behavior_ds)
-        self._check(neural_ds, behavior_ds)
-        if self.module is None:
-            self._build(neural_ds, behavior_ds)
-        elif neural_ds.n_time != self.shape.n_time:  # type: ignore[union-attr]
+        fresh = not self.is_fitted
+        cfg = self.model_config
+        if fresh:
+            choices = self.resolve_likelihoods(neural_ds, behavior_ds)
+            cfg = cfg.replace(**{f"{m}_likelihood": c.name for m, c in choices.items()})
+        check_for_likelihood(neural_ds, cfg.neural_likelihood)
+        if behavior_ds is not None:
+            check_for_likelihood(behavior_ds, cfg.behavior_likelihood)
+        check_pair(neural_ds, behavior_ds)
+        if fresh:
+            self._build(cfg, neural_ds, behavior_ds)
+        elif neural_ds.n_time != self.shape_.n_time:
             raise ValueError("continue training on data with the same number of time bins")
-        self.neural, self.behavior = neural_ds, behavior_ds
-        cfg = self.train_config if epochs is None else self.train_config.replace(epochs=epochs)
-        self.outcome = fit(
-            self.module,  # type: ignore[arg-type]
+        if data_config is not None:
+            self.data_config_ = data_config
+        self.neural_, self.behavior_ = neural_ds, behavior_ds
+        train = self.train_config if epochs is None else self.train_config.replace(epochs=epochs)
+        self.outcome_ = fit(
+            self.module_,
             self._tensor(neural_ds),  # type: ignore[arg-type]
             self._tensor(behavior_ds),
-            cfg,
-            optimizer=self.optimizer,
-            history=self.history,
+            train,
+            optimizer=self.optimizer_,
+            history=self.history_,
             on_epoch=on_epoch,
             should_stop=should_stop,
             warmup=warmup,
         )
-        self.fit_state = None
+        self.fit_state_ = None
         return self
 
-    def _require_fitted(self) -> MMGPVAEModule:
-        if self.module is None:
+    def score(self, neural: Any, behavior: Any = None) -> float:
+        """Held-out predictive score, nats per trial (higher is better): the sweep's selection
+        score (``heldout.evaluate``), for scikit-learn's model selection."""
+        from mmgpvae_core.heldout import evaluate
+
+        return float(evaluate(self, neural, behavior)["score"])
+
+    def require_fitted(self) -> MMGPVAEModule:
+        """The fitted module; ``RuntimeError`` before a fit."""
+        if not self.is_fitted:
             raise RuntimeError("the model is not fitted yet: call fit() first")
-        return self.module
+        return self.module_
 
     @torch.no_grad()
     def posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
         """Posterior in the model's own latent coordinates: ``mean``, ``var`` (N, T, D).
-        Either modality may be None (cross-modal inference)."""
-        m = self._require_fitted()
+        Either modality may be None (cross-modal inference). Trials are inferred in batches of
+        about ``BATCH_VALUES`` data values (each trial's posterior is its own)."""
+        m = self.require_fitted()
         m.eval()
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
-        post = m.posterior(self._tensor(nd), self._tensor(bd))
-        return {
-            "mean": post.time_mean().cpu().numpy().astype(np.float64),
-            "var": post.time_var().cpu().numpy().astype(np.float64),
-        }
+        parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
+        for rows in _batches(nd, bd):
+            post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
+            parts["mean"].append(post.time_mean().cpu().numpy().astype(np.float64))
+            parts["var"].append(post.time_var().cpu().numpy().astype(np.float64))
+        return {k: np.concatenate(v) for k, v in parts.items()}
 
     def subspace_indices(self) -> dict[str, list[int]]:
-        m = self._require_fitted()
-        return {
-            "shared": m.idx_shared,
-            "private_neural": m.idx_private_neural,
-            "private_behavior": m.idx_private_behavior,
-        }
+        m = self.require_fitted()
+        return {name: getattr(m, f"idx_{name}") for name in SUBSPACES}
 
     @torch.no_grad()
     def orthonormal_transforms(self) -> dict[str, np.ndarray]:
         """Per subspace, a (d, d) map raw → display coordinates: SVD of the subspace's loadings
         (mixing and linear decoder weights, as GPFA does), ordered by variance explained."""
-        m = self._require_fitted()
+        m = self.require_fitted()
         loadings = []
         for dec, idx in [(m.dec_neural, m.idx_neural)] + (
             [(m.dec_behavior, m.idx_behavior)] if m.has_behavior else []
@@ -252,9 +373,11 @@ class MMGPVAE:
         (variances of the rotated coordinates' marginals, ignoring their small correlations)."""
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
-        return self._display(self.posterior(neural, behavior))
+        return self.display_latents(self.posterior(neural, behavior))
 
-    def _display(self, post: dict[str, np.ndarray]) -> dict[str, dict]:
+    def display_latents(self, post: dict[str, np.ndarray]) -> dict[str, dict]:
+        """Per subspace, ``mean`` and ``var`` (N, T, d) of :meth:`posterior`'s output ``post``
+        in display coordinates (:meth:`orthonormal_transforms`)."""
         T = self.orthonormal_transforms()
         out = {}
         for name, idx in self.subspace_indices().items():
@@ -266,19 +389,24 @@ class MMGPVAE:
 
     @torch.no_grad()
     def reconstruct(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
-        """Posterior-predictive means (trials, time, channels) of each modality."""
-        m = self._require_fitted()
+        """Posterior-predictive means (trials, time, channels) of each modality (in batches of
+        trials, as :meth:`posterior`)."""
+        m = self.require_fitted()
         m.eval()
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
-        post = m.posterior(self._tensor(nd), self._tensor(bd))
-        return {k: v.cpu().numpy().astype(np.float64) for k, v in m.reconstruct(post).items()}
+        parts: dict[str, list[np.ndarray]] = {}
+        for rows in _batches(nd, bd):
+            post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
+            for k, v in m.reconstruct(post).items():
+                parts.setdefault(k, []).append(v.cpu().numpy().astype(np.float64))
+        return {k: np.concatenate(v) for k, v in parts.items()}
 
     @property
     def length_scales(self) -> np.ndarray:
         """(D,) learned length-scales in bins."""
-        return self._require_fitted().prior.length_scale.detach().cpu().numpy()
+        return self.require_fitted().prior.length_scale.detach().cpu().numpy()
 
     # ------------------------------------------------------------------ persistence
     def save(
@@ -288,73 +416,35 @@ class MMGPVAE:
         outcome: FitOutcome | None = None,
         fit_state: FitState | None = None,
     ) -> None:
-        """Write a complete ``.mmgp`` project (atomically). A checkpoint of a fit in progress
-        (``checkpoint.Checkpointer``) passes its ``outcome`` (status "running") and
-        ``fit_state``. Saving leaves torch's random streams as they were, so a fit that saves
-        checkpoints trains exactly as one that does not."""
-        m = self._require_fitted()
-        with _rng_unchanged(self.device):
-            post = self.posterior(self.neural, self.behavior)
-            reconstruction = self.reconstruct(self.neural, self.behavior)
-        posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
-        posterior.update(self._display(post))
-        posterior["transform"] = self.orthonormal_transforms()
-        outcome = outcome or self.outcome
-        write_project(
-            path,
-            {
-                "config": {
-                    "model": self.model_config.to_dict(),
-                    "train": self.train_config.to_dict(),
-                    "data": self.data_config.to_dict(),
-                    "shape": self.shape.to_dict(),  # type: ignore[union-attr]
-                },
-                "neural": self.neural,
-                "behavior": self.behavior,
-                "state": {k: v.detach().cpu().numpy() for k, v in m.state_dict().items()},
-                "optimizer": torch_bytes(self.optimizer.state_dict()) if self.optimizer else None,
-                "history": self.history.to_arrays(),
-                "posterior": posterior,
-                "reconstruction": reconstruction,
-                "outcome": dataclasses.asdict(outcome) if outcome else {},
-                "fit_state": fit_state.to_dict() if fit_state else None,
-            },
-        )
+        """Write a complete ``.mmgp`` project (atomically; :func:`saved.save_model`)."""
+        from mmgpvae_core.saved import save_model
+
+        save_model(self, path, outcome=outcome, fit_state=fit_state)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> MMGPVAE:
         """Reopen a project: config, data, weights, optimizer state and history."""
-        p = read_project(path)
-        cfg = p["config"]
-        train = TrainConfig.from_dict(cfg["train"])
-        if device is not None:
-            train = train.replace(device=device)
-        self = cls.__new__(cls)
-        self.model_config = ModelConfig.from_dict(cfg["model"])
-        self.train_config = train
-        self.data_config = DataConfig.from_dict(cfg.get("data", {}))
-        self.shape = ModelShape(**cfg["shape"])
-        self.neural, self.behavior = p["neural"], p["behavior"]
-        self.module = MMGPVAEModule(self.model_config, self.shape).to(self.device)
-        state = {k: torch.as_tensor(v) for k, v in p["state"].items()}
-        self.module.load_state_dict(state)
-        self.optimizer = make_optimizer(self.module, self.train_config)
-        if p["optimizer"] is not None:
-            self.optimizer.load_state_dict(torch_from_bytes(p["optimizer"]))
-        self.history = TrainingHistory.from_arrays(p["history"])
-        o = p["outcome"]
-        self.outcome = (
-            FitOutcome(str(o["status"]), int(o["epochs_run"]), str(o.get("message", "")))
-            if o
-            else None
-        )
-        self.fit_state = FitState.from_dict(p["fit_state"]) if p["fit_state"] else None
-        return self
+        from mmgpvae_core.saved import load_model
+
+        return load_model(cls, path, device)
 
     def __repr__(self) -> str:
         c = self.model_config
-        state = "fitted" if self.module is not None else "not fitted"
+        state = "fitted" if self.is_fitted else "not fitted"
         return (
             f"MMGPVAE(shared={c.shared}, private_neural={c.private_neural}, "
             f"private_behavior={c.private_behavior}; {state}, {len(self.history)} epochs)"
         )
+
+
+MMGPVAE.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD if i < 3 else inspect.Parameter.KEYWORD_ONLY,
+            default=_DEFAULTS[name],
+        )
+        for i, name in enumerate(PARAMS)
+    ]
+)

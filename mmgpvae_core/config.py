@@ -2,10 +2,14 @@
 
 Every project file stores all three as JSON (`to_dict` / `from_dict`), so a fit can be reopened,
 continued or reproduced. Validation happens once, in ``__post_init__``.
+
+Fields that the command line sets carry ``metadata={"help": ..., "flag": ...}`` (:func:`option`);
+``_Config.add_arguments`` turns them into argparse options, so each default is written once, here.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,6 +21,11 @@ LIKELIHOODS = ("poisson", "gaussian", "bernoulli", "negbinomial")
 AUTO = "auto"
 DECODERS = ("linear", "mlp")
 FUSIONS = ("poe", "mean")
+#: the latent subspaces, in the order of the latent split (shared, private A, private B)
+SUBSPACES = ("shared", "private_neural", "private_behavior")
+#: an option's default on the command line is the field's default (``option(cli_default=...)``)
+FIELD_DEFAULT = object()
+_TYPES = {"int": int, "float": float, "int | None": int, "float | None": float}
 
 _C = TypeVar("_C", bound="_Config")
 
@@ -25,7 +34,47 @@ class ConfigError(ValueError):
     """A configuration value is out of range; the message names the field."""
 
 
+def option(default: Any, help: str | None = None, *, cli_default: Any = None, **argparse_kw: Any):
+    """A config field that the command line sets: ``default`` is the field's default; ``help``
+    may name it as ``{default}``; ``cli_default`` is the option's argparse default (None: "not
+    given", the config's default applies; ``FIELD_DEFAULT``: the field's default, shown in the
+    namespace); other keywords (``flag``, ``choices``, ``metavar``) go to ``add_argument``."""
+    meta = {"help": help, "cli_default": cli_default, **argparse_kw}
+    return field(default=default, metadata=meta)
+
+
 class _Config:
+    @classmethod
+    def add_arguments(
+        cls, parser: argparse.ArgumentParser, names: list[str] | None = None, **overrides: dict
+    ) -> None:
+        """Add an option for each field in ``names`` (default: every field made with
+        :func:`option`), in that order, from the field's metadata; ``overrides[name]`` replaces
+        metadata for one command (a help of its own, say)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for name in names or [n for n, f in fields.items() if "cli_default" in f.metadata]:
+            f = fields[name]
+            meta = {**f.metadata, **overrides.get(name, {})}
+            flag = meta.pop("flag", "--" + name.replace("_", "-"))
+            default = meta.pop("cli_default", None)
+            help = meta.pop("help", None)
+            kw: dict[str, Any] = {k: v for k, v in meta.items() if v is not None}
+            if "choices" not in kw and f.type in _TYPES:
+                kw["type"] = _TYPES[f.type]
+            parser.add_argument(
+                flag,
+                default=f.default if default is FIELD_DEFAULT else default,
+                help=None if help is None else help.format(default=f.default),
+                **kw,
+            )
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> dict[str, Any]:
+        """The fields of ``cls`` that ``args`` (parsed from :meth:`add_arguments`' options)
+        gives, as keyword arguments; options left out (None) are left out."""
+        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)  # type: ignore[arg-type]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -44,6 +93,13 @@ class _Config:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
+_LIKELIHOOD_HELP = (
+    "observation model (default auto: from the data — calcium and other non-integer signals "
+    "gaussian, non-negative integer counts poisson (neural), only 0/1 bernoulli; negbinomial "
+    "for over-dispersed counts)"
+)
+
+
 def _check(cond: bool, name: str, msg: str) -> None:
     if not cond:
         raise ConfigError(f"{name}: {msg}")
@@ -58,17 +114,25 @@ class ModelConfig(_Config):
     (``likelihoods.choose_likelihood``), so saved projects always name a concrete likelihood.
     """
 
-    shared: int = 2
-    private_neural: int = 1
-    private_behavior: int = 1
-    neural_likelihood: str = "poisson"
-    behavior_likelihood: str = "gaussian"
-    neural_decoder: str = "linear"
-    behavior_decoder: str = "mlp"
-    length_scale_init: float | None = None
+    shared: int = option(2, "shared latent dimensions", cli_default=FIELD_DEFAULT)
+    private_neural: int = option(1, cli_default=FIELD_DEFAULT)
+    private_behavior: int = option(1, cli_default=FIELD_DEFAULT)
+    neural_likelihood: str = option(
+        "poisson", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,)
+    )
+    behavior_likelihood: str = option(
+        "gaussian", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,)
+    )
+    neural_decoder: str = option("linear", choices=DECODERS)
+    behavior_decoder: str = option("mlp", choices=DECODERS)
+    length_scale_init: float | None = option(None, "bins (default: from the data)")
     min_length_scale: float | None = None
     marginal_variance: float = 1.0
-    prune_threshold: float = 1e-8
+    prune_threshold: float = option(
+        1e-8,
+        "drop frequencies whose prior variance is below this fraction of the largest",
+        cli_default=FIELD_DEFAULT,
+    )
     padding: float = 3.0
     shared_fusion: str = "poe"
     encoder_hidden: tuple[int, ...] = (128, 64)
@@ -115,17 +179,22 @@ class TrainConfig(_Config):
     latent recovery passes tests/core/test_recovery.py (0.5 recovers private behavior less well).
     """
 
-    epochs: int = 500
-    lr: float = 1e-2
-    batch_size: int | None = 25
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = option(500, "maximum epochs (early stop on a plateau)")
+    lr: float = option(1e-2, "Adam learning rate")
+    batch_size: int | None = option(25, "trials per optimisation step (default {default})")
+    seed: int = option(0, cli_default=FIELD_DEFAULT)
+    device: str = option("auto", "auto (default), cpu, cuda, cuda:N or mps")
     kl_warmup: float = 0.1
     grad_clip: float = 10.0
     patience: int = 60
     min_delta: float = 1e-3
     n_samples: int = 1
-    cross_modal: float = 0.25
+    cross_modal: float = option(
+        0.25,
+        "fraction of training trials encoded from one modality alone (neural-only or "
+        "behavior-only, both still scored): trains cross-modal prediction (default: TrainConfig)",
+        metavar="FRACTION",
+    )
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 0, "epochs", "must be >= 0")

@@ -258,3 +258,20 @@ def torch_from_bytes(b: bytes) -> Any:
     import torch
 
     return torch.load(io.BytesIO(b), weights_only=False)
+
+
+def summarize_project(path: str | Path) -> dict[str, Any]:
+    """A project at a glance, plain JSON types (``mmgpvae inspect RUN.mmgp``): its config, each
+    modality's summary, and for a fit its epochs, final ELBO terms, length-scales and outcome."""
+    p = read_project(path)
+    info: dict[str, Any] = {"kind": "mmgpvae project", "config": p["config"]}
+    for name in ("neural", "behavior"):
+        if p[name] is not None:
+            info[name] = p[name].summary()
+    h = p["history"]
+    if "elbo" in h and len(h["elbo"]):
+        info["epochs"] = int(len(h["elbo"]))
+        info["final"] = {k: float(h[k][-1]) for k in ("elbo", "ell_neural", "ell_behavior", "kl")}
+        info["length_scales_bins"] = np.round(h["length_scales"][-1], 3).tolist()
+    info["outcome"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in p["outcome"].items()}
+    return info

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.data import DataError
-from mmgpvae_core.figures._base import FORMATS, save_figure
+from mmgpvae_core.figures.base import FORMATS, save_figure
 from mmgpvae_core.figures.controls import (
     consistency_figure,
     null_test_figure,
@@ -66,7 +67,6 @@ __all__ = [
     "write_summary",
 ]
 
-SUBSPACES = ("shared", "private_neural", "private_behavior")
 DEFAULT_TRIALS = 3
 
 

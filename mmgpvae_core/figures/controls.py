@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmgpvae_core.figures._base import caption, new_figure, panel_title, save_figure
+from mmgpvae_core.config import SUBSPACES
+from mmgpvae_core.figures.base import caption, new_figure, panel_title, save_figure
 from mmgpvae_core.figures.style import (
     CONDITION_PALETTE,
     DEFAULT_DPI,
@@ -92,7 +93,7 @@ def null_test_figure(real: float, null: Any, p: float, pairing: str = "across tr
 def consistency_positions(dims: dict[str, int]) -> list[tuple[float, str, str, int]]:
     """(x, label, subspace, canonical index) of each canonical correlation, subspaces apart."""
     out, x = [], 0.0
-    for sub in ("shared", "private_neural", "private_behavior"):
+    for sub in SUBSPACES:
         for i in range(int(dims.get(sub, 0))):
             out.append((x, f"{_SUBSPACE_NAMES[sub]}\nCC{i + 1}", sub, i))
             x += 1.0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmgpvae_core.figures._base import caption, new_figure, panel_title
+from mmgpvae_core.figures.base import caption, new_figure, panel_title
 from mmgpvae_core.figures.style import DOUBLE_COLUMN_IN, NEUTRAL_COLOR, style_context
 
 if TYPE_CHECKING:  # pragma: no cover

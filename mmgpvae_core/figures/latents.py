@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmgpvae_core.figures._base import caption, condition_legend, new_figure, panel_title
+from mmgpvae_core.figures.base import caption, condition_legend, new_figure, panel_title
 from mmgpvae_core.figures.style import (
     DOUBLE_COLUMN_IN,
     condition_colors,
@@ -65,6 +65,12 @@ def _nanmean(x: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _x_axis(n_time: int, bin_size_s: float | None, time: Any) -> tuple[Any, str]:
+    if time is None:
+        return time_axis(n_time, bin_size_s)
+    return np.asarray(time, dtype=float), "session time (s)"
+
+
 def latents_2d_figure(
     latents: Any,
     conditions: Any = None,
@@ -75,12 +81,14 @@ def latents_2d_figure(
     colors: dict[str, str] | None = None,
     title: str | None = None,
     show_means: bool = True,
+    time: Any = None,
 ) -> Figure:
     """Single-trial latent trajectories colored by condition.
 
     latents: ``(trials, time, dim)``. With ``dim >= 2``, the plane of ``dims`` (two indices);
     with one dimension, the latent against time (``bin_size_s`` gives seconds). Thin lines are
-    trials, thick lines condition means, a dot marks the start of each mean.
+    trials, thick lines condition means, a dot marks the start of each mean. ``time``:
+    ``(time,)`` session seconds (a continuous session), the x axis of a one-dimensional plot.
     """
     z = _check_latents(latents)
     n, t, d = z.shape
@@ -90,7 +98,7 @@ def latents_2d_figure(
         fig = new_figure(3.9, 3.0)
         ax = fig.subplots()
         if d == 1:
-            x, xlabel = time_axis(t, bin_size_s)
+            x, xlabel = _x_axis(t, bin_size_s, time)
             for c in order:
                 for i in idx[c]:
                     ax.plot(x, z[i, :, 0], color=colors[c], lw=TRIAL_LW, alpha=TRIAL_ALPHA)
@@ -203,6 +211,7 @@ def condition_mean_figure(
     colors: dict[str, str] | None = None,
     n_sd: float = 2.0,
     title: str | None = None,
+    time: Any = None,
 ) -> Figure:
     """Condition-averaged latents against time, one panel per dimension, with posterior bands.
 
@@ -210,7 +219,8 @@ def condition_mean_figure(
     The line is the average posterior mean over a condition's trials; the band is ± ``n_sd``
     posterior standard deviations of that average, sqrt(sum of the trials' variances) / trials
     (trials' posteriors taken as independent) — the uncertainty of the average, not the spread of
-    single trials.
+    single trials. ``time``: ``(time,)`` session seconds, the x axis (one "trial" spanning a
+    view of a continuous session).
     """
     m = _check_latents(mean, "mean")
     v = _check_latents(var, "var")
@@ -219,7 +229,7 @@ def condition_mean_figure(
     n, t, d = m.shape
     names = _names(dim_names, d)
     _, colors, order, idx = _groups(conditions, n, colors)
-    x, xlabel = time_axis(t, bin_size_s)
+    x, xlabel = _x_axis(t, bin_size_s, time)
     ncols = 1 if d == 1 else 2
     nrows = int(np.ceil(d / ncols))
     with style_context():

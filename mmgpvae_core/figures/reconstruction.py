@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmgpvae_core.figures._base import caption, new_figure, panel_title
+from mmgpvae_core.figures.base import caption, new_figure, panel_title
 from mmgpvae_core.figures.style import (
     DOUBLE_COLUMN_IN,
     HEATMAP_CMAP,
@@ -66,6 +66,7 @@ def reconstruction_figure(
     units: str | None = None,
     r2: Sequence[float] | None = None,
     max_channels: int = MAX_TRACE_CHANNELS,
+    time: Any = None,
 ) -> Figure:
     """Observed vs reconstructed data of one trial.
 
@@ -76,6 +77,8 @@ def reconstruction_figure(
     kind: "heatmap" or "traces" (default: heatmap for neural, traces for behavior). ``color``:
     the reconstruction's line color in trace plots (the trial's condition color); ``condition``
     is named in the title; ``r2``: per-channel R² to print on each trace panel.
+    time: ``(time,)`` session seconds of the bins (a view of a continuous session), the x axis
+    instead of the trial's own clock.
     """
     obs = _one_trial(observed, trial, "observed")
     rec = _one_trial(reconstructed, trial, "reconstructed")
@@ -90,17 +93,21 @@ def reconstruction_figure(
         raise ValueError(f"kind: expected 'heatmap' or 'traces', found {kind!r}")
     scale, unit = _units(likelihood, bin_size_s, units)
     head = f"{modality.capitalize()} data, trial {trial}"
+    x_axis = time_axis(n_t, bin_size_s)
+    if time is not None:
+        x_axis = (np.asarray(time, dtype=float), "session time (s)")
+        head = f"{modality.capitalize()} data, {x_axis[0][0]:.2f}–{x_axis[0][-1]:.2f} s"
     if condition is not None:
         head += f" ({condition})"
     with style_context():
         if kind == "heatmap":
-            fig = _heatmaps(obs * scale, rec * scale, names, bin_size_s, unit, likelihood)
+            fig = _heatmaps(obs * scale, rec * scale, names, x_axis, unit, likelihood)
         else:
             fig = _traces(
                 obs * scale,
                 rec * scale,
                 names,
-                bin_size_s,
+                x_axis,
                 unit,
                 color or NO_CONDITION_COLOR,
                 r2,
@@ -110,9 +117,9 @@ def reconstruction_figure(
     return fig
 
 
-def _heatmaps(obs, rec, names, bin_size_s, unit, likelihood) -> Figure:
+def _heatmaps(obs, rec, names, x_axis, unit, likelihood) -> Figure:
     n_t, n_ch = obs.shape
-    x, xlabel = time_axis(n_t, bin_size_s)
+    x, xlabel = x_axis
     dt = x[1] - x[0] if n_t > 1 else 1.0
     extent = (x[0] - dt / 2, x[-1] + dt / 2, n_ch - 0.5, -0.5)
     finite = np.concatenate([obs[np.isfinite(obs)], rec[np.isfinite(rec)]])
@@ -154,10 +161,10 @@ def _heatmaps(obs, rec, names, bin_size_s, unit, likelihood) -> Figure:
     return fig
 
 
-def _traces(obs, rec, names, bin_size_s, unit, color, r2, max_channels) -> Figure:
+def _traces(obs, rec, names, x_axis, unit, color, r2, max_channels) -> Figure:
     n_t, n_ch = obs.shape
     shown = min(n_ch, max_channels)
-    x, xlabel = time_axis(n_t, bin_size_s)
+    x, xlabel = x_axis
     ncols = 1 if shown == 1 else (2 if shown <= 4 else 4)
     nrows = int(np.ceil(shown / ncols))
     fig = new_figure(DOUBLE_COLUMN_IN if ncols > 2 else 4.6, 0.6 + 1.15 * nrows)

@@ -40,8 +40,6 @@ ALL_TRIALS = "all trials"
 
 #: Sequential colormap for heatmaps of non-negative data (counts, rates): perceptually uniform.
 HEATMAP_CMAP = "viridis"
-#: Diverging colormap for signed data (z-scored signals).
-DIVERGING_CMAP = "RdBu_r"
 
 #: Figure widths in inches (a journal's single and double column).
 SINGLE_COLUMN_IN = 3.5

@@ -230,12 +230,6 @@ def _trials(path: Path, nwb) -> TrialTable | None:
     return table
 
 
-def list_series(path: str | Path) -> list[str]:
-    """'type name' of every series the loader can read from an NWB file."""
-    with _open(Path(path)) as (nwb, _):
-        return [f"{_type_name(o)} {n}" for _, n, o in _catalog(nwb)]
-
-
 def _about_the_file(w: warnings.WarningMessage) -> bool:
     """A warning raised in pynwb, hdmf or an ndx-* extension about the file being read (not a
     deprecation in the libraries themselves, which goes through the usual filters)."""

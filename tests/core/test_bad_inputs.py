@@ -150,7 +150,7 @@ def test_a_failed_factorisation_ends_the_fit_with_the_last_good_state(monkeypatc
     good = {k: v.clone() for k, v in model.module.state_dict().items()}
     _cholesky_fails_after(monkeypatch, 0)
     with pytest.raises(TrainingFailed, match="numerical error.*LinAlgError.*last good state"):
-        model.fit(neural, behavior, epochs=2)
+        model.partial_fit(neural, behavior, epochs=2)
     assert len(model.history) == 1
     for k, v in model.module.state_dict().items():
         torch.testing.assert_close(v, good[k])

@@ -111,10 +111,10 @@ def test_checkpointer_reports_write_errors_and_training_goes_on():
 def test_fit_continues_the_kl_warmup_of_an_interrupted_fit(tiny_sim):
     m = MMGPVAE(1, 1, 1, epochs=2, seed=0, device="cpu").fit(tiny_sim.neural, tiny_sim.behavior)
     betas: list[float] = []
-    m.fit(m.neural, m.behavior, epochs=3, warmup=(0, 8), on_epoch=lambda r: betas.append(r.beta))
+    m.partial_fit(m.neural, m.behavior, epochs=3, warmup=(0, 8), on_epoch=lambda r: betas.append(r.beta))
     assert betas == [3 / 8, 4 / 8, 5 / 8]
     betas.clear()
-    m.fit(m.neural, m.behavior, epochs=1, on_epoch=lambda r: betas.append(r.beta))
+    m.partial_fit(m.neural, m.behavior, epochs=1, on_epoch=lambda r: betas.append(r.beta))
     assert betas == [1.0]  # a plain resume starts at full KL weight, as before
 
 
@@ -243,7 +243,7 @@ def test_a_fit_killed_after_some_checkpoints_resumes_from_the_last_one(tmp_path)
     # The resume trained from the checkpoint's weights and optimizer, with the warm-up going on:
     # the same three epochs from the checkpoint give the same weights.
     torch.manual_seed(0)
-    checkpoint.fit(checkpoint.neural, checkpoint.behavior, epochs=3, warmup=state.warmup)
+    checkpoint.partial_fit(checkpoint.neural, checkpoint.behavior, epochs=3, warmup=state.warmup)
     want, got = checkpoint.module.state_dict(), resumed.module.state_dict()
     for k in want:
         torch.testing.assert_close(got[k], want[k], msg=k)

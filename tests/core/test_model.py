@@ -115,7 +115,7 @@ def test_cancel_from_another_thread_stops_within_one_epoch(tiny_sim):
     # Its last good state is usable: finite posterior, and training can continue.
     z = m.transform()["shared"]
     assert np.isfinite(z).all()
-    m.fit(tiny_sim.neural, tiny_sim.behavior, epochs=2)
+    m.partial_fit(tiny_sim.neural, tiny_sim.behavior, epochs=2)
     assert len(m.history) == len(seen) + 2
 
 
@@ -131,7 +131,7 @@ def test_non_finite_elbo_restores_last_good_state(tiny_sim):
             m.module.dec_neural.head.weight.fill_(float("nan"))
 
     with pytest.raises(TrainingFailed, match="non-finite"):
-        m.fit(tiny_sim.neural, tiny_sim.behavior, epochs=3, on_epoch=poison)
+        m.partial_fit(tiny_sim.neural, tiny_sim.behavior, epochs=3, on_epoch=poison)
     # The weights are back to the last epoch that completed, not NaN.
     assert all(torch.isfinite(v).all() for v in m.module.state_dict().values() if v.is_floating_point())
     assert set(before) == set(m.module.state_dict())

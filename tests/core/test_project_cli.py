@@ -42,7 +42,7 @@ def test_resume_continues_from_saved_optimizer_state(fitted, tmp_path):
     m, path = fitted
     back = MMGPVAE.load(path)
     assert back.optimizer.state_dict()["state"]  # Adam moments came back
-    back.fit(back.neural, back.behavior, epochs=2)
+    back.partial_fit(back.neural, back.behavior, epochs=2)
     assert len(back.history) == len(m.history) + 2
     assert back.history.epoch[-1] == m.history.epoch[-1] + 2
 
@@ -56,7 +56,7 @@ def test_atomic_write_leaves_no_partial_file(fitted, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(project, "torch_bytes", boom)
-    monkeypatch.setattr("mmgpvae_core.api.torch_bytes", boom)
+    monkeypatch.setattr("mmgpvae_core.saved.torch_bytes", boom)
     with pytest.raises(RuntimeError):
         m.save(target)
     assert list(tmp_path.iterdir()) == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.metrics import cv_r2, score_latents
+from mmgpvae_core.recovery import cv_r2, score_latents
 from mmgpvae_core.simulate import simulate
 
 

@@ -1,4 +1,4 @@
-"""Held-out evaluation: trial splits, co-smoothing, cross-modal prediction, held-out ELBO.
+"""Held-out scores of a fit: trial splits, co-smoothing, cross-modal prediction, held-out ELBO.
 
 Everything here scores a fitted :class:`~mmgpvae_core.api.MMGPVAE` on trials it was *not* trained
 on. Inputs are ``(trials, time, channels)`` arrays or :class:`Dataset` objects; NaN = missing.
@@ -15,7 +15,8 @@ Predictive scores (nats, summed over bins and channels, one number per trial):
   by the neural encoder alone: the product-of-experts posterior with one expert);
 - ``cross_neural``: all neurons given the behavior alone.
 
-Their sum, ``score``, is the model-selection criterion of :mod:`mmgpvae_core.sweep`. Reported as
+Their sum, ``score``, is the model-selection criterion of :mod:`mmgpvae_core.sweep`
+(:mod:`mmgpvae_core.recovery` scores latents against a known truth instead). Reported as
 well: NLB-style co-smoothing bits/spike (held-out neurons from held-in neurons only), R² per
 behavior channel predicted from neural activity alone, bits/spike of neurons predicted from
 behavior alone, and the held-out ELBO per modality.
@@ -108,13 +109,6 @@ def _array(x: Any) -> np.ndarray | None:
     return np.asarray(x.data if isinstance(x, Dataset) else x, dtype=np.float64)
 
 
-def _modality(module, name: str):
-    for n, idx, dec, lik in module._modalities():
-        if n == name:
-            return idx, dec, lik
-    raise ValueError(f"the model has no {name} modality")
-
-
 @torch.no_grad()
 def predict(
     model,
@@ -129,9 +123,9 @@ def predict(
     Returns, per modality, ``mean`` (trials, time, channels) and, for each array in ``targets``,
     ``log_prob`` (same shape; NaN where the target is missing) under the predictive density.
     """
-    module = model._require_fitted()
+    module = model.require_fitted()
     module.eval()
-    dev = model.device
+    dev = model.torch_device
     nd, bd = _array(neural), _array(behavior)
 
     def t(x):
@@ -261,10 +255,10 @@ def cosmooth(
 def heldout_elbo(model, neural: Any, behavior: Any = None) -> dict[str, float]:
     """ELBO of held-out trials, per trial: ``elbo``, ``ell_neural``, ``ell_behavior``, ``kl``.
     (Biased towards fewer latents as a selection criterion: the KL grows with every dimension.)"""
-    module = model._require_fitted()
+    module = model.require_fitted()
     module.eval()
     nd, bd = _array(neural), _array(behavior)
-    dev = model.device
+    dev = model.torch_device
     n = nd.shape[0]
     with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         torch.manual_seed(0)
@@ -297,7 +291,7 @@ def evaluate(
     docstring — and ``r2_behavior_channels`` (behavior channels,).
     """
     yn, yb = _array(neural), _array(behavior)
-    module = model._require_fitted()
+    module = model.require_fitted()
     has_b = yb is not None and module.has_behavior
     is_counts = module.lik_neural.counts  # bits/spike for spike counts, R² otherwise
     kw = dict(n_groups=n_groups, seed=seed, n_samples=n_samples)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.evaluation import (
+from mmgpvae_core.heldout import (
     PREDICTIVE_TERMS,
     bits_per_spike,
     channel_groups,

@@ -1,8 +1,16 @@
-"""How well inferred latents explain true ones: cross-validated linear R², and leakage."""
+"""Recovery of known latents (a simulation's truth): cross-validated linear R², and leakage.
+
+Held-out scores of a fit on data without a truth are in :mod:`mmgpvae_core.heldout`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from mmgpvae_core.config import SUBSPACES
+from mmgpvae_core.data import DataError
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -37,9 +45,6 @@ def cv_r2(inferred: np.ndarray, truth: np.ndarray, n_folds: int = 5, seed: int =
     return 1.0 - sse / sst
 
 
-SUBSPACES = ("shared", "private_neural", "private_behavior")
-
-
 def score_latents(latents: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> dict[str, float]:
     """R² per subspace (inferred subspace → same true subspace), and leakage: R² of each private
     truth from the inferred *shared* latents (should be near 0)."""
@@ -54,3 +59,21 @@ def score_latents(latents: dict[str, np.ndarray], truth: dict[str, np.ndarray]) 
     if leaks:
         out["leakage"] = max(leaks)
     return out
+
+
+def read_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an NPZ file; a file that is not one raises ``DataError`` naming ``what``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(path, "-", f"not a readable NPZ of {what} ({exc})") from None
+
+
+def score_latent_files(latents: str | Path, truth: str | Path) -> dict[str, float]:
+    """:func:`score_latents` of an ``export-latents`` NPZ against a ``truth.npz``
+    (``mmgpvae score``)."""
+    lat, true = read_npz(latents, "latents"), read_npz(truth, "true latents")
+    if "shared" not in lat:
+        raise DataError(latents, "shared", "missing; expected the output of export-latents")
+    return score_latents(lat, true)

@@ -1,0 +1,157 @@
+"""``mmgpvae null-test`` (is the shared structure real?) and ``mmgpvae consistency`` (is it
+found whatever the seed?)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from mmgpvae_core.cli.common import (
+    add_data_arguments,
+    add_execution_arguments,
+    add_model_arguments,
+    fail,
+    fit_line,
+    fits_device,
+    load_data,
+    model_kwargs,
+    where,
+)
+
+
+def cmd_null_test(a: argparse.Namespace) -> int:
+    """The real pairing against re-paired behavior trials; prints ``p=P real=R null=M±SD`` last."""
+    from mmgpvae_core.config import SUBSPACES
+    from mmgpvae_core.controls import run_null_test, write_null_csv
+    from mmgpvae_core.figures import null_test_figure, save_figure
+    from mmgpvae_core.sweep import SweepSettings
+
+    if a.shuffles < 1:
+        return fail("null-test: --shuffles must be at least 1")
+    neural, behavior = load_data(a)
+    if behavior is None:
+        return fail("null-test needs --behavior FILE: it re-pairs behavior trials")
+    if a.folds < 2 or a.folds > neural.n_trials:
+        return fail(f"null-test: --folds must be between 2 and {neural.n_trials} (the trials)")
+    kwargs = model_kwargs(a)
+    split = tuple(kwargs.pop(k) for k in SUBSPACES)
+    kwargs.pop("device", None)
+    if fits_device(a):
+        kwargs["device"] = fits_device(a)
+    settings = SweepSettings(
+        folds=a.folds, epochs=kwargs.pop("epochs", 150), seed=a.seed, model_kwargs=kwargs
+    )
+    how = "within each condition" if a.within_condition else "across all trials"
+    print(
+        f"null-test: the real pairing and {a.shuffles} with behavior trials re-paired {how}; "
+        f"split {a.shared}+{a.private_neural}+{a.private_behavior}, {a.folds} folds, "
+        f"{settings.epochs} epochs per fit, on {where(a)}", file=sys.stderr,
+    )
+
+    def progress(done: int, total: int, row: dict) -> None:
+        what = "real pairing" if row["shuffle"] == 0 else f"shuffle {row['shuffle']}"
+        fit_line(done, total, what, row, a.quiet)
+
+    try:
+        result = run_null_test(
+            neural, behavior, split, a.shuffles, settings,
+            within_condition=a.within_condition, n_jobs=a.jobs, ray_address=a.ray_address,
+            on_result=progress,
+        )
+    except ValueError as exc:  # no conditions to shuffle within, no trials to exchange
+        return fail(f"null-test: {exc}")
+    print(f"wrote {write_null_csv(result, a.out)}", file=sys.stderr)
+    if a.plot:
+        fig = null_test_figure(result.real_score, result.null_scores, result.p, result.pairing)
+        print(f"wrote {save_figure(fig, a.plot)}", file=sys.stderr)
+    if not np.isfinite(result.real_score):
+        status = (result.real or {}).get("status", "cancelled")
+        return fail(f"null-test: the real pairing's fit did not finish ({status})", code=1)
+    for line in result.details():
+        print(line)
+    print(result.summary_line())
+    return 0
+
+
+def cmd_consistency(a: argparse.Namespace) -> int:
+    """Refit a project with other seeds; one line per subspace (canonical correlations)."""
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.controls import (
+        fitted_latents,
+        refit_settings,
+        run_consistency,
+        write_consistency_csv,
+    )
+    from mmgpvae_core.figures import consistency_figure, save_figure
+
+    if a.seeds < 2:
+        return fail("consistency: --seeds must be at least 2 (the project's and one more)")
+    model = MMGPVAE.load(a.run, device="cpu")
+    if not len(model.history) or model.neural is None:
+        return fail(f"consistency: {a.run} holds no fitted model")
+    split, settings = refit_settings(model, a.epochs, fits_device(a) or "auto")
+    first = model.train_config.seed
+    seeds = [first + k for k in range(1, a.seeds)]
+    print(
+        f"consistency: {a.run} (seed {first}) against {len(seeds)} refits, seeds "
+        f"{seeds[0]}–{seeds[-1]}, up to {settings.epochs} epochs each, on {where(a)}",
+        file=sys.stderr,
+    )
+    result = run_consistency(
+        model.neural, model.behavior, split, seeds, settings,
+        reference=fitted_latents(model), reference_seed=first, n_jobs=a.jobs,
+        ray_address=a.ray_address,
+        on_result=lambda d, n, r: fit_line(d, n, f"seed {r['seed']}", r, a.quiet),
+    )
+    if a.out:
+        print(f"wrote {write_consistency_csv(result, a.out)}", file=sys.stderr)
+    if a.plot:
+        print(f"wrote {save_figure(consistency_figure(result), a.plot)}", file=sys.stderr)
+    for line in result.lines():
+        print(line)
+    return 0 if any(s == "ok" for s in result.status) else fail(
+        "consistency: no refit finished", code=1)
+
+
+def add_null_test_parser(sub) -> None:
+    n = sub.add_parser(
+        "null-test",
+        help="is the shared structure real? the real pairing against behavior trials re-paired "
+        "at random, scored by held-out cross-modal prediction (last line: p=P real=R null=M±SD)",
+    )
+    add_data_arguments(n, required=True)
+    add_model_arguments(n, epochs_help="maximum epochs per fit (default 150; early stop)")
+    n.add_argument("--shuffles", type=int, default=19, help="re-paired fits (default 19)")
+    n.add_argument(
+        "--within-condition",
+        action="store_true",
+        help="re-pair behavior trials only within each condition: tests trial-by-trial "
+        "coupling beyond what the task (the condition) explains",
+    )
+    n.add_argument("--folds", type=int, default=2, help="cross-validation folds over trials")
+    n.add_argument("--out", required=True, help="one row per fit (.csv)")
+    n.add_argument("--plot", help="null distribution with the real score (.png/.pdf/.svg)")
+    add_execution_arguments(n)
+    n.set_defaults(func=cmd_null_test)
+
+
+def add_consistency_parser(sub) -> None:
+    k = sub.add_parser(
+        "consistency",
+        help="refit a project with other seeds: canonical correlations of each subspace with "
+        "the project's (one line per subspace)",
+    )
+    k.add_argument("run", help="project file (.mmgp): the first seed")
+    k.add_argument(
+        "--seeds", type=int, default=5,
+        help="seeds in all, the project's included (default 5: its seed s, and refits with "
+        "seeds s+1 … s+4)",
+    )
+    k.add_argument("--epochs", type=int, help="maximum epochs per refit (default: the project's)")
+    k.add_argument("--out", help="one row per subspace and refit (.csv)")
+    k.add_argument("--plot", help="canonical correlations per subspace (.png/.pdf/.svg)")
+    k.add_argument("--device", help="device per refit (default cpu locally, auto on Ray)")
+    add_execution_arguments(k)
+    k.set_defaults(func=cmd_consistency)

@@ -1,0 +1,274 @@
+"""The null test: the real pairing of trials against behavior trials re-paired at random,
+scored by held-out cross-modal prediction (the package docstring says why)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgpvae_core.config import SUBSPACES
+from mmgpvae_core.controls.common import number, split_dict, stopped
+from mmgpvae_core.data import Dataset
+from mmgpvae_core.sweep import (
+    SweepSettings,
+    read_csv,
+    run_config,
+    run_jobs,
+    with_resolved_likelihoods,
+    write_rows,
+)
+
+CROSS_MODAL_TERMS = ("cross_behavior", "cross_neural")
+# Each direction in units a reader knows (held out, like the score).
+DIRECTION_METRICS = (
+    "r2_behavior_from_neural",
+    "bps_neural_from_behavior",
+    "r2_neural_from_behavior",
+)
+NULL_CSV_COLUMNS = (
+    "shuffle",
+    "pairing",
+    *SUBSPACES,
+    "score",
+    *CROSS_MODAL_TERMS,
+    *DIRECTION_METRICS,
+    "epochs_run",
+    "fit_seconds",
+    "status",
+)
+
+
+# ---------------------------------------------------------------------------- the score
+def cross_modal_scores(
+    model, neural: Dataset, behavior: Dataset, n_groups: int = 4, seed: int = 0, n_samples: int = 20
+) -> dict[str, Any]:
+    """Cross-modal prediction of held-out trials by a fitted model (a ``SweepSettings.scorer``).
+
+    ``score_per_trial`` (trials,): log-likelihood (nats) of the behavior given the neural data
+    alone plus that of the neural data given the behavior alone — the two cross-modal terms of
+    :func:`mmgpvae_core.heldout.evaluate` (same predictive densities). Also their means
+    (``cross_behavior``, ``cross_neural``), R² of behavior from neural (pooled and per channel)
+    and bits/spike (Poisson) or R² of the neural data from behavior. ``n_groups`` is unused (no
+    co-smoothing here); it is accepted to match the scorer signature.
+    """
+    from mmgpvae_core.heldout import bits_per_spike, predict, r2_per_channel, r2_pooled
+    from mmgpvae_core.model.likelihoods import likelihood_class
+
+    if behavior is None:
+        raise ValueError("cross-modal scores need behavior data")
+    yn, yb = neural.data, behavior.data
+    kw = {"n_samples": n_samples, "seed": seed}
+    beh = predict(model, yn, None, targets={"behavior": yb}, **kw)["behavior"]
+    neu = predict(model, None, yb, targets={"neural": yn}, **kw)["neural"]
+    per_trial = {
+        "cross_behavior": np.nansum(beh["log_prob"], axis=(1, 2)),
+        "cross_neural": np.nansum(neu["log_prob"], axis=(1, 2)),
+    }
+    out: dict[str, Any] = {k: float(v.mean()) for k, v in per_trial.items()}
+    out["r2_behavior_from_neural"] = r2_pooled(yb, beh["mean"])
+    out["r2_behavior_channels"] = r2_per_channel(yb, beh["mean"])
+    if likelihood_class(model.model_config.neural_likelihood).counts:
+        out["bps_neural_from_behavior"] = bits_per_spike(yn, neu["mean"])
+    else:
+        out["r2_neural_from_behavior"] = r2_pooled(yn, neu["mean"])
+    out["score_per_trial"] = sum(per_trial.values())
+    out["score"] = float(out["score_per_trial"].mean())
+    return out
+
+
+# ---------------------------------------------------------------------------- re-pairing
+def pairing_permutations(
+    n_trials: int,
+    shuffles: int,
+    *,
+    conditions: Any = None,
+    lengths: Any = None,
+    within_condition: bool = False,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """``shuffles`` random re-pairings, each (trials,): neural trial ``i`` is paired with
+    behavior trial ``perm[i]``. With ``lengths``, trials are exchanged only among trials of the
+    same length; with ``within_condition``, only within a condition. Seeded; the identity may
+    come up (a permutation test allows it)."""
+    if shuffles < 1:
+        raise ValueError("shuffles: need at least 1")
+    if within_condition and conditions is None:
+        raise ValueError("within-condition shuffles need trial conditions (none in the data)")
+    cond = np.asarray(conditions) if within_condition else np.zeros(n_trials, dtype=int)
+    length = np.zeros(n_trials, dtype=int) if lengths is None else np.asarray(lengths)
+    keys = [(str(c), int(t)) for c, t in zip(cond, length)]
+    blocks = [np.flatnonzero([k == key for k in keys]) for key in sorted(set(keys))]
+    blocks = [b for b in blocks if len(b) > 1]
+    if not blocks:
+        raise ValueError("no two trials can be exchanged (every condition or length is unique)")
+    rng = np.random.default_rng([seed, 12])
+    perms = []
+    for _ in range(shuffles):
+        perm = np.arange(n_trials)
+        for b in blocks:
+            perm[b] = rng.permutation(b)
+        perms.append(perm)
+    return perms
+
+
+def repaired(behavior: Dataset, permutation: Any, lengths: Any = None) -> Dataset:
+    """``behavior`` with its trials in the order ``permutation`` (labels stay with positions).
+    ``lengths`` (trials,): the neural trials' lengths; a re-paired behavior trial is missing
+    (NaN) past its neural partner's end, so trials of any lengths can be exchanged."""
+    data = behavior.data[np.asarray(permutation, dtype=int)].copy()
+    if lengths is not None:
+        data[np.arange(data.shape[1])[None, :] >= np.asarray(lengths)[:, None]] = np.nan
+    return dataclasses.replace(behavior, data=data, source=f"{behavior.source} (re-paired)")
+
+
+def p_value(real: float, null: Sequence[float]) -> float:
+    """Permutation p-value ``(1 + #{null ≥ real}) / (1 + len(null))`` (NaN without data)."""
+    null = np.asarray(null, dtype=float)
+    null = null[np.isfinite(null)]
+    if not np.isfinite(real) or len(null) == 0:
+        return float("nan")
+    return float((1 + np.sum(null >= real)) / (1 + len(null)))
+
+
+def pairing_job(
+    config: dict[str, Any],
+    neural: Dataset,
+    behavior: Dataset,
+    settings: SweepSettings,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """One fit of the null test (a :func:`~mmgpvae_core.sweep.run_jobs` job): the sweep's
+    cross-validated fit of ``config``'s split on the pairing ``config["permutation"]`` (None:
+    the real one), scored by :func:`cross_modal_scores`."""
+    perm = config.get("permutation")
+    b = behavior if perm is None else repaired(behavior, perm, neural.trial_lengths)
+    settings = dataclasses.replace(settings, scorer=cross_modal_scores, save_dir=None)
+    row = run_config(config, neural, b, settings, should_stop)
+    row["shuffle"] = int(config["shuffle"])
+    row["pairing"] = config["pairing"]
+    return row
+
+
+@dataclass
+class NullTestResult:
+    """The fits of a null test: ``rows[k]["shuffle"]`` 0 is the real pairing, 1… the shuffles."""
+
+    rows: list[dict[str, Any]]
+    within_condition: bool = False
+    cancelled: bool = False
+
+    @property
+    def real(self) -> dict[str, Any] | None:
+        return next((r for r in self.rows if int(r["shuffle"]) == 0), None)
+
+    @property
+    def null_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if int(r["shuffle"]) > 0]
+
+    @property
+    def real_score(self) -> float:
+        r = self.real
+        return float("nan") if r is None or r.get("status") != "ok" else float(r["score"])
+
+    @property
+    def null_scores(self) -> np.ndarray:
+        """(finished shuffles,) scores of the re-paired fits."""
+        s = [float(r["score"]) for r in self.null_rows if r.get("status") == "ok"]
+        return np.asarray([x for x in s if np.isfinite(x)])
+
+    @property
+    def p(self) -> float:
+        return p_value(self.real_score, self.null_scores)
+
+    @property
+    def pairing(self) -> str:
+        return "within condition" if self.within_condition else "across trials"
+
+    def summary_line(self) -> str:
+        """``p=P real=R null=M±SD`` (score in nats per held-out trial)."""
+        null = self.null_scores
+        m = float(null.mean()) if len(null) else float("nan")
+        sd = float(null.std(ddof=1)) if len(null) > 1 else float("nan")
+        return f"p={self.p:.3g} real={self.real_score:.2f} null={m:.2f}±{sd:.2f}"
+
+    def details(self) -> list[str]:
+        """What each direction contributes (held-out R² / bits per spike), real vs null."""
+        out = []
+        names = (
+            "R² of behavior from neural",
+            "bits/spike of neural from behavior",
+            "R² of neural from behavior",
+        )
+        for key, what in zip(DIRECTION_METRICS, names):
+            real = float((self.real or {}).get(key, np.nan))
+            null = np.asarray([float(r.get(key, np.nan)) for r in self.null_rows])
+            null = null[np.isfinite(null)]
+            if np.isfinite(real) and len(null):
+                out.append(
+                    f"{what}: real {real:.3f}, shuffled {null.mean():.3f} ± "
+                    f"{null.std(ddof=1) if len(null) > 1 else 0.0:.3f} (max {null.max():.3f})"
+                )
+        return out
+
+
+def run_null_test(
+    neural: Dataset,
+    behavior: Dataset,
+    split: Any = (2, 1, 1),
+    shuffles: int = 19,
+    settings: SweepSettings | None = None,
+    *,
+    within_condition: bool = False,
+    **execution: Any,
+) -> NullTestResult:
+    """Fit the real pairing and ``shuffles`` re-pairings of ``split`` (a (shared, private
+    neural, private behavior) tuple or dict), each by k-fold cross-validation (``settings``:
+    folds, epochs, seed, model options; the same folds for every fit), and score each on its
+    held-out trials by cross-modal prediction.
+
+    ``execution``: the keywords of :func:`~mmgpvae_core.sweep.run_jobs` — ``n_jobs`` local
+    processes or ``ray_address`` (and ``gpus_per_trial``), ``on_result(done, total, row)`` as
+    each fit ends, ``should_stop()`` to cancel (unfinished fits are dropped)."""
+    if behavior is None:
+        raise ValueError("the null test needs behavior data: it re-pairs behavior trials")
+    settings = with_resolved_likelihoods(settings or SweepSettings(folds=2), neural, behavior)
+    perms = pairing_permutations(  # trials of any lengths: `repaired` masks past the neural end
+        neural.n_trials,
+        shuffles,
+        conditions=neural.conditions,
+        within_condition=within_condition,
+        seed=settings.seed,
+    )
+    pairing = "within condition" if within_condition else "across trials"
+    base = {**split_dict(split), "length_scale_init": None, "lr": None}
+    configs = [{**base, "shuffle": 0, "pairing": "real", "permutation": None}]
+    configs += [
+        {**base, "shuffle": k + 1, "pairing": f"shuffled {pairing}", "permutation": p.tolist()}
+        for k, p in enumerate(perms)
+    ]
+    rows = run_jobs(pairing_job, configs, neural, behavior, settings, **execution)
+    rows.sort(key=lambda r: int(r["shuffle"]))
+    return NullTestResult(rows, within_condition, stopped(execution))
+
+
+def write_null_csv(result: NullTestResult, path: str | Path) -> Path:
+    """One row per fit (``NULL_CSV_COLUMNS``), the real pairing first (``shuffle`` 0)."""
+    return write_rows(result.rows, NULL_CSV_COLUMNS, path)
+
+
+def read_null_csv(path: str | Path) -> NullTestResult:
+    """A :class:`NullTestResult` from :func:`write_null_csv`'s file (for figures)."""
+    rows = []
+    for r in read_csv(path):
+        row: dict[str, Any] = dict(r)
+        row["shuffle"] = int(r["shuffle"])
+        for k in ("score", *CROSS_MODAL_TERMS, *DIRECTION_METRICS, "fit_seconds"):
+            row[k] = number(r.get(k, ""))
+        rows.append(row)
+    within = any("within" in r.get("pairing", "") for r in rows)
+    return NullTestResult(rows, within)

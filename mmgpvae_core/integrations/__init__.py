@@ -1,0 +1,1 @@
+"""Optional integrations with other tools, each imported only when used (``ray``: Ray Tune)."""

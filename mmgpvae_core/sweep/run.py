@@ -1,0 +1,289 @@
+"""One configuration's cross-validated fits (:func:`run_config`), and many jobs run on local
+processes or a Ray cluster (:func:`run_jobs`); :func:`run_sweep` runs and chooses."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmgpvae_core.data import Dataset
+from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS, config_name
+from mmgpvae_core.sweep.selection import SweepResult, select_best
+
+METRICS = (
+    "cosmooth_neural",
+    "cosmooth_behavior",
+    "cross_behavior",
+    "cross_neural",
+    "cosmooth_bps",
+    "cosmooth_r2",
+    "r2_behavior_from_neural",
+    "r2_behavior_from_neural_mean",
+    "bps_neural_from_behavior",
+    "r2_neural_from_behavior",
+    "heldout_elbo",
+    "heldout_ell_neural",
+    "heldout_ell_behavior",
+    "heldout_kl",
+)
+
+
+@dataclass
+class SweepSettings:
+    """What every configuration shares: folds, epochs, seed, other model/training options."""
+
+    folds: int = 3
+    epochs: int = 150
+    seed: int = 0
+    n_groups: int = 4
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    save_dir: str | None = None  # write each configuration's first-fold fit here (.mmgp)
+    # Held-out scoring, ``scorer(model, neural, behavior, n_groups=, seed=) -> dict`` with a
+    # ``score_per_trial`` (trials,) array; None: ``heldout.evaluate`` (the module docstring's
+    # predictive score). A module-level function, so that worker processes can unpickle it.
+    scorer: Callable[..., dict[str, Any]] | None = None
+
+
+def with_resolved_likelihoods(
+    settings: SweepSettings, neural: Dataset, behavior: Dataset | None
+) -> SweepSettings:
+    """``settings`` with an "auto" (or absent) likelihood replaced by the choice for the whole
+    data set, so that every fold and every fit models the data alike (a fold whose training
+    trials hold only 0s and 1s must not get a Bernoulli likelihood of its own)."""
+    from mmgpvae_core.model.likelihoods import resolve_likelihood
+
+    kw = dict(settings.model_kwargs)
+    for modality, ds in (("neural", neural), ("behavior", behavior)):
+        if ds is not None:
+            key = f"{modality}_likelihood"
+            kw[key] = resolve_likelihood(kw.get(key, "auto"), ds, modality).name
+    return replace(settings, model_kwargs=kw)
+
+
+def run_config(
+    config: dict[str, Any],
+    neural: Dataset,
+    behavior: Dataset | None,
+    settings: SweepSettings,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Fit one configuration on each training fold, score it on the held-out fold.
+
+    Returns a row: the configuration, each metric averaged over folds, ``score`` (mean over all
+    trials of the per-trial selection score), ``score_se``, ``score_per_trial`` (trials,),
+    ``status`` ("ok", "cancelled" or "failed: ..."), and ``project`` when ``save_dir`` is set.
+    Metrics are the keys of ``METRICS`` the scorer returns (the others are NaN).
+    """
+    import torch
+
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.heldout import evaluate, kfold_splits
+
+    score = settings.scorer or evaluate
+    torch.set_num_threads(1)
+    row: dict[str, Any] = {k: config.get(k) for k in (*SPLIT_KEYS, *HYPER_KEYS)}
+    row["n_latents"] = sum(int(config[k]) for k in SPLIT_KEYS)
+    folds = kfold_splits(neural.n_trials, settings.folds, neural.conditions, settings.seed)
+    per_trial = np.full(neural.n_trials, np.nan)
+    fold_metrics: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    epochs_run = 0
+    row["status"], row["project"] = "ok", ""
+    kwargs = dict(settings.model_kwargs)
+    kwargs.update({k: config[k] for k in HYPER_KEYS if config.get(k) is not None})
+    kwargs.setdefault("seed", settings.seed)
+    for f, (train, val) in enumerate(folds):
+        if should_stop is not None and should_stop():
+            row["status"] = "cancelled"
+            break
+        model = MMGPVAE(
+            config["shared"], config["private_neural"], config["private_behavior"], **kwargs
+        )
+        b_train = None if behavior is None else behavior.subset(train)
+        b_val = None if behavior is None else behavior.subset(val)
+        try:
+            model.fit(
+                neural.subset(train), b_train, epochs=settings.epochs, should_stop=should_stop
+            )
+        except Exception as exc:  # one bad configuration must not end the sweep
+            row["status"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            break
+        if model.outcome is not None and model.outcome.status == "cancelled":
+            row["status"] = "cancelled"
+            break
+        epochs_run += model.outcome.epochs_run if model.outcome else settings.epochs
+        ev = score(model, neural.subset(val), b_val, n_groups=settings.n_groups, seed=settings.seed)
+        per_trial[val] = ev.pop("score_per_trial")
+        fold_metrics.append(ev)
+        if f == 0 and settings.save_dir:
+            path = Path(settings.save_dir) / f"{config_name(config)}.mmgp"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+            row["project"] = str(path)
+    row["fit_seconds"] = round(time.perf_counter() - t0, 2)
+    row["epochs_run"] = epochs_run
+    done = row["status"] == "ok"
+    for key in METRICS:
+        vals = [m[key] for m in fold_metrics if key in m]
+        row[key] = float(np.mean(vals)) if vals and done else float("nan")
+    ch = [m["r2_behavior_channels"] for m in fold_metrics if "r2_behavior_channels" in m]
+    row["r2_behavior_channels"] = np.mean(ch, axis=0) if ch and done else np.zeros(0)
+    row["score_per_trial"] = per_trial if done else np.full(neural.n_trials, np.nan)
+    row["score"] = float(np.mean(per_trial)) if done else float("nan")
+    n = neural.n_trials
+    row["score_se"] = float(np.std(per_trial, ddof=1) / math.sqrt(n)) if done and n > 1 else 0.0
+    return row
+
+
+# ---------------------------------------------------------------------------- execution
+# A *job* is a module-level function ``job(config, neural, behavior, settings, should_stop=None)
+# -> row`` (a dict of plain values and numpy arrays): :func:`run_config` for the sweep; the
+# shuffle and seed controls (``controls.py``) run their own fits through the same machinery.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(job, neural, behavior, settings, stop_event) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER.update(job=job, neural=neural, behavior=behavior, settings=settings, stop=stop_event)
+
+
+def _run_in_worker(config: dict[str, Any]) -> dict[str, Any]:
+    w = _WORKER
+    stop = w["stop"]
+    return w["job"](
+        config,
+        w["neural"],
+        w["behavior"],
+        w["settings"],
+        should_stop=None if stop is None else stop.is_set,
+    )
+
+
+def _run_local(job, configs, neural, behavior, settings, n_jobs, on_result, should_stop):
+    rows: list[dict[str, Any]] = []
+    if n_jobs == 1:
+        for i, c in enumerate(configs):
+            if should_stop is not None and should_stop():
+                break
+            row = job(c, neural, behavior, settings, should_stop=should_stop)
+            rows.append(row)
+            if on_result is not None:
+                on_result(i + 1, len(configs), row)
+        return rows
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")  # safe from GUI threads and torch's thread pools
+    with ctx.Manager() as manager:
+        stop = manager.Event()
+        with ProcessPoolExecutor(
+            max_workers=n_jobs,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(job, neural, behavior, settings, stop),
+        ) as pool:
+            pending = {pool.submit(_run_in_worker, c) for c in configs}
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    row = fut.result()
+                    rows.append(row)
+                    if on_result is not None:
+                        on_result(len(rows), len(configs), row)
+                if should_stop is not None and should_stop() and not stop.is_set():
+                    stop.set()
+                    for fut in pending:
+                        fut.cancel()
+    return rows
+
+
+def run_jobs(
+    job: Callable[..., dict[str, Any]],
+    configs: Sequence[dict[str, Any]],
+    neural: Dataset,
+    behavior: Dataset | None,
+    settings: SweepSettings,
+    *,
+    n_jobs: int | None = None,
+    ray_address: str | None = None,
+    gpus_per_trial: float | None = None,
+    on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``job(config, neural, behavior, settings, should_stop=...)`` for every config and
+    return the rows in the order they finished (execution as in :func:`run_sweep`; ``job`` must
+    be a module-level function, for worker processes and Ray to unpickle)."""
+    configs = list(configs)
+    if ray_address:
+        from mmgpvae_core.integrations.ray import run_ray
+
+        return run_ray(
+            ray_address,
+            job,
+            configs,
+            neural,
+            behavior,
+            settings,
+            on_result,
+            should_stop,
+            gpus_per_trial,
+        )
+    jobs = min(n_jobs or os.cpu_count() or 1, max(1, len(configs)))
+    return _run_local(job, configs, neural, behavior, settings, jobs, on_result, should_stop)
+
+
+def run_sweep(
+    neural: Dataset,
+    behavior: Dataset | None,
+    configs: Sequence[dict[str, Any]],
+    settings: SweepSettings | None = None,
+    *,
+    n_jobs: int | None = None,
+    ray_address: str | None = None,
+    gpus_per_trial: float | None = None,
+    on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SweepResult:
+    """Fit and score every configuration; choose one (:func:`select_best`).
+
+    Local: ``n_jobs`` processes (default: every core; 1 = in this process). With
+    ``ray_address`` ("local" starts a Ray instance on this machine) the sweep runs as a Ray Tune
+    grid, one trial per configuration, each on one CPU and, where the cluster has GPUs, one GPU.
+    ``on_result(done, total, row)`` is called as each configuration finishes; ``should_stop()``
+    is polled to cancel (configurations not finished are dropped).
+    """
+    settings = with_resolved_likelihoods(settings or SweepSettings(), neural, behavior)
+    configs = list(configs)
+    if not configs:
+        raise ValueError("the sweep has no configurations")
+    rows = run_jobs(
+        run_config,
+        configs,
+        neural,
+        behavior,
+        settings,
+        n_jobs=n_jobs,
+        ray_address=ray_address,
+        gpus_per_trial=gpus_per_trial,
+        on_result=on_result,
+        should_stop=should_stop,
+    )
+    order = {config_name(c): i for i, c in enumerate(configs)}
+    rows.sort(key=lambda r: order.get(config_name(r), len(order)))
+    cancelled = bool(should_stop is not None and should_stop())
+    try:
+        best, why = select_best(rows)
+    except ValueError as exc:
+        best, why = None, str(exc)
+    for i, r in enumerate(rows):
+        r["chosen"] = i == best
+    return SweepResult(rows, best, why, cancelled)
