@@ -9,8 +9,10 @@ window's edges; the weights of half-overlapping windows sum to one): every bin's
 from the windows in whose middle it lies, and at a window's centre they are that window's own.
 At the session's two ends the single window there counts alone.
 
-Windows are inferred in batches (``batch_windows``), so memory stays bounded for an hour-long
-session: what grows with the session is only the output, (bins, dims) per subspace.
+Windows are inferred in batches (``batch_windows``; by default as many as hold about
+``BATCH_ELEMENTS`` data values, so 5,000 channels make small batches) and each batch is added
+into the stitched sums at once, so memory stays bounded for an hour-long session: what grows
+with the session is only the output, (bins, dims) per subspace, and the data already loaded.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.data import DataError, Dataset
 
 if TYPE_CHECKING:
     from mmgpvae_core.api import MMGPVAE
 
-SUBSPACES = ("shared", "private_neural", "private_behavior")
+#: data values (windows × bins × channels, both modalities) inferred in one batch by default
+BATCH_ELEMENTS = 1 << 23
 
 
 def is_continuous(ds: Dataset) -> bool:
@@ -78,6 +82,47 @@ def window_starts(n_bins: int, window: int, hop: int) -> np.ndarray:
     return starts
 
 
+class Stitcher:
+    """Hann-weighted sums of per-window posteriors, added batch by batch (:func:`stitch`).
+
+    ``n_windows`` windows of ``W`` bins start at ``starts``; :meth:`add` takes the posteriors
+    (k, W, dims) of windows ``first … first + k``; :meth:`result` gives (n_bins, dims) means
+    and variances."""
+
+    def __init__(self, starts: np.ndarray, W: int, n_bins: int) -> None:
+        self.starts, self.W, self.n_bins = np.asarray(starts), int(W), int(n_bins)
+        self.hann = hann_weights(self.W)
+        self.num: np.ndarray | None = None
+        self.var: np.ndarray | None = None
+        self.den = np.zeros(self.n_bins)
+
+    def weights(self, k: int) -> np.ndarray:
+        """(W,) weight of window ``k``: the first window's first half and the last window's
+        second half count alone (nothing else covers them)."""
+        w = self.hann.copy()
+        if k == 0:
+            w[: self.W // 2] = 1.0
+        if k == len(self.starts) - 1:
+            w[self.W - self.W // 2 :] = 1.0
+        return w
+
+    def add(self, first: int, means: np.ndarray, variances: np.ndarray) -> None:
+        if self.num is None:
+            self.num = np.zeros((self.n_bins, means.shape[2]))
+            self.var = np.zeros((self.n_bins, means.shape[2]))
+        for j in range(means.shape[0]):
+            k = first + j
+            w = self.weights(k)
+            sl = slice(self.starts[k], self.starts[k] + self.W)
+            self.num[sl] += w[:, None] * means[j]
+            self.var[sl] += w[:, None] * variances[j]
+            self.den[sl] += w
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        den = np.maximum(self.den, 1e-12)[:, None]
+        return self.num / den, self.var / den
+
+
 def stitch(
     means: np.ndarray, variances: np.ndarray, starts: np.ndarray, n_bins: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -86,20 +131,9 @@ def stitch(
     Weighted mean with Hann weights; the variance is the weighted mean of the windows'
     variances. The first window's first half and the last window's second half have weight one
     (nothing else covers them)."""
-    n_win, W, D = means.shape
-    w = np.tile(hann_weights(W), (n_win, 1))
-    w[0, : W // 2] = 1.0
-    w[-1, W - W // 2 :] = 1.0
-    num = np.zeros((n_bins, D))
-    var = np.zeros((n_bins, D))
-    den = np.zeros(n_bins)
-    for k, s in enumerate(starts):
-        sl = slice(s, s + W)
-        num[sl] += w[k, :, None] * means[k]
-        var[sl] += w[k, :, None] * variances[k]
-        den[sl] += w[k]
-    den = np.maximum(den, 1e-12)[:, None]
-    return num / den, var / den
+    st = Stitcher(starts, means.shape[1], n_bins)
+    st.add(0, means, variances)
+    return st.result()
 
 
 def _windows_of(x: np.ndarray, starts: np.ndarray, W: int) -> np.ndarray:
@@ -112,7 +146,7 @@ def continuous_latents(
     behavior: Dataset | None = None,
     *,
     hop: int | None = None,
-    batch_windows: int = 256,
+    batch_windows: int | None = None,
     on_progress=None,
 ) -> dict[str, np.ndarray]:
     """Session-long latents of a model fit on consecutive windows.
@@ -120,7 +154,9 @@ def continuous_latents(
     Returns ``time`` (bins,) in session seconds (bin centres), and per subspace ``name``
     (bins, dims) and ``name_var`` (bins, dims), in the display coordinates of
     :meth:`MMGPVAE.latent_posterior`. ``hop``: bins between window starts (default half the
-    window). ``on_progress(done, total)`` after each batch of windows."""
+    window). ``batch_windows``: windows inferred at a time (default: about ``BATCH_ELEMENTS``
+    data values; the result does not depend on it). ``on_progress(done, total)`` after each
+    batch of windows."""
     neural = neural if neural is not None else model.neural
     behavior = behavior if behavior is not None else model.behavior
     if neural is None:
@@ -131,7 +167,10 @@ def continuous_latents(
     hop = max(1, W // 2) if hop is None else int(hop)
     n_bins = x_a.shape[0]
     starts = window_starts(n_bins, W, hop)
-    parts: dict[str, list[dict[str, np.ndarray]]] = {}
+    if batch_windows is None:
+        per_window = W * (x_a.shape[1] + (0 if x_b is None else x_b.shape[1]))
+        batch_windows = max(1, BATCH_ELEMENTS // per_window)
+    stitchers: dict[str, Stitcher] = {}
     for b in range(0, len(starts), batch_windows):
         chunk = starts[b : b + batch_windows]
         nd = Dataset(_windows_of(x_a, chunk, W), source=neural.source, field=neural.field)
@@ -139,14 +178,13 @@ def continuous_latents(
         if x_b is not None:
             bd = Dataset(_windows_of(x_b, chunk, W), source=behavior.source, field=behavior.field)
         for name, post in model.latent_posterior(nd, bd).items():
-            parts.setdefault(name, []).append(post)
+            stitchers.setdefault(name, Stitcher(starts, W, n_bins))
+            stitchers[name].add(b, post["mean"], post["var"])
+        del nd, bd
         if on_progress is not None:
             on_progress(min(b + batch_windows, len(starts)), len(starts))
     out: dict[str, np.ndarray] = {"time": session_time(neural)}
     for name in SUBSPACES:
-        if name not in parts:
-            continue
-        mean = np.concatenate([p["mean"] for p in parts[name]])
-        var = np.concatenate([p["var"] for p in parts[name]])
-        out[name], out[f"{name}_var"] = stitch(mean, var, starts, n_bins)
+        if name in stitchers and stitchers[name].num is not None:
+            out[name], out[f"{name}_var"] = stitchers[name].result()
     return out

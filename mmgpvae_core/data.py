@@ -22,8 +22,26 @@ class DataError(ValueError):
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: values a chunked pass over a Dataset holds at a time (32 MiB of float64)
+CHUNK_ELEMENTS = 1 << 22
 #: largest magnitude a data value may have: sums of squares of such values stay finite in float32
 MAX_ABS = 1e15
+
+
+def data_blocks(
+    shape: tuple[int, ...], elements: int | None = None
+) -> list[tuple[slice, slice]]:
+    """(trials, time) slices of a ``(trials, time, channels)`` array, about ``elements``
+    (default ``CHUNK_ELEMENTS``) values each: whole trials when they are short, else pieces of
+    one trial. A pass over an hour-long session holds one block at a time, not a temporary of
+    the session's size."""
+    elements = CHUNK_ELEMENTS if elements is None else int(elements)
+    n, t, c = shape[0], shape[1], max(1, shape[2])
+    if t * c <= elements:
+        per = max(1, elements // (t * c))
+        return [(slice(i, min(i + per, n)), slice(0, t)) for i in range(0, n, per)]
+    step = max(1, elements // c)
+    return [(slice(i, i + 1), slice(j, min(j + step, t))) for i in range(n) for j in range(0, t, step)]
 
 
 def real_dtype_problem(dtype: np.dtype) -> str | None:
@@ -43,8 +61,10 @@ def real_dtype_problem(dtype: np.dtype) -> str | None:
 class Dataset:
     """One modality of one session as trials.
 
-    data: ``(trials, time, channels)`` float64; NaN marks a missing sample. Trials shorter than
-    ``time`` are padded with NaN at the end.
+    data: ``(trials, time, channels)`` float64, or float32 when given float32 (the model's
+    dtype: loaders bin long float32 recordings and spike counts into it, so a session is held
+    once); NaN marks a missing sample. Trials shorter than ``time`` are padded with NaN at the
+    end.
     conditions: ``(trials,)`` labels (ints or strings), or None.
     """
 
@@ -76,24 +96,24 @@ class Dataset:
                 f"empty array of shape {data.shape}; expected at least one trial, one time bin "
                 "and one channel",
             )
-        self.data = data.astype(np.float64, copy=False)
-        if np.isinf(self.data).any():
-            n = int(np.isinf(self.data).sum())
+        # float32 (the dtype the model computes in) stays float32: a loader that bins into it
+        # makes the one copy of the session the fit uses (torch shares it); the rest as float64.
+        self.data = data if data.dtype == np.float32 else data.astype(np.float64, copy=False)
+        n_inf, n_big, largest, observed = self._scan()
+        if n_inf:
             raise DataError(
                 self.source,
                 self.field,
-                f"{n} infinite values; expected finite numbers (NaN marks a missing sample)",
+                f"{n_inf} infinite values; expected finite numbers (NaN marks a missing sample)",
             )
-        big = np.abs(self.data) > MAX_ABS  # NaN compares False
-        if big.any():
-            largest = float(np.nanmax(np.abs(self.data)))
+        if n_big:
             where = (
                 "overflow float32" if largest > FLOAT32_MAX else "overflow once squared in float32"
             )
             raise DataError(
                 self.source,
                 self.field,
-                f"{int(big.sum())} value(s) as large as {largest:.3g}, which {where} (the model "
+                f"{n_big} value(s) as large as {largest:.3g}, which {where} (the model "
                 f"computes in float32); expected magnitudes below {MAX_ABS:.0e} (rescale the data)",
             )
         if not self.channel_names:
@@ -117,7 +137,7 @@ class Dataset:
                     f"expected shape ({self.n_trials},) (one label per trial), found {cond.shape}",
                 )
             self.conditions = cond
-        all_nan = np.isnan(self.data).all(axis=(0, 1))
+        all_nan = ~observed
         if all_nan.any():
             names = [self.channel_names[i] for i in np.flatnonzero(all_nan)[:5]]
             raise DataError(
@@ -126,6 +146,26 @@ class Dataset:
                 f"{int(all_nan.sum())} channel(s) are entirely missing (NaN), e.g. {names}; "
                 "drop them before fitting",
             )
+
+    def blocks(self) -> list[tuple[slice, slice]]:
+        """(trials, time) slices covering the data, about ``CHUNK_ELEMENTS`` values each."""
+        return data_blocks(self.data.shape)
+
+    def _scan(self) -> tuple[int, int, float, np.ndarray]:
+        """One chunked pass: infinite values, values above MAX_ABS and the largest of them, and
+        (channels,) whether each channel has an observed sample."""
+        n_inf = n_big = 0
+        largest = 0.0
+        observed = np.zeros(self.data.shape[2], dtype=bool)
+        for sl in self.blocks():
+            x = self.data[sl]
+            n_inf += int(np.isinf(x).sum())
+            big = np.abs(x) > MAX_ABS  # NaN compares False
+            if big.any():
+                n_big += int(big.sum())
+                largest = max(largest, float(np.abs(x[big]).max()))
+            observed |= ~np.isnan(x).all(axis=(0, 1))
+        return n_inf, n_big, largest, observed
 
     @property
     def n_trials(self) -> int:
@@ -141,12 +181,15 @@ class Dataset:
 
     @property
     def missing_fraction(self) -> float:
-        return float(np.isnan(self.data).mean())
+        n = sum(int(np.isnan(self.data[sl]).sum()) for sl in self.blocks())
+        return n / self.data.size
 
     @property
     def trial_lengths(self) -> np.ndarray:
         """(trials,) number of bins up to the last bin with any observed channel."""
-        observed = ~np.isnan(self.data).all(axis=2)
+        observed = np.empty(self.data.shape[:2], dtype=bool)
+        for sl in self.blocks():
+            observed[sl] = ~np.isnan(self.data[sl]).all(axis=2)
         rev = observed[:, ::-1]
         last = self.n_time - np.argmax(rev, axis=1)
         return np.where(observed.any(axis=1), last, 0)
@@ -199,9 +242,13 @@ def check_for_likelihood(ds: Dataset, likelihood: str) -> None:
         likelihood_class,  # torch: only where a model is fitted
     )
 
-    problem = likelihood_class(likelihood).data_problem(ds.data[~np.isnan(ds.data)])
-    if problem:
-        raise DataError(ds.source, ds.field, problem)
+    cls = likelihood_class(likelihood)
+    for sl in ds.blocks():  # block by block: no copy of the whole session
+        x = ds.data[sl]
+        if cls.data_problem(x[~np.isnan(x)]):
+            # the message counts over all the data (rare, and the fit stops here)
+            problem = cls.data_problem(ds.data[~np.isnan(ds.data)])
+            raise DataError(ds.source, ds.field, problem or "")
 
 
 def check_pair(neural: Dataset, behavior: Dataset | None) -> None:

@@ -19,6 +19,11 @@ NWB (read by pynwb and pynapple)::
         shared, private_neural, private_behavior           TimeSeries (samples, dim), unit "a.u."
         shared_var, private_neural_var, private_behavior_var  TimeSeries (samples, dim)
 
+Trials that overlap (peri-event windows) have no single time axis, and NWB time series need
+ascending times: then no series are written; each trial's latents are columns of its row of
+``/intervals/trials`` — ``shared``, ``shared_var``, … (trials, time, dim), NaN past a trial's end,
+bin ``b`` at ``start_time + (b + 0.5) * bin_size_s`` — and a DataWarning says so.
+
 Samples are the bins of every trial, concatenated in time order, at the bin centres in session
 seconds (``start_time + (b + 0.5) * bin_size_s``); padding bins are left out. When the bins are
 evenly spaced the series store ``starting_time`` and ``rate`` instead of timestamps (NWB's
@@ -42,9 +47,10 @@ from typing import Any
 
 import numpy as np
 
+from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.loaders.checks import warn_data
 
-SUBSPACES = ("shared", "private_neural", "private_behavior")
 #: extension → what is written
 FORMATS = {".npz": "NumPy archive (.npz)", ".nwb": "NWB (.nwb)"}
 MODULE = "mmgpvae"
@@ -86,9 +92,9 @@ def collect_latents(source: Any) -> Latents:
     else:
         if source.module is None or source.neural is None:
             raise ValueError("the model is not fitted yet: nothing to export")
-        from mmgpvae_core.api import _rng_unchanged
+        from mmgpvae_core.api import rng_unchanged
 
-        with _rng_unchanged(source.device):  # exporting mid-fit leaves the fit's random draws
+        with rng_unchanged(source.device):  # exporting mid-fit leaves the fit's random draws
             post = source.latent_posterior()
         neural, behavior, project = source.neural, source.behavior, None
         config = {
@@ -379,8 +385,34 @@ def _time_args(t: np.ndarray, dt: float) -> dict[str, Any]:
     return {"timestamps": t}
 
 
+def _first_overlap(t: np.ndarray, order: np.ndarray, lengths: np.ndarray) -> tuple[int, int]:
+    """The two trials whose bins first fail to ascend in the samples ``t`` (trials in
+    ``order``)."""
+    trial = np.repeat(order, lengths[order])
+    j = int(np.flatnonzero(np.diff(t) <= 0)[0])
+    return int(trial[j]), int(trial[j + 1])
+
+
+def _trial_columns(latents: Latents) -> list[tuple[str, np.ndarray, str]]:
+    """(name, (trials, time, dim) data, description) of each non-empty subspace and its
+    variances: the latents as columns of the trials table."""
+    out = []
+    for name in SUBSPACES:
+        if latents.arrays[name].shape[-1] == 0:
+            continue
+        for series, what in ((name, "posterior mean of the"), (f"{name}_var", "posterior variance of the")):
+            out.append((
+                series,
+                latents.arrays[series],
+                f"{what} {LABELS[name]}, (time, dims) per trial at bin centres, NaN past the "
+                "trial's end",
+            ))
+    return out
+
+
 def write_nwb(latents: Latents, path: str | Path) -> Path:
-    """Write ``latents`` as an NWB file at ``path`` (the layout in the module docstring)."""
+    """Write ``latents`` as an NWB file at ``path`` (the layout in the module docstring).
+    Trials that overlap get per-trial columns instead of time series (with a DataWarning)."""
     from pynwb import NWBHDF5IO, TimeSeries
 
     from mmgpvae_core import __version__
@@ -394,20 +426,43 @@ def write_nwb(latents: Latents, path: str | Path) -> Path:
     nwb = _session_file(latents, session)
 
     order = np.argsort(times.start, kind="stable")
+    t = np.concatenate([times.start[k] + (np.arange(lengths[k]) + 0.5) * dt for k in order])
+    # Overlapping trials (peri-event windows) have no single time axis: a TimeSeries needs
+    # ascending timestamps, so each trial's latents go in a row of the trials table instead.
+    per_trial = len(t) > 1 and bool((np.diff(t) <= 0).any())
+    if per_trial:
+        a, b = _first_overlap(t, order, lengths)
+        warn_data(
+            neural.source,
+            "trials",
+            f"trials {a + 1} ({times.start[a]:g}-{times.stop[a]:g} s) and {b + 1} "
+            f"({times.start[b]:g}-{times.stop[b]:g} s) overlap, so the latents have no single "
+            "time axis (NWB time series need ascending times): written per trial as columns "
+            "of /intervals/trials, (trials, time, dim) each, NaN past a trial's end",
+        )
     cond = neural.conditions
     if cond is not None:
         nwb.add_trial_column("condition", "condition label of the trial")
     nwb.add_trial_column("trial_index", "row of the trial in the fitted trial tensor (and NPZ)")
+    columns = _trial_columns(latents) if per_trial else []
+    for series, _, what in columns:
+        nwb.add_trial_column(series, what)
     for k in order:
         row = {"start_time": float(times.start[k]), "stop_time": float(times.stop[k])}
         if cond is not None:
             row["condition"] = cond[k].item() if hasattr(cond[k], "item") else cond[k]
+        for series, data, _ in columns:
+            row[series] = data[k]
         nwb.add_trial(**row, trial_index=int(k))
 
-    t = np.concatenate([times.start[k] + (np.arange(lengths[k]) + 0.5) * dt for k in order])
     about = {
         "about": "MM-GPVAE posterior latents (orthonormalized display coordinates), one "
-        "TimeSeries per subspace with its posterior variances (<name>_var)",
+        "TimeSeries per subspace with its posterior variances (<name>_var)"
+        if not per_trial
+        else "MM-GPVAE posterior latents (orthonormalized display coordinates) of overlapping "
+        "trials: columns <name> and <name>_var of /intervals/trials, (trials, time, dim), bin "
+        "b of a trial at start_time + (b + 0.5) * bin_size_s",
+        "layout": "per-trial columns of /intervals/trials" if per_trial else "time series",
         "mmgpvae_version": __version__,
         "project": None if latents.project is None else str(latents.project),
         "neural_source": neural.source,
@@ -419,7 +474,7 @@ def write_nwb(latents: Latents, path: str | Path) -> Path:
     }
     mod = nwb.create_processing_module(MODULE, json.dumps(about, default=str))
     timing = _time_args(t, dt)
-    for name in SUBSPACES:
+    for name in SUBSPACES if not per_trial else ():
         mean, var = latents.arrays[name], latents.arrays[f"{name}_var"]
         if mean.shape[-1] == 0:
             continue

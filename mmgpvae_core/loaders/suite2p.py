@@ -3,8 +3,11 @@
 
 Signals: ``"neuropil"`` F − c·Fneu (c = 0.7), ``"dff"`` (F − c·Fneu − F0) / F0 with F0 a per-ROI
 percentile of the whole trace (ROIs whose F0 is not positive are dropped, with one warning), or
-``"spks"`` (deconvolved). The arrays are memory-mapped and the chosen signal is computed in ROI
-chunks into one float32 ``(frames, ROIs)`` array.
+``"spks"`` (deconvolved). The arrays are memory-mapped and never read whole: the Recording's
+``values`` is a :class:`Traces`, a ``(frames, ROIs)`` float32 array-like that computes the chosen
+signal from the mapped files for the frames asked for, so binning an hour of 5,000 ROIs (2 GB per
+file) holds only the binned result and one chunk of frames. The ΔF/F baselines are computed
+first, in chunks of ROIs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,87 @@ from mmgpvae_core.loaders.recording import Recording
 SIGNALS = ("neuropil", "dff", "spks")
 _REQUIRED = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy")
 _ROI_CHUNK = 128
+
+
+class Traces:
+    """``(frames, ROIs)`` float32 signal of a suite2p plane, computed on access.
+
+    ``rows``: the ROIs kept (indices into the files' first axis). ``F``, ``Fneu`` or ``spks``:
+    memory-mapped ``(ROIs, frames)`` arrays. ``values[i0:i1]`` reads frames i0…i1 of the kept
+    ROIs and returns them as a float32 ``(frames, ROIs)`` array: F − c·Fneu (``"neuropil"``),
+    that minus F0 over F0 (``"dff"``, ``base`` (ROIs,)), or spks — the arithmetic of reading the
+    whole arrays, chunk by chunk. Any other index reads the frames it needs the same way.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, arrays, rows, signal, coefficient, base=None) -> None:
+        self.arrays, self.rows, self.signal = arrays, np.asarray(rows), signal
+        self.coefficient, self.base = coefficient, base
+        self.n_frames = next(iter(arrays.values())).shape[1]
+        self._all = self.rows.size == next(iter(arrays.values())).shape[0] and (
+            np.array_equal(self.rows, np.arange(self.rows.size))
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_frames, int(self.rows.size))
+
+    @property
+    def size(self) -> int:
+        return self.n_frames * int(self.rows.size)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * 4
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def _take(self, name: str, rows: np.ndarray | slice, cols: slice) -> np.ndarray:
+        """A float32 copy (the mapped files are read-only) of ``name[rows, cols]``."""
+        return np.array(self.arrays[name][rows, cols], dtype=np.float32)
+
+    def frames(self, i0: int, i1: int, rows=None) -> np.ndarray:
+        """(i1 − i0, ROIs) float32: frames i0…i1 of the kept ROIs (or of ``rows`` of them)."""
+        sel = np.arange(self.rows.size) if rows is None else np.asarray(rows)
+        file_rows = slice(None) if rows is None and self._all else self.rows[sel]
+        cols = slice(int(i0), int(i1))
+        if self.signal == "spks":
+            out = self._take("spks", file_rows, cols)
+        else:
+            out = self._take("F", file_rows, cols)
+            out -= self.coefficient * self._take("Fneu", file_rows, cols)
+            if self.base is not None:
+                b = self.base[sel][:, None]
+                out -= b
+                out /= b
+        return out.T
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) > 2:
+            raise IndexError(f"too many indices for a 2-D array: {key}")
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if rows == slice(None) and not (isinstance(cols, slice) and cols == slice(None)):
+            keep = np.arange(self.rows.size)[cols]  # a channel selection stays lazy
+            if keep.ndim == 1:
+                base = None if self.base is None else self.base[keep]
+                return Traces(self.arrays, self.rows[keep], self.signal, self.coefficient, base)
+        if isinstance(rows, slice) and rows.step in (None, 1):
+            i0, i1, _ = rows.indices(self.n_frames)
+            return self.frames(i0, max(i0, i1))[:, cols]
+        if isinstance(rows, (int, np.integer)):
+            i = int(rows) + (self.n_frames if rows < 0 else 0)
+            return self.frames(i, i + 1)[0][cols]
+        return np.asarray(self)[rows, cols]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.frames(0, self.n_frames)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"Traces({self.signal}, shape={self.shape})"
 
 
 def find_plane(path: str | Path) -> Path | None:
@@ -145,16 +229,6 @@ def load_suite2p(
             f"no ROI passes '{rule}' (of {n_roi}); expected at least one",
         )
 
-    values_t = np.empty((idx.size, n_frames), dtype=np.float32)  # (ROIs, frames); returned .T
-    for j in range(0, idx.size, _ROI_CHUNK):
-        rows = idx[j : j + _ROI_CHUNK]
-        if signal == "spks":
-            values_t[j : j + len(rows)] = arrays["spks"][rows]
-        else:
-            values_t[j : j + len(rows)] = arrays["F"][rows]
-            values_t[j : j + len(rows)] -= neuropil_coefficient * arrays["Fneu"][rows].astype(
-                np.float32
-            )
     prep: dict = {
         "signal": signal,
         "roi_selection": rule,
@@ -163,11 +237,13 @@ def load_suite2p(
     }
     if signal != "spks":
         prep["neuropil_coefficient"] = neuropil_coefficient
+    values = Traces(arrays, idx, signal, neuropil_coefficient)
     if signal == "dff":
         base = np.empty(idx.size, dtype=np.float32)
-        for j in range(0, idx.size, _ROI_CHUNK):
-            base[j : j + _ROI_CHUNK] = np.nanpercentile(
-                values_t[j : j + _ROI_CHUNK], dff_percentile, axis=1
+        for j in range(0, idx.size, _ROI_CHUNK):  # whole traces of a few ROIs at a time
+            rows = np.arange(j, min(j + _ROI_CHUNK, idx.size))
+            base[rows] = np.nanpercentile(
+                values.frames(0, n_frames, rows), dff_percentile, axis=0
             )
         bad = np.flatnonzero(~(base > 0))
         if bad.size == idx.size:
@@ -192,15 +268,14 @@ def load_suite2p(
             )
             prep["dff_dropped_rois"] = [int(idx[b]) for b in bad]
             good = base > 0
-            idx, base, values_t = idx[good], base[good], values_t[good]
+            idx, base = idx[good], base[good]
             prep["rois_kept"] = int(idx.size)
-        values_t -= base[:, None]
-        values_t /= base[:, None]
+        values = Traces(arrays, idx, signal, neuropil_coefficient, base)
         prep["dff_baseline_percentile"] = dff_percentile
     rate, rate_from = _rate(plane)
     fld = {"spks": "spks", "neuropil": "F", "dff": "F"}[signal]
     return Recording(
-        values=values_t.T,
+        values=values,
         channel_names=[f"roi{i}" for i in idx],
         source=str(plane),
         field=fld,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.data import DataError, Dataset, data_blocks
 from mmgpvae_core.loaders.recording import Recording, TrialTable
 
 DEFAULT_WINDOW_S = 10.0
@@ -180,10 +180,23 @@ def check_bin_size(rec: Recording, bin_size_s: float) -> None:
         )
 
 
-def bin_recording(rec: Recording, table: TrialTable, bin_size_s: float) -> np.ndarray:
-    """``(trials, max_bins, channels)`` float64, NaN-padded, from a recording and trials."""
+def binned_dtype(rec: Recording) -> np.dtype:
+    """float32 for spike counts (exact below 2**24 per bin) and float32 recordings (suite2p,
+    most NWB imaging): the model's dtype, so an hour of 5,000 ROIs is held once, not as a
+    float64 copy and again as the float32 tensor the fit needs; float64 otherwise."""
+    if rec.is_events or np.dtype(rec.values.dtype) == np.float32:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def bin_recording(
+    rec: Recording, table: TrialTable, bin_size_s: float, dtype: Any = None
+) -> np.ndarray:
+    """``(trials, max_bins, channels)`` of ``dtype`` (default :func:`binned_dtype`), NaN-padded,
+    from a recording and trials. Sums are taken in float64 whatever the dtype."""
     lengths = n_bins(table, bin_size_s)
-    out = np.full((len(lengths), int(lengths.max()), rec.n_channels), np.nan)
+    dtype = binned_dtype(rec) if dtype is None else dtype
+    out = np.full((len(lengths), int(lengths.max()), rec.n_channels), np.nan, dtype=dtype)
     for k, nb in enumerate(lengths):
         edges_t = table.start[k] + bin_size_s * np.arange(nb + 1)
         if rec.is_events:
@@ -239,7 +252,7 @@ def to_dataset(
     prep["trials"] = trials_info
     prep["bin_size_s"] = bin_size_s
     prep["binning"] = "spike counts per bin" if rec.is_events else "mean of observed samples"
-    all_nan = np.isnan(data).all(axis=(0, 1))
+    all_nan = _all_missing_channels(data)
     if all_nan.any() and drop_missing_channels:
         prep["dropped_channels"] = [names[i] for i in np.flatnonzero(all_nan)]
         if all_nan.all():
@@ -266,14 +279,37 @@ def to_dataset(
     )
 
 
+def _all_missing_channels(data: np.ndarray) -> np.ndarray:
+    """(channels,) True where a channel of ``(trials, time, channels)`` is all NaN (chunked)."""
+    seen = np.zeros(data.shape[2], dtype=bool)
+    for sl in data_blocks(data.shape):
+        seen |= ~np.isnan(data[sl]).all(axis=(0, 1))
+    return ~seen
+
+
 def zscore_channels(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-score each channel over trials and time, in place; NaN stays NaN.
 
-    A constant channel is only centred (its std is taken as 1).
+    A constant channel is only centred (its std is taken as 1). Mean and std (float64, two
+    passes) are computed trial chunk by trial chunk, with no temporary of the data's size.
     """
-    mean = np.nanmean(data, axis=(0, 1))
-    std = np.nanstd(data, axis=(0, 1))
+    C = data.shape[2]
+    total, count = np.zeros(C), np.zeros(C)
+    for sl in data_blocks(data.shape):
+        x = data[sl].reshape(-1, C)
+        ok = ~np.isnan(x)
+        total += np.where(ok, x, 0).sum(0, dtype=np.float64)
+        count += ok.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    ss = np.zeros(C)
+    for sl in data_blocks(data.shape):
+        x = data[sl].reshape(-1, C).astype(np.float64)
+        ss += np.nansum((x - mean) ** 2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(ss / count)
     std = np.where(std > 0, std, 1.0)
-    data -= mean
-    data /= std
+    for sl in data_blocks(data.shape):
+        data[sl] -= mean.astype(data.dtype)
+        data[sl] /= std.astype(data.dtype)
     return data, mean, std

@@ -1,0 +1,410 @@
+"""Scale: an hour-long session at real sizes — peak memory and time of load, fit and export.
+
+Two sessions are written on disk in the formats labs have:
+
+- ``spikes``: 500 units (``--units``) as NWB-style ragged spike times in an NPZ
+  (``spike_times``, ``spike_times_index``; ~5 spikes/s, driven by 3 slow latents), binned at
+  20 ms (180,000 bins per hour), with a DeepLabCut ``.h5`` of 10 body parts (20 pose channels)
+  at 50 Hz;
+- ``suite2p``: a suite2p ``plane0`` folder (``F.npy``, ``Fneu.npy``, ``spks.npy`` float32
+  ``(ROIs, frames)``, ``iscell.npy``, ``ops.npy``, ``stat.npy``) of 5,000 ROIs (``--rois``) at
+  30 Hz (108,000 frames per hour, binned at the frame rate), with the same pose at 30 Hz.
+
+Then, each stage in a fresh process (so its peak is its own): ``load`` (``load_pair``, windows of
+``--window`` s), ``fit`` (``mmgpvae fit … --window 4 --epochs E`` as a user runs it, project
+saved at the end) and ``export`` (``mmgpvae export-latents RUN --out lat.npz --continuous``).
+Each reports its wall time, the process's peak RSS (``ru_maxrss``, which counts pages of
+memory-mapped files it touched) and the peak of its anonymous memory (``RssAnon`` sampled every
+20 ms: what the process itself allocated), and the fit its seconds per epoch (from the project's
+history; the first epoch is left out when there are more) and per hour of data.
+
+    python benchmarks/scale.py                       # 1 hour each (~7 GB of disk), 2 epochs
+    python benchmarks/scale.py --minutes 5           # a quick check
+    python benchmarks/scale.py --cases spikes --minutes 10 --no-write
+
+Writes the "Scale" section of ``benchmarks/RESULTS.md`` (``--no-write``: print only). Not part
+of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+POSE_PARTS = 10  # × (x, y) = 20 pose channels
+
+
+# ---------------------------------------------------------------------------- the data
+def _latents(n: int, rate_hz: float, seed: int, k: int = 3) -> np.ndarray:
+    """(n, k) smooth latents in [-1, 1]: sums of slow sinusoids (periods 2–20 s)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate_hz
+    out = np.zeros((n, k), dtype=np.float32)
+    for j in range(k):
+        for _ in range(3):
+            f = rng.uniform(0.05, 0.5)
+            out[:, j] += np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+    return out / 3
+
+
+def write_spikes(path: Path, n_units: int, seconds: float, seed: int = 0) -> Path:
+    """Ragged spike times (NWB's ``/units`` layout) of ``n_units`` units in an NPZ."""
+    rng = np.random.default_rng(seed)
+    dt = 0.001
+    n = int(round(seconds / dt))
+    z = _latents(n, 1 / dt, seed)
+    times, ends = [], []
+    total = 0
+    for _u in range(n_units):
+        base = rng.lognormal(np.log(4.0), 0.5)
+        w = rng.normal(0, 0.6, z.shape[1]).astype(np.float32)
+        rate = base * np.exp(z @ w)  # spikes/s, per 1-ms step
+        counts = rng.poisson(rate * dt)
+        idx = np.repeat(np.arange(n), counts)
+        st = (idx + rng.random(idx.size)) * dt
+        times.append(st)
+        total += st.size
+        ends.append(total)
+    np.savez(
+        path,
+        spike_times=np.concatenate(times),
+        spike_times_index=np.asarray(ends, dtype=np.int64),
+        channel_names=np.array([f"unit{i}" for i in range(n_units)]),
+    )
+    return path
+
+
+def write_pose(path: Path, seconds: float, rate_hz: float, seed: int = 1) -> Path:
+    """A DeepLabCut ``.h5`` (``df_with_missing``) of ``POSE_PARTS`` body parts."""
+    import pandas as pd
+
+    n = int(round(seconds * rate_hz))
+    rng = np.random.default_rng(seed)
+    z = _latents(n, rate_hz, seed + 100).astype(np.float64)
+    cols = pd.MultiIndex.from_product(
+        [["DLC_resnet50_scaleJan1shuffle1_1000"], [f"part{i}" for i in range(POSE_PARTS)],
+         ["x", "y", "likelihood"]],
+        names=["scorer", "bodyparts", "coords"],
+    )
+    data = np.empty((n, len(cols)))
+    for i in range(POSE_PARTS):
+        for c in range(2):
+            w = rng.normal(0, 40, z.shape[1])
+            data[:, 3 * i + c] = 300 + z @ w + rng.normal(0, 2, n)
+        data[:, 3 * i + 2] = rng.uniform(0.7, 1.0, n)  # above the 0.6 threshold: nothing missing
+    pd.DataFrame(data, columns=cols).to_hdf(path, key="df_with_missing", mode="w")
+    return path
+
+
+def write_suite2p(root: Path, n_roi: int, seconds: float, fs: float = 30.0, seed: int = 2) -> Path:
+    """A suite2p ``plane0`` folder: F, Fneu, spks float32 (ROIs, frames), iscell, ops, stat."""
+    plane = root / "suite2p" / "plane0"
+    plane.mkdir(parents=True)
+    n = int(round(seconds * fs))
+    rng = np.random.default_rng(seed)
+    z = _latents(n, fs, seed)
+    files = {
+        k: np.lib.format.open_memmap(plane / f"{k}.npy", "w+", np.float32, (n_roi, n))
+        for k in ("F", "Fneu", "spks")
+    }
+    block = 64
+    for i in range(0, n_roi, block):
+        m = min(block, n_roi - i)
+        w = rng.normal(0, 1, (m, z.shape[1])).astype(np.float32)
+        drive = np.maximum(w @ z.T, 0)  # (m, frames) ≥ 0
+        neu = 50 + 5 * rng.standard_normal((m, n), dtype=np.float32)
+        files["Fneu"][i : i + m] = neu
+        f = 0.7 * neu + 100 + 60 * drive + 8 * rng.standard_normal((m, n), dtype=np.float32)
+        files["F"][i : i + m] = f
+        files["spks"][i : i + m] = np.maximum(np.diff(drive, axis=1, prepend=0), 0) * 30
+    for a in files.values():
+        a.flush()
+    del files
+    iscell = np.column_stack([np.ones(n_roi), rng.uniform(0.5, 1.0, n_roi)])
+    np.save(plane / "iscell.npy", iscell)
+    np.save(plane / "ops.npy", {"fs": fs, "nframes": n, "tau": 1.0, "Ly": 512, "Lx": 512})
+    stat = np.empty(n_roi, dtype=object)
+    for i in range(n_roi):
+        y, x = np.divmod(rng.integers(0, 512 * 512), 512)
+        ypix, xpix = np.meshgrid(np.arange(y, y + 5) % 512, np.arange(x, x + 5) % 512)
+        stat[i] = {
+            "ypix": ypix.ravel(), "xpix": xpix.ravel(), "lam": np.full(25, 0.04, np.float32),
+            "med": [int(y) + 2, int(x) + 2], "npix": 25, "radius": 2.5, "compact": 1.0,
+        }
+    np.save(plane / "stat.npy", stat, allow_pickle=True)
+    return plane
+
+
+CASES = {
+    # name: (neural channels option, neural bin rate Hz, pose rate Hz)
+    "spikes": ("units", 50.0, 50.0),
+    "suite2p": ("rois", 30.0, 30.0),
+}
+
+
+def write_case(case: str, folder: Path, a: argparse.Namespace) -> tuple[Path, Path]:
+    seconds = a.minutes * 60
+    folder.mkdir(parents=True, exist_ok=True)
+    if case == "spikes":
+        neural = write_spikes(folder / "units.npz", a.units, seconds)
+    else:
+        neural = write_suite2p(folder, a.rois, seconds)
+    pose = write_pose(folder / "poseDLC_resnet50_scale.h5", seconds, CASES[case][2])
+    return neural, pose
+
+
+# ---------------------------------------------------------------------------- one stage
+class _AnonPeak:
+    """The peak of this process's anonymous resident memory (RssAnon), sampled every 20 ms."""
+
+    def __init__(self, limit_bytes: float = 0, on_limit=None) -> None:
+        self.peak = 0
+        self.limit, self.on_limit = limit_bytes, on_limit
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    @staticmethod
+    def now() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            if self.limit and self.peak > self.limit and self.on_limit is not None:
+                self.on_limit(self.peak)
+            self._stop.wait(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join()
+        return max(self.peak, self.now())
+
+
+def run_stage(a: argparse.Namespace) -> None:
+    """In a fresh process: one stage, then one JSON line on stdout."""
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from mmgpvae_core import cli
+
+    folder = Path(a.data_dir) / a.case
+    neural = next(p for p in (folder / "units.npz", folder / "suite2p" / "plane0") if p.exists())
+    pose = folder / "poseDLC_resnet50_scale.h5"
+    run = folder / "run.mmgp"
+    rate = CASES[a.case][2]
+    base = _AnonPeak.now()
+    t = time.perf_counter()
+
+    def over(peak: int) -> None:  # a shared machine: stop before it runs out of memory
+        info = {"stopped": True, "wall_s": time.perf_counter() - t, "base_anon_mb": base / 2**20,
+                "peak_anon_mb": peak / 2**20,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        print("RESULT " + json.dumps(info), flush=True)
+        os._exit(0)
+
+    sampler = _AnonPeak(a.max_gb * 2**30, over)
+    info: dict = {}
+    if a.stage == "load":
+        from mmgpvae_core.loaders import load_pair
+
+        n, b = load_pair(neural, pose, behavior_rate_hz=rate, window_s=a.window)
+        info = {
+            "neural": list(n.data.shape), "behavior": list(b.data.shape),
+            "dtype": str(n.data.dtype), "bin_size_s": n.bin_size_s,
+            "data_bytes": int(n.data.nbytes + b.data.nbytes),
+        }
+    elif a.stage == "fit":
+        code = cli.main([
+            "fit", "--neural", str(neural), "--behavior", str(pose), "--window", str(a.window),
+            "--behavior-rate", str(rate), "--epochs", str(a.epochs), "--out", str(run),
+            "--quiet", "--device", "cpu", "--checkpoint-every", "0", "--seed", "0",
+        ])
+        import h5py
+
+        with h5py.File(run, "r") as f:
+            elapsed = f["history/elapsed_s"][()]
+        per = np.diff(np.concatenate([[0.0], elapsed]))
+        info = {"code": code, "epoch_s": per.tolist(),
+                "s_per_epoch": float(np.mean(per[1:] if per.size > 1 else per))}
+    else:
+        out = folder / "latents.npz"
+        code = cli.main(["export-latents", str(run), "--out", str(out), "--continuous"])
+        with np.load(out) as z:
+            info = {"code": code, "bins": int(z["time"].size), "out_mb": out.stat().st_size / 2**20}
+    info["wall_s"] = time.perf_counter() - t
+    info["peak_anon_mb"] = sampler.stop() / 2**20
+    info["base_anon_mb"] = base / 2**20
+    info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(info), flush=True)
+
+
+def stage(a: argparse.Namespace, case: str, name: str) -> dict:
+    cmd = [sys.executable, __file__, "--stage", name, "--case", case, "--data-dir", a.data_dir,
+           "--window", str(a.window), "--epochs", str(a.epochs), "--threads", str(a.threads),
+           "--max-gb", str(a.max_gb)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "OMP_WAIT_POLICY": "PASSIVE",
+           "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if p.returncode or line is None:
+        sys.stderr.write(p.stdout[-3000:] + p.stderr[-3000:])
+        raise SystemExit(f"stage {name} of {case} failed (exit {p.returncode})")
+    return json.loads(line[len("RESULT "):])
+
+
+# ---------------------------------------------------------------------------- report
+def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: float) -> str:
+    lines = [
+        "## Scale: hour-long sessions (benchmarks/scale.py)",
+        "",
+        f"`benchmarks/scale.py --minutes {a.minutes:g} --epochs {a.epochs} --window {a.window:g}`"
+        f", run {datetime.now():%Y-%m-%d %H:%M}, {minutes_total:.1f} min in all; torch "
+        f"{_torch_version()}, {a.threads} thread(s) per process, {os.cpu_count()} CPU cores "
+        f"visible; load average at start {load0}, at end {load1}.",
+        "",
+        f"- spikes: {a.units} units, ragged spike times (NPZ, NWB `/units` layout), binned at "
+        f"20 ms; DeepLabCut `.h5`, {POSE_PARTS} body parts (x, y) at 50 Hz.",
+        f"- suite2p: a `plane0` folder of {a.rois} ROIs (F, Fneu, spks float32), all `iscell`, at "
+        "30 Hz, F − 0.7·Fneu binned at the frame rate; the same pose at 30 Hz.",
+        "- Every stage runs in a fresh process. *data MB*: the binned tensors (neural + behavior) "
+        "as loaded. *peak anon*: peak anonymous memory (RssAnon, sampled every 20 ms) — what the "
+        "process allocated, torch and Python included (~"
+        f"{results[next(iter(results))]['load']['base_anon_mb']:.0f} MB before the stage); *peak "
+        "RSS*: `ru_maxrss`, which also counts touched pages of memory-mapped input files. "
+        "*× data*: (peak anon − anon before the stage) / data MB. Fit: `mmgpvae fit --window "
+        f"{a.window:g}` with default settings (likelihoods auto, batch 25), the project written "
+        "at the end; s/epoch leaves out the first epoch when there are more. Export: "
+        "`mmgpvae export-latents RUN --out lat.npz --continuous`.",
+        "",
+        "| case | bins × neural + behavior channels | windows | data MB | stage | wall s | "
+        "peak anon MB | × data | peak RSS MB | s/epoch | s/epoch per hour of data |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, r in results.items():
+        ld = r["load"]
+        n, b = ld["neural"], ld["behavior"]
+        bins = n[0] * n[1]
+        hours = bins * ld["bin_size_s"] / 3600
+        data_mb = ld["data_bytes"] / 2**20
+        shape = f"{bins:,} × {n[2]:,} + {b[2]}"
+        for name in ("load", "fit", "export"):
+            s = r[name]
+            if s.get("skipped"):
+                lines.append(f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | "
+                             "skipped (no fit) | | | | | |")
+                continue
+            if s.get("stopped"):
+                lines.append(
+                    f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | stopped at "
+                    f"{s['wall_s']:.0f} s | > {a.max_gb * 1024:,.0f} | > "
+                    f"{(a.max_gb * 1024 - s['base_anon_mb']) / data_mb:.1f}× | "
+                    f"{s['peak_rss_mb']:,.0f} | | |")
+                continue
+            spe = f"{s['s_per_epoch']:.1f}" if "s_per_epoch" in s else ""
+            sph = f"{s['s_per_epoch'] / hours:.1f}" if "s_per_epoch" in s else ""
+            lines.append(
+                f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | {s['wall_s']:.1f} | "
+                f"{s['peak_anon_mb']:,.0f} | "
+                f"{(s['peak_anon_mb'] - s['base_anon_mb']) / data_mb:.1f}× | "
+                f"{s['peak_rss_mb']:,.0f} | {spe} | {sph} |"
+            )
+    lines.append("")
+    for case, r in results.items():
+        lines.append(f"- {case}: data {r['load']['dtype']}; fit epochs (s): "
+                     + ", ".join(f"{x:.1f}" for x in r["fit"].get("epoch_s", []))
+                     + f"; written in {r['write_s']:.0f} s ({r['disk_mb']:,.0f} MB on disk)")
+    return "\n".join(lines) + "\n"
+
+
+def _torch_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("torch")
+
+
+def write_section(text: str, path: Path) -> None:
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    pat = re.compile(r"^## Scale: .*?(?=^## |\Z)", re.S | re.M)
+    new = pat.sub(lambda _: text + "\n", old) if pat.search(old) else old.rstrip() + "\n\n" + text
+    path.write_text(new)
+
+
+def _du(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=60.0, help="session length (default 60)")
+    p.add_argument("--cases", nargs="+", choices=tuple(CASES), default=list(CASES))
+    p.add_argument("--units", type=int, default=500)
+    p.add_argument("--rois", type=int, default=5000)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--window", type=float, default=4.0, help="seconds per window (default 4)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-gb", type=float, default=12.0,
+                   help="stop a stage whose anonymous memory passes this (default 12)")
+    p.add_argument("--data-dir", help="where to write the sessions (default: a temporary folder)")
+    p.add_argument("--keep", action="store_true", help="keep the data folder")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    p.add_argument("--stage", choices=("load", "fit", "export"), help=argparse.SUPPRESS)
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.stage:
+        run_stage(a)
+        return
+    t_all = time.perf_counter()
+    load0 = [f"{x:.2f}" for x in os.getloadavg()]
+    own = a.data_dir is None
+    a.data_dir = a.data_dir or tempfile.mkdtemp(prefix="mmgpvae-scale-")
+    results: dict = {}
+    try:
+        for case in a.cases:
+            folder = Path(a.data_dir) / case
+            t = time.perf_counter()
+            if not folder.exists():
+                write_case(case, folder, a)
+            r: dict = {"write_s": time.perf_counter() - t, "disk_mb": _du(folder)}
+            print(f"{case}: wrote {r['disk_mb']:,.0f} MB in {r['write_s']:.0f} s", file=sys.stderr)
+            for name in ("load", "fit", "export"):
+                if name == "export" and r["fit"].get("stopped"):
+                    r[name] = {"skipped": True}
+                    continue
+                r[name] = stage(a, case, name)
+                print(f"{case} {name}: {json.dumps(r[name])}", file=sys.stderr)
+            results[case] = r
+            if own and not a.keep:
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        if own and not a.keep:
+            shutil.rmtree(a.data_dir, ignore_errors=True)
+    load1 = [f"{x:.2f}" for x in os.getloadavg()]
+    text = report(a, results, load0, load1, (time.perf_counter() - t_all) / 60)
+    print(text)
+    if not a.no_write:
+        write_section(text, Path(a.out))
+
+
+if __name__ == "__main__":
+    main()
