@@ -22,6 +22,13 @@ def demo_dir() -> Path:
 DEMO_DIR = demo_dir()
 
 
+def settings():
+    """The app's QSettings (recent files and folders, the window, the model panel)."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings("MMGPVAE", "MMGPVAE Studio")
+
+
 def create_application(settings_dir: str | None = None):
     """The QApplication as the app runs it (names for QSettings, shared OpenGL contexts, the
     plot style); ``settings_dir`` keeps settings out of the user's (benchmarks, screenshots)."""

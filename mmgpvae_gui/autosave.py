@@ -83,3 +83,21 @@ def describe(path: Path) -> str:
         return f"{n} epochs, saved {when}"
     except (OSError, KeyError):
         return f"saved {when}"
+
+
+def ask_restore(confirm, folder: Path | None = None) -> Path | None:
+    """After a crash: ask (``confirm(question) -> bool``) whether to restore the newest autosave
+    left behind; the file to reopen, or None. A declined file is deleted (only the one asked
+    about: the others are offered at the next start)."""
+    found = orphans(folder)
+    if not found:
+        return None
+    latest = found[0]
+    question = (
+        "MM-GPVAE Studio did not close normally last time. Restore the session it "
+        f"autosaved ({describe(latest)})?\n\nNo discards it."
+    )
+    if not confirm(question):
+        latest.unlink(missing_ok=True)
+        return None
+    return latest

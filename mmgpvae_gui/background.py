@@ -14,6 +14,10 @@ Python-subclassed QObject in the worker waited for the GIL while holding Qt's co
 
 Python's cyclic garbage collector can also destroy Qt wrappers in whatever thread happens to
 allocate; :func:`collect_garbage_in_gui_thread` moves collection to a timer of the GUI thread.
+
+Every background job of the app follows the rule: the long ones (a fit, a sweep, a control) are
+:class:`CancellableJob` subclasses in ``worker.py``; a short call the caller waits for (reading a
+file, saving a project) goes through :func:`run_live`, which keeps the window repainting.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Signal, Slot
+
+T = TypeVar("T")
 
 
 class BackgroundJob(QObject):
@@ -86,6 +93,45 @@ class BackgroundJob(QObject):
         self._thread.join()  # the thread's last act was to emit _ended: this returns at once
         self._finished = True
         self.finished.emit()
+
+
+class CancellableJob(BackgroundJob):
+    """A job its owner can ask to stop: ``request_stop()`` sets ``stop_event``, which ``work``
+    passes on as the core's ``should_stop`` (it stops at its next check, never killed)."""
+
+    def __init__(self, target: Callable[[], None] | None = None, name: str = "mmgpvae-job") -> None:
+        super().__init__(target, name)
+        self.stop_event = threading.Event()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+
+def run_live(fn: Callable[[], T]) -> T:
+    """``fn()`` in a worker thread while this thread's event loop keeps turning (a nested
+    ``QEventLoop``, as a modal dialog does); its result, or its exception re-raised here. The
+    caller blocks the input it must (``busy.BusyIndicator``)."""
+    out: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["error"] = exc
+
+    job = BackgroundJob(work, name="mmgpvae-load")
+    loop = QEventLoop()
+    job.finished.connect(loop.quit)  # in this thread, once the worker has been joined
+    job.start()
+    loop.exec()
+    job.wait()  # the loop may also end because the application quits: the job ends first
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out["value"]  # type: ignore[return-value]
 
 
 _collector = None

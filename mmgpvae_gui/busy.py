@@ -1,10 +1,8 @@
-"""Slow calls (reading a large file, opening a project) off the GUI thread, with the window live.
-
-:func:`run_live` runs a function in a thread and, until it returns, turns the event loop of the
-caller (a nested ``QEventLoop``, as a modal dialog does): the window repaints, its busy indicator
-moves and the caller still gets a plain return value or exception. Input to the window is blocked
-meanwhile (``BusyIndicator.begin`` disables the parts it is given), so a second load cannot start
-on top of the first.
+"""The busy indicator shown while a slow call (reading a large file, opening a project) runs off
+the GUI thread with the window live (:func:`mmgpvae_gui.background.run_live`): the window
+repaints, the indicator moves and the caller still gets a plain return value or exception. Input
+to the window is blocked meanwhile (``BusyIndicator.begin`` disables the parts it is given), so a
+second load cannot start on top of the first.
 """
 
 from __future__ import annotations
@@ -12,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from PySide6.QtCore import QEventLoop
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QStatusBar, QWidget
 
-from mmgpvae_gui.background import BackgroundJob
+from mmgpvae_gui.background import run_live
 
 T = TypeVar("T")
+
+__all__ = ["BusyIndicator", "run_live"]  # run_live lives with the other background work
 
 
 class BusyIndicator:
@@ -53,24 +53,13 @@ class BusyIndicator:
         self._disabled = []
         self.active = False
 
-
-def run_live(fn: Callable[[], T]) -> T:
-    """``fn()`` in a worker thread while this thread's event loop keeps turning; its result, or
-    its exception re-raised here."""
-    out: dict[str, object] = {}
-
-    def work() -> None:
+    def run(self, text: str, fn: Callable[[], T], block: Sequence[QWidget] = ()) -> T:
+        """``fn()`` off the GUI thread (:func:`run_live`), this indicator and a busy cursor shown
+        and ``block`` disabled meanwhile; its result, or its exception re-raised."""
+        self.begin(text, block=block)
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         try:
-            out["value"] = fn()
-        except BaseException as exc:  # re-raised in the caller's thread
-            out["error"] = exc
-
-    job = BackgroundJob(work, name="mmgpvae-load")
-    loop = QEventLoop()
-    job.finished.connect(loop.quit)  # in this thread, once the worker has been joined
-    job.start()
-    loop.exec()
-    job.wait()  # the loop may also end because the application quits: the job ends first
-    if "error" in out:
-        raise out["error"]  # type: ignore[misc]
-    return out["value"]  # type: ignore[return-value]
+            return run_live(fn)
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.end()

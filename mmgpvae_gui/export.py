@@ -10,12 +10,15 @@ window's ``export_view(view, path, dpi, size)`` does the writing (and is what te
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,6 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core import figures
+from mmgpvae_core.data import DataError
+from mmgpvae_gui.app import settings
 
 # view name → menu label. "latents_3d_screenshot" is the raster grab of the GL view (PNG only).
 VIEWS = {
@@ -101,6 +106,7 @@ def reconstruction_fig(data: dict[str, Any] | None, modality: str):
         modality=modality,
         condition=cond,
         color=colors.get(cond) if cond is not None else None,
+        time=data.get("time"),  # session seconds, for a continuous session
     )
 
 
@@ -117,6 +123,32 @@ def latents_3d_fig(data: dict[str, Any] | None, camera: dict[str, float]):
         title=title,
         **camera_to_figure_kwargs(camera),
     )
+
+
+def figure_maker(
+    view: str, training, reconstruction, latents, bin_size_s, model_config=None
+) -> Callable[[], Any]:
+    """What ``view`` shows, read now from the panels (in the GUI thread: ``training``,
+    ``reconstruction`` and ``latents`` are the window's panels), and a function that draws it
+    as a matplotlib figure (in any thread: the object API, no pyplot). ``model_config``: the
+    model's, whose likelihoods the reconstruction figure names."""
+    if view in ("elbo", "length_scales"):
+        hist = training.history_arrays()
+        if view == "elbo":
+            return lambda: elbo_fig(hist)
+        names = training.latent_names()
+        return lambda: length_scale_fig(hist, names, bin_size_s)
+    if view in ("reconstruction_neural", "reconstruction_behavior"):
+        modality = view.split("_")[1]
+        data = reconstruction.export_data(modality)
+        if data is not None and model_config is not None:
+            key = f"{modality}_likelihood"
+            data["likelihood"] = getattr(model_config, key, data["likelihood"])
+        return lambda: reconstruction_fig(data, modality)
+    if view == "latents_3d":
+        shown, camera = latents.export_latents(), latents.camera()
+        return lambda: latents_3d_fig(shown, camera)
+    raise ValueError(f"view: expected one of {list(VIEWS)}, found {view!r}")
 
 
 def save_fig(fig, path: str | Path, dpi: int) -> Path:
@@ -169,11 +201,107 @@ def ask_latents_path(parent: QWidget, start_dir: str) -> str | None:
 
 
 def write_latents(model, path: str | Path) -> Path:
-    """The posterior latents of ``model`` (a fitted MMGPVAE) to ``path``, .npz or .nwb — the
-    function ``mmgpvae export-latents`` calls (:func:`mmgpvae_core.export.export_latents`)."""
-    from mmgpvae_core.export import export_latents
+    """The posterior latents of ``model`` (a fitted MMGPVAE) to ``path``, .npz or .nwb — what
+    ``mmgpvae export-latents`` writes; for a continuous session, as ``--continuous`` does: one
+    row per bin on the session clock, stitched across windows."""
+    from mmgpvae_core.continuous import is_continuous
+    from mmgpvae_core.export import export_continuous, export_latents
 
+    if model.neural is not None and is_continuous(model.neural):
+        return export_continuous(model, path)
     return export_latents(model, path)
+
+
+# ---------------------------------------------------------------------------- the commands
+class Exporter:
+    """File ▸ Export and the panels' Export… buttons: what a window shows, as figures or a
+    screenshot, and the model's latents as files. It reads ``session`` and ``panels``
+    (training, reconstruction, latent) and reports through callables: ``live(text, fn)`` runs
+    ``fn`` off the GUI thread with the window live, ``is_busy()`` says whether another file is
+    being read or written, ``report(title, text)`` shows an error, ``done(path)`` follows each
+    file written."""
+
+    def __init__(self, session, panels, redraw, live, is_busy, report, done) -> None:
+        self.session, self.panels, self.redraw = session, panels, redraw
+        self._live, self._is_busy, self._report, self._done = live, is_busy, report, done
+
+    def view(
+        self, view: str, path: str | Path, dpi: int = DEFAULT_DPI,
+        size: tuple[int, int] = DEFAULT_SIZE,
+    ) -> Path:
+        """Write ``view`` (a key of :data:`VIEWS`) to ``path``; the format comes from the suffix
+        (png, svg, pdf). Figures are re-drawn from the arrays the view shows;
+        "latents_3d_screenshot" renders the OpenGL scene at ``size`` (width, height). Raises
+        :class:`ExportError` when there is nothing to export."""
+        path = Path(path)
+        self.redraw.flush()  # export what the views show with the newest data
+        training, reconstruction, latents = self.panels
+        if view == "latents_3d_screenshot":
+            if latents.export_latents() is None:
+                raise ExportError("no latents yet: train a model first")
+            return save_gl_screenshot(latents.view, path, size)
+        if path.suffix.lower().lstrip(".") not in FORMATS:
+            raise ExportError(f"{path.name}: use a .png, .svg or .pdf file name")
+        s = self.session
+        make = figure_maker(
+            view, training, reconstruction, latents,
+            None if s.neural is None else s.neural.bin_size_s,
+            None if s.model is None else s.model.model_config,
+        )
+        if self._is_busy():
+            raise ExportError("busy with another file: try again when it is done")
+        return self._live(f"Exporting {path.name}…", lambda: save_fig(make(), path, dpi))
+
+    def dialog(self, parent: QWidget, views: list[str]) -> None:
+        """Ask what to export (among ``views``) and where, then write it."""
+        gl, start = self.panels[2].view, settings().value("recent/export_dir", str(Path.home()))
+        dialog = ExportDialog(views, start, (2 * gl.width(), 2 * gl.height()), parent)
+        if dialog.exec() == ExportDialog.DialogCode.Accepted:
+            self.chosen(dialog.choice())
+
+    def chosen(self, choice: ExportChoice) -> bool:
+        """Write what the export dialog chose; say why on failure."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            path = self.view(choice.view, choice.path, choice.dpi, choice.size)
+        except ExportError as exc:
+            self._report("Nothing to export", str(exc))
+            return False
+        except Exception as exc:  # a bad path or a full disk must never kill the app
+            self._report("Cannot export", f"{choice.path}: {exc}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._written(path)
+        return True
+
+    def latents(self, path: str | Path) -> bool:
+        """Write the model's posterior latents to ``path`` (.nwb or .npz, the file
+        ``mmgpvae export-latents`` writes); say why on failure."""
+        problem = self.session.why_not_export_latents()
+        if problem is not None:
+            self._report(*problem)
+            return False
+        if self._is_busy():
+            return False
+        path, model = Path(path), self.session.model
+        try:
+            self._live(f"Exporting {path.name}…", lambda: write_latents(model, path))
+        except Exception as exc:
+            self._report("Cannot export the latents", file_error_text(path, exc))
+            return False
+        self._written(path)
+        return True
+
+    def _written(self, path: Path) -> None:
+        settings().setValue("recent/export_dir", str(path.resolve().parent))
+        self._done(path)
+
+
+def file_error_text(path: str | Path, exc: Exception) -> str:
+    """The message for a file that could not be read or written: a DataError names the file
+    and field itself; any other error is prefixed with the path."""
+    return str(exc) if isinstance(exc, DataError) else f"{path}: {exc}"
 
 
 # ---------------------------------------------------------------------------- the dialog

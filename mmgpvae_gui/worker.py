@@ -1,55 +1,53 @@
-"""Training off the GUI thread: a :class:`~mmgpvae_gui.background.BackgroundJob`.
+"""The app's background work, each a :class:`~mmgpvae_gui.background.CancellableJob` (the
+lifetime rule is in ``background.py``): a fit (:class:`TrainingWorker`, run one at a time for a
+session by :class:`TrainingControl`), a model-selection sweep (:class:`SweepWorker`) and a
+control, the null test or seed consistency (:class:`ControlsWorker`).
 
-The worker object lives in the GUI thread; only ``run`` executes in the training thread.
-Signals out carry copies (EpochReport, Snapshot: plain floats and numpy arrays); in, two
-``threading.Event`` flags: stop (checked by the core's ``should_stop``) and run (cleared to
-pause: the worker blocks inside the ``on_epoch`` callback until it is set again). Display data
-(posterior latents, reconstructions) is computed here, not in the GUI thread.
+Each worker object lives in the GUI thread; only ``work`` executes in its thread. Signals out
+carry copies (EpochReport, Snapshot, result rows: plain floats and numpy arrays); in, two
+``threading.Event`` flags: ``stop_event`` (checked by the core's ``should_stop``) and, for a fit,
+``run_event`` (cleared to pause: the worker blocks inside the ``on_epoch`` callback until it is
+set again). A fit's display data (posterior latents, reconstructions) is computed in its thread,
+not in the GUI thread.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import gc
 import os
 import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
+from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.sweep import SweepSettings, run_sweep
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
-from mmgpvae_gui.background import BackgroundJob
+from mmgpvae_gui.background import CancellableJob
+from mmgpvae_gui.session import Session, Snapshot, take_snapshot
 
-
-@dataclass
-class Snapshot:
-    """What the views show of a model at one epoch. latents: subspace → (trials, time, dim) in
-    display coordinates; reconstruction: modality → (trials, time, channels)."""
-
-    epoch: int
-    latents: dict[str, np.ndarray]
-    reconstruction: dict[str, np.ndarray]
-    length_scales: np.ndarray
-
-
-def take_snapshot(model: MMGPVAE) -> Snapshot:
-    """Posterior-mean latents and reconstructions of the model's own data (copies)."""
-    post = model.latent_posterior()
-    rec = model.reconstruct()
-    return Snapshot(
-        epoch=len(model.history),
-        latents={k: np.array(v["mean"], dtype=np.float32) for k, v in post.items()},
-        reconstruction={k: np.array(v, dtype=np.float32) for k, v in rec.items()},
-        length_scales=np.array(model.length_scales, dtype=float),
-    )
+OUTCOME_WORDS = {"converged": "converged", "max_epochs": "done", "cancelled": "stopped"}
+__all__ = [
+    "ControlsWorker",
+    "Snapshot",
+    "SweepWorker",
+    "TrainingControl",
+    "TrainingWorker",
+    "lower_thread_priority",
+    "take_snapshot",
+]
 
 
 BACKGROUND_NICE = 10
@@ -72,7 +70,7 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
         pass
 
 
-class TrainingWorker(BackgroundJob):
+class TrainingWorker(CancellableJob):
     """Runs ``model.fit`` (which continues training if the model is already fitted) in a
     training thread: ``start()``, then ``finished`` (in the GUI thread) after ``done``."""
 
@@ -102,9 +100,8 @@ class TrainingWorker(BackgroundJob):
         self._epochs = epochs
         self._interval = snapshot_interval_s
         self._share = max_snapshot_share
-        self._stop = threading.Event()
-        self._run = threading.Event()
-        self._run.set()
+        self.run_event = threading.Event()  # cleared: pause after the current epoch
+        self.run_event.set()
         self._last_snapshot = -np.inf
         self._snapshot_cost = 0.0
         # Written from this thread between epochs (autosave.py): a crash loses a minute at most.
@@ -118,23 +115,19 @@ class TrainingWorker(BackgroundJob):
         )
 
     # ---------------------------------------------------------------- control (any thread)
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     def request_stop(self) -> None:
-        self._stop.set()
-        self._run.set()
+        super().request_stop()
+        self.run_event.set()  # a paused fit wakes up to stop
 
     def pause(self) -> None:
-        self._run.clear()
+        self.run_event.clear()
 
     def resume(self) -> None:
-        self._run.set()
+        self.run_event.set()
 
     @property
     def is_paused(self) -> bool:
-        return not self._run.is_set()
+        return not self.run_event.is_set()
 
     # ---------------------------------------------------------------- the work (worker thread)
     def work(self) -> None:
@@ -144,12 +137,12 @@ class TrainingWorker(BackgroundJob):
         lower_thread_priority()
         try:
             interrupted = getattr(self._model, "fit_state", None)  # a restored, killed fit
-            self._model.fit(
+            self._model.partial_fit(  # goes on with a trained model
                 self._neural,
                 self._behavior,
                 epochs=self._epochs,
                 on_epoch=self._on_epoch,
-                should_stop=self._stop.is_set,
+                should_stop=self.stop_event.is_set,
                 warmup=None if interrupted is None else interrupted.warmup,
             )
             outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
@@ -183,9 +176,9 @@ class TrainingWorker(BackgroundJob):
             self._emit_snapshot()
         if self._autosave is not None:
             self._autosave(report)  # between epochs, before a pause: the state is consistent
-        if not self._run.is_set():
+        if not self.run_event.is_set():
             self.paused.emit(True)
-            self._run.wait()
+            self.run_event.wait()
             self.paused.emit(False)
 
     def _on_autosave_error(self, exc: OSError) -> None:
@@ -216,3 +209,219 @@ class TrainingWorker(BackgroundJob):
                 self._emit_snapshot()
         except Exception:  # the failure message matters more than a last picture
             pass
+
+
+class TrainingControl(QObject):
+    """The Training menu's commands for a :class:`~mmgpvae_gui.session.Session`: fits of its
+    model, one at a time, each in a :class:`TrainingWorker`; it keeps the session's fit state
+    (``session.fit``) and last snapshot. ``settings()`` gives the model's keyword arguments and
+    the epochs to train; ``is_busy()`` whether a file is being read or written (a fit waits);
+    ``report(title, text)`` says why a fit cannot start. Its signals come in the GUI thread:
+    the worker's, ``message`` for the status bar, ``changed`` when what may be done changes, and
+    ``ended(status)`` last, once the training thread has been joined (the worker is gone)."""
+
+    started = Signal(object, bool, int)  # the model, whether it is new, the epochs to train
+    progressed = Signal(object)  # EpochReport
+    snapshot_ready = Signal(object)  # Snapshot (also session.last_snapshot)
+    paused_changed = Signal(bool)  # the worker is (no longer) blocked between epochs
+    succeeded = Signal(object)  # FitOutcome
+    failed = Signal(str)
+    message = Signal(str, int)  # for the status bar: text, milliseconds (0: until the next)
+    changed = Signal()
+    ended = Signal(str)  # the outcome status: max_epochs, converged, cancelled, failed
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Callable[[], tuple[dict[str, Any], int]],
+        is_busy: Callable[[], bool],
+        report: Callable[[str, str], None],
+        autosave_path: Path | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._settings, self._is_busy, self._report = settings, is_busy, report
+        self.autosave_path = autosave_path
+        self.autosave_every_s = CHECKPOINT_EVERY_S
+        self.worker: TrainingWorker | None = None  # the fit running now
+
+    @property
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> bool:
+        """Fit the session's model (a new one, from ``settings()``, if it has none) for the
+        epochs ``settings()`` gives; False (and why, if it is not busy) if it cannot."""
+        s = self.session
+        if self.worker is not None or self._is_busy():
+            return False
+        if s.neural is None:
+            self._report("No data", "load a neural file first (File ▸ Open neural file…)")
+            return False
+        kwargs, epochs = self._settings()
+        new = None
+        if s.model is None:
+            try:
+                new = MMGPVAE(**kwargs)
+            except (ConfigError, TypeError, ValueError) as exc:
+                self._report("Invalid settings", str(exc))
+                return False
+        model = s.begin_fit(new, epochs)
+        # What exists now (Qt, torch, the data, the model) lives as long as the app: move it
+        # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
+        # GUI thread (or of the worker, holding the GIL) and froze the window during fits.
+        gc.freeze()
+        w = self.worker = TrainingWorker(
+            model, s.neural, s.behavior, epochs,
+            autosave_path=self.autosave_path, autosave_every_s=self.autosave_every_s,
+        )
+        w.progressed.connect(self._on_worker_progressed)
+        w.autosave_failed.connect(self._on_worker_autosave_failed)
+        w.snapshot_ready.connect(self._on_worker_snapshot_ready)
+        w.paused.connect(self._on_worker_paused)
+        w.succeeded.connect(self._on_worker_succeeded)
+        w.failed.connect(self._on_worker_failed)
+        w.finished.connect(self._on_worker_finished)  # in the GUI thread, the thread joined
+        self.started.emit(model, new is not None, epochs)
+        w.start()
+        self.changed.emit()
+        self.message.emit("Training…", 0)
+        return True
+
+    def toggle_pause(self) -> None:
+        """Pause after the current epoch, or resume (not while a paused model is saved)."""
+        if self.worker is None or self._is_busy():
+            return
+        pause = not self.session.fit.pause_requested
+        (self.worker.pause if pause else self.worker.resume)()
+        self.session.request_pause(pause)
+        self.message.emit("Pausing after this epoch…" if pause else "Training…", 0)
+        self.changed.emit()
+
+    def start_or_pause(self) -> None:
+        """Space: start training, or pause / resume it."""
+        if self.worker is None:
+            self.start()
+        else:
+            self.toggle_pause()
+
+    def stop(self) -> None:
+        """Stop after the current epoch."""
+        if self.worker is not None:
+            self.worker.request_stop()
+            self.session.request_stop()
+            self.message.emit("Stopping after this epoch…", 0)
+            self.changed.emit()
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Stop and block until the thread has finished (``ended`` has been emitted then)."""
+        if self.worker is None:
+            return True
+        worker = self.worker
+        self.stop()
+        return worker.wait(timeout_ms / 1000)
+
+    @Slot(object)
+    def _on_worker_progressed(self, report: EpochReport) -> None:
+        self.progressed.emit(report)
+
+    @Slot(str)
+    def _on_worker_autosave_failed(self, message: str) -> None:
+        self.message.emit(message, 15000)
+
+    @Slot(object)
+    def _on_worker_snapshot_ready(self, snap: Snapshot) -> None:
+        self.session.last_snapshot = snap
+        self.snapshot_ready.emit(snap)
+
+    @Slot(bool)
+    def _on_worker_paused(self, paused: bool) -> None:
+        self.session.worker_paused(paused)  # blocked now, not only asked to pause
+        if paused:
+            self.message.emit("Paused", 0)
+        self.paused_changed.emit(paused)
+
+    @Slot(object)
+    def _on_worker_succeeded(self, outcome: FitOutcome) -> None:
+        self.session.set_outcome(outcome.status)
+        self.succeeded.emit(outcome)
+        text = OUTCOME_WORDS.get(outcome.status, outcome.status)
+        self.message.emit(outcome.message or f"Training {text}", 8000)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        self.session.set_outcome("failed")
+        self.failed.emit(message)
+
+    @Slot()
+    def _on_worker_finished(self) -> None:
+        self.worker = None  # the thread has ended: the last reference to the worker goes, here
+        self.session.end_fit()
+        # The heap was frozen for the fit (start): give it back to the collector, and collect
+        # now, as the fit ends, rather than in the middle of the next one. Without this, a
+        # model dropped later (New model, new data) would never be freed.
+        gc.unfreeze()
+        QTimer.singleShot(0, gc.collect)
+        self.ended.emit(self.session.fit.outcome)
+
+
+class SweepWorker(CancellableJob):
+    """Runs :func:`~mmgpvae_core.sweep.run_sweep` off the GUI thread (``start()``; ``finished``
+    last, in the GUI thread). Signals carry plain copies."""
+
+    progressed = Signal(int, int, object)  # done, total, row (dict)
+    result_ready = Signal(object)  # SweepResult
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        neural: Dataset,
+        behavior: Dataset | None,
+        configs: list[dict[str, Any]],
+        settings: SweepSettings,
+        n_jobs: int | None = 1,
+    ) -> None:
+        super().__init__(name="mmgpvae-sweep")
+        self._neural, self._behavior = neural, behavior
+        self._configs, self._settings, self._jobs = configs, settings, n_jobs
+
+    def work(self) -> None:
+        try:
+            result = run_sweep(
+                self._neural,
+                self._behavior,
+                self._configs,
+                self._settings,
+                n_jobs=self._jobs,
+                should_stop=self.stop_event.is_set,
+                on_result=lambda d, n, r: self.progressed.emit(d, n, copy.deepcopy(r)),
+            )
+            self.result_ready.emit(result)
+        except Exception as exc:  # never lose an exception: report it to the panel
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+
+class ControlsWorker(CancellableJob):
+    """Runs one control, ``run(on_result, should_stop) -> result`` (the null test or seed
+    consistency of ``mmgpvae_core.controls``), off the GUI thread. Signals carry plain copies."""
+
+    progressed = Signal(int, int, object)  # done, total, row (dict of plain values)
+    result_ready = Signal(object)  # NullTestResult or ConsistencyResult
+    failed = Signal(str)
+
+    def __init__(self, run: Callable[[Callable, Callable], Any], name: str) -> None:
+        super().__init__(name=name)
+        self._control = run
+
+    def work(self) -> None:
+        def on_result(done: int, total: int, row: dict) -> None:
+            plain = {k: v for k, v in row.items() if not isinstance(v, (np.ndarray, list))}
+            self.progressed.emit(done, total, plain)
+
+        try:
+            self.result_ready.emit(self._control(on_result, self.stop_event.is_set))
+        except Exception as exc:  # never lose an exception: report it to the panel
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")

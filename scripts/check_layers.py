@@ -48,3 +48,17 @@ if bad:
     print("layering violation:\n  " + "\n  ".join(bad), file=sys.stderr)
     sys.exit(1)
 print("layers ok: mmgpvae_core imports no Qt")
+
+# The app's state (mmgpvae_gui/session.py) is Qt-free too: it is tested without a display.
+session = root.parent / "mmgpvae_gui" / "session.py"
+for node in ast.walk(ast.parse(session.read_text(), str(session))):
+    names = []
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.module:
+        names = [node.module]
+    qt = [n for n in names if n.split(".")[0] in FORBIDDEN]  # Qt, or GUI modules that use it
+    if qt:
+        print(f"layering violation:\n  {session}:{node.lineno}: imports {qt[0]}", file=sys.stderr)
+        sys.exit(1)
+print("layers ok: mmgpvae_gui/session.py imports no Qt")

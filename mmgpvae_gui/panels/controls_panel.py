@@ -10,13 +10,11 @@
 
 Standalone like :class:`~mmgpvae_gui.panels.model_selection_panel.ModelSelectionPanel`: it takes
 ``get_data`` and ``get_model_kwargs`` callables, runs one control at a time in a
-:class:`~mmgpvae_gui.background.BackgroundJob`, and never touches the window.
+:class:`~mmgpvae_gui.worker.ControlsWorker`, and never touches the window.
 """
 
 from __future__ import annotations
 
-import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -51,41 +49,13 @@ from mmgpvae_core.figures.controls import (
     score_range,
 )
 from mmgpvae_core.sweep import SweepSettings
-from mmgpvae_gui.background import BackgroundJob
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE
+from mmgpvae_gui.worker import ControlsWorker
 
 REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
 SHORT = {"shared": "S", "private_neural": "A", "private_behavior": "B"}  # as in the split row
 NULL_COLOR = (153, 153, 153)
-
-
-class ControlsWorker(BackgroundJob):
-    """Runs one control, ``run(on_result, should_stop) -> result``, off the GUI thread
-    (``start()``; ``finished`` last, in the GUI thread). Signals carry plain copies."""
-
-    progressed = Signal(int, int, object)  # done, total, row (dict of plain values)
-    result_ready = Signal(object)  # NullTestResult or ConsistencyResult
-    failed = Signal(str)
-
-    def __init__(self, run: Callable[[Callable, Callable], Any], name: str) -> None:
-        super().__init__(name=name)
-        self._run = run
-        self.stop_event = threading.Event()
-
-    def request_stop(self) -> None:
-        self.stop_event.set()
-
-    def work(self) -> None:
-        def on_result(done: int, total: int, row: dict) -> None:
-            plain = {k: v for k, v in row.items() if not isinstance(v, (np.ndarray, list))}
-            self.progressed.emit(done, total, plain)
-
-        try:
-            self.result_ready.emit(self._run(on_result, self.stop_event.is_set))
-        except Exception as exc:  # never lose an exception: report it to the panel
-            traceback.print_exc()
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
 
 
 def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:

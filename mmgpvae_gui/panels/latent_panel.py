@@ -1,5 +1,12 @@
 """3D latent trajectories (pyqtgraph.opengl): one line per trial colored by condition, the
-condition means bold, the current trial highlighted; choose the subspace and three axes."""
+condition means bold, the current trial highlighted; choose the subspace and three axes.
+
+For a continuous session (``set_session_time``) the session is one trajectory: the 3D view
+draws it faintly and highlights the view a session-time scrubber selects, and a plot under it
+shows the latents of that view against session time. The session's latents are the stitched
+ones (``set_continuous_latents``, from :func:`mmgpvae_core.continuous.continuous_latents`)
+or, until those come, the windows' own joined end to end — computed once per set of latents;
+a scrub step only slices them."""
 
 from __future__ import annotations
 
@@ -21,6 +28,8 @@ from mmgpvae_gui.style import (
     hex_color,
     rgba_float,
 )
+from mmgpvae_gui.widgets.latent_strip import LatentTimePlot
+from mmgpvae_gui.widgets.time_scrubber import TimeScrubber, joined
 
 HIGHLIGHT_WIDTH = 3.0  # px
 # Lines are drawn in layers, in the order added (trials, then condition means over them), with
@@ -39,6 +48,7 @@ _CAMERA = {"distance": 17.0, "elevation": 22.0, "azimuth": -60.0}
 class LatentPanel(QWidget):
     subspace_changed = Signal(str)
     export_requested = Signal()  # the user asked to export the 3D view
+    view_changed = Signal(int, int)  # continuous session: the view's bins [start, stop)
 
     def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +58,9 @@ class LatentPanel(QWidget):
         self._colors: dict[str, tuple[int, int, int]] = {}
         self._trial = 0
         self._coords: np.ndarray | None = None  # (trials, time, 3) drawn now
+        self._clock: tuple[np.ndarray, int] | None = None  # continuous: (session time, window)
+        self._stitched: dict[str, np.ndarray] = {}  # continuous_latents() output
+        self._session: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}  # (bins, d) cache
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -91,6 +104,10 @@ class LatentPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_view)
         row.addStretch(1)
         layout.addLayout(row)
+        self.scrubber = TimeScrubber(compact=True)
+        self.scrubber.view_changed.connect(self._on_scrubber_view_changed)
+        self.scrubber.hide()
+        layout.addWidget(self.scrubber)
 
         self.view = OffscreenGLView()
         self.view.setBackgroundColor("w")
@@ -119,7 +136,10 @@ class LatentPanel(QWidget):
         # The current trial is an overlay the view's painter draws over the rendered scene:
         # scrubbing trials then costs no OpenGL render.
         self._highlight: np.ndarray | None = None
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.view, 3)
+        self.time_plot = LatentTimePlot()
+        self.time_plot.hide()
+        layout.addWidget(self.time_plot, 2)
 
         self.legend = QLabel()
         self.legend.setWordWrap(True)
@@ -144,8 +164,50 @@ class LatentPanel(QWidget):
         self.subspace_combo.setCurrentIndex(max(0, idx))
         self.subspace_combo.blockSignals(False)
         self._fill_axis_combos(keep=idx >= 0)
+        self._session, self._stitched = {}, {}  # stitched latents of an older fit: dropped
         self._update_legend()
         self._request_redraw()
+
+    def set_session_time(self, time: np.ndarray | None, window_bins: int = 0) -> None:
+        """A continuous session: its bin centres in session seconds (windows × window,) and
+        the window (bins); None for trial data (the default)."""
+        self._clock = None if time is None else (np.asarray(time, dtype=float), int(window_bins))
+        self._stitched, self._session = {}, {}
+        self.scrubber.setVisible(self._clock is not None)
+        self.time_plot.setVisible(self._clock is not None)
+        self.scrubber.stop()
+        if self._clock is not None:
+            self.scrubber.set_session(*self._clock)
+        self._update_legend()
+        self._request_redraw()
+
+    def set_continuous_latents(self, lat: dict[str, np.ndarray]) -> None:
+        """Stitched session latents: ``time`` (bins,), per subspace (bins, dims) and ``*_var``,
+        as :func:`~mmgpvae_core.continuous.continuous_latents` returns them, for the latents
+        set last; shown instead of the windows' own until ``set_latents`` drops them."""
+        self._stitched = {k: np.asarray(v) for k, v in lat.items()}
+        self._session = {}
+        self._request_redraw()
+
+    def set_view(self, start: int, stop: int) -> None:
+        """Continuous session: show bins [start, stop) (another view's scrubber moved)."""
+        if self._clock is not None and self.scrubber.view() != (start, stop):
+            self.scrubber.set_view(start, stop)
+
+    def session_latents(self, key: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Continuous session: (mean, var or None), each (bins, dims), of subspace ``key``."""
+        if self._clock is None or key not in self._latents:
+            return None
+        if key not in self._session:
+            n = self._clock[0].size
+            st = self._stitched.get(key)
+            if st is not None and st.shape[0] == n:
+                self._session[key] = (st, self._stitched.get(f"{key}_var"))
+            elif self._latents[key].shape[0] * self._latents[key].shape[1] == n:
+                self._session[key] = (joined(self._latents[key]), None)
+            else:
+                return None  # latents of other data than the session's
+        return self._session[key]
 
     def clear(self) -> None:
         self.set_latents({}, None)
@@ -166,7 +228,8 @@ class LatentPanel(QWidget):
 
     def set_current_trial(self, i: int) -> None:
         self._trial = i
-        self._queue.request("latents/highlight", self._draw_highlight)
+        if self._clock is None:  # a continuous session follows its scrubber instead
+            self._queue.request("latents/highlight", self._draw_highlight)
 
     def drawn_coordinates(self) -> np.ndarray | None:
         """(trials, time, 3) positions drawn now, in scene units."""
@@ -185,11 +248,20 @@ class LatentPanel(QWidget):
         """What the 3D view draws, in data units, for a figure: ``coordinates`` (trials, time, 3)
         — the chosen latents (a.u.), time (bins) or zeros for "none" —, ``names`` (3 axis
         labels), ``conditions`` (one label per trial, or None), ``subspace``. None when no
-        latents are shown."""
+        latents are shown. For a continuous session: the scrubbed view as one trajectory, time
+        in session seconds, and ``time`` (time,), ``mean`` and ``var`` (time, dims; var None
+        before stitched latents came) of the view."""
         key = self.current_subspace()
         if key not in self._latents:
             return None
-        z = self._latents[key]
+        z, extra = self._latents[key], {}
+        session = self.session_latents(key)
+        if session is not None:
+            s0, s1 = self.scrubber.view()
+            mean, var = session
+            t = self._clock[0][s0:s1]
+            z = mean[None, s0:s1]
+            extra = {"time": t, "mean": mean[s0:s1], "var": None if var is None else var[s0:s1]}
         N, T, _ = z.shape
         out = np.zeros((N, T, 3), dtype=float)
         names = []
@@ -198,13 +270,16 @@ class LatentPanel(QWidget):
             if choice.startswith("latent"):
                 out[..., k] = z[..., int(choice.split()[1]) - 1]
                 names.append(f"{SUBSPACE_LABELS[key]} {choice.split()[1]} (a.u.)")
+            elif choice == TIME and extra:
+                out[..., k] = extra["time"][None, :]
+                names.append("session time (s)")
             elif choice == TIME:
                 out[..., k] = np.arange(T)[None, :]
                 names.append("time (bins)")
             else:
                 names.append("(none)")
         conds = None if self._conditions is None else list(self._conditions)
-        return {"coordinates": out, "names": names, "conditions": conds, "subspace": key}
+        return {"coordinates": out, "names": names, "conditions": conds, "subspace": key, **extra}
 
     def reset_view(self) -> None:
         self.view.setCameraPosition(**_CAMERA)
@@ -218,6 +293,11 @@ class LatentPanel(QWidget):
 
     def _on_axis_combo_changed(self, _i: int) -> None:
         self._request_redraw()
+
+    def _on_scrubber_view_changed(self, start: int, stop: int) -> None:
+        self._queue.request("latents/highlight", self._draw_highlight)
+        self._queue.request("latents/time", self._draw_time_view)
+        self.view_changed.emit(start, stop)
 
     def _request_redraw(self) -> None:
         self._queue.request("latents/3d", self._redraw)
@@ -237,6 +317,13 @@ class LatentPanel(QWidget):
             c.blockSignals(False)
 
     def _update_legend(self) -> None:
+        if self._clock is not None:
+            self.legend.setText(
+                "grey: the whole session · "
+                f"<span style='color:{hex_color(HIGHLIGHT)}'><b>black</b></span>: the view"
+                " selected on the session clock"
+            )
+            return
         if not self._colors:
             self.legend.setText("one line per trial" if self._latents else "")
             return
@@ -279,10 +366,17 @@ class LatentPanel(QWidget):
                 self._show(item, False)
             self.view.set_labels([])
             self._coords = None
+            self.time_plot.clear_series()
             self._draw_highlight()
             return
-        coords, labels = self._coordinates(self._latents[key])
+        session = self.session_latents(key)
+        z = self._latents[key] if session is None else session[0][None]
+        coords, labels = self._coordinates(z)
         self._coords = coords
+        if session is not None:
+            names = [f"{SUBSPACE_LABELS[key]} {k + 1}" for k in range(z.shape[2])]
+            self.time_plot.set_series(self._clock[0], session[0], session[1], names)
+            self._queue.request("latents/time", self._draw_time_view)
         self.view.set_labels(
             [(np.eye(3)[k] * EXTENT * 1.08, text) for k, text in enumerate(labels)]
         )
@@ -315,8 +409,16 @@ class LatentPanel(QWidget):
             self.view.set_overlay_lines([])
         else:
             t = min(max(self._trial, 0), coords.shape[0] - 1)
-            self._highlight = coords[t]
-            self.view.set_overlay_lines([(coords[t], QColor(*HIGHLIGHT), HIGHLIGHT_WIDTH)])
+            line = coords[t]
+            if self._clock is not None and coords.shape[:2] == (1, self._clock[0].size):
+                s0, s1 = self.scrubber.view()
+                line = coords[0, s0:s1]
+            self._highlight = line
+            self.view.set_overlay_lines([(line, QColor(*HIGHLIGHT), HIGHLIGHT_WIDTH)])
+
+    def _draw_time_view(self) -> None:
+        if self._clock is not None:
+            self.time_plot.show_view(*self.scrubber.view())
 
 
 def _segments(lines: np.ndarray) -> np.ndarray:

@@ -211,6 +211,11 @@ class ModelPanel(QWidget):
         getattr(self, f"{modality}_likelihood_note").setText(choice.reason)
         return choice
 
+    def kwargs_but_split(self) -> dict:
+        """:meth:`model_kwargs` except the latent split (a sweep varies it)."""
+        split = ("shared", "private_neural", "private_behavior")
+        return {k: v for k, v in self.model_kwargs().items() if k not in split}
+
     def model_kwargs(self) -> dict[str, Any]:
         ell = self.length_scale.value()
         return {

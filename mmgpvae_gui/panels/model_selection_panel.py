@@ -12,8 +12,6 @@ its constructor, and never touches the main window.
 from __future__ import annotations
 
 import copy
-import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -37,18 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.sweep import (
-    SPLIT_KEYS,
-    SweepResult,
-    SweepSettings,
-    make_grid,
-    parse_range,
-    run_sweep,
-)
-from mmgpvae_gui.background import BackgroundJob
+from mmgpvae_core.sweep import SPLIT_KEYS, SweepResult, SweepSettings, make_grid, parse_range
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
+from mmgpvae_gui.worker import SweepWorker
 
 COLUMNS = (
     ("shared", "S"),
@@ -61,47 +52,6 @@ COLUMNS = (
     ("bps_neural_from_behavior", "bps neu←beh"),
     ("status", "status"),
 )
-
-
-class SweepWorker(BackgroundJob):
-    """Runs :func:`run_sweep` off the GUI thread (``start()``; ``finished`` last, in the GUI
-    thread). Signals carry plain copies."""
-
-    progressed = Signal(int, int, object)  # done, total, row (dict)
-    result_ready = Signal(object)  # SweepResult
-    failed = Signal(str)
-
-    def __init__(
-        self,
-        neural: Dataset,
-        behavior: Dataset | None,
-        configs: list[dict[str, Any]],
-        settings: SweepSettings,
-        n_jobs: int | None = 1,
-    ) -> None:
-        super().__init__(name="mmgpvae-sweep")
-        self._neural, self._behavior = neural, behavior
-        self._configs, self._settings, self._jobs = configs, settings, n_jobs
-        self.stop_event = threading.Event()
-
-    def request_stop(self) -> None:
-        self.stop_event.set()
-
-    def work(self) -> None:
-        try:
-            result = run_sweep(
-                self._neural,
-                self._behavior,
-                self._configs,
-                self._settings,
-                n_jobs=self._jobs,
-                should_stop=self.stop_event.is_set,
-                on_result=lambda d, n, r: self.progressed.emit(d, n, copy.deepcopy(r)),
-            )
-            self.result_ready.emit(result)
-        except Exception as exc:  # never lose an exception: report it to the panel
-            traceback.print_exc()
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
 
 
 class ModelSelectionPanel(QWidget):

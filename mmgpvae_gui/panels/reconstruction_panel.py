@@ -1,6 +1,11 @@
 """Observed vs reconstructed, one trial at a time: a slider (and play button, arrow keys) scrubs
 trials. Neural: spike raster or calcium heat map, plus traces of a chosen channel. Behavior:
-keypoint/variable traces, or image frames when the behavior is a movie."""
+keypoint/variable traces, or image frames when the behavior is a movie.
+
+A continuous session (windows of one recording, ``continuous.is_continuous``) is scrubbed on
+its clock instead: a :class:`~mmgpvae_gui.widgets.time_scrubber.TimeScrubber` replaces the
+trial slider, and every plot shows a view of the windows joined end to end, on session time.
+Heat maps are pooled to the view's pixel size (:mod:`mmgpvae_gui.widgets.heatmap`)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,15 +28,17 @@ from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.model.likelihoods import LIKELIHOOD_CLASSES, Likelihood
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
-from mmgpvae_gui.style import NO_CONDITION, PALETTE, condition_colors, hex_color, legend_outside
+from mmgpvae_gui.style import NO_CONDITION, condition_colors, hex_color, legend_outside
+from mmgpvae_gui.widgets.heatmap import HeatmapPlot
+from mmgpvae_gui.widgets.time_scrubber import TimeScrubber, joined, session_clock, trial_selector
+from mmgpvae_gui.widgets.traces import N_TRACES, TraceCurves, show_frames
 
 PLAY_MS = 250
-N_TRACES = 3
-N_FRAMES = 8
 
 
 class ReconstructionPanel(QWidget):
-    trial_changed = Signal(int)
+    trial_changed = Signal(int)  # continuous session: the window at the view's centre
+    view_changed = Signal(int, int)  # continuous session: the view's bins [start, stop)
     export_requested = Signal()  # the user asked to export the current trial's reconstruction
 
     def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
@@ -41,26 +47,25 @@ class ReconstructionPanel(QWidget):
         self._neural: Dataset | None = None
         self._behavior: Dataset | None = None
         self._rec: dict[str, np.ndarray] = {}
+        self._joined: dict[str, np.ndarray] = {}  # continuous: (bins, channels), cached
         self._neural_lik = ModelConfig.neural_likelihood
         self._behavior_lik = ModelConfig.behavior_likelihood
         self._colors: dict[str, tuple[int, int, int]] = {}
-        self._drawn: dict[str, int] = {}  # redraw job → the trial it drew last
+        self._drawn: dict[str, object] = {}  # redraw job → the trial (or view) it drew last
+        self._clock: tuple[np.ndarray, int] | None = None  # continuous: (session time, window)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        self.play_button = QPushButton("Play")
-        self.play_button.setCheckable(True)
-        self.play_button.setToolTip("Step through the trials automatically (4 trials/s)")
+        self.trial_row, self.play_button, self.slider, self.trial_label = trial_selector()
         self.play_button.toggled.connect(self._on_play_toggled)
-        row.addWidget(self.play_button)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Trial shown (←/→ step one trial)")
         self.slider.valueChanged.connect(self._on_slider_value_changed)
-        row.addWidget(self.slider, 1)
-        self.trial_label = QLabel("no data")
-        self.trial_label.setMinimumWidth(220)
-        row.addWidget(self.trial_label)
+        row.addWidget(self.trial_row, 1)
+        row.addStretch(0)
+        self.scrubber = TimeScrubber()  # a continuous session's own row, above the controls
+        self.scrubber.view_changed.connect(self._on_scrubber_view_changed)
+        self.scrubber.hide()
+        layout.addWidget(self.scrubber)
         row.addWidget(QLabel("Trace channel:"))
         self.channel_spin = QSpinBox()
         self.channel_spin.setToolTip(
@@ -70,15 +75,16 @@ class ReconstructionPanel(QWidget):
         row.addWidget(self.channel_spin)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip(
-            "Save this trial's observed vs reconstructed data as PNG (chosen DPI), SVG or PDF"
+            "Save the shown observed vs reconstructed data as PNG (chosen DPI), SVG or PDF"
         )
         self.export_button.clicked.connect(self.export_requested)
         row.addWidget(self.export_button)
         layout.addLayout(row)
 
         grid = QGridLayout()
-        self.obs_plot, self.obs_img = self._image_plot("Observed neural")
-        self.rec_plot, self.rec_img = self._image_plot("Reconstructed neural")
+        self.obs_plot = HeatmapPlot("Observed neural")
+        self.rec_plot = HeatmapPlot("Reconstructed neural")
+        self.obs_img, self.rec_img = self.obs_plot.image_item, self.rec_plot.image_item
         self.rec_plot.setXLink(self.obs_plot)
         self.rec_plot.setYLink(self.obs_plot)
         self._cbar = pg.ColorBarItem(
@@ -90,12 +96,12 @@ class ReconstructionPanel(QWidget):
 
         self.trace_plot = pg.PlotWidget(title="Traces (• observed)")
         self.trace_plot.setLabel("left", "counts per bin")
-        self._neural_obs_curves, self._neural_rec_curves = self._trace_items(self.trace_plot)
         # The narrow traces plot's legend: a line of text under it (a pyqtgraph legend beside
         # the plot would take a third of its width, inside it would hide data).
         self.trace_legend = QLabel()
         self.trace_legend.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.trace_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._neural_traces = TraceCurves(self.trace_plot, self.trace_legend)
         cell = QVBoxLayout()
         cell.setSpacing(0)
         cell.addWidget(self.trace_plot, 1)
@@ -104,7 +110,7 @@ class ReconstructionPanel(QWidget):
 
         self.behavior_plot = pg.PlotWidget(title="Behavior")
         legend_outside(self.behavior_plot, "right")
-        self._beh_obs_curves, self._beh_rec_curves = self._trace_items(self.behavior_plot)
+        self._beh_traces = TraceCurves(self.behavior_plot)
         self.frames_img = pg.ImageItem()
         self.frames_img.setColorMap(pg.colormap.get("CET-L1"))
         self.behavior_plot.addItem(self.frames_img)
@@ -127,38 +133,20 @@ class ReconstructionPanel(QWidget):
         self._set_enabled(False)
 
     # ---------------------------------------------------------------- construction helpers
-    @staticmethod
-    def _image_plot(title: str) -> tuple[pg.PlotWidget, pg.ImageItem]:
-        w = pg.PlotWidget(title=title)
-        img = pg.ImageItem()
-        w.addItem(img)
-        w.setLabel("left", "channel")
-        w.setLabel("bottom", "time (bins)")
-        w.getPlotItem().invertY(True)
-        return w, img
-
-    @staticmethod
-    def _trace_items(plot: pg.PlotWidget):
-        obs, rec = [], []
-        for i in range(N_TRACES):
-            color = PALETTE[i]
-            obs.append(
-                plot.plot(
-                    [],
-                    [],
-                    pen=None,
-                    symbol="o",
-                    symbolSize=4,
-                    symbolBrush=pg.mkBrush(*color, 150),
-                    symbolPen=None,
-                )
-            )
-            rec.append(plot.plot([], [], pen=pg.mkPen(color, width=2)))
-        return obs, rec
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.slider, self.play_button, self.channel_spin):
+        for w in (self.slider, self.play_button, self.channel_spin, self.scrubber):
             w.setEnabled(on)
+
+    def _set_mode(self, clock: tuple[np.ndarray, int] | None) -> None:
+        """Trials (a trial slider) or a continuous session (the session-time scrubber)."""
+        self._clock = clock
+        self.trial_row.setVisible(clock is None)
+        self.scrubber.setVisible(clock is not None)
+        self.play_button.setChecked(False)
+        self.scrubber.stop()
+        for p in (self.trace_plot, self.behavior_plot):
+            p.enableAutoRange(x=True)
 
     # ---------------------------------------------------------------- state from the window
     def set_data(
@@ -174,22 +162,27 @@ class ReconstructionPanel(QWidget):
         self._behavior_lik = behavior_likelihood
         self._rec = {}
         self._drawn = {}
+        self._joined = {}
+        self._set_mode(session_clock(neural))
         conds = [] if neural is None or neural.conditions is None else list(neural.conditions)
         self._colors = condition_colors([str(c) for c in conds])
         if neural is None:
             self._set_enabled(False)
             self.trial_label.setText("no data")
-            for item in (self.obs_img, self.rec_img, self.frames_img):
-                item.clear()
+            for plot in (self.obs_plot, self.rec_plot):
+                plot.clear_data()
+            self.frames_img.clear()
             return
         self._set_enabled(True)
         self.slider.setRange(0, neural.n_trials - 1)
         self.channel_spin.setRange(0, max(0, neural.n_channels - 1))
         unit = "s" if neural.bin_size_s else "bins"
+        xlabel = "session time (s)" if self._clock is not None else f"time ({unit})"
         for p in (self.obs_plot, self.rec_plot, self.trace_plot, self.behavior_plot):
-            p.setLabel("bottom", f"time ({unit})")
+            p.setLabel("bottom", xlabel)
         lik = LIKELIHOOD_CLASSES.get(neural_likelihood, Likelihood)
         raster = lik.counts
+        self.obs_plot.how = self.rec_plot.how = "max" if raster else "mean"
         self.obs_plot.setTitle("Observed spikes" if raster else "Observed (heat map)")
         self.rec_plot.setTitle("Reconstructed rate" if raster else "Reconstructed")
         self.trace_plot.setLabel("left", lik.unit_label)
@@ -201,12 +194,43 @@ class ReconstructionPanel(QWidget):
         if raster:
             cmap.reverse()  # white background, black spikes
         self._cbar.setColorMap(cmap)
+        if self._clock is not None:
+            for key, ds in (("neural", neural), ("behavior", behavior)):
+                if ds is not None:
+                    self._joined[key] = joined(ds.data)
+            self.scrubber.set_session(*self._clock)  # draws through _on_scrubber_view_changed
         self._request_redraw()
 
     def set_reconstruction(self, rec: dict[str, np.ndarray]) -> None:
+        """modality → (trials, time, channels) posterior-predictive means; for a continuous
+        session joined once here, so a scrub step only slices."""
         self._rec = dict(rec)
+        for key in ("neural", "behavior"):
+            self._joined.pop(f"rec/{key}", None)
+            if self._clock is not None and key in self._rec:
+                self._joined[f"rec/{key}"] = joined(np.asarray(self._rec[key]))
         self._drawn = {}  # not shown until redrawn
         self._request_redraw()
+
+    @property
+    def is_continuous(self) -> bool:
+        return self._clock is not None
+
+    def set_session_time(self, t_s: float) -> None:
+        """Continuous session: centre the view on session time ``t_s`` (s)."""
+        self.scrubber.set_time(t_s)
+
+    def set_view(self, start: int, stop: int) -> None:
+        """Continuous session: show bins [start, stop) (another view's scrubber moved)."""
+        if self._clock is not None and self.scrubber.view() != (start, stop):
+            self.scrubber.set_view(start, stop)
+
+    @property
+    def shown_view(self) -> tuple[int, int] | None:
+        """Continuous session: the view (bins) every plot shows now; None while they differ."""
+        views = set(self._drawn.values())
+        ok = len(self._drawn) == len(self._JOBS) and len(views) == 1 and self._clock is not None
+        return views.pop() if ok else None
 
     def set_trial(self, i: int) -> None:
         self.slider.setValue(i)
@@ -218,9 +242,14 @@ class ReconstructionPanel(QWidget):
     def shown_trial(self) -> int:
         """The trial whose data every plot shows now; -1 while they differ (mid-redraw)."""
         trials = set(self._drawn.values())
-        return trials.pop() if len(self._drawn) == len(self._JOBS) and len(trials) == 1 else -1
+        ok = len(self._drawn) == len(self._JOBS) and len(trials) == 1 and self._clock is None
+        return trials.pop() if ok else -1
 
     def step(self, delta: int, wrap: bool = False) -> None:
+        """One trial on; for a continuous session half a view (``delta`` halves)."""
+        if self._clock is not None:
+            self.scrubber.step(delta / 2, wrap=wrap)
+            return
         n = self.slider.maximum() + 1
         i = self.slider.value() + delta
         self.slider.setValue(i % n if wrap else max(0, min(n - 1, i)))
@@ -237,11 +266,26 @@ class ReconstructionPanel(QWidget):
         ``observed`` and ``reconstructed`` (trials, time, channels), ``channel_names``,
         ``trial`` (the current one), ``bin_size_s``, ``likelihood``, ``condition`` (label or
         None), ``conditions`` (every trial's label, or None). None when there is nothing to
-        draw (no data of that modality or no reconstruction yet)."""
+        draw (no data of that modality or no reconstruction yet). For a continuous session:
+        the view, ``observed`` and ``reconstructed`` (time, channels), and ``time`` (time,) in
+        session seconds."""
         ds = self._neural if modality == "neural" else self._behavior
         rec = self._rec.get(modality)
         if ds is None or rec is None or self._neural is None:
             return None
+        if self._clock is not None:
+            obs, rec_shown, t = self._selection(modality)
+            return {
+                "observed": obs,
+                "reconstructed": rec_shown,
+                "channel_names": list(ds.channel_names),
+                "trial": 0,
+                "time": t,
+                "bin_size_s": ds.bin_size_s or self._neural.bin_size_s,
+                "likelihood": self._neural_lik if modality == "neural" else self._behavior_lik,
+                "condition": None,
+                "conditions": None,
+            }
         conds = self._neural.conditions
         labels = None if conds is None else [str(c) for c in conds]
         trial = self.slider.value()
@@ -263,6 +307,11 @@ class ReconstructionPanel(QWidget):
     def _on_slider_value_changed(self, i: int) -> None:
         self._request_redraw()
         self.trial_changed.emit(i)
+
+    def _on_scrubber_view_changed(self, start: int, stop: int) -> None:
+        self._request_redraw()
+        self.view_changed.emit(start, stop)
+        self.trial_changed.emit((start + stop) // 2 // max(1, self._clock[1]))
 
     def _on_channel_value_changed(self, _i: int) -> None:
         self._request_redraw()
@@ -286,107 +335,91 @@ class ReconstructionPanel(QWidget):
         nd = self._neural
         return np.arange(nd.n_time) * (nd.bin_size_s or 1.0)
 
+    def _position(self):
+        """What the plots are to show: the trial, or (continuous) the view's bins."""
+        return self.slider.value() if self._clock is None else self.scrubber.view()
+
+    def _selection(self, modality: str):
+        """(observed (time, channels), reconstructed or None, time (time,)) shown now."""
+        ds = self._neural if modality == "neural" else self._behavior
+        rec = self._rec.get(modality)
+        if self._clock is None:
+            i = self.slider.value()
+            return ds.data[i], None if rec is None else rec[i], self._time()
+        s0, s1 = self.scrubber.view()
+        rec_j = self._joined.get(f"rec/{modality}")
+        rec_j = None if rec_j is None else rec_j[s0:s1]
+        return self._joined[modality][s0:s1], rec_j, self._clock[0][s0:s1]
+
+    def _follow_view(self, plot: pg.PlotWidget, t: np.ndarray) -> None:
+        if self._clock is not None and t.size:  # the plots share the view's session time
+            dt = self._neural.bin_size_s or 1.0
+            plot.setXRange(t[0] - dt / 2, t[-1] + dt / 2, padding=0)
+
     def _draw_neural(self) -> None:
         nd = self._neural
         if nd is None:
             return
-        i = self.slider.value()
+        pos = self._position()
         dt = nd.bin_size_s or 1.0
-        cond = None if nd.conditions is None else str(nd.conditions[i])
-        color = self._colors.get(cond, NO_CONDITION) if cond else NO_CONDITION
-        cond_txt = f"<b style='color:{hex_color(color)}'>{cond}</b>" if cond else "no condition"
-        self.trial_label.setText(f"trial {i + 1} / {nd.n_trials} · condition: {cond_txt}")
-
-        obs = nd.data[i].T  # (channels, time)
-        rect = pg.QtCore.QRectF(0, 0, nd.n_time * dt, nd.n_channels)
-        self.obs_img.setImage(np.nan_to_num(obs), autoLevels=False, levels=self._cbar.levels())
-        self.obs_img.setRect(rect)
+        obs, rec, t = self._selection("neural")
+        if self._clock is None:
+            cond = None if nd.conditions is None else str(nd.conditions[pos])
+            color = self._colors.get(cond, NO_CONDITION) if cond else NO_CONDITION
+            cond_txt = f"<b style='color:{hex_color(color)}'>{cond}</b>" if cond else "no condition"
+            self.trial_label.setText(f"trial {pos + 1} / {nd.n_trials} · condition: {cond_txt}")
+            rect = pg.QtCore.QRectF(0, 0, nd.n_time * dt, nd.n_channels)
+        else:
+            rect = pg.QtCore.QRectF(t[0] - dt / 2, 0, t.size * dt, nd.n_channels)
+        levels = self._cbar.levels()
+        self.obs_plot.show_data(obs.T, rect, levels)  # (channels, time)
         if getattr(self, "_obs_rect", None) != rect:
             self.obs_plot.setRange(rect, padding=0)
             self._obs_rect = rect
-        rec = self._rec.get("neural")
         if rec is not None:
-            self.rec_img.setImage(rec[i].T, autoLevels=False, levels=self._cbar.levels())
-            self.rec_img.setRect(rect)
+            self.rec_plot.show_data(rec.T, rect, levels)
         else:
-            self.rec_img.clear()
-        self._drawn[self._JOBS[0]] = i
+            self.rec_plot.clear_data()
+        self._drawn[self._JOBS[0]] = pos
         settle_before_paint(self.obs_plot, self.rec_plot)
 
     def _draw_traces_plot(self) -> None:
         nd = self._neural
         if nd is None:
             return
-        i = self.slider.value()
-        rec = self._rec.get("neural")
+        pos = self._position()
+        obs, rec, t = self._selection("neural")
         c0 = min(self.channel_spin.value(), max(0, nd.n_channels - N_TRACES))
-        self._draw_traces(
-            self.trace_plot,
-            self._neural_obs_curves,
-            self._neural_rec_curves,
-            self._time(),
-            nd.data[i],
-            None if rec is None else rec[i],
-            c0,
-            nd.channel_names,
-        )
-        self._drawn[self._JOBS[1]] = i
+        self._neural_traces.draw(t, obs, rec, c0, nd.channel_names)
+        self._follow_view(self.trace_plot, t)
+        self._drawn[self._JOBS[1]] = pos
         settle_before_paint(self.trace_plot)
 
     def _draw_behavior_plot(self) -> None:
         if self._neural is None:
             return
-        i = self.slider.value()
-        self._draw_behavior(i, self._time())
-        self._drawn[self._JOBS[2]] = i
+        pos = self._position()
+        self._draw_behavior()
+        self._drawn[self._JOBS[2]] = pos
         settle_before_paint(self.behavior_plot)
 
-    def _draw_traces(self, plot, obs_curves, rec_curves, t, obs, rec, c0, names) -> None:
-        # Rebuilding a legend re-lays out the plot: do it only when the channels shown change.
-        legend = plot.getPlotItem().legend
-        shown = tuple(names[c0 : min(c0 + N_TRACES, obs.shape[1])])
-        if legend is None:  # the traces plot: its legend is a label
-            text = " &nbsp; ".join(
-                f"<span style='color:{hex_color(PALETTE[k])}'>━</span> {name}"
-                for k, name in enumerate(shown)
-            )
-            if self.trace_legend.text() != text:
-                self.trace_legend.setText(text)
-        elif getattr(legend, "_mmgp_shown", None) != shown:
-            legend.clear()
-            for k, name in enumerate(shown):
-                legend.addItem(rec_curves[k], name)
-            legend._mmgp_shown = shown
-        for k in range(N_TRACES):
-            c = c0 + k
-            if c >= obs.shape[1]:
-                obs_curves[k].setData([], [])
-                rec_curves[k].setData([], [])
-                continue
-            obs_curves[k].setData(t, obs[:, c], connect="finite")
-            if rec is not None:
-                rec_curves[k].setData(t, rec[:, c])
-            else:
-                rec_curves[k].setData([], [])
-
-    def _draw_behavior(self, i: int, t: np.ndarray) -> None:
+    def _draw_behavior(self) -> None:
         bd = self._behavior
         plot = self.behavior_plot
         if bd is None:
             plot.setTitle("Behavior (none loaded)")
             self._behavior_mode = None
             self.frames_img.hide()
-            for c in self._beh_obs_curves + self._beh_rec_curves:
-                c.setData([], [])
+            self._beh_traces.clear()
             return
-        rec = self._rec.get("behavior")
+        obs, rec, t = self._selection("behavior")
         shape = bd.preprocessing.get("image_shape") if bd.kind == "image" else None
         if shape:
             self._behavior_mode = "frames"
-            self._draw_frames(i, bd, rec, tuple(int(s) for s in shape))
+            self._draw_frames(obs, rec, t, bd, tuple(int(s) for s in shape))
             return
         self.frames_img.hide()
-        mode = ("traces", bool(bd.bin_size_s))
+        mode = ("traces", bool(bd.bin_size_s), self._clock is not None)
         if getattr(self, "_behavior_mode", None) != mode:  # titles and axes re-lay out the plot
             plot.setTitle("Behavior: observed (dots) vs reconstructed (lines)")
             plot.setLabel("left", "value (data units)")
@@ -394,47 +427,18 @@ class ReconstructionPanel(QWidget):
             plot.getPlotItem().setAspectLocked(False)
             plot.getAxis("bottom").setTicks(None)
             plot.getAxis("left").setTicks(None)
-            plot.setLabel("bottom", "time (s)" if bd.bin_size_s else "time (bins)")
+            xlabel = "time (s)" if bd.bin_size_s else "time (bins)"
+            plot.setLabel("bottom", "session time (s)" if self._clock is not None else xlabel)
             self._behavior_mode = mode
         c0 = min(self.channel_spin.value(), max(0, bd.n_channels - N_TRACES))
-        self._draw_traces(
-            plot,
-            self._beh_obs_curves,
-            self._beh_rec_curves,
-            t,
-            bd.data[i],
-            None if rec is None else rec[i],
-            c0,
-            bd.channel_names,
-        )
+        self._beh_traces.draw(t, obs, rec, c0, bd.channel_names)
+        self._follow_view(plot, t)
 
-    def _draw_frames(self, i, bd: Dataset, rec, shape: tuple[int, int]) -> None:
-        """Two rows of frames evenly spaced in time: observed (top), reconstructed (bottom)."""
-        h, w = shape
-        for c in self._beh_obs_curves + self._beh_rec_curves:
-            c.setData([], [])
-        self.behavior_plot.getPlotItem().legend.clear()
-        times = np.linspace(0, bd.n_time - 1, N_FRAMES).round().astype(int)
-        gap = 1
-        mosaic = np.full((2 * h + gap, N_FRAMES * (w + gap) - gap), np.nan)
-        for k, tt in enumerate(times):
-            x0 = k * (w + gap)
-            mosaic[:h, x0 : x0 + w] = bd.data[i, tt].reshape(h, w)
-            if rec is not None:
-                mosaic[h + gap :, x0 : x0 + w] = rec[i, tt].reshape(h, w)
-        self.frames_img.setImage(np.nan_to_num(mosaic, nan=0.0), levels=(0.0, 1.0))
-        self.frames_img.show()
-        self.behavior_plot.setRange(
-            xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02
-        )
-        dt = bd.bin_size_s or 1.0
+    def _draw_frames(self, obs, rec, t, bd: Dataset, shape: tuple[int, int]) -> None:
+        self._beh_traces.clear()
+        legend = self.behavior_plot.getPlotItem().legend
+        legend.clear()
+        legend._mmgp_shown = None
         unit = "s" if bd.bin_size_s else "bins"
-        plot = self.behavior_plot
-        plot.setTitle(f"Frames ({h}×{w} px): observed (top), reconstructed (bottom)")
-        plot.setLabel("left", "reconstructed   |   observed")
-        plot.getPlotItem().invertY(True)
-        plot.getPlotItem().setAspectLocked(True)
-        ax = plot.getAxis("bottom")
-        ax.setTicks([[(k * (w + gap) + w / 2, f"{tt * dt:g}") for k, tt in enumerate(times)]])
-        plot.setLabel("bottom", f"frame time ({unit})")
-        plot.getAxis("left").setTicks([[(h / 2, "obs."), (h + gap + h / 2, "rec.")]])
+        clock = "session time" if self._clock is not None else "frame time"
+        show_frames(self.behavior_plot, self.frames_img, obs, rec, t, shape, f"{clock} ({unit})")

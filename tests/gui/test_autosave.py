@@ -26,7 +26,7 @@ CRASHING_APP = textwrap.dedent(
     assert win.open_data_file(sys.argv[2], "behavior")
     win.model_panel.batch_size.setValue(int(sys.argv[3]))
     win.model_panel.epochs_spin.setValue(100000)
-    win.autosave_every_s = 0.2
+    win.training.autosave_every_s = 0.2
     assert win.start_training()
     print("training", flush=True)
     app.exec()
@@ -86,7 +86,7 @@ def test_a_killed_app_leaves_a_session_that_the_next_start_restores(
     assert len(window.model.history) == saved
     assert window.model.neural.n_trials == n_trials
     assert window.training_panel.n_epochs_shown == saved
-    assert window._project_path is None  # Save asks where to keep it
+    assert window.session.project_path is None  # Save asks where to keep it
     assert orphans(folder) == [] and window.autosave.path.exists()  # adopted
     assert train(qtbot, window, 2) == "max_epochs"  # and it trains on from there
     assert len(window.model.history) == saved + 2
@@ -112,7 +112,7 @@ def test_declining_the_restore_discards_only_that_autosave(window, _autosave_in_
 
 def test_a_normal_close_leaves_no_autosave(loaded, qtbot, train):
     win = loaded
-    win.autosave_every_s = 0.0  # only the end-of-fit save
+    win.training.autosave_every_s = 0.0  # only the end-of-fit save
     assert train(qtbot, win, 2) == "max_epochs"
     assert _epochs_in(win.autosave.path) == 2
     # Another running window's autosave is no orphan.

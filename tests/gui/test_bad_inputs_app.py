@@ -13,7 +13,7 @@ def test_every_bad_file_shows_one_dialog_and_keeps_the_loaded_data(loaded, monke
     win = loaded
     shown: list[tuple[str, str]] = []
     monkeypatch.setattr(win, "_show_error", lambda title, text: shown.append((title, text)))
-    neural, behavior = win._neural, win._behavior
+    neural, behavior = win.session.neural, win.session.behavior
     summaries = {m: win.data_panel.summary_text(m) for m in ("neural", "behavior")}
     problems = []
     for case in LOAD_CASES:
@@ -31,7 +31,7 @@ def test_every_bad_file_shows_one_dialog_and_keeps_the_loaded_data(loaded, monke
             problems.append(f"{case.name}: {text}")
         if "Traceback" in text:
             problems.append(f"{case.name}: a traceback in the dialog")
-        if win._neural is not neural or win._behavior is not behavior:
+        if win.session.neural is not neural or win.session.behavior is not behavior:
             problems.append(f"{case.name}: the loaded data changed")
             win.set_datasets(neural, behavior)
     assert not problems, "\n".join(problems)

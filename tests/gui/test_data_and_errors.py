@@ -83,7 +83,7 @@ def test_a_nan_elbo_keeps_the_last_good_state(loaded, qtbot, monkeypatch, train)
     def diverge(self, *args, **kwargs):
         raise TrainingFailed("the ELBO became non-finite at epoch 3; the model was restored")
 
-    monkeypatch.setattr(type(win.model), "fit", diverge)
+    monkeypatch.setattr(type(win.model), "partial_fit", diverge)  # what Train calls
     assert train(qtbot, win, 2) == "failed"
     assert "non-finite" in win.last_error
     assert win.model.history.elbo == good
@@ -98,24 +98,24 @@ def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monke
 
     from PySide6.QtCore import QTimer
 
-    from mmgpvae_gui import main_window
+    from mmgpvae_gui import session
 
-    real = main_window.load_dataset
+    real = session.load_dataset
     seen = {"busy": False, "menu_enabled": True}
 
     def slow(path, **kw):
         time.sleep(0.4)
         return real(path, **kw)
 
-    monkeypatch.setattr(main_window, "load_dataset", slow)
+    monkeypatch.setattr(session, "load_dataset", slow)
     ticks = []
     timer = QTimer()
     timer.setInterval(10)
 
     def tick():
-        if window._busy.active:
+        if window.busy.active:
             ticks.append(time.perf_counter())
-            seen["busy"] = window._busy.bar.isVisible()
+            seen["busy"] = window.busy.bar.isVisible()
             seen["menu_enabled"] = window.menuBar().isEnabled()
 
     timer.timeout.connect(tick)
@@ -127,28 +127,28 @@ def test_a_slow_file_loads_with_the_window_live(window, demo_files, qtbot, monke
     # idle machine; a few under heavy load); none if the GUI thread blocked.
     assert len(ticks) >= 3
     assert seen == {"busy": True, "menu_enabled": False}
-    assert not window._busy.bar.isVisible() and window.menuBar().isEnabled()
+    assert not window.busy.bar.isVisible() and window.menuBar().isEnabled()
 
     def broken(path, **kw):
         time.sleep(0.05)
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(main_window, "load_dataset", broken)
+    monkeypatch.setattr(session, "load_dataset", broken)
     assert not window.open_data_file(demo_files["behavior"], "behavior")
     assert "disk on fire" in window.last_error
 
 
 def test_what_a_reader_dropped_is_said_in_the_status_bar(window, demo_files, monkeypatch):
     from mmgpvae_core.loaders.checks import warn_data
-    from mmgpvae_gui import main_window
+    from mmgpvae_gui import session
 
-    real = main_window.load_dataset
+    real = session.load_dataset
 
     def dropping(path, **kw):
         warn_data(path, "F", "1 of 20 ROI(s) dropped from ΔF/F: baseline F0 is not positive")
         return real(path, **kw)
 
-    monkeypatch.setattr(main_window, "load_dataset", dropping)
+    monkeypatch.setattr(session, "load_dataset", dropping)
     assert window.open_data_file(demo_files["neural"], "neural")
     assert len(window.last_data_warnings) == 1
     assert "1 of 20 ROI(s) dropped" in window.statusBar().currentMessage()

@@ -57,7 +57,7 @@ def test_start_pause_stop_train_more_cycles(loaded, qtbot, train, rng):
         assert win.start_training()
         qtbot.wait(rng.randrange(0, 300))
         assert win.stop_and_wait(60000)
-        assert not win.is_training and win._worker is None
+        assert not win.is_training and win.worker is None
 
 
 def test_windows_opened_and_closed_while_a_fit_runs(loaded, qtbot, demo_files, n_trials, rng):
@@ -73,7 +73,7 @@ def test_windows_opened_and_closed_while_a_fit_runs(loaded, qtbot, demo_files, n
         with qtbot.waitSignal(other.training_finished, timeout=60000):
             other.close()
         qtbot.waitUntil(lambda o=other: not o.isVisible(), timeout=10000)
-        assert other._worker is None
+        assert other.worker is None
         other.deleteLater()
         qtbot.wait(rng.randrange(0, 50))
     assert win.is_training  # the first window's fit went on all along

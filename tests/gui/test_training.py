@@ -12,7 +12,7 @@ def test_training_with_a_chosen_split_reports_the_elbo_live(loaded, qtbot, train
     win.model_panel.epochs_spin.setValue(4)
     with qtbot.waitSignal(win.training_finished, timeout=90000):
         win.start_training()
-        win._worker.progressed.connect(reports.append)
+        win.worker.progressed.connect(reports.append)
     assert [r.epoch for r in reports] == [1, 2, 3, 4]
     assert all(np.isfinite(r.elbo) for r in reports)
     cfg = win.model.model_config
@@ -82,7 +82,7 @@ def test_closing_while_training_asks_and_stops_the_worker(loaded, qtbot):
         assert win.isVisible()  # waits for the epoch in flight
     assert asked and "Training is running" in asked[0]
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=30000)
-    assert win._worker is None and not win.is_training
+    assert win.worker is None and not win.is_training
 
 
 def test_closing_can_be_cancelled(loaded, qtbot):

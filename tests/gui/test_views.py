@@ -12,7 +12,7 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
     win = loaded
     assert train(qtbot, win, 3) == "max_epochs"
     panel = win.reconstruction_panel
-    data = win._neural.data
+    data = win.session.neural.data
     panel.set_trial(0)
     qtbot.waitUntil(lambda: panel.shown_trial == 0, timeout=30000)
     np.testing.assert_array_equal(panel.observed_image(), data[0].T)
@@ -21,7 +21,7 @@ def test_the_slider_scrubs_trials(loaded, qtbot, train):
     qtbot.waitUntil(lambda: panel.shown_trial == 5, timeout=30000)
     np.testing.assert_array_equal(panel.observed_image(), data[5].T)
     assert not np.allclose(panel.reconstructed_image(), rec0)
-    assert str(win._neural.conditions[5]) in panel.trial_label.text()
+    assert str(win.session.neural.conditions[5]) in panel.trial_label.text()
     # The current trial is highlighted in the 3D view, drawn over the scene (no new render).
     renders = win.latent_panel.view.renders
     qtbot.waitUntil(

@@ -1,0 +1,172 @@
+"""Opening and saving, for the window: data files, projects, File ▸ Open recent and the session
+autosaved before a crash.
+
+Each command checks that the :class:`~mmgpvae_gui.session.Session` may do it now, runs the slow
+part off the GUI thread through ``live(text, fn)`` (the window's busy indicator), says why on
+failure through ``report(title, text)`` (never a traceback), and on success changes the session
+and emits a signal, which the window shows. It never touches a panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from mmgpvae_gui import actions
+from mmgpvae_gui.actions import RecentProjects
+from mmgpvae_gui.app import DEMO_DIR, settings
+from mmgpvae_gui.autosave import Autosave, ask_restore
+from mmgpvae_gui.export import file_error_text
+from mmgpvae_gui.session import Session
+
+
+class Files(QObject):
+    """The file commands of one window (its QObject parent, which the file dialogs belong to)."""
+
+    data_loaded = Signal(object)  # session.Loaded, now the session's
+    project_opened = Signal(object)  # session.Opened, now the session's
+    project_saved = Signal(object)  # Path
+
+    def __init__(
+        self,
+        session: Session,
+        recent: RecentProjects,
+        autosave: Autosave,
+        live: Callable[[str, Callable[[], Any]], Any],
+        is_busy: Callable[[], bool],
+        report: Callable[[str, str], None],
+        confirm: Callable[[str], bool],
+        parent: QObject,
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.recent, self.autosave = session, recent, autosave
+        self._live, self._is_busy, self._report, self._confirm = live, is_busy, report, confirm
+
+    def _refused(self, doing: str) -> bool:
+        """True (and a message, if a fit runs) when ``doing`` must wait for a fit or a file."""
+        reason = self.session.busy_reason(doing)
+        if reason:
+            self._report("Busy", reason)
+        return bool(reason) or self._is_busy()
+
+    # ------------------------------------------------------------------ data
+    def open_data_file(self, path: str | Path, modality: str) -> bool:
+        """Load ``path`` as the neural or behavior modality; on bad data, say why and keep the
+        previous data."""
+        if self._refused("loading data"):
+            return False
+        try:
+            loaded = self._live(
+                f"Reading {Path(path).name}…", lambda: self.session.read_data(path, modality)
+            )
+        except Exception as exc:  # an unreadable file must never kill the app
+            self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
+            return False
+        settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
+        self.session.set_data(loaded)
+        self.data_loaded.emit(loaded)
+        return True
+
+    def open_demo(self) -> bool:
+        """The bundled demo data set: simulated spikes and keypoints with known latents."""
+        ok = self.open_data_file(DEMO_DIR / "neural.h5", "neural")
+        return ok and self.open_data_file(DEMO_DIR / "behavior.h5", "behavior")
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Dropped files: a project opens; data files go to the modality their name suggests,
+        else neural first, then behavior."""
+        for p in paths:
+            name = p.name.lower()
+            if p.suffix == ".mmgp":
+                self.open_project(p)
+            elif "behav" in name or "pose" in name:
+                self.open_data_file(p, "behavior")
+            elif "neur" in name or "spike" in name or self.session.neural is None:
+                self.open_data_file(p, "neural")
+            else:
+                self.open_data_file(p, "behavior")
+
+    def simulate(self, text: str, fn: Callable[[], Any]) -> Any | None:
+        """``fn()`` (a simulated data set) with the window live; None if now is not the time."""
+        return None if self._refused("loading data") else self._live(text, fn)
+
+    # ------------------------------------------------------------------ projects
+    def open_project(self, path: str | Path, remember: bool = True) -> bool:
+        """Reopen a .mmgp project, read once; ``remember``: list it under File ▸ Recent."""
+        if self._refused("opening a project"):
+            return False
+        path = Path(path)
+        try:
+            opened = self._live(f"Opening {path.name}…", lambda: Session.read_project(path))
+        except Exception as exc:
+            self._report("Cannot open the project", file_error_text(path, exc))
+            return False
+        self.session.adopt_project(opened)
+        if remember:
+            self.recent.add(path.resolve())
+        self.project_opened.emit(opened)
+        return True
+
+    def open_chosen_fit(self, row: dict) -> str | None:
+        """A row of Model selection: open its saved fit like a project ("opened"); without one,
+        after asking to forget the current model, "split" (the caller sets the row's split for
+        Train). None when nothing was done."""
+        if self._refused("loading a fit"):
+            return None
+        project = row.get("project") or ""
+        if project and Path(project).exists():
+            return "opened" if self.open_project(project) else None
+        forget = "Forget the current model to train the chosen split?"
+        if self.session.model is not None and not self._confirm(forget):
+            return None
+        return "split"
+
+    def open_project_dialog(self) -> None:
+        actions.open_project_dialog(self.parent())
+
+    def save_project(self, path: str | Path) -> bool:
+        """Write the .mmgp project (the same file the CLI writes)."""
+        problem = self.session.why_not_save()
+        if problem is not None:
+            self._report(*problem)
+            return False
+        if self._is_busy():
+            return False
+        path = Path(path)
+        try:
+            self._live(f"Saving {path.name}…", lambda: self.session.save(path))
+        except Exception as exc:
+            self._report("Cannot save the project", f"{path}: {exc}")
+            return False
+        settings().setValue("recent/project_dir", str(path.resolve().parent))
+        self.recent.add(path.resolve())
+        self.project_saved.emit(path)
+        return True
+
+    def save_dialog(self) -> None:
+        """File ▸ Save: to the project's file, or ask where."""
+        if self.session.project_path is None:
+            self.save_as_dialog()
+        else:
+            self.save_project(self.session.project_path)
+
+    def save_as_dialog(self) -> None:
+        if self.session.model is None:
+            self._report("Nothing to save", "train a model first")
+        elif path := actions.ask_project_path(self.parent()):
+            self.save_project(path)
+
+    def offer_restore(self) -> bool:
+        """After a crash: offer the newest autosaved session left behind, and reopen it (as an
+        unsaved project) if the user wants it. True if a session was restored."""
+        if self.session.is_training or self.session.model is not None:
+            return False
+        latest = ask_restore(self._confirm, self.autosave.folder)
+        if latest is None or not self.open_project(latest, remember=False):
+            return False  # the dialog said why; the file stays for another try
+        self.autosave.adopt(latest)  # ours now: a crash before the next fit still keeps it
+        self.session.forget_project_path()  # Save asks where: not the autosave folder
+        return True

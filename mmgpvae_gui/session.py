@@ -1,0 +1,308 @@
+"""What the app knows, without Qt: the two datasets, the model, the project file, the fit.
+
+The window observes a :class:`Session` and shows it; the session never calls the window (MNELAB's
+``model.py``, napari's ``ViewerModel``). It can be built and driven in a test with no display::
+
+    s = Session()
+    s.load_data("neural.h5", "neural")
+    s.begin_fit(MMGPVAE(shared=2), epochs=10)  # the window's worker then runs model.fit
+    s.end_fit("max_epochs")
+    s.save("run.mmgp")
+
+Slow steps (:meth:`read_data`, :meth:`read_project`, :meth:`save`) touch no GUI state and may run
+off the GUI thread; :meth:`set_data` and :meth:`adopt_project` then make their result the
+session's, in the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.data import Dataset, check_pair
+from mmgpvae_core.loaders import load_dataset
+from mmgpvae_core.loaders.checks import data_warnings
+
+MODALITIES = ("neural", "behavior")
+
+
+@dataclass
+class Snapshot:
+    """What the views show of a model at one epoch. latents: subspace → (trials, time, dim) in
+    display coordinates; reconstruction: modality → (trials, time, channels)."""
+
+    epoch: int
+    latents: dict[str, np.ndarray]
+    reconstruction: dict[str, np.ndarray]
+    length_scales: np.ndarray
+
+
+def take_snapshot(model: MMGPVAE) -> Snapshot:
+    """Posterior-mean latents and reconstructions of the model's own data (copies)."""
+    post = model.latent_posterior()
+    rec = model.reconstruct()
+    return Snapshot(
+        epoch=len(model.history),
+        latents={k: np.array(v["mean"], dtype=np.float32) for k, v in post.items()},
+        reconstruction={k: np.array(v, dtype=np.float32) for k, v in rec.items()},
+        length_scales=np.array(model.length_scales, dtype=float),
+    )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A file read and checked against the other modality, not yet the session's.
+    ``notes``: what the reader dropped or overrode (one line per ``DataWarning``)."""
+
+    path: Path
+    modality: str
+    dataset: Dataset
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A project read from its file (once): the model with its data, and the views of it."""
+
+    path: Path
+    model: MMGPVAE
+    snapshot: Snapshot | None
+
+
+@dataclass
+class Fit:
+    """The state of the fit in progress, as the window's controls left it."""
+
+    running: bool = False
+    pause_requested: bool = False  # asked to pause; the worker stops after its epoch
+    worker_paused: bool = False  # the worker is blocked between epochs now
+    stop_requested: bool = False
+    outcome: str = "cancelled"  # the last fit's status: max_epochs, converged, cancelled, failed
+
+
+@dataclass(frozen=True)
+class Enabled:
+    """What the window may offer now. ``state``: the training panel's (empty, ready, running,
+    paused, stopping); ``edit``: data and settings may change; ``model_locked``: the
+    architecture is fixed (a model exists); ``save``: File ▸ Save project."""
+
+    state: str
+    edit: bool
+    model_locked: bool
+    save: bool
+
+
+class Session:
+    """The app's state. Public attributes are read freely; change them through the methods."""
+
+    def __init__(self) -> None:
+        self.neural: Dataset | None = None
+        self.behavior: Dataset | None = None
+        self.model: MMGPVAE | None = None
+        self.project_path: Path | None = None
+        self.last_snapshot: Snapshot | None = None
+        self.fit = Fit()
+        self._saved_epochs: int | None = None  # the model's epochs when last saved or opened
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_training(self) -> bool:
+        return self.fit.running
+
+    @property
+    def epochs_trained(self) -> int:
+        return 0 if self.model is None else len(self.model.history)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.model is not None and self.model.module is not None
+
+    @property
+    def dirty(self) -> bool:
+        """The model has trained since it was last saved (or opened)."""
+        return self.model is not None and self.epochs_trained != self._saved_epochs
+
+    @property
+    def unsaved(self) -> bool:
+        """A trained model that no project file holds as it is now (closing would lose it)."""
+        return self.epochs_trained > 0 and (self.project_path is None or self.dirty)
+
+    def enabled(self) -> Enabled:
+        f = self.fit
+        if f.running:
+            state = "stopping" if f.stop_requested else "paused" if f.pause_requested else "running"
+        else:
+            state = "ready" if self.neural is not None else "empty"
+        return Enabled(
+            state=state,
+            edit=not f.running,
+            model_locked=self.model is not None,
+            save=self.model is not None and (not f.running or f.pause_requested),
+        )
+
+    def data_summary(self) -> str:
+        if self.neural is None:
+            return "no data"
+        b = "" if self.behavior is None else f" + behavior {self.behavior.n_channels} ch"
+        return f"{self.neural.n_trials} trials · neural {self.neural.n_channels} ch{b}"
+
+    def model_summary(self) -> str:
+        return "no model" if self.model is None else f"model: {self.epochs_trained} epochs trained"
+
+    def latent_names(self, kw: dict) -> list[str]:
+        """Display names of the latents of a split ``kw`` (shared, private_neural, …)."""
+        out = [f"shared {k + 1}" for k in range(kw["shared"])]
+        out += [f"private neural {k + 1}" for k in range(kw["private_neural"])]
+        if self.behavior is not None:
+            out += [f"private behavior {k + 1}" for k in range(kw["private_behavior"])]
+        return out
+
+    # ------------------------------------------------------------------ why not
+    def busy_reason(self, doing: str) -> str | None:
+        """Why ``doing`` ("loading data", "opening a project", …) must wait, or None."""
+        return f"stop training before {doing}" if self.is_training else None
+
+    def why_not_save(self) -> tuple[str, str] | None:
+        """(title, text) of why the model cannot be saved now, or None."""
+        if not self.is_fitted:
+            return "Nothing to save", "train a model first"
+        if self.is_training and not self.fit.worker_paused:
+            text = "wait for the pause (after this epoch)" if self.fit.pause_requested else (
+                "pause or stop"
+            )
+            return "Busy", f"{text} before saving"
+        return None
+
+    def why_not_export_latents(self) -> tuple[str, str] | None:
+        if not self.is_fitted:
+            return "Nothing to export", "train a model first"
+        if self.is_training and not self.fit.worker_paused:
+            return "Busy", "pause or stop training before exporting latents"
+        return None
+
+    # ------------------------------------------------------------------ data
+    def read_data(self, path: str | Path, modality: str) -> Loaded:
+        """Read ``path`` as ``modality`` with the loaders' checks, and check it pairs with the
+        other modality held; raises ``DataError`` (or the reader's error). Changes nothing."""
+        if modality not in MODALITIES:
+            raise ValueError(f"modality: expected one of {MODALITIES}, found {modality!r}")
+        notes: list[str] = []
+        with data_warnings(notes.append):
+            ds = load_dataset(path)
+        other = self.behavior if modality == "neural" else self.neural
+        if other is not None:
+            check_pair(*((ds, other) if modality == "neural" else (other, ds)))
+        return Loaded(Path(path), modality, ds, notes)
+
+    def set_data(self, loaded: Loaded) -> None:
+        """Make a file read by :meth:`read_data` the session's (the model is dropped)."""
+        if loaded.modality == "neural":
+            self.set_datasets(loaded.dataset, self.behavior)
+        else:
+            self.set_datasets(self.neural, loaded.dataset)
+
+    def load_data(self, path: str | Path, modality: str) -> list[str]:
+        """:meth:`read_data` then :meth:`set_data`; returns the reader's notes."""
+        loaded = self.read_data(path, modality)
+        self.set_data(loaded)
+        return loaded.notes
+
+    def set_datasets(self, neural: Dataset | None, behavior: Dataset | None) -> None:
+        """New data: any model is dropped (it was fitted to other data)."""
+        self.neural, self.behavior = neural, behavior
+        self.reset_model()
+
+    def datasets(self) -> tuple[Dataset | None, Dataset | None]:
+        return self.neural, self.behavior
+
+    # ------------------------------------------------------------------ model and fit
+    def reset_model(self) -> None:
+        """Forget the model (not while it trains)."""
+        if self.is_training:
+            raise RuntimeError("stop training before forgetting the model")
+        self.model = None
+        self.project_path = None
+        self.last_snapshot = None
+        self._saved_epochs = None
+
+    def begin_fit(self, model: MMGPVAE | None, epochs: int) -> MMGPVAE:
+        """A fit starts: ``model`` becomes the session's if it has none (the model is
+        continued otherwise); the project remembers the epochs of the latest session."""
+        if self.is_training:
+            raise RuntimeError("a fit is running already")
+        if self.neural is None:
+            raise RuntimeError("no neural data")
+        if self.model is None:
+            if model is None:
+                raise ValueError("no model to fit")
+            self.model = model
+        self.model.set_params(epochs=epochs)
+        self.fit = Fit(running=True)
+        return self.model
+
+    def request_pause(self, paused: bool) -> None:
+        self.fit.pause_requested = paused
+        if not paused:
+            self.fit.worker_paused = False  # running again: saving must wait for a new pause
+
+    def request_stop(self) -> None:
+        self.fit.stop_requested = True
+        self.fit.pause_requested = self.fit.worker_paused = False
+
+    def worker_paused(self, paused: bool) -> None:
+        self.fit.worker_paused = paused
+
+    def end_fit(self, status: str | None = None) -> None:
+        """The fit's thread has ended; ``status`` if the fit reported one."""
+        outcome = status or self.fit.outcome
+        self.fit = Fit(outcome=outcome)
+
+    def set_outcome(self, status: str) -> None:
+        self.fit.outcome = status
+
+    # ------------------------------------------------------------------ projects
+    @staticmethod
+    def read_project(path: str | Path) -> Opened:
+        """Read a .mmgp project once: the model, its data and history; the views are computed
+        from the model as a training snapshot is. Changes nothing."""
+        path = Path(path)
+        try:
+            model = MMGPVAE.load(path)
+        except (RuntimeError, AssertionError):  # e.g. saved on a GPU this machine lacks
+            model = MMGPVAE.load(path, device="cpu")
+        snapshot = take_snapshot(model) if model.module is not None else None
+        return Opened(path, model, snapshot)
+
+    def adopt_project(self, opened: Opened, keep_path: bool = True) -> None:
+        """Make a project read by :meth:`read_project` the session; ``keep_path=False``: an
+        autosave restored, which Save must not overwrite (it asks where)."""
+        if self.is_training:
+            raise RuntimeError("stop training before opening a project")
+        self.neural, self.behavior = opened.model.neural, opened.model.behavior
+        self.model = opened.model
+        self.last_snapshot = opened.snapshot
+        self.project_path = opened.path if keep_path else None
+        self._saved_epochs = self.epochs_trained
+
+    def open_project(self, path: str | Path) -> Opened:
+        opened = self.read_project(path)
+        self.adopt_project(opened)
+        return opened
+
+    def forget_project_path(self) -> None:
+        self.project_path = None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the .mmgp project (the file the CLI writes); it becomes the session's file.
+        Call only when :meth:`why_not_save` is None."""
+        problem = self.why_not_save()
+        if problem is not None:
+            raise RuntimeError(problem[1])
+        path = Path(path)
+        self.model.save(path)  # type: ignore[union-attr]
+        self.project_path = path
+        self._saved_epochs = self.epochs_trained
+        return path
