@@ -37,7 +37,7 @@ from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.panels.training_panel import TrainingPanel
 from mmgpvae_gui.redraw import RedrawQueue
-from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot
+from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot, data_summary
 from mmgpvae_gui.session_clock import SessionClock
 from mmgpvae_gui.worker import OUTCOME_WORDS, TrainingControl, TrainingWorker
 
@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         """Show the session's data, and no model yet."""
         s = self.session
         for modality, ds in zip(("neural", "behavior"), s.datasets()):
-            self.data_panel.set_summary(modality, None if ds is None else ds.summary())
+            self.data_panel.set_summary(modality, None if ds is None else data_summary(ds))
         kw = self.model_panel.model_kwargs()
         self.reconstruction_panel.set_data(
             s.neural, s.behavior, kw["neural_likelihood"], kw["behavior_likelihood"]

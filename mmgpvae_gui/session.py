@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.data import Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.loaders.checks import data_warnings
@@ -38,6 +40,15 @@ class Snapshot:
     latents: dict[str, np.ndarray]
     reconstruction: dict[str, np.ndarray]
     length_scales: np.ndarray
+
+
+def data_summary(ds: Dataset) -> dict[str, Any]:
+    """``Dataset.summary()``, with ``session_s`` (the session's length in seconds) for a
+    continuous session cut into windows, whose "trials" are then windows."""
+    summary = ds.summary()
+    if is_continuous(ds):
+        summary["session_s"] = ds.n_trials * ds.n_time * (ds.bin_size_s or 0.0)
+    return summary
 
 
 def take_snapshot(model: MMGPVAE) -> Snapshot:

@@ -62,6 +62,11 @@ class DataPanel(QWidget):
         labels["file"].setText(src.rsplit("/", 1)[-1])
         labels["file"].setToolTip(src)
         labels["trials"].setText(str(summary["trials"]))
+        if (length := summary.get("session_s")) is not None:  # a continuous session's windows
+            window = f" of {length / summary['trials']:g} s" if length else ""
+            labels["trials"].setText(
+                f"{summary['trials']} windows{window} (continuous session, {length:g} s)"
+            )
         lo, hi = summary.get("trial_length_range", [summary["bins"]] * 2)
         bins = str(summary["bins"])
         if lo != hi:

@@ -268,6 +268,11 @@ def test_a_fit_of_a_continuous_session_ends_with_stitched_latents(window, qtbot,
     window.model_panel.epochs_spin.setValue(2)
     lp = window.latent_panel
     assert not lp.scrubber.isHidden()  # session time as soon as the data are loaded
+    n = sim.neural
+    assert window.data_panel.summary_text("neural")["trials"] == (
+        f"{n.n_trials} windows of {n.n_time * n.bin_size_s:g} s "
+        f"(continuous session, {n.n_trials * n.n_time * n.bin_size_s:g} s)"
+    )
     with qtbot.waitSignal(window.training_finished, timeout=120000):
         assert window.start_training()
     qtbot.waitUntil(lambda: lp.session_latents("shared")[1] is not None, timeout=60000)
