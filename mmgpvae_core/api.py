@@ -232,23 +232,14 @@ class MMGPVAE:
         return out
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        neural: Any,
-        behavior: Any = None,
-        *,
-        epochs: int | None = None,
-        on_epoch: Callable[[EpochReport], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        data_config: DataConfig | None = None,
-    ) -> MMGPVAE:
+    def fit(self, neural: Any, behavior: Any = None, **options: Any) -> MMGPVAE:
         """Train a new model on ``neural`` (and ``behavior``), forgetting any earlier fit;
-        ``partial_fit`` continues one. ``data_config``: where the data came from (saved)."""
+        ``partial_fit`` continues one. ``options`` as for ``partial_fit`` (``epochs``,
+        ``on_epoch``, ``should_stop``, ``data_config``), but a fresh fit has no ``warmup``."""
+        if "warmup" in options:
+            raise TypeError("fit() starts afresh; continue a warm-up with partial_fit(warmup=)")
         self._forget()
-        return self.partial_fit(
-            neural, behavior, epochs=epochs, on_epoch=on_epoch, should_stop=should_stop,
-            data_config=data_config,
-        )
+        return self.partial_fit(neural, behavior, **options)
 
     def partial_fit(
         self,

@@ -111,6 +111,15 @@ class CancellableJob(BackgroundJob):
         self.stop_event.set()
 
 
+def stop_and_wait(job: BackgroundJob | None, stop: Callable[[], None], timeout_ms: int) -> bool:
+    """Ask ``job`` to stop (``stop()``, its owner's way) and block until its thread has ended
+    (True, ``finished`` emitted) or ``timeout_ms`` has passed (False). True without a job."""
+    if job is None:
+        return True
+    stop()
+    return job.wait(timeout_ms / 1000)
+
+
 def run_live(fn: Callable[[], T]) -> T:
     """``fn()`` in a worker thread while this thread's event loop keeps turning (a nested
     ``QEventLoop``, as a modal dialog does); its result, or its exception re-raised here. The

@@ -278,11 +278,7 @@ class Exporter:
     def latents(self, path: str | Path) -> bool:
         """Write the model's posterior latents to ``path`` (.nwb or .npz, the file
         ``mmgpvae export-latents`` writes); say why on failure."""
-        problem = self.session.why_not_export_latents()
-        if problem is not None:
-            self._report(*problem)
-            return False
-        if self._is_busy():
+        if refused(self.session.why_not_export_latents(), self._report, self._is_busy):
             return False
         path, model = Path(path), self.session.model
         try:
@@ -296,6 +292,15 @@ class Exporter:
     def _written(self, path: Path) -> None:
         settings().setValue("recent/export_dir", str(path.resolve().parent))
         self._done(path)
+
+
+def refused(problem: tuple[str, str] | None, report, is_busy) -> bool:
+    """True when a file command cannot run now: a ``problem`` (title, text) from the session is
+    reported; while another file is read or written (``is_busy()``) it waits silently."""
+    if problem is not None:
+        report(*problem)
+        return True
+    return is_busy()
 
 
 def file_error_text(path: str | Path, exc: Exception) -> str:

@@ -19,7 +19,7 @@ from mmgpvae_gui import actions
 from mmgpvae_gui.actions import RecentProjects
 from mmgpvae_gui.app import DEMO_DIR, settings
 from mmgpvae_gui.autosave import Autosave, ask_restore
-from mmgpvae_gui.export import file_error_text
+from mmgpvae_gui.export import file_error_text, refused
 from mmgpvae_gui.session import Session
 
 
@@ -129,11 +129,7 @@ class Files(QObject):
 
     def save_project(self, path: str | Path) -> bool:
         """Write the .mmgp project (the same file the CLI writes)."""
-        problem = self.session.why_not_save()
-        if problem is not None:
-            self._report(*problem)
-            return False
-        if self._is_busy():
+        if refused(self.session.why_not_save(), self._report, self._is_busy):
             return False
         path = Path(path)
         try:

@@ -35,7 +35,7 @@ from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError, Dataset
 from mmgpvae_core.sweep import SweepSettings, run_sweep
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
-from mmgpvae_gui.background import CancellableJob
+from mmgpvae_gui.background import CancellableJob, stop_and_wait
 from mmgpvae_gui.session import Session, Snapshot, take_snapshot
 
 OUTCOME_WORDS = {"converged": "converged", "max_epochs": "done", "cancelled": "stopped"}
@@ -316,11 +316,7 @@ class TrainingControl(QObject):
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
         """Stop and block until the thread has finished (``ended`` has been emitted then)."""
-        if self.worker is None:
-            return True
-        worker = self.worker
-        self.stop()
-        return worker.wait(timeout_ms / 1000)
+        return stop_and_wait(self.worker, self.stop, timeout_ms)
 
     @Slot(object)
     def _on_worker_progressed(self, report: EpochReport) -> None:

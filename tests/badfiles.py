@@ -93,19 +93,13 @@ def _nwb_empty(path: Path) -> None:
         io.write(nwb)
 
 
-def _nwb_images_only(path: Path) -> None:
-    """An NWB file whose only series is a video (an OpticalSeries, an ImageSeries)."""
-    import pynwb
+def add_camera(nwb, name: str = "camera") -> None:
+    """A 5-frame video (an OpticalSeries, which is an ImageSeries) in ``nwb``'s acquisition."""
     from pynwb.image import OpticalSeries
 
-    nwb = pynwb.NWBFile(
-        session_description="a camera only",
-        identifier="camera",
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
-    )
     nwb.add_acquisition(
         OpticalSeries(
-            name="camera",
+            name=name,
             data=np.zeros((5, 4, 4), dtype=np.uint8),
             rate=30.0,
             distance=0.1,
@@ -114,6 +108,18 @@ def _nwb_images_only(path: Path) -> None:
             unit="n.a.",
         )
     )
+
+
+def _nwb_images_only(path: Path) -> None:
+    """An NWB file whose only series is a video (an OpticalSeries, an ImageSeries)."""
+    import pynwb
+
+    nwb = pynwb.NWBFile(
+        session_description="a camera only",
+        identifier="camera",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
+    add_camera(nwb)
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
 

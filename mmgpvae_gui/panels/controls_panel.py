@@ -49,6 +49,7 @@ from mmgpvae_core.figures.controls import (
     score_range,
 )
 from mmgpvae_core.sweep import SweepSettings
+from mmgpvae_gui.background import stop_and_wait
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE
 from mmgpvae_gui.worker import ControlsWorker
@@ -314,11 +315,7 @@ class ControlsPanel(QGroupBox):
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
         """Cancel and block until the worker thread ends (for closing the window)."""
-        if self._worker is None:
-            return True
-        worker = self._worker
-        self.cancel()
-        return worker.wait(timeout_ms / 1000)
+        return stop_and_wait(self._worker, self.cancel, timeout_ms)
 
     # ---------------------------------------------------------------- slots
     def _on_null_clicked(self) -> None:

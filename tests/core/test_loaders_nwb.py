@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from badfiles import add_camera
 
 from mmgpvae_core.cli import main
 from mmgpvae_core.data import DataError
@@ -198,27 +199,11 @@ def test_truncated_and_not_hdf5(tmp_path, nwb_file, capsys):
         assert "Traceback" not in capsys.readouterr().err
 
 
-def _camera(nwb, name="camera"):
-    from pynwb.image import OpticalSeries
-
-    nwb.add_acquisition(
-        OpticalSeries(
-            name=name,
-            data=np.zeros((5, 4, 4), dtype=np.uint8),
-            rate=30.0,
-            distance=0.1,
-            field_of_view=[0.1, 0.1],
-            orientation="up",
-            unit="n.a.",
-        )
-    )
-
-
 def test_image_series_are_never_the_behavior_series(tmp_path):
     """An OpticalSeries is an ImageSeries (told by neurodata type, not class name): a plain
     TimeSeries beside it is the default; alone it is listed, with the flag that picks one."""
     nwb = _nwb()
-    _camera(nwb)
+    add_camera(nwb)
     nwb.add_acquisition(pynwb.TimeSeries(name="wheel", data=np.arange(10.0), unit="cm", rate=10.0))
     path = tmp_path / "camera_and_wheel.nwb"
     with pynwb.NWBHDF5IO(str(path), "w") as io:
@@ -234,7 +219,7 @@ def test_image_series_are_never_the_behavior_series(tmp_path):
 
     only = tmp_path / "camera_only.nwb"
     nwb = _nwb()
-    _camera(nwb)
+    add_camera(nwb)
     with pynwb.NWBHDF5IO(str(only), "w") as io:
         io.write(nwb)
     with pytest.raises(DataError) as e:

@@ -9,8 +9,8 @@ import pytest
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents, session_time
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.figures import reconstruction_figure
 from mmgpvae_core.simulate import simulate, simulate_session
+from mmgpvae_gui import export
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.widgets.heatmap import pool
@@ -30,14 +30,18 @@ def fitted():
     return sim, model, latents, rec, continuous_latents(model)
 
 
+def _shown(qtbot, panel, width: int):
+    qtbot.addWidget(panel)
+    panel.resize(width, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
 @pytest.fixture
 def recon(qtbot, fitted):
     sim, _, _, rec, _ = fitted
-    panel = ReconstructionPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1200, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = _shown(qtbot, ReconstructionPanel(), 1200)
     panel.set_data(sim.neural, sim.behavior, "poisson", "gaussian")
     panel.set_reconstruction(rec)
     return panel
@@ -46,11 +50,7 @@ def recon(qtbot, fitted):
 @pytest.fixture
 def latents_view(qtbot, fitted):
     sim, _, latents, _, stitched = fitted
-    panel = LatentPanel()
-    qtbot.addWidget(panel)
-    panel.resize(700, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = _shown(qtbot, LatentPanel(), 700)
     panel.set_session_time(session_time(sim.neural), sim.neural.n_time)
     panel.set_latents(latents, None)
     panel.set_continuous_latents(stitched)
@@ -162,15 +162,7 @@ def test_exports_use_session_time(recon, latents_view, qtbot):
     data = recon.export_data("neural")
     t = data["time"]
     assert t.shape == (W,) and t[0] == pytest.approx(recon.scrubber.view()[0] * DT + DT / 2)
-    fig = reconstruction_figure(
-        data["observed"],
-        data["reconstructed"],
-        data["channel_names"],
-        data["trial"],
-        data["bin_size_s"],
-        data["likelihood"],
-        time=data["time"],
-    )
+    fig = export.reconstruction_fig(data, "neural")  # what the app's Export… draws
     ax = fig.axes[0]
     assert ax.get_xlabel() == "session time (s)"
     lo, hi = ax.get_xlim()
