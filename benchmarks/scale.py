@@ -16,7 +16,9 @@ saved at the end) and ``export`` (``mmgpvae export-latents RUN --out lat.npz --c
 Each reports its wall time, the process's peak RSS (``ru_maxrss``, which counts pages of
 memory-mapped files it touched) and the peak of its anonymous memory (``RssAnon`` sampled every
 20 ms: what the process itself allocated), and the fit its seconds per epoch (from the project's
-history; the first epoch is left out when there are more) and per hour of data.
+history; the first epoch is left out when there are more) and per hour of data, and its wall
+time and peak in each phase: set-up before the first epoch (likelihood choice, checks, initial
+length-scale and statistics), the epochs, writing the project.
 
     python benchmarks/scale.py                       # 1 hour each (~7 GB of disk), 2 epochs
     python benchmarks/scale.py --minutes 5           # a quick check
@@ -173,7 +175,7 @@ class _AnonPeak:
     """The peak of this process's anonymous resident memory (RssAnon), sampled every 20 ms."""
 
     def __init__(self, limit_bytes: float = 0, on_limit=None) -> None:
-        self.peak = 0
+        self.peak = self.phase_peak = 0
         self.limit, self.on_limit = limit_bytes, on_limit
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -189,10 +191,17 @@ class _AnonPeak:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.now())
+            now = self.now()
+            self.peak, self.phase_peak = max(self.peak, now), max(self.phase_peak, now)
             if self.limit and self.peak > self.limit and self.on_limit is not None:
                 self.on_limit(self.peak)
             self._stop.wait(0.02)
+
+    def mark(self) -> int:
+        """The peak since the last mark (or the start); the next one starts from now."""
+        now = self.now()
+        peak, self.phase_peak = max(self.phase_peak, now), now
+        return peak
 
     def stop(self) -> int:
         self._stop.set()
@@ -215,13 +224,24 @@ def run_stage(a: argparse.Namespace) -> None:
     base = _AnonPeak.now()
     t = time.perf_counter()
 
+    phases: dict = {}  # fit: peak anon MB and seconds of set-up, training, writing the project
+    current = ["set-up", t]
+
+    def enter(name: str) -> None:
+        now = time.perf_counter()
+        phases[current[0]] = {"peak_anon_mb": sampler.mark() / 2**20, "wall_s": now - current[1]}
+        current[:] = [name, now]
+
     def over(peak: int) -> None:  # a shared machine: stop before it runs out of memory
         info = {"stopped": True, "wall_s": time.perf_counter() - t, "base_anon_mb": base / 2**20,
                 "peak_anon_mb": peak / 2**20,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if a.stage == "fit":
+            info.update(stopped_in=current[0], phases=phases, **epoch_times)
         print("RESULT " + json.dumps(info), flush=True)
         os._exit(0)
 
+    epoch_times: dict = {}
     sampler = _AnonPeak(a.max_gb * 2**30, over)
     info: dict = {}
     if a.stage == "load":
@@ -234,6 +254,20 @@ def run_stage(a: argparse.Namespace) -> None:
             "data_bytes": int(n.data.nbytes + b.data.nbytes),
         }
     elif a.stage == "fit":
+        from mmgpvae_core import api
+
+        train, save = api.fit, api.MMGPVAE.save
+
+        def training(*args, **kw):  # the loop of epochs (after likelihoods, checks, set-up)
+            enter("train")
+            return train(*args, **kw)
+
+        def saving(model, *args, **kw):  # writing the project, after the last epoch
+            enter("save")
+            epoch_times.update(_epoch_times(np.asarray(model.history.elapsed_s)))
+            return save(model, *args, **kw)
+
+        api.fit, api.MMGPVAE.save = training, saving
         code = cli.main([
             "fit", "--neural", str(neural), "--behavior", str(pose), "--window", str(a.window),
             "--behavior-rate", str(rate), "--epochs", str(a.epochs), "--out", str(run),
@@ -241,11 +275,10 @@ def run_stage(a: argparse.Namespace) -> None:
         ])
         import h5py
 
+        enter("end")
         with h5py.File(run, "r") as f:
             elapsed = f["history/elapsed_s"][()]
-        per = np.diff(np.concatenate([[0.0], elapsed]))
-        info = {"code": code, "epoch_s": per.tolist(),
-                "s_per_epoch": float(np.mean(per[1:] if per.size > 1 else per))}
+        info = {"code": code, "phases": phases, **_epoch_times(elapsed)}
     else:
         out = folder / "latents.npz"
         code = cli.main(["export-latents", str(run), "--out", str(out), "--continuous"])
@@ -256,6 +289,15 @@ def run_stage(a: argparse.Namespace) -> None:
     info["base_anon_mb"] = base / 2**20
     info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(info), flush=True)
+
+
+def _epoch_times(elapsed: np.ndarray) -> dict:
+    """Seconds of each epoch, and their mean without the first when there are more."""
+    per = np.diff(np.concatenate([[0.0], elapsed]))
+    if not per.size:
+        return {}
+    return {"epoch_s": per.tolist(),
+            "s_per_epoch": float(np.mean(per[1:] if per.size > 1 else per))}
 
 
 def stage(a: argparse.Namespace, case: str, name: str) -> dict:
@@ -314,9 +356,10 @@ def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: fl
                              "skipped (no fit) | | | | | |")
                 continue
             if s.get("stopped"):
+                where = f" ({s['stopped_in']})" if s.get("stopped_in") else ""
                 lines.append(
                     f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | stopped at "
-                    f"{s['wall_s']:.0f} s | > {a.max_gb * 1024:,.0f} | > "
+                    f"{s['wall_s']:.0f} s{where} | > {a.max_gb * 1024:,.0f} | > "
                     f"{(a.max_gb * 1024 - s['base_anon_mb']) / data_mb:.1f}× | "
                     f"{s['peak_rss_mb']:,.0f} | | |")
                 continue
@@ -330,10 +373,26 @@ def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: fl
             )
     lines.append("")
     for case, r in results.items():
+        data_mb = r["load"]["data_bytes"] / 2**20
+        base = r["fit"].get("base_anon_mb", 0.0)
+        phases = "; ".join(
+            f"{PHASES[k]} {v['wall_s']:.0f} s, peak anon {v['peak_anon_mb']:,.0f} MB "
+            f"({(v['peak_anon_mb'] - base) / data_mb:.1f}×)"
+            for k, v in r["fit"].get("phases", {}).items()
+        )
         lines.append(f"- {case}: data {r['load']['dtype']}; fit epochs (s): "
                      + ", ".join(f"{x:.1f}" for x in r["fit"].get("epoch_s", []))
+                     + (f"; fit by phase: {phases}" if phases else "")
                      + f"; written in {r['write_s']:.0f} s ({r['disk_mb']:,.0f} MB on disk)")
     return "\n".join(lines) + "\n"
+
+
+#: the fit stage's phases, as the report names them
+PHASES = {
+    "set-up": "set-up before the first epoch (likelihood choice, checks, ℓ₀, initialisation)",
+    "train": "epochs",
+    "save": "writing the project",
+}
 
 
 def _torch_version() -> str:

@@ -379,20 +379,25 @@ class MMGPVAE:
         return out
 
     @torch.no_grad()
-    def reconstruct(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
-        """Posterior-predictive means (trials, time, channels) of each modality (in batches of
-        trials, as :meth:`posterior`)."""
+    def reconstruct(
+        self, neural: Any = None, behavior: Any = None, dtype: Any = np.float64
+    ) -> dict[str, np.ndarray]:
+        """Posterior-predictive means (trials, time, channels) of each modality, as ``dtype``;
+        inferred in batches of trials, as :meth:`posterior`, each written into its rows."""
         m = self.require_fitted()
         m.eval()
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
-        parts: dict[str, list[np.ndarray]] = {}
+        n = (nd if nd is not None else bd).n_trials
+        out: dict[str, np.ndarray] = {}
         for rows in _batches(nd, bd):
             post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
             for k, v in m.reconstruct(post).items():
-                parts.setdefault(k, []).append(v.cpu().numpy().astype(np.float64))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+                if k not in out:
+                    out[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
+                out[k][rows] = v.cpu().numpy()
+        return out
 
     @property
     def length_scales(self) -> np.ndarray:

@@ -238,17 +238,18 @@ class Dataset:
 def check_for_likelihood(ds: Dataset, likelihood: str) -> None:
     """Raise DataError if ``ds`` cannot be modelled with ``likelihood`` (a registered name; the
     check itself is the likelihood class's ``data_problem``)."""
-    from mmgpvae_core.model.likelihoods import (
-        likelihood_class,  # torch: only where a model is fitted
+    from mmgpvae_core.model.likelihoods import (  # torch: only where a model is fitted
+        ValueSummary,
+        likelihood_class,
     )
 
     cls = likelihood_class(likelihood)
-    for sl in ds.blocks():  # block by block: no copy of the whole session
-        x = ds.data[sl]
-        if cls.data_problem(x[~np.isnan(x)]):
-            # the message counts over all the data (rare, and the fit stops here)
-            problem = cls.data_problem(ds.data[~np.isnan(ds.data)])
-            raise DataError(ds.source, ds.field, problem or "")
+    if not cls.checks_values():
+        return
+    # one pass, block by block (no copy of the whole session); the message counts over it all
+    problem = cls.data_problem(ValueSummary.of(ds.data))
+    if problem:
+        raise DataError(ds.source, ds.field, problem)
 
 
 def check_pair(neural: Dataset, behavior: Dataset | None) -> None:

@@ -84,7 +84,7 @@ def collect_latents(source: Any) -> Latents:
     if isinstance(source, (str, Path)):
         from mmgpvae_core.project import read_project
 
-        p = read_project(source)
+        p = read_project(source, reconstruction=False)
         if p["neural"] is None:
             raise DataError(source, "data/neural", "missing; expected a project of a fit")
         post, neural, behavior, config = p["posterior"], p["neural"], p["behavior"], p["config"]

@@ -213,8 +213,12 @@ def _open_project(path: str | Path) -> h5py.File:
         raise DataError(path, "-", f"not a readable project file ({exc})") from None
 
 
-def read_project(path: str | Path) -> dict[str, Any]:
-    """Read everything back (the inverse of ``write_project``)."""
+def read_project(
+    path: str | Path, posterior: bool = True, reconstruction: bool = True
+) -> dict[str, Any]:
+    """Read everything back (the inverse of ``write_project``). ``posterior`` / ``reconstruction``
+    False leave those out (None): a model computes them again from its weights (they are saved
+    for readers without torch), so reopening one needs neither."""
     path = Path(path)
     with _open_project(path) as f:
         if f.attrs.get("format") != FORMAT:
@@ -226,8 +230,10 @@ def read_project(path: str | Path) -> dict[str, Any]:
             "state": {k: v[()] for k, v in f["model"].items()},
             "optimizer": f["optimizer"][()].tobytes() if "optimizer" in f else None,
             "history": {k: v[()] for k, v in f["history"].items()},
-            "posterior": _group_to_dict(f["posterior"]),
-            "reconstruction": {k: v[()] for k, v in f["reconstruction"].items()},
+            "posterior": _group_to_dict(f["posterior"]) if posterior else None,
+            "reconstruction": (
+                {k: v[()] for k, v in f["reconstruction"].items()} if reconstruction else None
+            ),
             "outcome": dict(f["outcome"].attrs.items()),
             "fit_state": _fit_state(f),
         }
@@ -263,7 +269,7 @@ def torch_from_bytes(b: bytes) -> Any:
 def summarize_project(path: str | Path) -> dict[str, Any]:
     """A project at a glance, plain JSON types (``mmgpvae inspect RUN.mmgp``): its config, each
     modality's summary, and for a fit its epochs, final ELBO terms, length-scales and outcome."""
-    p = read_project(path)
+    p = read_project(path, posterior=False, reconstruction=False)
     info: dict[str, Any] = {"kind": "mmgpvae project", "config": p["config"]}
     for name in ("neural", "behavior"):
         if p[name] is not None:

@@ -34,9 +34,8 @@ def save_model(
     m = model.require_fitted()
     with rng_unchanged(model.torch_device):
         post = model.posterior(model.neural, model.behavior)
-        reconstruction = {  # for readers of the file; float32 as the data
-            k: v.astype(np.float32) for k, v in model.reconstruct(model.neural, model.behavior).items()
-        }
+        # For readers of the file; float32 as the data, filled batch by batch.
+        reconstruction = model.reconstruct(model.neural, model.behavior, dtype=np.float32)
     posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
     posterior.update(model.display_latents(post))
     posterior["transform"] = model.orthonormal_transforms()
@@ -66,7 +65,7 @@ def save_model(
 def load_model(cls, path: str | Path, device: str | None = None):
     """Reopen a project as a fitted ``cls`` (an MMGPVAE): its parameters from the saved
     configuration (``device`` overrides the saved one), weights, optimizer state, history."""
-    p = read_project(path)
+    p = read_project(path, posterior=False, reconstruction=False)  # the weights give them
     cfg = p["config"]
     model_config = ModelConfig.from_dict(cfg["model"])
     train = TrainConfig.from_dict(cfg["train"])

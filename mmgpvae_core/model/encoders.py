@@ -14,6 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+#: values one block of ``fit_input_stats`` reads (4 MiB of float32)
+BLOCK_VALUES = 1 << 20
+
 
 class Linear(nn.Linear):
     """``nn.Linear`` that does not initialise an empty weight. A latent group of size 0 (no
@@ -63,12 +66,28 @@ class PseudoObservationEncoder(nn.Module):
 
     @torch.no_grad()
     def fit_input_stats(self, y: torch.Tensor) -> None:
-        """Set the standardization from training data (trials, time, channels) with NaN."""
-        x = self.transform(y).reshape(-1, y.shape[-1])
-        obs = ~torch.isnan(x)
-        n = obs.sum(0).clamp_min(1)
-        loc = torch.where(obs, x, torch.zeros_like(x)).sum(0) / n
-        var = torch.where(obs, (x - loc) ** 2, torch.zeros_like(x)).sum(0) / n
+        """Set the standardization from training data (trials, time, channels) with NaN.
+
+        Two passes over row blocks of about ``BLOCK_VALUES`` values (views of ``y``), so the
+        transform and the masks are never the size of an hour-long session; the block sums
+        are added in ``y``'s dtype (data that fit in one block: the whole-array numbers)."""
+        flat = y.reshape(-1, y.shape[-1])
+        blocks = flat.split(max(1, int(BLOCK_VALUES) // max(1, flat.shape[-1])))
+        total = count = None
+        for b in blocks:
+            x = self.transform(b)
+            obs = ~torch.isnan(x)
+            part = torch.where(obs, x, torch.zeros_like(x)).sum(0)
+            total = part if total is None else total + part
+            count = obs.sum(0) if count is None else count + obs.sum(0)
+        n = count.clamp_min(1)
+        loc = total / n
+        sq = None
+        for b in blocks:
+            x = self.transform(b)
+            part = torch.where(~torch.isnan(x), (x - loc) ** 2, torch.zeros_like(x)).sum(0)
+            sq = part if sq is None else sq + part
+        var = sq / n
         self.in_loc.copy_(loc)
         self.in_scale.copy_(torch.sqrt(var).clamp_min(1e-3))
 

@@ -12,6 +12,9 @@ is (gpytorch's ``likelihoods/`` shape; no caller asks "which likelihood is this?
   ``predictive_log_prob``) and display facts (``counts``, ``unit_label``, ``display_units``);
 - on plain numpy, without an instance: the data check (``data_problem`` / ``accepts``) and the
   automatic choice (``auto_score``: how well the data looks like this likelihood's, and why).
+  Both read a ``ValueSummary`` of the finite values, gathered block by block in one pass, so an
+  hour-long session is never copied whole (``choose_likelihood`` stops the pass as soon as no
+  further block can change the choice).
 
 Adding a likelihood is one class decorated with ``@register`` (its ``name`` is what project
 files store), its name in ``config.LIKELIHOODS`` (kept torch-free for the command line; a test
@@ -21,6 +24,7 @@ checks that the two agree) and its tests. Missing samples are handled by the cal
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,14 +50,112 @@ POSE_KINDS = {
 SPIKE_KINDS = {"nwb:Units": "spike counts (NWB units)"}
 
 
-def _finite(values: Any) -> np.ndarray:
-    """The observed (non-NaN) values of an array or Dataset, flattened."""
-    a = np.asarray(getattr(values, "data", values), dtype=np.float64)
-    return a[np.isfinite(a)]
+#: values one block of a pass over the data holds (the summary reads them as float64: 8 MiB)
+BLOCK_VALUES = 1 << 20
+#: a value is an integer when it is this close to one
+INTEGER_TOL = 1e-6
 
 
-def _is_integer(vals: np.ndarray) -> bool:
-    return bool((np.abs(vals - np.round(vals)) <= 1e-6).all())
+def _chunks(a: np.ndarray, n: int) -> Iterator[np.ndarray]:
+    """1-D pieces of ``a`` of at most ``n`` values, in C order, without copying ``a`` (each
+    trial of an array that is not contiguous is taken on its own)."""
+    if a.ndim <= 1 or a.flags.c_contiguous:
+        flat = a.reshape(-1)  # a view
+        for i in range(0, flat.size, n):
+            yield flat[i : i + n]
+    else:
+        for sub in a:
+            yield from _chunks(sub, n)
+
+
+@dataclass(frozen=True)
+class ValueSummary:
+    """What the data checks and the automatic choice know of the finite values of an array:
+    counts, the minimum, the first non-integer value (in C order), how many are 0 and 1.
+
+    ``ValueSummary.of(values)`` gathers it block by block (``BLOCK_VALUES`` at a time, in
+    float64), so no copy of the whole array is made.
+    """
+
+    n: int = 0
+    n_negative: int = 0
+    min: float = math.inf
+    n_non_integer: int = 0
+    first_non_integer: float = math.nan
+    n_zero: int = 0
+    n_one: int = 0
+
+    @property
+    def non_negative(self) -> bool:
+        return self.n_negative == 0
+
+    @property
+    def integer(self) -> bool:
+        return self.n_non_integer == 0
+
+    @property
+    def binary(self) -> bool:
+        """Every value is 0 or 1 (True for no values, as ``np.isin(…).all()`` is)."""
+        return self.n_zero + self.n_one == self.n
+
+    @classmethod
+    def of_block(cls, block: np.ndarray) -> ValueSummary:
+        """The summary of one block (any shape; read as float64)."""
+        x = np.asarray(block, dtype=np.float64).reshape(-1)
+        x = x[np.isfinite(x)]
+        if not x.size:
+            return cls()
+        frac = np.abs(x - np.round(x)) > INTEGER_TOL
+        n_frac = int(np.count_nonzero(frac))
+        return cls(
+            n=int(x.size),
+            n_negative=int(np.count_nonzero(x < 0)),
+            min=float(x.min()),
+            n_non_integer=n_frac,
+            first_non_integer=float(x[np.argmax(frac)]) if n_frac else math.nan,
+            n_zero=int(np.count_nonzero(x == 0)),
+            n_one=int(np.count_nonzero(x == 1)),
+        )
+
+    def merge(self, later: ValueSummary) -> ValueSummary:
+        """This summary and that of values after these."""
+        return ValueSummary(
+            n=self.n + later.n,
+            n_negative=self.n_negative + later.n_negative,
+            min=min(self.min, later.min),
+            n_non_integer=self.n_non_integer + later.n_non_integer,
+            first_non_integer=(
+                self.first_non_integer if self.n_non_integer else later.first_non_integer
+            ),
+            n_zero=self.n_zero + later.n_zero,
+            n_one=self.n_one + later.n_one,
+        )
+
+    @staticmethod
+    def blocks(values: Any) -> Iterator[np.ndarray]:
+        """1-D views of the values of an array, a Dataset (its ``data``) or a list, in C order,
+        ``BLOCK_VALUES`` at a time."""
+        return _chunks(np.asarray(getattr(values, "data", values)), max(1, int(BLOCK_VALUES)))
+
+    @classmethod
+    def of(cls, values: Any) -> ValueSummary:
+        """The summary of all the values (a summary is returned as it is)."""
+        if isinstance(values, ValueSummary):
+            return values
+        out = cls()
+        for block in cls.blocks(values):
+            out = out.merge(cls.of_block(block))
+        return out
+
+
+#: values standing for whatever blocks are still to come, one of each sort a summary tells
+#: apart (negative, non-integer, neither 0 nor 1, 0, 1): merged in every combination, they give
+#: every set of predicates the rest of the data could lead to
+_WITNESS_VALUES = (-1.0, 0.5, 2.0, 0.0, 1.0)
+_WITNESSES = [
+    ValueSummary.of_block(np.array([v for j, v in enumerate(_WITNESS_VALUES) if m >> j & 1]))
+    for m in range(1, 1 << len(_WITNESS_VALUES))
+]
 
 
 class Likelihood(nn.Module):
@@ -92,7 +194,8 @@ class Likelihood(nn.Module):
     def init_from_data(self, flat: torch.Tensor, out_bias: torch.Tensor) -> None:
         """Initialise from the training data ``flat`` (samples, channels; NaN = missing):
         this likelihood's own parameters and the decoder's output bias ``out_bias``
-        (channels,), set in place."""
+        (channels,), set in place. Statistics by ``nan_moments`` (row blocks: no temporary
+        the size of ``flat``)."""
 
     # ---------------------------------------------------------------- posterior predictive
     def predictive_mean(
@@ -114,25 +217,67 @@ class Likelihood(nn.Module):
 
     # ---------------------------------------------------------------- data, without an instance
     @classmethod
-    def data_problem(cls, values: np.ndarray) -> str | None:
-        """Why finite ``values`` cannot be modelled by this likelihood (None: they can)."""
+    def data_problem(cls, values: ValueSummary | Any) -> str | None:
+        """Why the finite values (a ``ValueSummary``, or an array summarised here) cannot be
+        modelled by this likelihood (None: they can)."""
         return None
 
     @classmethod
-    def accepts(cls, values: Any) -> bool:
-        return cls.data_problem(_finite(values)) is None
+    def checks_values(cls) -> bool:
+        """Whether ``data_problem`` looks at the values (False: any finite values will do, and
+        ``check_for_likelihood`` skips its pass over the data)."""
+        return cls.data_problem.__func__ is not Likelihood.data_problem.__func__
 
     @classmethod
-    def auto_score(cls, values: np.ndarray, kind: str, modality: str) -> tuple[float, str] | None:
-        """(score, reason) if the automatic choice may pick this likelihood for finite
-        ``values`` of a Dataset of ``kind`` in ``modality``; the highest score wins. Convention:
-        10 when ``kind`` names the signal, 1–3 from the values alone, None: never chosen."""
+    def accepts(cls, values: Any) -> bool:
+        return cls.data_problem(ValueSummary.of(values)) is None
+
+    @classmethod
+    def auto_score(cls, values: ValueSummary, kind: str, modality: str) -> tuple[float, str] | None:
+        """(score, reason) if the automatic choice may pick this likelihood for the finite
+        values summarised in ``values`` of a Dataset of ``kind`` in ``modality``; the highest
+        score wins. Convention: 10 when ``kind`` names the signal, 1–3 from the values alone,
+        None: never chosen. Read only the summary's predicates (``integer``, ``non_negative``,
+        ``binary``, whether ``n_zero``/``n_one`` > 0): ``choose_likelihood`` stops reading the
+        data once no further values could change them in a way that changes its choice."""
         return None
 
     @classmethod
     def display_units(cls, bin_size_s: float | None, units: str | None) -> tuple[float, str]:
         """(scale applied to the data, unit label) in figures."""
         return 1.0, units or "a.u."
+
+
+def _row_blocks(flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Views of ``flat`` (samples, channels), about ``BLOCK_VALUES`` values each."""
+    return flat.split(max(1, int(BLOCK_VALUES) // max(1, flat.shape[-1])))
+
+
+def _add(total: torch.Tensor | None, part: torch.Tensor) -> torch.Tensor:
+    return part if total is None else total + part
+
+
+@torch.no_grad()
+def nan_moments(flat: torch.Tensor, var: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-channel ``torch.nanmean(flat, 0)`` and ``torch.nanmean((flat - mean)**2, 0)`` of
+    ``flat`` (samples, channels; NaN = missing), or None for the second when ``var`` is False.
+
+    Two passes over row blocks of ``BLOCK_VALUES`` values (views), so nothing of ``flat``'s
+    size is allocated; the block sums are added in ``flat``'s dtype, so data that fit in one
+    block give exactly the whole-array numbers. A channel with no observed value gets NaN.
+    """
+    blocks = _row_blocks(flat)
+    total = count = None
+    for b in blocks:
+        total = _add(total, torch.nansum(b, dim=0))
+        count = _add(count, (~torch.isnan(b)).sum(dim=0))
+    mean = total / count
+    if not var:
+        return mean, None
+    sq = None
+    for b in blocks:
+        sq = _add(sq, torch.nansum((b - mean) ** 2, dim=0))
+    return mean, sq / count
 
 
 # ---------------------------------------------------------------------------- registry
@@ -178,12 +323,29 @@ def choose_likelihood(
     data: Any, kind: str | None = None, modality: str = "neural"
 ) -> LikelihoodChoice:
     """The likelihood for ``data`` (a Dataset, whose ``kind`` is used, or an array): the
-    registered class with the highest ``auto_score``."""
+    registered class with the highest ``auto_score``.
+
+    The values are summarised block by block, and the pass stops as soon as no values still
+    to come could change the choice (calcium and pose: after the first block; counts, which
+    one negative or fractional value would turn Gaussian: at the end), so the choice is the
+    one all the values give, without a copy of them."""
     kind = kind if kind is not None else getattr(data, "kind", "generic")
-    vals = _finite(data)
+    if isinstance(data, ValueSummary):
+        return _best_choice(data, kind, modality)
+    seen = ValueSummary()
+    blocks = ValueSummary.blocks(data)
+    for block in blocks:
+        seen = seen.merge(ValueSummary.of_block(block))
+        choice = _best_choice(seen, kind, modality)
+        if all(_best_choice(seen.merge(w), kind, modality) == choice for w in _WITNESSES):
+            return choice
+    return _best_choice(seen, kind, modality)
+
+
+def _best_choice(values: ValueSummary, kind: str, modality: str) -> LikelihoodChoice:
     best: tuple[float, str, str] | None = None
     for name, cls in LIKELIHOOD_CLASSES.items():
-        scored = cls.auto_score(vals, kind, modality)
+        scored = cls.auto_score(values, kind, modality)
         if scored is not None and (best is None or scored[0] > best[0]):
             best = (scored[0], name, scored[1])
     assert best is not None, "the Gaussian likelihood accepts any data"
@@ -206,17 +368,17 @@ class _CountLikelihood(Likelihood):
     unit_label = "counts per bin"
 
     @classmethod
-    def data_problem(cls, values: np.ndarray) -> str | None:
-        if (values < 0).any():
+    def data_problem(cls, values):
+        s = ValueSummary.of(values)
+        if not s.non_negative:
             return (
-                f"{int((values < 0).sum())} negative values, minimum {values.min():g}; a "
+                f"{s.n_negative} negative values, minimum {s.min:g}; a "
                 f"{cls.display_name} likelihood needs non-negative spike counts (use "
                 "--neural-likelihood gaussian for calcium traces)"
             )
-        frac = np.abs(values - np.round(values))
-        if (frac > 1e-6).any():
+        if not s.integer:
             return (
-                f"non-integer value {values[frac > 1e-6][0]:g}; a {cls.display_name} likelihood "
+                f"non-integer value {s.first_non_integer:g}; a {cls.display_name} likelihood "
                 "needs integer spike counts (use a gaussian likelihood for continuous signals)"
             )
         return None
@@ -229,7 +391,8 @@ class _CountLikelihood(Likelihood):
 
     @torch.no_grad()
     def init_from_data(self, flat, out_bias):
-        out_bias.copy_(torch.log(torch.nanmean(flat, dim=0).clamp_min(1e-3)))
+        mean, _ = nan_moments(flat, var=False)
+        out_bias.copy_(torch.log(mean.clamp_min(1e-3)))
 
 
 @register
@@ -311,9 +474,8 @@ class NegativeBinomialLikelihood(_CountLikelihood):
 
     @torch.no_grad()
     def init_from_data(self, flat, out_bias):
-        super().init_from_data(flat, out_bias)
-        mean = torch.nanmean(flat, dim=0)
-        var = torch.nanmean((flat - mean) ** 2, dim=0)
+        mean, var = nan_moments(flat)
+        out_bias.copy_(torch.log(mean.clamp_min(1e-3)))
         # Method of moments, r = μ² / (Var − μ); near-Poisson channels start at r = 100.
         excess = var - mean
         r = torch.where(excess > 1e-6, mean**2 / excess.clamp_min(1e-6), torch.full_like(mean, 1e2))
@@ -347,9 +509,9 @@ class GaussianLikelihood(Likelihood):
             return 10.0, CALCIUM_KINDS[kind]
         if kind in POSE_KINDS:
             return 10.0, POSE_KINDS[kind]
-        if not _is_integer(values):
+        if not values.integer:
             return 1.0, "non-integer values"
-        if (values < 0).any():
+        if not values.non_negative:
             return 1.0, "negative values"
         return 1.0, "continuous behavior" if modality != "neural" else "continuous values"
 
@@ -384,8 +546,7 @@ class GaussianLikelihood(Likelihood):
 
     @torch.no_grad()
     def init_from_data(self, flat, out_bias):
-        mean = torch.nanmean(flat, dim=0)
-        var = torch.nanmean((flat - mean) ** 2, dim=0)
+        mean, var = nan_moments(flat)
         self.loc.copy_(mean)
         self.scale.copy_(torch.sqrt(var).clamp_min(1e-6))
 
@@ -401,7 +562,7 @@ class BernoulliLikelihood(Likelihood):
 
     @classmethod
     def data_problem(cls, values):
-        if not np.isin(values, (0.0, 1.0)).all():
+        if not ValueSummary.of(values).binary:
             return "a Bernoulli likelihood needs values that are 0 or 1"
         return None
 
@@ -409,7 +570,7 @@ class BernoulliLikelihood(Likelihood):
     def auto_score(cls, values, kind, modality):
         if kind in CALCIUM_KINDS or kind in POSE_KINDS or kind in SPIKE_KINDS:
             return None
-        if cls.data_problem(values) is None and np.unique(values).size == 2:
+        if values.binary and values.n_zero and values.n_one:
             return 3.0, "only 0/1 values"
         return None
 
@@ -431,5 +592,5 @@ class BernoulliLikelihood(Likelihood):
 
     @torch.no_grad()
     def init_from_data(self, flat, out_bias):
-        p = torch.nanmean(flat, dim=0).clamp(1e-3, 1 - 1e-3)
+        p = nan_moments(flat, var=False)[0].clamp(1e-3, 1 - 1e-3)
         out_bias.copy_(torch.log(p / (1 - p)))

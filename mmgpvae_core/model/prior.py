@@ -79,22 +79,90 @@ class FourierGPPrior(nn.Module):
         return log_s, keep
 
 
-def length_scale_from_data(arrays: list[np.ndarray], log_transform: list[bool]) -> float:
+#: values one block of the length-scale estimate holds (8 MiB of float64)
+BLOCK_VALUES = 1 << 20
+#: values of each modality the length-scale estimate reads: above it, a seeded random sample of
+#: whole trials (windows) of about this many values stands for the session
+SAMPLE_VALUES = 1 << 24
+
+
+def _trial_sample(n_trials: int, per_trial: int, seed: int) -> np.ndarray:
+    """Sorted indices of the trials the estimate reads: all of them, or a seeded random
+    sample of ``SAMPLE_VALUES // per_trial`` (at least one) when there are more values."""
+    keep = max(1, int(SAMPLE_VALUES) // max(1, per_trial))
+    if keep >= n_trials:
+        return np.arange(n_trials)
+    return np.sort(np.random.default_rng(seed).choice(n_trials, keep, replace=False))
+
+
+def _blocks(trials: np.ndarray, T: int, C: int) -> list[tuple[np.ndarray, slice]]:
+    """(trial indices, channel slice) blocks of about ``BLOCK_VALUES`` values: whole trials
+    (lags need the whole time axis), split across channels when one trial is too big."""
+    per_c = max(1, min(C, int(BLOCK_VALUES) // max(1, T)))
+    per_n = max(1, int(BLOCK_VALUES) // (T * per_c))
+    return [
+        (trials[i : i + per_n], slice(c, min(c + per_c, C)))
+        for c in range(0, C, per_c)
+        for i in range(0, trials.size, per_n)
+    ]
+
+
+def _autocovariance(y: np.ndarray, log: bool, max_lag: int, seed: int) -> np.ndarray:
+    """(max_lag,) mean of x[:, :T−k]·x[:, k:] over trials, bins and channels for each lag k,
+    where x is y (log1p of y ≥ 0 for counts) centred per channel, NaN → 0; read block by block
+    (float64 blocks, never a copy of y) on the trials ``_trial_sample`` picks."""
+    N, T, C = y.shape
+    trials = _trial_sample(N, T * C, seed)
+    blocks = _blocks(trials, T, C)
+
+    def values(rows: np.ndarray, cols: slice) -> np.ndarray:
+        if rows[-1] - rows[0] + 1 == rows.size:  # consecutive trials: a view, not a copy
+            x = y[rows[0] : rows[-1] + 1, :, cols]
+        else:
+            x = y[rows, :, cols]
+        if log:
+            return np.log1p(np.clip(x, 0, None, dtype=float))
+        return np.array(x, dtype=float)
+
+    total, count = np.zeros(C), np.zeros(C)
+    for rows, cols in blocks:
+        x = values(rows, cols)
+        total[cols] += np.nansum(x, axis=(0, 1))
+        count[cols] += (~np.isnan(x)).sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count  # NaN for a channel with nothing observed: all zero below
+    lags = min(max_lag, T)  # a lag of T or more has no pairs: NaN
+    sums = np.zeros(max_lag)
+    for rows, cols in blocks:
+        x = values(rows, cols)
+        x -= mean[cols]
+        x = np.nan_to_num(x, copy=False)
+        for k in range(lags):
+            sums[k] += np.einsum("ntc,ntc->", x[:, : T - k], x[:, k:])
+    pairs = trials.size * C * (T - np.arange(max_lag))
+    return np.where(pairs > 0, sums / np.maximum(pairs, 1), np.nan)
+
+
+def length_scale_from_data(
+    arrays: list[np.ndarray], log_transform: list[bool], seed: int = 0
+) -> float:
     """A robust initial length-scale (bins) from the data's autocorrelation.
 
     For a latent with an RBF kernel seen through white noise, the autocovariance at lags τ ≥ 1 is
     v·exp(−τ²/2ℓ²), so log(ac(τ)/ac(1)) = −(τ² − 1)/(2ℓ²): fit ℓ by least squares over the lags
     where the ratio is still above 0.2. Averaged over channels and trials; median over modalities.
     Clipped to [2, T/4].
+
+    The autocovariance is summed block by block (``_autocovariance``): a modality of more than
+    ``SAMPLE_VALUES`` values is read on a random sample of whole trials (``seed``), an estimate
+    of the same average (an initial value: the fit learns ℓ); below it every trial is read and
+    the result is the whole-array one.
     """
     estimates = []
     T = arrays[0].shape[1]
     for y, log in zip(arrays, log_transform):
-        x = np.log1p(np.clip(y, 0, None)) if log else np.array(y, dtype=float)
-        x = x - np.nanmean(x, axis=(0, 1), keepdims=True)
-        x = np.nan_to_num(x)
         max_lag = max(3, T // 3)
-        ac = np.array([(x[:, : T - k] * x[:, k:]).mean() for k in range(max_lag)])
+        ac = _autocovariance(np.asarray(y), log, max_lag, seed)
         if ac[1] <= 0:
             continue
         r = ac[1:] / ac[1]

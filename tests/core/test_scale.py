@@ -4,8 +4,11 @@ benchmarks/scale.py measures the real sizes)."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
+import torch
 
 from mmgpvae_core import data as data_mod
 from mmgpvae_core.continuous import Stitcher, continuous_latents, stitch, window_starts
@@ -13,12 +16,26 @@ from mmgpvae_core.data import DataError, Dataset, check_for_likelihood, data_blo
 from mmgpvae_core.loaders import DataWarning, load_dataset, read_source
 from mmgpvae_core.loaders.suite2p import Traces
 from mmgpvae_core.loaders.trials import zscore_channels
+from mmgpvae_core.model import encoders as enc_mod
+from mmgpvae_core.model import likelihoods as lik_mod
+from mmgpvae_core.model import prior as prior_mod
+from mmgpvae_core.model.encoders import PseudoObservationEncoder
+from mmgpvae_core.model.likelihoods import (
+    ValueSummary,
+    choose_likelihood,
+    make_likelihood,
+    nan_moments,
+)
+from mmgpvae_core.model.prior import length_scale_from_data
+from mmgpvae_core.simulate import simulate
 
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     """Blocks of 7 values: every chunked pass takes many blocks, split inside trials."""
     monkeypatch.setattr(data_mod, "CHUNK_ELEMENTS", 7)
+    for mod in (lik_mod, enc_mod, prior_mod):
+        monkeypatch.setattr(mod, "BLOCK_VALUES", 7)
 
 
 def test_blocks_cover_every_value_once():
@@ -71,6 +88,171 @@ def test_chunked_zscore_matches_numpy(tiny_chunks):
     np.testing.assert_allclose(np.nanmean(z, axis=(0, 1)), 0, atol=1e-12)
     np.testing.assert_allclose(np.nanstd(z, axis=(0, 1))[:3], 1)
     assert np.isnan(z[0, 5:, 1]).all() and (z[:, :, 3] == 0).all()
+
+
+# ---------------------------------------------------------------------------- fit set-up by blocks
+def _counts(seed=0, shape=(5, 9, 4)):
+    x = np.random.default_rng(seed).poisson(2.0, shape).astype(float)
+    x[1, 4:] = np.nan  # a shorter trial
+    x[3, :, 2] = np.nan
+    return x
+
+
+def test_value_summary_by_blocks_is_the_whole_arrays(tiny_chunks):
+    x = _counts()
+    x[0, 3, 1], x[2, 5, 2], x[3, 1, 0] = -2.0, 0.25, 1.5
+    s = ValueSummary.of(Dataset(x))
+    v = x[np.isfinite(x)]
+    assert (s.n, s.n_negative, s.min, s.n_non_integer) == (v.size, 1, -2.0, 2)
+    assert s.first_non_integer == 0.25  # the first in C order, whatever the blocks
+    assert (s.n_zero, s.n_one) == ((v == 0).sum(), (v == 1).sum())
+    strided = x[:, 1::2]  # not contiguous: read trial by trial, no copy of the whole
+    assert ValueSummary.of(strided) == ValueSummary.of(np.ascontiguousarray(strided))
+    assert ValueSummary.of([0.0, 1.0, np.nan]).binary
+
+
+CHOICE_CASES = [  # (values, kind, modality): the automatic-choice tests' data
+    (np.random.default_rng(0).poisson(3.0, (4, 10, 5)), "generic", "neural"),
+    (np.random.default_rng(1).uniform(0, 5, (4, 10, 5)), "generic", "neural"),
+    (-np.random.default_rng(2).poisson(3.0, (4, 10, 5)), "generic", "neural"),
+    (np.random.default_rng(3).integers(0, 2, (4, 10, 5)), "generic", "neural"),
+    (np.random.default_rng(3).integers(0, 2, (4, 10, 5)), "generic", "behavior"),
+    (np.random.default_rng(4).poisson(200.0, (4, 10, 5)), "suite2p", "neural"),
+    (np.random.default_rng(5).integers(0, 2, (4, 10, 5)), "nwb:Units", "neural"),
+    (np.random.default_rng(5).integers(0, 2, (4, 10, 5)) - 0.5, "nwb:Units", "neural"),
+    (np.random.default_rng(6).integers(0, 256, (4, 10, 5)), "generic", "behavior"),
+    (np.random.default_rng(6).integers(0, 256, (4, 10, 5)), "deeplabcut", "behavior"),
+]
+
+
+def test_blockwise_choice_is_the_whole_arrays(monkeypatch):
+    def choices():
+        return [
+            str(choose_likelihood(Dataset(v.astype(float), kind=k), modality=m))
+            for v, k, m in CHOICE_CASES
+        ]
+
+    whole = choices()  # each array is one block
+    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    assert choices() == whole
+    # counts with one negative value in the last block: read to the end, then Gaussian
+    late = np.random.default_rng(0).poisson(3.0, (4, 10, 5)).astype(float)
+    late[-1, -1, -1] = -1.0
+    assert str(choose_likelihood(Dataset(late))) == "gaussian (auto: negative values)"
+
+
+def test_the_choice_stops_reading_once_the_rest_cannot_change_it(monkeypatch):
+    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    read = []
+    of_block = ValueSummary.of_block.__func__
+    monkeypatch.setattr(
+        ValueSummary,
+        "of_block",
+        classmethod(lambda cls, b: read.append(b.size) or of_block(cls, b)),
+    )
+    f = np.random.default_rng(0).normal(100, 5, (4, 10, 5))
+    assert choose_likelihood(Dataset(f, kind="suite2p")).name == "gaussian"
+    assert len(read) == 1  # calcium: whatever comes next, Gaussian
+    read.clear()
+    assert choose_likelihood(Dataset(np.ones((4, 10, 5)) * 2)).name == "poisson"
+    assert sum(read) == 200  # counts: one fractional value later would make it Gaussian
+
+
+def test_the_choice_and_checks_hold_a_block_not_a_copy(monkeypatch):
+    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 1 << 12)
+    counts = np.random.default_rng(0).poisson(2.0, (40, 100, 250)).astype(np.float32)  # 4 MB
+    ds = Dataset(counts)
+    tracemalloc.start()
+    try:
+        assert choose_likelihood(ds).name == "poisson"
+        check_for_likelihood(ds, "poisson")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < counts.nbytes / 8  # blocks of 4096 values; was 2.5× the data in float64
+
+
+def _set_up_stats(y):
+    """Every likelihood's initial parameters and the encoder's standardization of y."""
+    out = {}
+    for name in ("poisson", "negbinomial", "gaussian", "bernoulli"):
+        lik = make_likelihood(name, y.shape[-1])
+        bias = torch.zeros(y.shape[-1])
+        lik.init_from_data(y.reshape(-1, y.shape[-1]), bias)
+        out.update({f"{name}.{k}": v.clone() for k, v in lik.state_dict().items()})
+        out[f"{name}.bias"] = bias
+    for log in (False, True):
+        enc = PseudoObservationEncoder(y.shape[-1], 2, (4,), log)
+        enc.fit_input_stats(y)
+        out[f"enc{log}.loc"], out[f"enc{log}.scale"] = enc.in_loc.clone(), enc.in_scale.clone()
+    return out
+
+
+def test_blockwise_set_up_statistics_match_whole_array_ones(monkeypatch):
+    y = torch.as_tensor(_counts(shape=(6, 11, 4)), dtype=torch.float32)
+    flat = y.reshape(-1, 4)
+    mean, var = nan_moments(flat)  # one block: exactly torch's whole-array numbers
+    assert torch.equal(mean, torch.nanmean(flat, dim=0))
+    assert torch.equal(var, torch.nanmean((flat - mean) ** 2, dim=0))
+    whole = _set_up_stats(y)
+    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    monkeypatch.setattr(enc_mod, "BLOCK_VALUES", 7)
+    blocks = _set_up_stats(y)
+    for k, v in whole.items():
+        torch.testing.assert_close(blocks[k], v, rtol=1e-5, atol=1e-6, msg=k)
+    gone = flat.clone()
+    gone[:, 1] = np.nan
+    assert torch.isnan(nan_moments(gone)[0][1])  # as torch.nanmean: NaN, no error
+
+
+def _whole_array_length_scale(arrays, log_transform):
+    """The estimate as it was before blocks: whole-array temporaries, every trial."""
+    estimates = []
+    T = arrays[0].shape[1]
+    for y, log in zip(arrays, log_transform):
+        x = np.log1p(np.clip(y, 0, None)) if log else np.array(y, dtype=float)
+        x = np.nan_to_num(x - np.nanmean(x, axis=(0, 1), keepdims=True))
+        max_lag = max(3, T // 3)
+        ac = np.array([(x[:, : T - k] * x[:, k:]).mean() for k in range(max_lag)])
+        if ac[1] <= 0:
+            continue
+        r, taus = ac[1:] / ac[1], np.arange(1, max_lag)
+        ok = (r > 0.2) & (taus > 1)
+        stop = np.argmax(~ok[1:]) + 1 if (~ok[1:]).any() else len(ok)
+        ok[stop:] = False
+        if not ok.any():
+            estimates.append(1.0)
+            continue
+        a, b = taus[ok] ** 2 - 1.0, -2.0 * np.log(r[ok])
+        estimates.append(float(np.sqrt((a * a).sum() / max((a * b).sum(), 1e-12))))
+    ell = float(np.median(estimates)) if estimates else T / 10
+    return float(np.clip(ell, 2.0, max(2.0, T / 4)))
+
+
+def test_length_scale_by_blocks_is_the_whole_arrays(monkeypatch):
+    sim = simulate(n_trials=12, n_time=40, n_neurons=10, n_keypoints=3, seed=3)
+    behavior = sim.behavior.data.copy()
+    behavior[2, 30:] = np.nan
+    arrays = [sim.neural.data, behavior]
+    for logs in ([True, False], [False, False]):
+        whole = _whole_array_length_scale(arrays, logs)
+        assert length_scale_from_data(arrays, logs) == pytest.approx(whole, rel=1e-12)
+        monkeypatch.setattr(prior_mod, "BLOCK_VALUES", 7)  # one trial × one channel a block
+        assert length_scale_from_data(arrays, logs) == pytest.approx(whole, rel=1e-12)
+        monkeypatch.setattr(prior_mod, "BLOCK_VALUES", 40 * 10 * 3)  # 3 trials a block
+        assert length_scale_from_data(arrays, logs) == pytest.approx(whole, rel=1e-12)
+        monkeypatch.undo()
+
+
+def test_length_scale_of_a_long_session_from_a_sample_of_windows(monkeypatch):
+    sim = simulate(n_trials=120, n_time=40, n_neurons=10, n_keypoints=3, seed=4)
+    arrays, logs = [sim.neural.data, sim.behavior.data], [True, False]
+    whole = _whole_array_length_scale(arrays, logs)
+    monkeypatch.setattr(prior_mod, "SAMPLE_VALUES", 30 * 40 * 10)  # 30 of the 120 windows
+    sampled = length_scale_from_data(arrays, logs)
+    assert sampled == length_scale_from_data(arrays, logs)  # seeded
+    assert sampled != whole and sampled == pytest.approx(whole, rel=0.15)
+    assert length_scale_from_data(arrays, logs, seed=1) == pytest.approx(whole, rel=0.15)
 
 
 # ---------------------------------------------------------------------------- suite2p
