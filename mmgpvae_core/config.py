@@ -186,7 +186,7 @@ class TrainConfig(_Config):
     device: str = option("auto", "auto (default), cpu, cuda, cuda:N or mps")
     kl_warmup: float = 0.1
     grad_clip: float = 10.0
-    patience: int = 60
+    patience: int = 20
     min_delta: float = 1e-3
     n_samples: int = 1
     cross_modal: float = option(

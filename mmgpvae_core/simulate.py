@@ -116,15 +116,19 @@ def _observe(
     n_keypoints: int,
     behavior_noise: float,
     private_behavior_weight: float,
+    mean_rate: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Observations of latents (trials, time, dims): Poisson counts with log rate
     C [z_S; z_A] + d, and keypoints from a fixed random tanh network of [z_S; z_B] plus noise.
-    Returns counts, rates, pose, pose_clean."""
+    ``mean_rate``: scale the rates so that their mean is this many spikes per bin (the same
+    random draws, only d shifted). Returns counts, rates, pose, pose_clean."""
     za_full = np.concatenate([z_s, z_a], axis=2)
     C = rng.normal(0, 1, (n_neurons, za_full.shape[2]))
     C *= 0.7 / np.sqrt(za_full.shape[2])
     d = np.log(rng.uniform(0.3, 1.2, n_neurons))  # 15–60 Hz at 20 ms bins
     rates = np.exp(za_full @ C.T + d)
+    if mean_rate is not None:
+        rates *= mean_rate / rates.mean()
     counts = rng.poisson(rates).astype(float)
     zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
     n_hidden = 12
@@ -134,6 +138,103 @@ def _observe(
     pose_clean = np.tanh(zb_full @ W1.T + b1) @ W2.T
     pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
     return counts, rates, pose, pose_clean
+
+
+def simulate_hard(
+    n_trials: int = 90,
+    n_time: int = 80,
+    shared: int = 2,
+    private_neural: int = 1,
+    private_behavior: int = 1,
+    n_neurons: int = 50,
+    n_keypoints: int = 6,
+    mean_rate: float = 0.3,
+    min_length: float = 0.6,
+    occlusion: float = 0.15,
+    length_scales: tuple[float, float] = (3.0, 20.0),
+    n_conditions: int = 3,
+    bin_size_s: float = 0.02,
+    behavior_noise: float = 0.05,
+    seed: int = 1,
+) -> Simulation:
+    """Harder data with known latents, as real sessions are: the standard benchmark's model
+    (``simulate``) with
+
+    - sparse firing: ``mean_rate`` spikes per bin on average (0.3: 15 Hz at 20 ms bins);
+    - trials of unequal length: trial i has ``L_i`` bins, uniform in [``min_length`` × T, T],
+      NaN-padded to ``n_time`` in both modalities (and in ``truth``);
+    - occluded pose: blocks of 5–20 bins in which one keypoint (x and y) is missing, about
+      ``occlusion`` of each keypoint's observed bins;
+    - length-scales from ``length_scales[0]`` to ``length_scales[1]`` bins: geometrically spaced
+      over the latent dimensions, which are dealt them in a random order (``truth["length_scales"]``,
+      in the latent order shared, private neural, private behavior).
+
+    Shared latents carry condition means as in ``simulate``."""
+    rng = np.random.default_rng(seed)
+    T = n_time
+    D = shared + private_neural + private_behavior
+    t = np.arange(T) / T
+    conditions = np.arange(n_trials) % n_conditions
+    rng.shuffle(conditions)
+    ells = rng.permutation(np.geomspace(length_scales[0], length_scales[1], D))
+
+    def latents(ks: np.ndarray, cond_mean: bool) -> np.ndarray:
+        z = np.zeros((n_trials, T, len(ks)))
+        for j, ell in enumerate(ks):
+            z[:, :, j] = gp_samples(rng, n_trials, T, ell)
+            if cond_mean:
+                phases = rng.uniform(0, 2 * np.pi, n_conditions)
+                freq = rng.uniform(0.7, 1.3)
+                means = np.stack([np.sin(2 * np.pi * freq * t + p) for p in phases])
+                z[:, :, j] = 0.6 * z[:, :, j] + 0.8 * means[conditions]
+        return z
+
+    z_s = latents(ells[:shared], cond_mean=True)
+    z_a = latents(ells[shared : shared + private_neural], cond_mean=False)
+    z_b = latents(ells[shared + private_neural :], cond_mean=False)
+    counts, rates, pose, pose_clean = _observe(
+        rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, 1.0, mean_rate=mean_rate
+    )
+    lengths = rng.integers(int(round(min_length * T)), T + 1, n_trials)
+    pad = np.arange(T)[None, :] >= lengths[:, None]  # (trials, time)
+    occluded = np.zeros((n_trials, T, n_keypoints), dtype=bool)
+    blocks_per = occlusion * T / 12.5  # mean block length 12.5 bins
+    for i in range(n_trials):
+        for k in range(n_keypoints):
+            for _ in range(rng.poisson(blocks_per)):
+                start, length = rng.integers(0, lengths[i]), rng.integers(5, 21)
+                occluded[i, start : start + length, k] = True
+    pose[np.repeat(occluded, 2, axis=2)] = np.nan
+    for x in (counts, rates, pose, pose_clean, z_s, z_a, z_b):
+        x[pad] = np.nan
+
+    cond_names = np.array([f"cond{c}" for c in conditions])
+    kp = [f"kp{i}_{ax}" for i in range(n_keypoints) for ax in ("x", "y")]
+    neural = Dataset(
+        data=counts,
+        conditions=cond_names,
+        channel_names=[f"neuron{i}" for i in range(n_neurons)],
+        bin_size_s=bin_size_s,
+        source="<simulated hard neural>",
+    )
+    behavior = Dataset(
+        data=pose,
+        conditions=cond_names,
+        channel_names=kp,
+        bin_size_s=bin_size_s,
+        source="<simulated hard behavior>",
+    )
+    truth = {
+        "shared": z_s,
+        "private_neural": z_a,
+        "private_behavior": z_b,
+        "conditions": cond_names,
+        "rates": rates,
+        "pose_clean": pose_clean,
+        "lengths": lengths,
+        "length_scales": ells,
+    }
+    return Simulation(neural, behavior, truth)
 
 
 def long_gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:

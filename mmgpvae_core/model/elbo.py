@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mmgpvae_core.model.module import MMGPVAEModule
+from mmgpvae_core.model.module import MMGPVAEModule, select_latents
 
 ENCODE_BOTH, ENCODE_NEURAL, ENCODE_BEHAVIOR = 0, 1, 2
 
@@ -87,7 +87,7 @@ def elbo_terms(
         else:
             if samples is None:
                 samples = post.sample_time(n_samples)
-            lp = lik.log_prob(y0.unsqueeze(0), dec(samples[..., idx])).mean(0)
+            lp = lik.log_prob(y0.unsqueeze(0), dec(select_latents(samples, idx))).mean(0)
         ell[name] = (lp * mask).sum(dim=(1, 2))
     kl = post.kl().sum(-1)
     per_trial = torch.stack([ell["neural"], ell["behavior"], kl]).detach()

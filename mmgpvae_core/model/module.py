@@ -9,6 +9,7 @@ reference code does, by averaging means and log-precisions (``shared_fusion="mea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -20,6 +21,43 @@ from mmgpvae_core.model.fourier import FourierBasis
 from mmgpvae_core.model.likelihoods import Likelihood, likelihood_class, make_likelihood
 from mmgpvae_core.model.posterior import FourierPosterior, fourier_posterior
 from mmgpvae_core.model.prior import FourierGPPrior
+
+
+@lru_cache(maxsize=64)
+def _runs(idx: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Contiguous runs [(start, stop), …] of a sorted index list."""
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return tuple((a, b) for a, b in runs)
+
+
+def select_latents(z: torch.Tensor, idx: list[int]) -> torch.Tensor:
+    """``z[..., idx]`` by slices: (…, D) → (…, len(idx)). A latent group is one or two
+    contiguous runs; slicing and concatenating avoids advanced indexing's gather and, in the
+    backward pass, its scatter (both measurable per step at these sizes)."""
+    runs = _runs(tuple(idx))
+    if len(runs) == 1:
+        return z[..., runs[0][0] : runs[0][1]]
+    if not runs:
+        return z[..., :0]
+    return torch.cat([z[..., a:b] for a, b in runs], dim=-1)
+
+
+def embed_latents(x: torch.Tensor, idx: list[int], n_latents: int) -> torch.Tensor:
+    """The inverse placement: x (…, len(idx)) into (…, n_latents), zero outside ``idx``."""
+    pieces, pos, j = [], 0, 0
+    for a, b in _runs(tuple(idx)):
+        if a > pos:
+            pieces.append(x.new_zeros((*x.shape[:-1], a - pos)))
+        pieces.append(x[..., j : j + b - a])
+        j, pos = j + b - a, b
+    if pos < n_latents:
+        pieces.append(x.new_zeros((*x.shape[:-1], n_latents - pos)))
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
 
 
 @dataclass(frozen=True)
@@ -103,10 +141,8 @@ class MMGPVAEModule(nn.Module):
         self, neural: torch.Tensor | None, behavior: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, T, D) pseudo-observation means and precisions from the modalities given."""
-        ref = neural if neural is not None else behavior
-        assert ref is not None, "need at least one modality"
-        N, T = ref.shape[:2]
-        zeros = ref.new_zeros((N, T, self.n_latents))
+        assert neural is not None or behavior is not None, "need at least one modality"
+        D = self.n_latents
         parts = []
         if neural is not None:
             m, p = self.enc_neural(neural)
@@ -115,21 +151,19 @@ class MMGPVAEModule(nn.Module):
             m, p = self.enc_behavior(behavior)
             parts.append((self.idx_behavior, m, p))
         if self.cfg.shared_fusion == "poe":
-            prec_sum, weighted = zeros.clone(), zeros.clone()
-            for idx, m, p in parts:
-                prec_sum[..., idx] = prec_sum[..., idx] + p
-                weighted[..., idx] = weighted[..., idx] + p * m
+            prec_sum = sum(embed_latents(p, idx, D) for idx, _, p in parts)
+            weighted = sum(embed_latents(p * m, idx, D) for idx, m, p in parts)
             mu = weighted / prec_sum.clamp_min(1e-8)
             return mu, prec_sum
         # "mean": average means and log-precisions where both encoders see the bin.
-        mu_sum, logp_sum, count = zeros.clone(), zeros.clone(), zeros.clone()
+        mu_sum = logp_sum = count = 0.0
         for idx, m, p in parts:
             seen = (p > 0).to(p.dtype)
-            mu_sum[..., idx] = mu_sum[..., idx] + m * seen
-            logp_sum[..., idx] = logp_sum[..., idx] + torch.log(p.clamp_min(1e-8)) * seen
-            count[..., idx] = count[..., idx] + seen
+            mu_sum = mu_sum + embed_latents(m * seen, idx, D)
+            logp_sum = logp_sum + embed_latents(torch.log(p.clamp_min(1e-8)) * seen, idx, D)
+            count = count + embed_latents(seen, idx, D)
         c = count.clamp_min(1)
-        prec = torch.where(count > 0, torch.exp(logp_sum / c), zeros)
+        prec = torch.where(count > 0, torch.exp(logp_sum / c), torch.zeros_like(c))
         return mu_sum / c, prec
 
     def posterior(
@@ -156,8 +190,8 @@ class MMGPVAEModule(nn.Module):
             else (self.idx_behavior, self.dec_behavior)
         )
         W, b = dec.affine()
-        mean = z_mean[..., idx] @ W.T + b
-        var = z_var[..., idx] @ (W**2).T
+        mean = select_latents(z_mean, idx) @ W.T + b
+        var = select_latents(z_var, idx) @ (W**2).T
         return mean, var
 
     @torch.no_grad()
@@ -173,5 +207,5 @@ class MMGPVAEModule(nn.Module):
                 out[name] = lik.predictive_mean(m, v)
             else:
                 z = post.sample_time(n_samples)
-                out[name] = lik.mean(dec(z[..., idx])).mean(0)
+                out[name] = lik.mean(dec(select_latents(z, idx))).mean(0)
         return out

@@ -37,13 +37,17 @@ def cached_lower_inverse(post) -> torch.Tensor:
 class FourierPosterior:
     """mean (N, D, M); chol (N, D, M, M) lower Cholesky factor of the precision Λ;
     basis (D, T, M) the per-latent basis with pruned columns zeroed; log_s (D, M) prior
-    log-variances; keep (D, M) kept coefficients."""
+    log-variances; keep (D, M) kept coefficients. M counts the coefficients up to the highest
+    frequency any latent keeps (``fourier_posterior`` drops the rest); ``n_coef`` the number
+    before that (samples draw noise for all of them, so the random stream, and hence a seeded
+    fit, does not depend on how many were dropped)."""
 
     mean: torch.Tensor
     chol: torch.Tensor
     basis: torch.Tensor
     log_s: torch.Tensor
     keep: torch.Tensor
+    n_coef: int | None = None
 
     def _chol_inv(self) -> torch.Tensor:
         """(N, D, M, M) L⁻¹, computed once (the KL and the time-domain variance both need it)."""
@@ -60,7 +64,9 @@ class FourierPosterior:
 
     def sample_time(self, n_samples: int = 1) -> torch.Tensor:
         """(S, N, T, D) reparameterized samples z = B (m + L⁻ᵀ ε)."""
-        eps = torch.randn((n_samples, *self.mean.shape), device=self.mean.device)
+        M = self.mean.shape[-1]
+        shape = (n_samples, *self.mean.shape[:-1], max(M, self.n_coef or M))
+        eps = torch.randn(shape, device=self.mean.device)[..., :M]
         noise = torch.einsum("ndjm,sndj->sndm", self._chol_inv(), eps)  # L⁻ᵀ ε
         return torch.einsum("dtm,sndm->sntd", self.basis, self.mean.unsqueeze(0) + noise)
 
@@ -82,14 +88,28 @@ def fourier_posterior(
     log_s: torch.Tensor,
     keep: torch.Tensor,
 ) -> FourierPosterior:
-    """mu, prec: (N, T, D) pseudo-observations; basis (T, M); log_s, keep (D, M)."""
+    """mu, prec: (N, T, D) pseudo-observations; basis (T, M); log_s, keep (D, M).
+
+    Columns past the last one that any latent keeps are dropped first: a coefficient pruned for
+    every latent has a zero basis column and contributes nothing to the posterior or the KL, but
+    it would still cost O(M²)–O(M³) in every product and factorisation, forward and backward.
+    The frequency set is chosen for the smallest length-scale the model allows; while the learned
+    ones are longer (they usually are), M shrinks by a factor 1.5–2.5, and the step by about as
+    much (benchmarks/RESULTS.md, "Time to fit"). The posterior's ``basis``, ``log_s`` and ``keep``
+    have that trimmed M.
+    """
+    n_coef = keep.shape[1]
+    kept = torch.nonzero(keep.any(0))
+    m_used = int(kept[-1]) + 1 if len(kept) else n_coef
+    if m_used < n_coef:
+        basis, log_s, keep = basis[:, :m_used], log_s[:, :m_used], keep[:, :m_used]
     b = basis.unsqueeze(0) * keep.unsqueeze(1).to(basis.dtype)  # (D, T, M)
     prior_prec = torch.exp(-torch.where(keep, log_s, torch.zeros_like(log_s)))  # pruned → 1
     lam = torch.einsum("dtm,ntd,dtk->ndmk", b, prec, b)
     lam = lam + torch.diag_embed(prior_prec).unsqueeze(0)
     h = torch.einsum("dtm,ntd->ndm", b, prec * mu)
     chol = torch.linalg.cholesky(lam)
-    post = FourierPosterior(mean=h, chol=chol, basis=b, log_s=log_s, keep=keep)
+    post = FourierPosterior(mean=h, chol=chol, basis=b, log_s=log_s, keep=keep, n_coef=n_coef)
     linv = post._chol_inv()  # one triangular solve serves the mean, samples, variances and KL
     post.mean = torch.einsum("ndjm,ndj->ndm", linv, torch.einsum("ndjk,ndk->ndj", linv, h))
     return post
