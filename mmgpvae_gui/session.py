@@ -5,7 +5,7 @@ The window observes a :class:`Session` and shows it; the session never calls the
 
     s = Session()
     s.load_data("neural.h5", "neural")
-    s.begin_fit(MMGPVAE(shared=2), epochs=10)  # the window's worker then runs model.fit
+    s.begin_fit(MMGPVAE(shared=2), epochs=10)  # the window's worker then runs model.partial_fit
     s.end_fit("max_epochs")
     s.save("run.mmgp")
 
@@ -54,11 +54,11 @@ def data_summary(ds: Dataset) -> dict[str, Any]:
 def take_snapshot(model: MMGPVAE) -> Snapshot:
     """Posterior-mean latents and reconstructions of the model's own data (copies)."""
     post = model.latent_posterior()
-    rec = model.reconstruct()
+    rec = model.reconstruct(dtype=np.float32)  # filled batch by batch: no float64 session copy
     return Snapshot(
         epoch=len(model.history),
         latents={k: np.array(v["mean"], dtype=np.float32) for k, v in post.items()},
-        reconstruction={k: np.array(v, dtype=np.float32) for k, v in rec.items()},
+        reconstruction=rec,
         length_scales=np.array(model.length_scales, dtype=float),
     )
 

@@ -71,7 +71,7 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
 
 
 class TrainingWorker(CancellableJob):
-    """Runs ``model.fit`` (which continues training if the model is already fitted) in a
+    """Runs ``model.partial_fit`` (which continues training if the model is already fitted) in a
     training thread: ``start()``, then ``finished`` (in the GUI thread) after ``done``."""
 
     progressed = Signal(object)  # EpochReport

@@ -84,8 +84,13 @@ class Traces:
     def __getitem__(self, key):
         if isinstance(key, tuple) and len(key) > 2:
             raise IndexError(f"too many indices for a 2-D array: {key}")
-        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
-        if rows == slice(None) and not (isinstance(cols, slice) and cols == slice(None)):
+        key = key if isinstance(key, tuple) else (key,)
+        rows, cols = key if len(key) == 2 else (key[0], slice(None))
+
+        def everything(k) -> bool:
+            return isinstance(k, slice) and k == slice(None)
+
+        if everything(rows) and not everything(cols):
             keep = np.arange(self.rows.size)[cols]  # a channel selection stays lazy
             if keep.ndim == 1:
                 base = None if self.base is None else self.base[keep]

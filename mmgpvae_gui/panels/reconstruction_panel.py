@@ -29,7 +29,7 @@ from mmgpvae_core.data import Dataset
 from mmgpvae_core.model.likelihoods import LIKELIHOOD_CLASSES, Likelihood
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import NO_CONDITION, condition_colors, hex_color, legend_outside
-from mmgpvae_gui.widgets.heatmap import HeatmapPlot
+from mmgpvae_gui.widgets.heatmap import HeatmapPlot, level_sample
 from mmgpvae_gui.widgets.time_scrubber import TimeScrubber, joined, session_clock, trial_selector
 from mmgpvae_gui.widgets.traces import N_TRACES, TraceCurves, show_frames
 
@@ -186,7 +186,7 @@ class ReconstructionPanel(QWidget):
         self.obs_plot.setTitle("Observed spikes" if raster else "Observed (heat map)")
         self.rec_plot.setTitle("Reconstructed rate" if raster else "Reconstructed")
         self.trace_plot.setLabel("left", lik.unit_label)
-        vals = neural.data[np.isfinite(neural.data)]
+        vals = level_sample(neural.data)
         hi = float(np.percentile(vals, 99.5)) if vals.size else 1.0
         lo = 0.0 if raster else float(np.percentile(vals, 0.5))
         self._cbar.setLevels((lo, max(hi, lo + 1e-6)))
@@ -442,3 +442,4 @@ class ReconstructionPanel(QWidget):
         unit = "s" if bd.bin_size_s else "bins"
         clock = "session time" if self._clock is not None else "frame time"
         show_frames(self.behavior_plot, self.frames_img, obs, rec, t, shape, f"{clock} ({unit})")
+

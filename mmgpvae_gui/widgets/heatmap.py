@@ -100,3 +100,11 @@ class HeatmapPlot(pg.PlotWidget):
             self._pixels = new
             return
         self.show_data(*self._last)
+
+
+def level_sample(x: np.ndarray, n: int = 1 << 20) -> np.ndarray:
+    """About ``n`` finite values of ``x`` for the colour levels: an evenly strided sample, so an
+    hour-long session is not copied in the GUI thread (the whole array when it is small)."""
+    flat = x.reshape(-1)
+    sample = flat[:: max(1, -(-flat.size // n))]  # at most n
+    return sample[np.isfinite(sample)]

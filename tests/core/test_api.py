@@ -51,6 +51,23 @@ def test_fit_starts_afresh_and_partial_fit_goes_on(tiny_sim):
     np.testing.assert_allclose(m.history_.elbo, first)  # the same seed, the same fresh fit
 
 
+def test_a_new_learning_rate_applies_to_the_next_partial_fit(tiny_sim):
+    m = _tiny(lr=0.01).fit(tiny_sim.neural, tiny_sim.behavior)
+    m.set_params(lr=0.05)
+    seen = []
+    m.partial_fit(
+        tiny_sim.neural, tiny_sim.behavior, epochs=1,
+        on_epoch=lambda r: seen.append(m.optimizer_.param_groups[0]["lr"]),
+    )
+    assert seen == [pytest.approx(0.05)]
+
+
+def test_posterior_without_data_is_the_training_datas(tiny_sim):
+    m = _tiny().fit(tiny_sim.neural, tiny_sim.behavior)
+    for k, v in m.posterior().items():
+        np.testing.assert_array_equal(v, m.posterior(tiny_sim.neural, tiny_sim.behavior)[k])
+
+
 def test_sklearn_clone_gives_an_unfitted_copy_with_the_same_parameters(tiny_sim):
     base = pytest.importorskip("sklearn.base")
     m = _tiny(behavior_likelihood="auto").fit(tiny_sim.neural, tiny_sim.behavior)

@@ -282,6 +282,11 @@ def test_suite2p_traces_are_memory_mapped_and_computed_per_chunk(tmp_path):
     np.testing.assert_array_equal(rec.values[10:25], full[10:25])
     np.testing.assert_array_equal(rec.values[7], full[7])
     np.testing.assert_array_equal(rec.values[:, [1, 3]][5:9], full[5:9, [1, 3]])
+    rows = np.array([2, 5, 30])  # it indexes as the array it stands for
+    np.testing.assert_array_equal(rec.values[rows], full[rows])
+    np.testing.assert_array_equal(rec.values[rows, :], full[rows, :])
+    np.testing.assert_array_equal(rec.values[full[:, 0] > full[0, 0]], full[full[:, 0] > full[0, 0]])
+    np.testing.assert_array_equal(rec.values[(slice(0, 9, 2),)], full[0:9:2])
     dff = read_source(plane, signal="dff", dff_percentile=10.0).values
     base = np.percentile(full, 10.0, axis=0).astype(np.float32)
     np.testing.assert_allclose(np.asarray(dff), (full - base) / base, rtol=1e-6)

@@ -13,7 +13,7 @@ from mmgpvae_core.simulate import simulate, simulate_session
 from mmgpvae_gui import export
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
-from mmgpvae_gui.widgets.heatmap import pool
+from mmgpvae_gui.widgets.heatmap import level_sample, pool
 
 W = 40  # bins per window
 DT = 0.02
@@ -211,6 +211,16 @@ def test_pooling_keeps_a_small_image_and_reduces_a_large_one():
     assert pool(a, 10, 10) is a
     np.testing.assert_array_equal(pool(a, 2, 4, "max"), [[4, 5, 6, 7], [8, 9, 10, 11]])
     np.testing.assert_allclose(pool(a, 2, 2, "mean"), [[2.5, 4.5], [8.5, 10.5]])
+
+
+def test_colour_levels_come_from_a_sample_of_a_large_session():
+    x = np.arange(3 * 4096 * 500, dtype=np.float32).reshape(3, 4096, 500)
+    x[0, 0, :7] = np.nan
+    sample = level_sample(x, n=10_000)
+    assert 5_000 <= sample.size <= 10_000 and np.isfinite(sample).all()
+    assert sample.min() < 0.01 * x.size and sample.max() > 0.99 * x.size  # spans the session
+    small = np.array([[1.0, np.nan], [3.0, 4.0]])
+    np.testing.assert_array_equal(level_sample(small), [1.0, 3.0, 4.0])
 
 
 def test_trial_data_keep_the_trial_selector(qtbot):
