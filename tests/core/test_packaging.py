@@ -22,3 +22,10 @@ def test_every_package_folder_is_in_the_wheel():
     assert found, "no packages found"
     assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
     assert "mmgpvae_resources" in listed
+
+
+def test_no_two_test_files_share_a_name():
+    """pytest imports test files by basename (no packages under tests/): two test_x.py in
+    tests/core and tests/gui stop the whole run at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
