@@ -193,7 +193,7 @@ class MMGPVAE:
         names = [cfg.neural_likelihood, cfg.behavior_likelihood][: len(arrays)]
         logs = [likelihood_class(name).counts for name in names]
         ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs)
-        min_ell = cfg.min_length_scale or max(1.0, ell0 * cfg.min_length_scale_fraction)
+        min_ell = cfg.min_length_scale or max(1.0, ell0 / 2.0)
         min_ell = min(min_ell, ell0)
         self.shape_ = ModelShape(
             n_neural=neural.n_channels,
@@ -202,7 +202,6 @@ class MMGPVAE:
             t_circ=circular_length(neural.n_time, ell0, cfg.padding),
             length_scale_init=float(ell0),
             min_length_scale=float(min_ell),
-            length_scale_param=cfg.length_scale_param,
         )
         torch.manual_seed(self.seed)
         self.module_ = MMGPVAEModule(cfg, self.shape_).to(self.torch_device)
@@ -306,8 +305,9 @@ class MMGPVAE:
     @torch.no_grad()
     def posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
         """Posterior in the model's own latent coordinates: ``mean``, ``var`` (N, T, D).
-        Either modality may be None (cross-modal inference); neither: the training data. Trials are inferred in batches of
-        about ``BATCH_VALUES`` data values (each trial's posterior is its own)."""
+        Either modality may be None (cross-modal inference); neither: the training data.
+        Trials are inferred in batches of about ``BATCH_VALUES`` data values (each trial's
+        posterior is its own)."""
         m = self.require_fitted()
         m.eval()
         if neural is None and behavior is None:
