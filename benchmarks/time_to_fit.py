@@ -151,7 +151,8 @@ def run_all(a: argparse.Namespace, make_sim) -> tuple[list[dict], dict]:
                 rows.append(res)
                 print(f"seed {seed} {label}: {res['total_s']:.1f} s, {res['epochs']} epochs, "
                       f"R² {res['r2_shared']:.3f} / {res['r2_private_neural']:.3f} / "
-                      f"{res['r2_private_behavior']:.3f}", flush=True)
+                      f"{res['r2_private_behavior']:.3f}, learned ℓ "
+                      + " / ".join(f"{x:.1f}" for x in res.get("length_scales", [])), flush=True)
     facts = {"load0": load0, "load1": os.getloadavg(), "wall": time.perf_counter() - t_start}
     return rows, facts
 

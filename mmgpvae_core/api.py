@@ -192,8 +192,8 @@ class MMGPVAE:
         arrays = [neural.data] + ([behavior.data] if behavior is not None else [])
         names = [cfg.neural_likelihood, cfg.behavior_likelihood][: len(arrays)]
         logs = [likelihood_class(name).counts for name in names]
-        ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs)
-        min_ell = cfg.min_length_scale or max(1.0, ell0 / 2.0)
+        ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs, seed=self.seed)
+        min_ell = cfg.min_length_scale or max(1.0, ell0 * cfg.min_length_scale_fraction)
         min_ell = min(min_ell, ell0)
         self.shape_ = ModelShape(
             n_neural=neural.n_channels,
@@ -202,6 +202,7 @@ class MMGPVAE:
             t_circ=circular_length(neural.n_time, ell0, cfg.padding),
             length_scale_init=float(ell0),
             min_length_scale=float(min_ell),
+            length_scale_param=cfg.length_scale_param,
         )
         torch.manual_seed(self.seed)
         self.module_ = MMGPVAEModule(cfg, self.shape_).to(self.torch_device)

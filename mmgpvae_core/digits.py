@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates, zoom
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.simulate import Simulation, gp_samples
+from mmgpvae_core.simulate import Simulation, gp_samples, neural_dataset
 
 CONDITIONS = ("clockwise", "counter-clockwise")
 
@@ -87,13 +87,7 @@ def simulate_digits(
     counts = rng.poisson(rates).astype(float)
 
     names = np.array([CONDITIONS[c] for c in cond])
-    neural = Dataset(
-        data=counts,
-        conditions=names,
-        channel_names=[f"neuron{i}" for i in range(n_neurons)],
-        bin_size_s=bin_size_s,
-        source="<rotating-digit neural>",
-    )
+    neural = neural_dataset(counts, names, bin_size_s, "<rotating-digit neural>")
     behavior = Dataset(
         data=pixels,
         conditions=names,

@@ -30,6 +30,52 @@ def gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarr
     return rng.standard_normal((n, T)) @ L.T
 
 
+def _latents(
+    rng: np.random.Generator,
+    ells: np.ndarray,
+    T: int,
+    conditions: np.ndarray,
+    n_conditions: int,
+    cond_mean: bool = False,
+) -> np.ndarray:
+    """(trials, T, len(ells)) GP latents: a trial per entry of ``conditions``, a dimension per
+    length-scale (bins), drawn in order. With ``cond_mean`` each also carries a condition mean
+    (a sinusoid of random phase for each of the ``n_conditions``; 0.6 × GP + 0.8 × mean), drawn
+    after its GP samples."""
+    n_trials = len(conditions)
+    t = np.arange(T) / T
+    z = np.zeros((n_trials, T, len(ells)))
+    for j, ell in enumerate(ells):
+        z[:, :, j] = gp_samples(rng, n_trials, T, ell)
+        if cond_mean:
+            phases = rng.uniform(0, 2 * np.pi, n_conditions)
+            freq = rng.uniform(0.7, 1.3)
+            means = np.stack([np.sin(2 * np.pi * freq * t + p) for p in phases])
+            z[:, :, j] = 0.6 * z[:, :, j] + 0.8 * means[conditions]
+    return z
+
+
+def neural_dataset(
+    counts: np.ndarray, conditions: np.ndarray, bin_size_s: float, source: str
+) -> Dataset:
+    """A simulated spike-count Dataset, channels ``neuron0``, ``neuron1``, …"""
+    return Dataset(
+        data=counts,
+        conditions=conditions,
+        channel_names=[f"neuron{i}" for i in range(counts.shape[2])],
+        bin_size_s=bin_size_s,
+        source=source,
+    )
+
+
+def pose_dataset(pose: np.ndarray, conditions: np.ndarray, bin_size_s: float, source: str) -> Dataset:
+    """A simulated pose Dataset: x, y of each keypoint (``kp0_x``, ``kp0_y``, …)."""
+    kp = [f"kp{i}_{ax}" for i in range(pose.shape[2] // 2) for ax in ("x", "y")]
+    return Dataset(
+        data=pose, conditions=conditions, channel_names=kp, bin_size_s=bin_size_s, source=source
+    )
+
+
 def simulate(
     n_trials: int = 100,
     n_time: int = 80,
@@ -57,45 +103,20 @@ def simulate(
     """
     rng = np.random.default_rng(seed)
     T = n_time
-    t = np.arange(T) / T
     conditions = np.arange(n_trials) % n_conditions
     rng.shuffle(conditions)
 
-    def latents(k: int, ells: np.ndarray, cond_mean: bool) -> np.ndarray:
-        z = np.zeros((n_trials, T, k))
-        for d in range(k):
-            z[:, :, d] = gp_samples(rng, n_trials, T, ells[d])
-            if cond_mean:
-                phases = rng.uniform(0, 2 * np.pi, n_conditions)
-                freq = rng.uniform(0.7, 1.3)
-                means = np.stack([np.sin(2 * np.pi * freq * t + p) for p in phases])
-                z[:, :, d] = 0.6 * z[:, :, d] + 0.8 * means[conditions]
-        return z
-
-    z_s = latents(shared, rng.uniform(10, 16, shared), cond_mean=True)
-    z_a = latents(private_neural, rng.uniform(8, 12, private_neural), cond_mean=False)
-    z_b = latents(private_behavior, rng.uniform(10, 14, private_behavior), cond_mean=False)
+    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True)
+    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions)
+    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions)
 
     counts, rates, pose, pose_clean = _observe(
         rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, private_behavior_weight
     )
 
     cond_names = np.array([f"cond{c}" for c in conditions])
-    neural = Dataset(
-        data=counts,
-        conditions=cond_names,
-        channel_names=[f"neuron{i}" for i in range(n_neurons)],
-        bin_size_s=bin_size_s,
-        source="<simulated neural>",
-    )
-    kp = [f"kp{i}_{ax}" for i in range(n_keypoints) for ax in ("x", "y")]
-    behavior = Dataset(
-        data=pose,
-        conditions=cond_names,
-        channel_names=kp,
-        bin_size_s=bin_size_s,
-        source="<simulated behavior>",
-    )
+    neural = neural_dataset(counts, cond_names, bin_size_s, "<simulated neural>")
+    behavior = pose_dataset(pose, cond_names, bin_size_s, "<simulated behavior>")
     truth = {
         "shared": z_s,
         "private_neural": z_a,
@@ -173,25 +194,13 @@ def simulate_hard(
     rng = np.random.default_rng(seed)
     T = n_time
     D = shared + private_neural + private_behavior
-    t = np.arange(T) / T
     conditions = np.arange(n_trials) % n_conditions
     rng.shuffle(conditions)
     ells = rng.permutation(np.geomspace(length_scales[0], length_scales[1], D))
 
-    def latents(ks: np.ndarray, cond_mean: bool) -> np.ndarray:
-        z = np.zeros((n_trials, T, len(ks)))
-        for j, ell in enumerate(ks):
-            z[:, :, j] = gp_samples(rng, n_trials, T, ell)
-            if cond_mean:
-                phases = rng.uniform(0, 2 * np.pi, n_conditions)
-                freq = rng.uniform(0.7, 1.3)
-                means = np.stack([np.sin(2 * np.pi * freq * t + p) for p in phases])
-                z[:, :, j] = 0.6 * z[:, :, j] + 0.8 * means[conditions]
-        return z
-
-    z_s = latents(ells[:shared], cond_mean=True)
-    z_a = latents(ells[shared : shared + private_neural], cond_mean=False)
-    z_b = latents(ells[shared + private_neural :], cond_mean=False)
+    z_s = _latents(rng, ells[:shared], T, conditions, n_conditions, True)
+    z_a = _latents(rng, ells[shared : shared + private_neural], T, conditions, n_conditions)
+    z_b = _latents(rng, ells[shared + private_neural :], T, conditions, n_conditions)
     counts, rates, pose, pose_clean = _observe(
         rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, 1.0, mean_rate=mean_rate
     )
@@ -209,21 +218,8 @@ def simulate_hard(
         x[pad] = np.nan
 
     cond_names = np.array([f"cond{c}" for c in conditions])
-    kp = [f"kp{i}_{ax}" for i in range(n_keypoints) for ax in ("x", "y")]
-    neural = Dataset(
-        data=counts,
-        conditions=cond_names,
-        channel_names=[f"neuron{i}" for i in range(n_neurons)],
-        bin_size_s=bin_size_s,
-        source="<simulated hard neural>",
-    )
-    behavior = Dataset(
-        data=pose,
-        conditions=cond_names,
-        channel_names=kp,
-        bin_size_s=bin_size_s,
-        source="<simulated hard behavior>",
-    )
+    neural = neural_dataset(counts, cond_names, bin_size_s, "<simulated hard neural>")
+    behavior = pose_dataset(pose, cond_names, bin_size_s, "<simulated hard behavior>")
     truth = {
         "shared": z_s,
         "private_neural": z_a,

@@ -70,6 +70,9 @@ class ModelShape:
     t_circ: int
     length_scale_init: float
     min_length_scale: float
+    #: the prior's parametrisation (``ModelConfig.length_scale_param``); projects saved before
+    #: it existed lack it and were fitted with "softplus"
+    length_scale_param: str = "softplus"
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -90,12 +93,21 @@ class MMGPVAEModule(nn.Module):
         self.n_latents = S + A + Bp
         self.has_behavior = shape.n_behavior > 0
 
+        spread = cfg.length_scale_spread
+        groups = [len(self.idx_shared), len(self.idx_private_neural), len(self.idx_private_behavior)]
+        inits = [
+            shape.length_scale_init * spread ** (2.0 * i / (n - 1) - 1.0) if n > 1 else
+            shape.length_scale_init
+            for n in groups
+            for i in range(n)
+        ]
         self.prior = FourierGPPrior(
             self.n_latents,
-            shape.length_scale_init,
+            inits,
             shape.min_length_scale,
             cfg.marginal_variance,
             cfg.prune_threshold,
+            param=shape.length_scale_param,
         )
         self.fourier = FourierBasis(
             shape.n_time, shape.t_circ, shape.min_length_scale, cfg.prune_threshold

@@ -4,6 +4,7 @@ latent dimension, and per-latent pruning of negligible frequencies."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ def inv_softplus(x: float) -> float:
 class FourierGPPrior(nn.Module):
     """Independent GP priors, one per latent dimension, diagonal in the Fourier domain.
 
-    Length-scale ℓ_d = ``min_length_scale`` + softplus(raw_d) (bins): the floor guarantees the
+    Length-scale ℓ_d = ``min_length_scale`` + softplus(raw_d) (bins; + exp(raw_d) with
+    ``param="log"``), each started at its own ``length_scale_init`` (a scalar: all alike): the floor guarantees the
     frequency set chosen for ``min_length_scale`` covers every length-scale the model can learn.
     The marginal variance σ² is fixed (the loadings absorb scale), as in the reference code.
     """
@@ -48,16 +50,21 @@ class FourierGPPrior(nn.Module):
     def __init__(
         self,
         n_latents: int,
-        length_scale_init: float,
+        length_scale_init: float | Sequence[float],
         min_length_scale: float,
         variance: float = 1.0,
         prune_threshold: float = 1e-8,
+        param: str = "softplus",
     ) -> None:
         super().__init__()
-        if length_scale_init <= min_length_scale:
-            length_scale_init = min_length_scale * 1.5
-        raw = inv_softplus(length_scale_init - min_length_scale)
-        self.raw_length_scale = nn.Parameter(torch.full((n_latents,), float(raw)))
+        if param not in ("softplus", "log"):
+            raise ValueError(f"param must be 'softplus' or 'log', not {param!r}")
+        inits = np.broadcast_to(np.asarray(length_scale_init, dtype=float), (n_latents,))
+        inits = np.where(inits <= min_length_scale, min_length_scale * 1.5, inits)
+        to_raw = inv_softplus if param == "softplus" else math.log
+        raw = [to_raw(float(v) - min_length_scale) for v in inits]
+        self.raw_length_scale = nn.Parameter(torch.tensor(raw, dtype=torch.float32))
+        self.param = param
         self.min_length_scale = float(min_length_scale)
         self.variance = float(variance)
         self.prune_threshold = float(prune_threshold)
@@ -65,6 +72,8 @@ class FourierGPPrior(nn.Module):
     @property
     def length_scale(self) -> torch.Tensor:
         """(D,) length-scales in bins."""
+        if self.param == "log":
+            return self.min_length_scale + torch.exp(self.raw_length_scale)
         return self.min_length_scale + F.softplus(self.raw_length_scale)
 
     def log_variances(self, omega: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

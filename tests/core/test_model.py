@@ -173,3 +173,22 @@ def test_runs_on_accelerator(tiny_sim, device):
         pytest.skip("no MPS device")
     m = MMGPVAE(2, 1, 1, epochs=3, device=device).fit(tiny_sim.neural, tiny_sim.behavior)
     assert np.isfinite(m.history.elbo).all()
+
+
+def test_length_scale_floor_spread_and_parametrisation_survive_a_save(tiny_sim, tmp_path):
+    from mmgpvae_core.model.module import ModelShape
+
+    m = _model(
+        tiny_sim, length_scale_init=9.0, min_length_scale_fraction=1 / 3,
+        length_scale_spread=2.0, length_scale_param="log",
+    )
+    assert m.shape_.min_length_scale == pytest.approx(3.0)
+    assert m.shape_.length_scale_param == "log"
+    # shared latents spread over [9 / 2, 9 × 2]; one-dimensional subspaces start at 9
+    np.testing.assert_allclose(m.length_scales, [4.5, 18.0, 9.0, 9.0], rtol=1e-5)
+    m.save(tmp_path / "p.mmgp")
+    np.testing.assert_allclose(MMGPVAE.load(tmp_path / "p.mmgp").length_scales, m.length_scales)
+    # a project saved before the option existed has none in its shape: it was fitted softplus
+    d = m.shape_.to_dict()
+    d.pop("length_scale_param")
+    assert ModelShape(**d).length_scale_param == "softplus"

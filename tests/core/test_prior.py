@@ -58,3 +58,26 @@ def test_reference_pruning_rule_matches_its_published_count():
     # (the reference counts |k| < kmax on the complex grid, i.e. k = 0..5 as cos+sin, ±).
     k = max_frequency_index(72, 10.0, 1e-8)
     assert k == int(np.floor(72 / (np.pi * 10) * np.sqrt(0.5 * np.log(1e8))))
+
+
+@pytest.mark.parametrize("param", ["softplus", "log"])
+def test_each_latent_starts_at_its_own_length_scale_above_the_floor(param):
+    prior = FourierGPPrior(3, [4.0, 8.0, 2.0], min_length_scale=3.0, param=param)
+    ell = prior.length_scale.detach().numpy()
+    # 2.0 is under the floor: started at 1.5 × the floor, as a scalar init would be
+    np.testing.assert_allclose(ell, [4.0, 8.0, 4.5], rtol=1e-5)
+    same = FourierGPPrior(2, 6.0, min_length_scale=3.0, param=param).length_scale.detach()
+    np.testing.assert_allclose(same.numpy(), [6.0, 6.0], rtol=1e-5)
+
+
+def test_log_parametrisation_moves_the_length_scale_by_relative_steps():
+    # d ℓ / d raw = ℓ − floor under "log" (relative steps), ≈ 1 bin under "softplus"
+    grads = {}
+    for param in ("softplus", "log"):
+        prior = FourierGPPrior(1, 9.0, min_length_scale=3.0, param=param)
+        prior.length_scale.sum().backward()
+        grads[param] = float(prior.raw_length_scale.grad[0])
+    assert grads["log"] == pytest.approx(6.0, rel=1e-5)
+    assert grads["softplus"] == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError):
+        FourierGPPrior(1, 9.0, 3.0, param="linear")
