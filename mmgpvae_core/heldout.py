@@ -136,7 +136,7 @@ def predict(
         torch.manual_seed(seed)
         post = module.posterior(t(nd), t(bd))
         z_mean = z_var = samples = None
-        for name, idx, dec, lik in module._modalities():
+        for name, idx, dec, lik in module.modalities():
             if dec.is_linear:
                 if z_mean is None:
                     z_mean, z_var = post.time_mean(), post.time_var()

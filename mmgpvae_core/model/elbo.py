@@ -74,7 +74,7 @@ def elbo_terms(
     zero = neural.new_zeros(neural.shape[0])
     ell = {"neural": zero, "behavior": zero}
     data = {"neural": neural, "behavior": behavior}
-    for name, idx, dec, lik in model._modalities():
+    for name, idx, dec, lik in model.modalities():
         y = data[name]
         if y is None:
             continue

@@ -187,7 +187,8 @@ class MMGPVAEModule(nn.Module):
         return fourier_posterior(mu, prec, self.basis[:T], log_s, keep)
 
     # ------------------------------------------------------------------ generation
-    def _modalities(self):
+    def modalities(self):
+        """(name, latent indices, decoder, likelihood) of each modality the module has."""
         yield "neural", self.idx_neural, self.dec_neural, self.lik_neural
         if self.has_behavior:
             yield "behavior", self.idx_behavior, self.dec_behavior, self.lik_behavior
@@ -213,7 +214,7 @@ class MMGPVAEModule(nn.Module):
         """Posterior-predictive mean of each modality, (N, T, C)."""
         z_mean, z_var = post.time_mean(), post.time_var()
         out = {}
-        for name, idx, dec, lik in self._modalities():
+        for name, idx, dec, lik in self.modalities():
             if dec.is_linear:
                 m, v = self.predictor_moments(name, z_mean, z_var)
                 out[name] = lik.predictive_mean(m, v)

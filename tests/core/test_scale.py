@@ -17,16 +17,12 @@ from mmgpvae_core.loaders import DataWarning, load_dataset, read_source
 from mmgpvae_core.loaders.suite2p import Traces
 from mmgpvae_core.loaders.trials import zscore_channels
 from mmgpvae_core.model import encoders as enc_mod
-from mmgpvae_core.model import likelihoods as lik_mod
 from mmgpvae_core.model import prior as prior_mod
+from mmgpvae_core.model import values as values_mod
 from mmgpvae_core.model.encoders import PseudoObservationEncoder
-from mmgpvae_core.model.likelihoods import (
-    ValueSummary,
-    choose_likelihood,
-    make_likelihood,
-    nan_moments,
-)
+from mmgpvae_core.model.likelihoods import choose_likelihood, make_likelihood
 from mmgpvae_core.model.prior import length_scale_from_data
+from mmgpvae_core.model.values import ValueSummary, nan_moments
 from mmgpvae_core.simulate import simulate
 
 
@@ -34,7 +30,7 @@ from mmgpvae_core.simulate import simulate
 def tiny_chunks(monkeypatch):
     """Blocks of 7 values: every chunked pass takes many blocks, split inside trials."""
     monkeypatch.setattr(data_mod, "CHUNK_ELEMENTS", 7)
-    for mod in (lik_mod, enc_mod, prior_mod):
+    for mod in (values_mod, enc_mod, prior_mod):
         monkeypatch.setattr(mod, "BLOCK_VALUES", 7)
 
 
@@ -133,7 +129,7 @@ def test_blockwise_choice_is_the_whole_arrays(monkeypatch):
         ]
 
     whole = choices()  # each array is one block
-    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    monkeypatch.setattr(values_mod, "BLOCK_VALUES", 7)
     assert choices() == whole
     # counts with one negative value in the last block: read to the end, then Gaussian
     late = np.random.default_rng(0).poisson(3.0, (4, 10, 5)).astype(float)
@@ -142,7 +138,7 @@ def test_blockwise_choice_is_the_whole_arrays(monkeypatch):
 
 
 def test_the_choice_stops_reading_once_the_rest_cannot_change_it(monkeypatch):
-    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    monkeypatch.setattr(values_mod, "BLOCK_VALUES", 7)
     read = []
     of_block = ValueSummary.of_block.__func__
     monkeypatch.setattr(
@@ -159,7 +155,7 @@ def test_the_choice_stops_reading_once_the_rest_cannot_change_it(monkeypatch):
 
 
 def test_the_choice_and_checks_hold_a_block_not_a_copy(monkeypatch):
-    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 1 << 12)
+    monkeypatch.setattr(values_mod, "BLOCK_VALUES", 1 << 12)
     counts = np.random.default_rng(0).poisson(2.0, (40, 100, 250)).astype(np.float32)  # 4 MB
     ds = Dataset(counts)
     tracemalloc.start()
@@ -195,7 +191,7 @@ def test_blockwise_set_up_statistics_match_whole_array_ones(monkeypatch):
     assert torch.equal(mean, torch.nanmean(flat, dim=0))
     assert torch.equal(var, torch.nanmean((flat - mean) ** 2, dim=0))
     whole = _set_up_stats(y)
-    monkeypatch.setattr(lik_mod, "BLOCK_VALUES", 7)
+    monkeypatch.setattr(values_mod, "BLOCK_VALUES", 7)
     monkeypatch.setattr(enc_mod, "BLOCK_VALUES", 7)
     blocks = _set_up_stats(y)
     for k, v in whole.items():
