@@ -303,23 +303,43 @@ class MMGPVAE:
             raise RuntimeError("the model is not fitted yet: call fit() first")
         return self.module_
 
-    @torch.no_grad()
     def posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
         """Posterior in the model's own latent coordinates: ``mean``, ``var`` (N, T, D).
-        Either modality may be None (cross-modal inference); neither: the training data.
-        Trials are inferred in batches of about ``BATCH_VALUES`` data values (each trial's
-        posterior is its own)."""
+        Either modality may be None (cross-modal inference); neither: the training data."""
+        return self.infer(neural, behavior, reconstruction=False)[0]
+
+    @torch.no_grad()
+    def infer(
+        self,
+        neural: Any = None,
+        behavior: Any = None,
+        *,
+        posterior: bool = True,
+        reconstruction: bool = True,
+        dtype: Any = np.float64,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(:meth:`posterior`, :meth:`reconstruct` as ``dtype``) from one pass of inference, in
+        batches of about ``BATCH_VALUES`` data values (each trial's posterior is its own); a
+        part not asked for is empty. Saving and the views' snapshots need both: one pass."""
         m = self.require_fitted()
         m.eval()
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
+        n = (nd if nd is not None else bd).n_trials
         parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
+        rec: dict[str, np.ndarray] = {}
         for rows in _batches(nd, bd):
             post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
-            parts["mean"].append(post.time_mean().cpu().numpy().astype(np.float64))
-            parts["var"].append(post.time_var().cpu().numpy().astype(np.float64))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+            if posterior:
+                parts["mean"].append(post.time_mean().cpu().numpy().astype(np.float64))
+                parts["var"].append(post.time_var().cpu().numpy().astype(np.float64))
+            if reconstruction:
+                for k, v in m.reconstruct(post).items():
+                    if k not in rec:
+                        rec[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
+                    rec[k][rows] = v.cpu().numpy()
+        return ({k: np.concatenate(v) for k, v in parts.items()} if posterior else {}), rec
 
     def subspace_indices(self) -> dict[str, list[int]]:
         m = self.require_fitted()
@@ -382,26 +402,11 @@ class MMGPVAE:
             out[name] = {"mean": mean, "var": var}
         return out
 
-    @torch.no_grad()
     def reconstruct(
         self, neural: Any = None, behavior: Any = None, dtype: Any = np.float64
     ) -> dict[str, np.ndarray]:
-        """Posterior-predictive means (trials, time, channels) of each modality, as ``dtype``;
-        inferred in batches of trials, as :meth:`posterior`, each written into its rows."""
-        m = self.require_fitted()
-        m.eval()
-        if neural is None and behavior is None:
-            neural, behavior = self.neural, self.behavior
-        nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
-        n = (nd if nd is not None else bd).n_trials
-        out: dict[str, np.ndarray] = {}
-        for rows in _batches(nd, bd):
-            post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
-            for k, v in m.reconstruct(post).items():
-                if k not in out:
-                    out[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
-                out[k][rows] = v.cpu().numpy()
-        return out
+        """Posterior-predictive means (trials, time, channels) of each modality, as ``dtype``."""
+        return self.infer(neural, behavior, posterior=False, dtype=dtype)[1]
 
     @property
     def length_scales(self) -> np.ndarray:

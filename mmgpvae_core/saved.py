@@ -33,9 +33,8 @@ def save_model(
 
     m = model.require_fitted()
     with rng_unchanged(model.torch_device):
-        post = model.posterior(model.neural, model.behavior)
-        # For readers of the file; float32 as the data, filled batch by batch.
-        reconstruction = model.reconstruct(model.neural, model.behavior, dtype=np.float32)
+        # One pass of inference; the reconstruction (for readers of the file) in float32.
+        post, reconstruction = model.infer(dtype=np.float32)
     posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
     posterior.update(model.display_latents(post))
     posterior["transform"] = model.orthonormal_transforms()

@@ -53,8 +53,8 @@ def data_summary(ds: Dataset) -> dict[str, Any]:
 
 def take_snapshot(model: MMGPVAE) -> Snapshot:
     """Posterior-mean latents and reconstructions of the model's own data (copies)."""
-    post = model.latent_posterior()
-    rec = model.reconstruct(dtype=np.float32)  # filled batch by batch: no float64 session copy
+    raw, rec = model.infer(dtype=np.float32)  # one pass; no float64 copy of the session
+    post = model.display_latents(raw)
     return Snapshot(
         epoch=len(model.history),
         latents={k: np.array(v["mean"], dtype=np.float32) for k, v in post.items()},
