@@ -110,14 +110,20 @@ def test_paired_data_beats_every_shuffle(sim):
 
 
 def test_independent_behavior_is_not_significant(sim, independent_behavior):
+    """The margins by which paired data beat their shuffles (the test above) are not reached.
+
+    Not asserted: p > 1/(K+1). On independent data the real pairing is exchangeable with its
+    shuffles, so a calibrated test gives the smallest p on one data set in K+1 (here 1 in 5),
+    and a seeded assertion of it is a coin flip on the seed. Calibration itself is measured over
+    20 data sets × 19 shuffles in ``benchmarks/null_calibration.py`` (RESULTS.md)."""
     result = run_null_test(
         sim.neural, independent_behavior, (2, 1, 1), SHUFFLES, SETTINGS, n_jobs=1
     )
     null = result.null_scores
-    assert len(null) == SHUFFLES
-    assert result.p > 1 / (1 + SHUFFLES), result.summary_line()  # not above every shuffle
-    z = (result.real_score - null.mean()) / null.std(ddof=1)
-    assert abs(z) < 2.0, result.summary_line()  # inside the null distribution
+    assert len(null) == SHUFFLES and np.isfinite(result.p)
+    assert result.real_score < null.max() + 2 * null.std(ddof=1), result.summary_line()
+    r2_null = [r["r2_behavior_from_neural"] for r in result.null_rows]
+    assert result.real["r2_behavior_from_neural"] < max(r2_null) + 0.2, result.summary_line()
 
 
 def test_null_test_cancel(sim):
