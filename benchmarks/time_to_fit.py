@@ -45,6 +45,7 @@ SECTION = "## Time to fit"
 OLD_DEFAULTS = {
     "epochs": 500, "lr": 1e-2, "batch_size": 25, "kl_warmup": 0.1, "patience": 60,
     "min_delta": 1e-3, "grad_clip": 10.0, "n_samples": 1, "cross_modal": 0.25,
+    "min_length_scale_fraction": 0.5, "length_scale_param": "softplus", "prune_threshold": 1e-8,
 }
 STANDARD = {"n_trials": 90, "n_time": 80, "n_neurons": 50, "n_keypoints": 6}
 

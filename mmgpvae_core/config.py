@@ -130,22 +130,21 @@ class ModelConfig(_Config):
     behavior_decoder: str = option("mlp", choices=DECODERS)
     length_scale_init: float | None = option(None, "bins (default: from the data)")
     min_length_scale: float | None = None
-    #: the floor, when ``min_length_scale`` is None: this fraction of the initial length-scale.
-    #: 1/3 (with "log" below and prune 1e-6) recovers 3-bin latents better on the harder-data
-    #: benchmark but made the independent-behavior null test significant; not yet the default
-    #: (benchmarks/RESULTS.md, "Harder data")
-    min_length_scale_fraction: float = 0.5
+    #: the floor, when ``min_length_scale`` is None: this fraction of the initial length-scale
+    #: (1/3: with "log" and prune 1e-6 below, 3-bin latents are learned where the data's
+    #: autocorrelation says 8; benchmarks/RESULTS.md, "Harder data")
+    min_length_scale_fraction: float = 1 / 3
     #: latents of one subspace start at length-scales spread geometrically over
     #: [init / spread, init × spread] (1: all at the initial length-scale; 2 measured worse —
     #: two of three harder-data fits lost the shared and private behavior latents)
     length_scale_spread: float = 1.0
-    #: how the learned length-scale is parametrised above its floor: "softplus" (ℓ = floor +
-    #: softplus(raw): Adam's steps are ~lr bins) or "log" (ℓ = floor + exp(raw): relative steps,
-    #: so ℓ moves as fast from 8 to 3 bins as from 8 to 20)
-    length_scale_param: str = "softplus"
+    #: how the learned length-scale is parametrised above its floor: "log" (ℓ = floor +
+    #: exp(raw): relative steps, so ℓ moves as fast from 8 to 3 bins as from 8 to 20) or
+    #: "softplus" (ℓ = floor + softplus(raw): Adam's steps are ~lr bins; before issue 14)
+    length_scale_param: str = "log"
     marginal_variance: float = 1.0
     prune_threshold: float = option(
-        1e-8,
+        1e-6,
         "drop frequencies whose prior variance is below this fraction of the largest",
         cli_default=FIELD_DEFAULT,
     )

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mmgpvae_core.config import ModelConfig
+
 
 def rbf_log_spectral_density(
     omega: torch.Tensor, length_scale: torch.Tensor, variance: float
@@ -41,9 +43,10 @@ def inv_softplus(x: float) -> float:
 class FourierGPPrior(nn.Module):
     """Independent GP priors, one per latent dimension, diagonal in the Fourier domain.
 
-    Length-scale ℓ_d = ``min_length_scale`` + softplus(raw_d) (bins; + exp(raw_d) with
-    ``param="log"``), each started at its own ``length_scale_init`` (a scalar: all alike): the floor guarantees the
-    frequency set chosen for ``min_length_scale`` covers every length-scale the model can learn.
+    Length-scale ℓ_d = ``min_length_scale`` + exp(raw_d) (bins; ``param="log"``) or + softplus(raw_d)
+    (``"softplus"``, projects from before issue 14), each started at its own ``length_scale_init``
+    (a scalar: all alike): the floor guarantees the frequency set chosen for
+    ``min_length_scale`` covers every length-scale the model can learn.
     The marginal variance σ² is fixed (the loadings absorb scale), as in the reference code.
     """
 
@@ -52,9 +55,9 @@ class FourierGPPrior(nn.Module):
         n_latents: int,
         length_scale_init: float | Sequence[float],
         min_length_scale: float,
-        variance: float = 1.0,
-        prune_threshold: float = 1e-8,
-        param: str = "softplus",
+        variance: float = ModelConfig.marginal_variance,
+        prune_threshold: float = ModelConfig.prune_threshold,
+        param: str = ModelConfig.length_scale_param,
     ) -> None:
         super().__init__()
         if param not in ("softplus", "log"):

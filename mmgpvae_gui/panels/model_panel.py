@@ -113,13 +113,13 @@ class ModelPanel(QWidget):
         )
         self.marginal_variance = QDoubleSpinBox()
         self.marginal_variance.setRange(0.01, 100.0)
-        self.marginal_variance.setValue(1.0)
+        self.marginal_variance.setValue(ModelConfig.marginal_variance)
         self.marginal_variance.setToolTip(
             "Marginal variance of each latent under the GP prior (latent units squared)."
         )
         self.prune_exponent = QSpinBox()
         self.prune_exponent.setRange(-16, -1)
-        self.prune_exponent.setValue(-8)
+        self.prune_exponent.setValue(round(math.log10(ModelConfig.prune_threshold)))
         self.prune_exponent.setPrefix("1e")
         self.prune_exponent.setToolTip(
             "Pruning threshold: Fourier frequencies whose prior "
@@ -137,16 +137,18 @@ class ModelPanel(QWidget):
         self.lr.setDecimals(4)
         self.lr.setRange(1e-4, 1.0)
         self.lr.setSingleStep(1e-3)
-        self.lr.setValue(1e-2)
+        self.lr.setValue(TrainConfig.lr)
         self.lr.setToolTip("Adam learning rate (step size per mini-batch, unitless).")
         self.epochs_spin = self._spin(
             1,
             100000,
-            500,
+            TrainConfig.epochs,
             "Maximum number of epochs (passes over all "
             "trials) that Train runs; it stops earlier on a plateau.",
         )
-        self.batch_size = self._spin(1, 10000, 25, "Trials per mini-batch (count).")
+        self.batch_size = self._spin(
+            1, 10000, TrainConfig.batch_size, "Trials per mini-batch (count)."
+        )
         self.device = self._combo(
             _devices(),
             "auto",
