@@ -420,11 +420,12 @@ class MMGPVAE:
         *,
         outcome: FitOutcome | None = None,
         fit_state: FitState | None = None,
+        inferred: tuple[dict, dict] | None = None,
     ) -> None:
         """Write a complete ``.mmgp`` project (atomically; :func:`saved.save_model`)."""
         from mmgpvae_core.saved import save_model
 
-        save_model(self, path, outcome=outcome, fit_state=fit_state)
+        save_model(self, path, outcome=outcome, fit_state=fit_state, inferred=inferred)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> MMGPVAE:

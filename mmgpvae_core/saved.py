@@ -23,18 +23,27 @@ from mmgpvae_core.training import FitOutcome, TrainingHistory, make_optimizer
 
 
 def save_model(
-    model, path: str | Path, *, outcome: FitOutcome | None = None, fit_state: FitState | None = None
+    model,
+    path: str | Path,
+    *,
+    outcome: FitOutcome | None = None,
+    fit_state: FitState | None = None,
+    inferred: tuple[dict, dict] | None = None,
 ) -> None:
     """Write ``model`` (fitted) as a complete ``.mmgp`` project, atomically. A checkpoint of a
     fit in progress (``checkpoint.Checkpointer``) passes its ``outcome`` (status "running") and
-    ``fit_state``. Saving leaves torch's random streams as they were, so a fit that saves
-    checkpoints trains exactly as one that does not."""
+    ``fit_state``. ``inferred``: ``model.infer(dtype=np.float32)`` of the model as it is now,
+    where the caller has it already (a long session's inference costs seconds). Saving leaves
+    torch's random streams as they were, so a fit that saves checkpoints trains exactly as one
+    that does not."""
     from mmgpvae_core.api import rng_unchanged
 
     m = model.require_fitted()
-    with rng_unchanged(model.torch_device):
-        # One pass of inference; the reconstruction (for readers of the file) in float32.
-        post, reconstruction = model.infer(dtype=np.float32)
+    if inferred is None:
+        with rng_unchanged(model.torch_device):
+            # One pass of inference; the reconstruction (for readers of the file) in float32.
+            inferred = model.infer(dtype=np.float32)
+    post, reconstruction = inferred
     posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
     posterior.update(model.display_latents(post))
     posterior["transform"] = model.orthonormal_transforms()

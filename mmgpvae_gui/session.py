@@ -51,9 +51,10 @@ def data_summary(ds: Dataset) -> dict[str, Any]:
     return summary
 
 
-def take_snapshot(model: MMGPVAE) -> Snapshot:
-    """Posterior-mean latents and reconstructions of the model's own data (copies)."""
-    raw, rec = model.infer(dtype=np.float32)  # one pass; no float64 copy of the session
+def take_snapshot(model: MMGPVAE, inferred: tuple[dict, dict] | None = None) -> Snapshot:
+    """Posterior-mean latents and reconstructions of the model's own data (copies).
+    ``inferred``: ``model.infer(dtype=np.float32)``, where the caller has it already."""
+    raw, rec = inferred or model.infer(dtype=np.float32)  # one pass; no float64 session copy
     post = model.display_latents(raw)
     return Snapshot(
         epoch=len(model.history),

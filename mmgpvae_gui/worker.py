@@ -103,6 +103,7 @@ class TrainingWorker(CancellableJob):
         self.run_event = threading.Event()  # cleared: pause after the current epoch
         self.run_event.set()
         self._last_snapshot = -np.inf
+        self._final_inference: tuple[dict, dict] | None = None  # of the final snapshot
         self._snapshot_cost = 0.0
         # Written from this thread between epochs (autosave.py): a crash loses a minute at most.
         interrupted = getattr(model, "fit_state", None)  # a restored session of a killed fit
@@ -146,7 +147,7 @@ class TrainingWorker(CancellableJob):
                 warmup=None if interrupted is None else interrupted.warmup,
             )
             outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
-            self._emit_snapshot()
+            self._final_inference = self._emit_snapshot()
             self.succeeded.emit(outcome)
         except TrainingFailed as exc:
             self._emit_snapshot_safely()
@@ -186,27 +187,32 @@ class TrainingWorker(CancellableJob):
 
     def _autosave_final(self) -> None:
         """The session as the fit left it (a complete project), whatever the outcome."""
+        inferred, self._final_inference = self._final_inference, None
         if self._autosave is None:
             return
         try:
             if self._model.module is not None and len(self._model.history):
-                self._model.save(self._autosave.path)
+                # the last snapshot's inference, of the model as saved: not a second pass
+                self._model.save(self._autosave.path, inferred=inferred)
         except OSError as exc:
             self._on_autosave_error(exc)
         except Exception:  # the fit's own outcome matters more than its autosave
             traceback.print_exc()
 
-    def _emit_snapshot(self) -> None:
+    def _emit_snapshot(self) -> tuple[dict, dict]:
+        """Emit a snapshot of the model as it is now; return its ``infer`` result."""
         t0 = time.perf_counter()
-        snap = take_snapshot(self._model)
+        inferred = self._model.infer(dtype=np.float32)
+        snap = take_snapshot(self._model, inferred)
         self._last_snapshot = time.perf_counter()
         self._snapshot_cost = self._last_snapshot - t0
         self.snapshot_ready.emit(snap)
+        return inferred
 
     def _emit_snapshot_safely(self) -> None:
         try:
             if self._model.module is not None and len(self._model.history):
-                self._emit_snapshot()
+                self._final_inference = self._emit_snapshot()
         except Exception:  # the failure message matters more than a last picture
             pass
 

@@ -10,8 +10,10 @@ import textwrap
 import time
 
 import h5py
+import numpy as np
 import pytest
 
+from mmgpvae_core.api import MMGPVAE
 from mmgpvae_gui.autosave import orphans
 
 CRASHING_APP = textwrap.dedent(
@@ -126,6 +128,29 @@ def test_a_normal_close_leaves_no_autosave(loaded, qtbot, train):
     win.close()  # saved: closes without a question
     assert not win.isVisible() and len(asked) == 1
     assert not win.autosave.path.exists()
+
+
+def test_the_end_of_fit_save_reuses_the_final_snapshot_inference(
+    loaded, qtbot, train, monkeypatch
+):
+    """Inference over a long session costs seconds: the end of a fit runs it once, for the
+    final picture and the autosave both, and the file holds what the window shows."""
+    win = loaded
+    win.training.autosave_every_s = 0.0  # only the end-of-fit save
+    calls = []
+    real_infer = MMGPVAE.infer
+    monkeypatch.setattr(
+        MMGPVAE, "infer", lambda self, *a, **k: calls.append(1) or real_infer(self, *a, **k)
+    )
+    snapshots = []
+    win.training.snapshot_ready.connect(snapshots.append)
+    assert train(qtbot, win, 3) == "max_epochs"
+    assert snapshots and len(calls) == len(snapshots)  # no second pass for the autosave
+    final = snapshots[-1]
+    assert final.epoch == 3
+    with h5py.File(win.autosave.path, "r") as f:
+        for name, latents in final.latents.items():
+            np.testing.assert_array_equal(f[f"posterior/{name}/mean"][()], latents)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pid liveness via os.kill(pid, 0)")
