@@ -9,7 +9,7 @@ conditions — the unit test's set-up, at its size) and on the paired data, for 
 given (``--extra`` JSON, several allowed), and prints the fraction at or below each level.
 
     .venv/bin/python benchmarks/null_calibration.py --datasets 20 --shuffles 19 \
-        --extra '{}' '{"min_length_scale_fraction": 0.3333}'
+        --extra '{}' '{"min_length_scale_fraction": 0.5, "length_scale_param": "softplus"}'
 """
 
 from __future__ import annotations
