@@ -16,7 +16,8 @@ of every fit beside it,
 
     .venv/bin/python benchmarks/controls.py [--trials 60 --epochs 30 --shuffles 19 --jobs 2]
 
-About 2 minutes on 2 quiet CPU cores with the defaults, ~8 when busy (50 pairings × 2 folds + 3 fits).
+About 2 minutes on 2 quiet CPU cores with the defaults, ~8 when busy
+(50 pairings × 2 folds + 3 fits).
 """
 
 from __future__ import annotations
