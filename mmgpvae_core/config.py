@@ -102,6 +102,15 @@ _LIKELIHOOD_HELP = (
 
 LENGTH_SCALE_PARAMS = ("softplus", "log")
 
+#: How the model behaved before a ``ModelConfig`` option existed. A project saved before then
+#: has no key for it and was fitted this way, whatever today's default is; ``read_project``
+#: fills these in so that a reopened old fit reports, refits and re-saves what it was.
+MODEL_BEFORE_OPTION: dict[str, Any] = {
+    "min_length_scale_fraction": 0.5,
+    "length_scale_spread": 1.0,
+    "length_scale_param": "softplus",
+}
+
 
 def _check(cond: bool, name: str, msg: str) -> None:
     if not cond:
@@ -152,6 +161,12 @@ class ModelConfig(_Config):
     shared_fusion: str = "poe"
     encoder_hidden: tuple[int, ...] = (128, 64)
     decoder_hidden: tuple[int, ...] = (64, 64)
+
+    @staticmethod
+    def saved_dict(d: dict[str, Any]) -> dict[str, Any]:
+        """A saved project's model config ``d``, with the keys that files older than an option
+        lack filled with what the model did then (``MODEL_BEFORE_OPTION``)."""
+        return {**MODEL_BEFORE_OPTION, **d}
 
     def __post_init__(self) -> None:
         _check(self.shared >= 0, "shared", "must be >= 0")

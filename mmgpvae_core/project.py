@@ -35,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.data import DataError, Dataset
 
 FORMAT = "mmgpvae-project"
@@ -224,7 +225,7 @@ def read_project(
         if f.attrs.get("format") != FORMAT:
             raise DataError(path, "format", "not an MM-GPVAE project (.mmgp) file")
         out: dict[str, Any] = {
-            "config": {k: json.loads(v) for k, v in f["config"].attrs.items()},
+            "config": _read_config(f),
             "neural": _read_dataset(f["data/neural"]) if "data/neural" in f else None,
             "behavior": _read_dataset(f["data/behavior"]) if "data/behavior" in f else None,
             "state": {k: v[()] for k, v in f["model"].items()},
@@ -238,6 +239,13 @@ def read_project(
             "fit_state": _fit_state(f),
         }
     return out
+
+
+def _read_config(f: h5py.File) -> dict[str, Any]:
+    config = {k: json.loads(v) for k, v in f["config"].attrs.items()}
+    if "model" in config:
+        config["model"] = ModelConfig.saved_dict(config["model"])
+    return config
 
 
 def _fit_state(f: h5py.File) -> dict[str, int] | None:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from mmgpvae_core.config import ModelConfig
+from mmgpvae_core.config import MODEL_BEFORE_OPTION, ModelConfig
 from mmgpvae_core.model.decoders import Decoder
 from mmgpvae_core.model.encoders import PseudoObservationEncoder
 from mmgpvae_core.model.fourier import FourierBasis
@@ -72,7 +72,7 @@ class ModelShape:
     min_length_scale: float
     #: the prior's parametrisation (``ModelConfig.length_scale_param``); projects saved before
     #: it existed lack it and were fitted with "softplus"
-    length_scale_param: str = "softplus"
+    length_scale_param: str = MODEL_BEFORE_OPTION["length_scale_param"]
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

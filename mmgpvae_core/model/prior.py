@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mmgpvae_core.config import ModelConfig
+from mmgpvae_core.config import LENGTH_SCALE_PARAMS, ModelConfig
 
 
 def rbf_log_spectral_density(
@@ -60,8 +60,8 @@ class FourierGPPrior(nn.Module):
         param: str = ModelConfig.length_scale_param,
     ) -> None:
         super().__init__()
-        if param not in ("softplus", "log"):
-            raise ValueError(f"param must be 'softplus' or 'log', not {param!r}")
+        if param not in LENGTH_SCALE_PARAMS:
+            raise ValueError(f"param must be one of {LENGTH_SCALE_PARAMS}, not {param!r}")
         inits = np.broadcast_to(np.asarray(length_scale_init, dtype=float), (n_latents,))
         inits = np.where(inits <= min_length_scale, min_length_scale * 1.5, inits)
         to_raw = inv_softplus if param == "softplus" else math.log

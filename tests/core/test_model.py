@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.config import MODEL_BEFORE_OPTION, ModelConfig
 from mmgpvae_core.model.elbo import elbo_terms
 from mmgpvae_core.model.posterior import fourier_posterior
 
@@ -192,3 +193,39 @@ def test_length_scale_floor_spread_and_parametrisation_survive_a_save(tiny_sim, 
     d = m.shape_.to_dict()
     d.pop("length_scale_param")
     assert ModelShape(**d).length_scale_param == "softplus"
+
+
+def test_a_project_saved_before_the_length_scale_options_reopens_as_it_was_fitted(
+    tiny_sim, tmp_path
+):
+    """Files written before ``length_scale_param`` / ``min_length_scale_fraction`` existed
+    lack those keys; they were fitted "softplus" with the floor at half the initial
+    length-scale, so that is what they must reopen, report, refit and re-save with — not
+    today's defaults."""
+    import json
+
+    import h5py
+
+    from mmgpvae_core.project import read_project
+
+    m = _model(tiny_sim, min_length_scale_fraction=0.5, length_scale_param="softplus")
+    path = tmp_path / "old.mmgp"
+    m.save(path)
+    with h5py.File(path, "r+") as f:  # make it look like a file of that time
+        lacks = {"model": list(MODEL_BEFORE_OPTION), "shape": ["length_scale_param"]}
+        for key, names in lacks.items():
+            d = json.loads(f["config"].attrs[key])
+            for name in names:
+                d.pop(name)
+            f["config"].attrs[key] = json.dumps(d)
+    assert ModelConfig().length_scale_param != "softplus"  # else this test shows nothing
+
+    old = MMGPVAE.load(path)
+    assert old.model_config_.length_scale_param == "softplus"
+    assert old.model_config_.min_length_scale_fraction == 0.5
+    assert old.shape_.length_scale_param == "softplus"
+    np.testing.assert_allclose(old.length_scales, m.length_scales, rtol=1e-6)
+    assert read_project(path, posterior=False)["config"]["model"]["length_scale_param"] == "softplus"
+    old.save(tmp_path / "again.mmgp")
+    again = read_project(tmp_path / "again.mmgp", posterior=False)["config"]
+    assert again["model"]["length_scale_param"] == again["shape"]["length_scale_param"] == "softplus"
