@@ -54,7 +54,9 @@ def data_summary(ds: Dataset) -> dict[str, Any]:
 def take_snapshot(model: MMGPVAE, inferred: tuple[dict, dict] | None = None) -> Snapshot:
     """Posterior-mean latents and reconstructions of the model's own data (copies).
     ``inferred``: ``model.infer(dtype=np.float32)``, where the caller has it already."""
-    raw, rec = inferred or model.infer(dtype=np.float32)  # one pass; no float64 session copy
+    if inferred is None:
+        inferred = model.infer(dtype=np.float32)  # one pass; no float64 session copy
+    raw, rec = inferred
     post = model.display_latents(raw)
     return Snapshot(
         epoch=len(model.history),

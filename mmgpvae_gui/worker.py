@@ -147,7 +147,7 @@ class TrainingWorker(CancellableJob):
                 warmup=None if interrupted is None else interrupted.warmup,
             )
             outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
-            self._final_inference = self._emit_snapshot()
+            self._emit_snapshot_safely()  # a fit that ran stands, even without its last picture
             self.succeeded.emit(outcome)
         except TrainingFailed as exc:
             self._emit_snapshot_safely()
@@ -213,8 +213,8 @@ class TrainingWorker(CancellableJob):
         try:
             if self._model.module is not None and len(self._model.history):
                 self._final_inference = self._emit_snapshot()
-        except Exception:  # the failure message matters more than a last picture
-            pass
+        except Exception:  # the fit's outcome matters more than a last picture
+            traceback.print_exc()
 
 
 class TrainingControl(QObject):

@@ -32,6 +32,33 @@ def _devices() -> list[str]:
     return out
 
 
+#: ``model_kwargs`` keys that are ``ModelConfig`` / ``TrainConfig`` fields
+_MODEL_KEYS = (
+    "shared",
+    "private_neural",
+    "private_behavior",
+    "neural_likelihood",
+    "behavior_likelihood",
+    "behavior_decoder",
+    "length_scale_init",
+    "marginal_variance",
+    "prune_threshold",
+)
+_TRAIN_KEYS = ("lr", "batch_size", "device", "epochs")
+#: 2: only the values the user changed are stored (before: every value)
+_SETTINGS_VERSION = 2
+#: defaults that settings of version 1 stored as if chosen, though nobody chose them
+_DEFAULTS_BEFORE_V2: dict[str, Any] = {"prune_threshold": 1e-8}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """A stored setting (text) and a value, compared as numbers where both are."""
+    try:
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
 class ModelPanel(QWidget):
     """Every control has a tooltip saying what it does and its unit. ``model_kwargs()`` is what
     ``MMGPVAE(**kwargs)`` takes; ``epochs()`` how many more epochs Train runs."""
@@ -48,14 +75,20 @@ class ModelPanel(QWidget):
         self.shared = self._spin(
             0,
             10,
-            2,
+            ModelConfig.shared,
             "Shared latent dimensions: driven by, and explaining, both modalities (count).",
         )
         self.private_neural = self._spin(
-            0, 10, 1, "Private neural latent dimensions: explain neural activity only (count)."
+            0,
+            10,
+            ModelConfig.private_neural,
+            "Private neural latent dimensions: explain neural activity only (count).",
         )
         self.private_behavior = self._spin(
-            0, 10, 1, "Private behavior latent dimensions: explain behavior only (count)."
+            0,
+            10,
+            ModelConfig.private_behavior,
+            "Private behavior latent dimensions: explain behavior only (count).",
         )
         f.addRow("Shared:", self.shared)
         f.addRow("Private neural:", self.private_neural)
@@ -81,7 +114,7 @@ class ModelPanel(QWidget):
         )
         self.behavior_decoder = self._combo(
             ("mlp", "linear"),
-            "mlp",
+            ModelConfig.behavior_decoder,
             "Behavior decoder: a small neural network (mlp, for "
             "nonlinear behavior such as images) or an affine map (linear).",
         )
@@ -151,7 +184,7 @@ class ModelPanel(QWidget):
         )
         self.device = self._combo(
             _devices(),
-            "auto",
+            TrainConfig.device,
             "Where to train: auto picks a GPU (CUDA or Apple MPS) when there is one, else the CPU.",
         )
         f.addRow("Learning rate:", self.lr)
@@ -238,6 +271,15 @@ class ModelPanel(QWidget):
     def epochs(self) -> int:
         return self.epochs_spin.value()
 
+    @staticmethod
+    def _defaults() -> dict[str, Any]:
+        """What a new panel shows (the configs' defaults), keyed as :meth:`model_kwargs`."""
+        model, train = ModelConfig(), TrainConfig()
+        return {
+            **{f: getattr(model, f) for f in _MODEL_KEYS},
+            **{f: getattr(train, f) for f in _TRAIN_KEYS},
+        }
+
     def set_from_configs(self, model: ModelConfig, train: TrainConfig) -> None:
         """Show a reopened project's settings."""
         self.set_split(model.shared, model.private_neural, model.private_behavior)
@@ -250,7 +292,8 @@ class ModelPanel(QWidget):
                 "marginal_variance": model.marginal_variance,
                 "prune_threshold": model.prune_threshold,
                 "lr": train.lr,
-                "batch_size": train.batch_size or 25,
+                # None (every trial in one step, from the CLI or API) has no spin-box value
+                "batch_size": train.batch_size or TrainConfig.batch_size,
                 "epochs": train.epochs,
                 "device": train.device,
             }
@@ -291,25 +334,29 @@ class ModelPanel(QWidget):
 
     # ---------------------------------------------------------------- persistence
     def save_settings(self, s: QSettings) -> None:
+        """Remember what the user set: only the values that differ from the defaults, so a
+        default improved in a later version reaches users who never changed it."""
+        defaults = self._defaults()
         s.beginGroup("model")
-        for k, v in self.model_kwargs().items():
-            s.setValue(k, "" if v is None else str(v))
-        s.setValue("epochs", self.epochs())
+        for k, v in {**self.model_kwargs(), "epochs": self.epochs()}.items():
+            if _same(v, defaults.get(k)):
+                s.remove(k)
+            else:
+                s.setValue(k, "" if v is None else str(v))
+        s.setValue("settings_version", _SETTINGS_VERSION)
         s.endGroup()
 
     def restore_settings(self, s: QSettings) -> None:
         s.beginGroup("model")
         kw: dict[str, Any] = {}
         try:
-            for k in self.model_kwargs():
+            # settings written before version 2 held every value, the defaults of then too
+            stale = {} if s.value("settings_version") is not None else _DEFAULTS_BEFORE_V2
+            for k in [*self.model_kwargs(), "epochs"]:
                 v = s.value(k)
-                if v is None:
+                if v is None or (k in stale and _same(v, stale[k])):
                     continue
                 kw[k] = None if v == "" else v
             self.apply_kwargs(kw)
-            if s.value("epochs") is not None:
-                self.epochs_spin.setValue(int(s.value("epochs")))
-        except (TypeError, ValueError):
-            pass  # a corrupt settings file never stops the app
         finally:
             s.endGroup()
