@@ -154,7 +154,8 @@ class ModelConfig(_Config):
     marginal_variance: float = 1.0
     prune_threshold: float = option(
         1e-6,
-        "drop frequencies whose prior variance is below this fraction of the largest",
+        "drop frequencies whose prior variance is below this fraction of the largest "
+        "(default {default})",
         cli_default=FIELD_DEFAULT,
     )
     padding: float = 3.0
