@@ -32,19 +32,6 @@ def _devices() -> list[str]:
     return out
 
 
-#: ``model_kwargs`` keys that are ``ModelConfig`` / ``TrainConfig`` fields
-_MODEL_KEYS = (
-    "shared",
-    "private_neural",
-    "private_behavior",
-    "neural_likelihood",
-    "behavior_likelihood",
-    "behavior_decoder",
-    "length_scale_init",
-    "marginal_variance",
-    "prune_threshold",
-)
-_TRAIN_KEYS = ("lr", "batch_size", "device", "epochs")
 #: 2: only the values the user changed are stored (before: every value)
 _SETTINGS_VERSION = 2
 #: defaults that settings of version 1 stored as if chosen, though nobody chose them
@@ -271,14 +258,9 @@ class ModelPanel(QWidget):
     def epochs(self) -> int:
         return self.epochs_spin.value()
 
-    @staticmethod
-    def _defaults() -> dict[str, Any]:
-        """What a new panel shows (the configs' defaults), keyed as :meth:`model_kwargs`."""
-        model, train = ModelConfig(), TrainConfig()
-        return {
-            **{f: getattr(model, f) for f in _MODEL_KEYS},
-            **{f: getattr(train, f) for f in _TRAIN_KEYS},
-        }
+    def _settings(self) -> dict[str, Any]:
+        """What the settings file remembers: :meth:`model_kwargs` and the epochs."""
+        return {**self.model_kwargs(), "epochs": self.epochs()}
 
     def set_from_configs(self, model: ModelConfig, train: TrainConfig) -> None:
         """Show a reopened project's settings."""
@@ -336,9 +318,9 @@ class ModelPanel(QWidget):
     def save_settings(self, s: QSettings) -> None:
         """Remember what the user set: only the values that differ from the defaults, so a
         default improved in a later version reaches users who never changed it."""
-        defaults = self._defaults()
+        defaults = {**ModelConfig().to_dict(), **TrainConfig().to_dict()}
         s.beginGroup("model")
-        for k, v in {**self.model_kwargs(), "epochs": self.epochs()}.items():
+        for k, v in self._settings().items():
             if _same(v, defaults.get(k)):
                 s.remove(k)
             else:
@@ -352,11 +334,13 @@ class ModelPanel(QWidget):
         try:
             # settings written before version 2 held every value, the defaults of then too
             stale = {} if s.value("settings_version") is not None else _DEFAULTS_BEFORE_V2
-            for k in [*self.model_kwargs(), "epochs"]:
+            for k in self._settings():
                 v = s.value(k)
                 if v is None or (k in stale and _same(v, stale[k])):
                     continue
                 kw[k] = None if v == "" else v
             self.apply_kwargs(kw)
+        except (TypeError, ValueError):
+            pass  # a corrupt settings file never stops the app
         finally:
             s.endGroup()

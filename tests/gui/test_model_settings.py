@@ -56,3 +56,16 @@ def test_settings_of_the_first_version_lose_the_defaults_they_stored(qtbot, tmp_
     qtbot.addWidget(later)
     later.restore_settings(_settings(tmp_path))
     assert later.model_kwargs()["prune_threshold"] == 1e-8
+
+
+def test_a_corrupt_settings_file_never_stops_the_panel(qtbot, tmp_path):
+    s = _settings(tmp_path)
+    s.beginGroup("model")
+    s.setValue("settings_version", "2")
+    s.setValue("shared", "three")
+    s.endGroup()
+    s.sync()
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.restore_settings(_settings(tmp_path))
+    assert panel.model_kwargs()["shared"] == ModelConfig.shared
