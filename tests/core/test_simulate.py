@@ -27,8 +27,11 @@ def test_harder_data_has_sparse_ragged_occluded_observations_and_spread_length_s
 
 def test_the_standard_simulation_draws_what_it_drew_before_the_rate_option():
     # Sums of simulate()'s output at fd33cf3, before ``_observe`` took ``mean_rate``: benchmarks
-    # and recovery thresholds were measured on these draws.
+    # and recovery thresholds were measured on these draws. The counts are integers (exact on any
+    # machine); the latents and pose pass through a Cholesky factor and matrix products whose
+    # rounding differs between CPUs and BLAS builds (2.5e-12 seen), so their sums are pinned at
+    # 1e-6: any change of the generator's stream moves them by O(1).
     a = simulate(n_trials=6, n_time=20, n_neurons=5, n_keypoints=2, seed=4)
     assert a.neural.data.sum() == 540.0
-    np.testing.assert_allclose(a.behavior.data.sum(), -105.7421767000788, rtol=1e-12)
-    np.testing.assert_allclose(a.truth["shared"].sum(), -33.49546799859676, rtol=1e-12)
+    np.testing.assert_allclose(a.behavior.data.sum(), -105.7421767000788, rtol=1e-6)
+    np.testing.assert_allclose(a.truth["shared"].sum(), -33.49546799859676, rtol=1e-6)

@@ -115,10 +115,12 @@ def test_kl_nonnegative_and_zero_without_observations():
     assert kl.shape == (N, D)
     assert (kl > 0).all()
     post0 = time_domain_posterior(mu, torch.zeros_like(prec), K)
-    torch.testing.assert_close(post0.kl(), torch.zeros(N, D, dtype=F64), atol=1e-10, rtol=0)
-    torch.testing.assert_close(post0.time_mean(), torch.zeros_like(mu), atol=1e-12, rtol=0)
+    # Float64 Cholesky solves of a 30 x 30 kernel (condition number up to ~1e4 with the jitter):
+    # rounding stays far below 1e-8 on any BLAS; a wrong KL or mean is off by O(1).
+    torch.testing.assert_close(post0.kl(), torch.zeros(N, D, dtype=F64), atol=1e-8, rtol=0)
+    torch.testing.assert_close(post0.time_mean(), torch.zeros_like(mu), atol=1e-8, rtol=0)
     # With no data the posterior is the prior: variance diag(K) = σ²(1 + jitter).
-    torch.testing.assert_close(post0.time_var(), torch.full_like(mu, 1.001), atol=1e-10, rtol=0)
+    torch.testing.assert_close(post0.time_var(), torch.full_like(mu, 1.001), atol=1e-8, rtol=0)
 
 
 def _small_module(cls, t_circ_pad: int = 0):
