@@ -32,6 +32,7 @@ over the evaluated trials) / (spike count · ln 2).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,98 @@ def train_val_split(
     if len(val_idx) == 0 or len(val_idx) == n_trials:
         raise ValueError(f"val_fraction {val_fraction} leaves an empty train or validation set")
     return np.setdiff1d(np.arange(n_trials), val_idx), val_idx
+
+
+#: windows left unused between a validation block and the training windows of a session
+GAP_WINDOWS = 1
+
+
+@dataclass(frozen=True)
+class Folds:
+    """(train, validation) index pairs over trials or windows, and how they were dealt.
+
+    kind: "blocked" (contiguous blocks of a continuous session's windows, ``gap`` windows left
+    unused beside each validation block, so that no held-out window sits between training
+    neighbours that share its slow signals) or "stratified" (trials of a trials table, dealt at
+    random in proportion to their conditions).
+    """
+
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    kind: str
+    gap: int = 0
+
+    def __iter__(self):
+        return iter(self.splits)
+
+    def __len__(self) -> int:
+        return len(self.splits)
+
+    def describe(self) -> str:
+        """One phrase for the output, e.g. "3 blocked folds (contiguous windows, 1 left unused
+        beside each validation block)"."""
+        n = len(self.splits)
+        what = "held-out split" if n == 1 else "folds"
+        if self.kind == "blocked":
+            return (
+                f"{n} blocked {what} (contiguous windows of the session, {self.gap} window(s) "
+                "left unused beside each validation block)"
+            )
+        return f"{n} stratified {what} (trials dealt at random within each condition)"
+
+
+def _blocked(n: int, val_blocks: list[tuple[int, int]], gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    idx = np.arange(n)
+    for lo, hi in val_blocks:
+        train = idx[(idx < lo - gap) | (idx >= hi + gap)]
+        val = idx[lo:hi]
+        if len(val) == 0 or len(train) == 0:
+            raise ValueError(
+                f"folds: {n} windows are too few for {len(val_blocks)} blocked folds with "
+                f"{gap} window(s) left unused beside each validation block"
+            )
+        out.append((train, val))
+    return out
+
+
+def blocked_kfold_splits(n_trials: int, k: int, gap: int = GAP_WINDOWS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` contiguous validation blocks of consecutive windows (every window validated once);
+    training takes the windows more than ``gap`` away from the block."""
+    if not 2 <= k <= n_trials:
+        raise ValueError(f"folds: need 2 <= k <= {n_trials} windows, got {k}")
+    edges = np.linspace(0, n_trials, k + 1).round().astype(int)
+    return _blocked(n_trials, list(zip(edges[:-1], edges[1:])), gap)
+
+
+def blocked_test_split(
+    n_trials: int, test_fraction: float, gap: int = GAP_WINDOWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``test_fraction`` of a session's windows for testing, the windows before them
+    (less ``gap``) for training."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be in (0, 1), got {test_fraction}")
+    n_val = max(1, int(round(test_fraction * n_trials)))
+    return _blocked(n_trials, [(n_trials - n_val, n_trials)], gap)[0]
+
+
+def session_folds(ds: Dataset, k: int, seed: int = 0, gap: int = GAP_WINDOWS) -> Folds:
+    """``k`` folds of ``ds``: blocked for a continuous session (windows), stratified by condition
+    for trials."""
+    from mmgpvae_core.continuous import is_continuous
+
+    if is_continuous(ds):
+        return Folds(blocked_kfold_splits(ds.n_trials, k, gap), "blocked", gap)
+    return Folds(kfold_splits(ds.n_trials, k, ds.conditions, seed), "stratified")
+
+
+def session_test_split(ds: Dataset, test_fraction: float, seed: int = 0, gap: int = GAP_WINDOWS) -> Folds:
+    """One split holding out ``test_fraction``: the end of a continuous session (blocked), or
+    that fraction of the trials stratified by condition."""
+    from mmgpvae_core.continuous import is_continuous
+
+    if is_continuous(ds):
+        return Folds([blocked_test_split(ds.n_trials, test_fraction, gap)], "blocked", gap)
+    return Folds([train_val_split(ds.n_trials, test_fraction, ds.conditions, seed)], "stratified")
 
 
 def channel_groups(n_channels: int, n_groups: int, seed: int = 0) -> list[np.ndarray]:

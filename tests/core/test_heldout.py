@@ -9,12 +9,16 @@ from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.heldout import (
     PREDICTIVE_TERMS,
     bits_per_spike,
+    blocked_kfold_splits,
+    blocked_test_split,
     channel_groups,
     cosmooth,
     evaluate,
     kfold_splits,
     predict,
     r2_per_channel,
+    session_folds,
+    session_test_split,
     train_val_split,
 )
 from mmgpvae_core.simulate import simulate
@@ -54,6 +58,31 @@ def test_train_val_split_stratified():
     train, val = train_val_split(24, 0.25, cond, seed=0)
     assert len(val) == 6 and len(train) == 18 and not set(train) & set(val)
     assert all((cond[val] == c).sum() == 2 for c in "xyz")
+
+
+def test_blocked_folds_keep_validation_windows_away_from_training():
+    folds = blocked_kfold_splits(20, 4, gap=1)
+    val = np.concatenate([v for _, v in folds])
+    assert sorted(val.tolist()) == list(range(20))  # every window validated once
+    for train, v in folds:
+        assert (np.diff(v) == 1).all()  # one contiguous block
+        # no validation window touches a training window: one unused window on each side
+        assert np.abs(train[:, None] - v[None, :]).min() >= 2
+        assert len(train) + len(v) == 20 - (v[0] > 0) - (v[-1] < 19)
+    train, v = blocked_test_split(20, 0.2, gap=1)
+    assert v.tolist() == [16, 17, 18, 19] and train.tolist() == list(range(15))
+    with pytest.raises(ValueError):
+        blocked_kfold_splits(3, 3, gap=1)  # the middle block leaves no training window
+
+
+def test_session_folds_are_blocked_for_windows_and_stratified_for_trials():
+    sess = simulate(n_trials=12, n_time=10, n_neurons=3, n_keypoints=1, seed=0).neural
+    assert session_folds(sess, 3).kind == "stratified"
+    sess.preprocessing["trials"] = {"source": "windows", "window_s": 1.0}
+    folds = session_folds(sess, 3)
+    assert folds.kind == "blocked" and len(folds) == 3 and "blocked" in folds.describe()
+    test = session_test_split(sess, 0.25)
+    assert test.kind == "blocked" and list(test)[0][1].tolist() == [9, 10, 11]
 
 
 def test_channel_groups_cover_each_channel_once():
