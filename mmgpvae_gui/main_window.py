@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.export_latents, self.open_demo = self.exporter.latents, f.open_demo
         self._connect()
         self.model_panel.restore_settings(settings())
+        self.training_panel.set_planned_epochs(self.model_panel.epochs())
         if (geometry := settings().value("window/geometry")) is None:
             self.resize(1600, 1000)
         else:
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         tp.pause_clicked.connect(t.toggle_pause)
         tp.stop_clicked.connect(t.stop)
         tp.reset_clicked.connect(self.reset_model)
+        self.model_panel.epochs_spin.valueChanged.connect(tp.set_planned_epochs)
         self.reconstruction_panel.trial_changed.connect(self.latent_panel.set_current_trial)
         for panel, views in (
             (tp, export.TRAINING_VIEWS),

@@ -66,6 +66,7 @@ class TrainingPanel(QWidget):
         self._ells: list[np.ndarray] = []
         self._ell_names: list[str] = []
         self._target_epoch = 0
+        self._planned = 1  # the Epochs box: what the next Train runs
         self._session_start: int | None = None
         self._epoch_axis_locked = False  # the epoch axis spans the running session
 
@@ -94,6 +95,7 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("epoch %v / %m")
         self.progress.setToolTip("Epochs run in this training session, of the maximum")
+        self._show_planned()
         row.addWidget(self.progress, 1)
         self.rate_label = QLabel("—")
         self.rate_label.setMinimumWidth(190)
@@ -157,6 +159,17 @@ class TrainingPanel(QWidget):
         """One label per latent dimension, e.g. ['shared 1', 'shared 2', 'private neural 1']."""
         self._ell_names = list(names)
 
+    def set_planned_epochs(self, n_epochs: int) -> None:
+        """The epochs the next Train runs (the Epochs box): before a first fit the bar reads
+        "epoch 0 / n_epochs"."""
+        self._planned = max(1, int(n_epochs))
+        if self._session_start is None and not self._epochs:
+            self._show_planned()
+
+    def _show_planned(self) -> None:
+        self.progress.setRange(0, self._planned)
+        self.progress.setValue(0)
+
     def begin(self, first_epoch: int, n_epochs: int) -> None:
         """A training session of up to ``n_epochs`` epochs starts after ``first_epoch``."""
         self._session_start = first_epoch
@@ -181,9 +194,12 @@ class TrainingPanel(QWidget):
         self._epochs = list(h.epoch)
         self._elapsed = list(h.elapsed_s)
         self._ells = [np.asarray(x, dtype=float) for x in h.length_scales]
-        self.progress.setRange(0, max(1, len(self._epochs)))
-        self.progress.setValue(len(self._epochs))
         self._session_start = None
+        if self._epochs:  # the last session's bar, full
+            self.progress.setRange(0, len(self._epochs))
+            self.progress.setValue(len(self._epochs))
+        else:  # no fit yet: 0 of what Train would run
+            self._show_planned()
         self.rate_label.setText("—")
         self._release_epoch_axis()
         self._request_redraw()

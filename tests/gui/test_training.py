@@ -128,3 +128,20 @@ def test_a_fit_runs_below_the_gui_and_outside_the_collectors_sight(loaded, qtbot
         t.join()
         assert seen["delta"] > 0
         assert os.getpriority(os.PRIO_PROCESS, me) == gui_nice  # only that thread
+
+
+def test_before_a_fit_the_bar_counts_to_the_epochs_box(window, demo_files, qtbot, train):
+    win, bar = window, window.training_panel.progress
+    assert bar.text() == f"epoch 0 / {win.model_panel.epochs()}"  # not "epoch 0 / 1"
+    win.model_panel.epochs_spin.setValue(37)
+    assert bar.text() == "epoch 0 / 37"
+    assert win.open_data_file(demo_files["neural"], "neural")
+    assert win.open_data_file(demo_files["behavior"], "behavior")
+    assert bar.text() == "epoch 0 / 37"  # new data: still no fit
+    win.model_panel.batch_size.setValue(12)
+    assert train(qtbot, win, 2) == "max_epochs"
+    assert bar.text() == "epoch 2 / 2"
+    win.model_panel.epochs_spin.setValue(5)
+    assert bar.text() == "epoch 2 / 2"  # a fitted model's bar shows its last session
+    win.reset_model()
+    assert bar.text() == "epoch 0 / 5"
