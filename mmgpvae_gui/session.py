@@ -16,6 +16,7 @@ session's, in the GUI thread.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,34 @@ def data_summary(ds: Dataset) -> dict[str, Any]:
     if is_continuous(ds):
         summary["session_s"] = ds.n_trials * ds.n_time * (ds.bin_size_s or 0.0)
     return summary
+
+
+def saved_device(path: Path) -> str:
+    """The device a project was trained on (``/config`` attribute ``train``, JSON); "cpu" when
+    the file does not say (an unreadable file is left to ``MMGPVAE.load`` to report)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return str(json.loads(f["config"].attrs["train"]).get("device", "cpu"))
+    except (OSError, KeyError, ValueError, AttributeError):
+        return "cpu"
+
+
+def device_usable(name: str) -> bool:
+    """Whether this machine can hold tensors on ``name`` ("cpu", "cuda", "cuda:1", "mps",
+    "auto"). A project saved on a GPU this machine lacks then opens on the CPU. torch says "no"
+    by raising: AssertionError ("Torch not compiled with CUDA enabled") on a CPU-only build,
+    RuntimeError without a driver, for a missing device number or an unknown backend."""
+    import torch
+
+    from mmgpvae_core.training import resolve_device
+
+    try:
+        torch.empty(0, device=resolve_device(name))
+    except (AssertionError, RuntimeError):
+        return False
+    return True
 
 
 def take_snapshot(model: MMGPVAE, inferred: tuple[dict, dict] | None = None) -> Snapshot:
@@ -283,10 +312,8 @@ class Session:
         """Read a .mmgp project once: the model, its data and history; the views are computed
         from the model as a training snapshot is. Changes nothing."""
         path = Path(path)
-        try:
-            model = MMGPVAE.load(path)
-        except (RuntimeError, AssertionError):  # e.g. saved on a GPU this machine lacks
-            model = MMGPVAE.load(path, device="cpu")
+        saved = saved_device(path)
+        model = MMGPVAE.load(path, device=None if device_usable(saved) else "cpu")
         snapshot = take_snapshot(model) if model.module is not None else None
         return Opened(path, model, snapshot)
 

@@ -3,6 +3,7 @@ reopen in one read, reset, and what the window may offer at each step. No QAppli
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.data import DataError
 from mmgpvae_core.loaders.generic import save_generic
-from mmgpvae_gui.session import Session
+from mmgpvae_gui.session import Session, device_usable, saved_device
 
 
 @pytest.fixture
@@ -116,3 +117,29 @@ def test_no_data_and_a_running_fit_refuse_what_they_must():
         s.reset_model()
     with pytest.raises(RuntimeError):
         s.begin_fit(None, 1)
+
+
+def test_a_project_saved_on_a_missing_gpu_opens_on_the_cpu(tiny_sim, tmp_path, monkeypatch):
+    import h5py
+
+    keep = np.arange(8)
+    model = MMGPVAE(shared=1, private_neural=0, private_behavior=0, epochs=1, device="cpu")
+    model.fit(tiny_sim.neural.subset(keep), tiny_sim.behavior.subset(keep))
+    path = tmp_path / "gpu.mmgp"
+    model.save(path)
+    missing = "cuda:99"  # no machine here has a hundredth GPU
+    if device_usable(missing):
+        pytest.skip("this machine has the device")
+    with h5py.File(path, "r+") as f:  # as if trained on a GPU elsewhere
+        train = json.loads(f["config"].attrs["train"])
+        f["config"].attrs["train"] = json.dumps({**train, "device": missing})
+    assert saved_device(path) == missing and device_usable("cpu")
+    opened = Session.read_project(path)
+    assert opened.model.device == "cpu" and len(opened.model.history) == 1
+
+    def broken(*args, **kwargs):  # a bug inside the reader is not taken for a missing device
+        raise AssertionError("a bug")
+
+    monkeypatch.setattr(MMGPVAE, "load", broken)
+    with pytest.raises(AssertionError, match="a bug"):
+        Session.read_project(path)
