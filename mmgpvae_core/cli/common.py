@@ -61,6 +61,15 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = False) -> No
     p.add_argument("--dff-percentile", type=float, help="dF/F baseline percentile (default 8)")
     p.add_argument("--neural-series", help="NWB series name for the neural data")
     p.add_argument(
+        "--neural-field", metavar="NAME",
+        help="array to read in a MAT/NPZ/HDF5 file that holds several (A,B: joined as channels)",
+    )
+    p.add_argument(
+        "--behavior-field", metavar="NAME",
+        help="array(s) to read in a MAT/NPZ/HDF5 behavior file, e.g. pos,vel (joined as "
+        "channels pos_x, pos_y, vel_x, vel_y)",
+    )
+    p.add_argument(
         "--behavior-series", help="NWB series name (or the video of a SLEAP .slp) for the behavior data"
     )
     p.add_argument(
@@ -90,6 +99,8 @@ def load_data(a: argparse.Namespace):
         (neural, "dff_percentile", a.dff_percentile),
         (neural, "series", a.neural_series),
         (behavior, "series", a.behavior_series),
+        (neural, "field", a.neural_field),
+        (behavior, "field", a.behavior_field),
         (behavior, "likelihood_threshold", a.likelihood_threshold),
         (behavior, "egocentric", a.egocentric),
     ):

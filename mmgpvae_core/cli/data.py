@@ -38,7 +38,8 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     else:
         from mmgpvae_core.loaders import inspect_file
 
-        info = inspect_file(path, rate_hz=a.rate, **({"series": a.series} if a.series else {}))
+        opts = {k: v for k, v in (("series", a.series), ("field", a.field)) if v}
+        info = inspect_file(path, rate_hz=a.rate, **opts)
     print(json.dumps(info, indent=2, default=str))
     return 0
 
@@ -66,4 +67,8 @@ def add_inspect_parser(sub) -> None:
     i.add_argument("file")
     i.add_argument("--rate", type=float, help="sampling rate (Hz) for files that lack one")
     i.add_argument("--series", help="NWB series name")
+    i.add_argument(
+        "--field", metavar="NAME",
+        help="array to read in a MAT/NPZ/HDF5 file that holds several (A,B: joined as channels)",
+    )
     i.set_defaults(func=cmd_inspect)

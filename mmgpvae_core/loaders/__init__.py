@@ -14,6 +14,9 @@ Formats, chosen from the path:
   ``node_names``), NWB (``nwb_version``), else generic (3-D ``data`` = trials, 2-D = recording);
 - ``.slp``: SLEAP project or predictions (read with sleap-io);
 - ``.mat``: MATLAB v5 or v7.3; ``.npz`` / ``.npy``: generic.
+
+``field`` names the array(s) to read in MAT, NPZ and HDF5 files that hold several
+(``"spikes"``; ``"pos,vel"`` joined as channels); :func:`list_arrays` says what a file holds.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders.checks import DataWarning, check_file
+from mmgpvae_core.loaders.fields import AxisChoiceError, FieldChoiceError, array_choices
 from mmgpvae_core.loaders.generic import load_generic, read_generic
 from mmgpvae_core.loaders.recording import Recording, TrialTable, center_pose
 from mmgpvae_core.loaders.trials import (
@@ -39,9 +43,13 @@ from mmgpvae_core.loaders.trials import (
 )
 
 __all__ = [
+    "AxisChoiceError",
     "DataWarning",
+    "FieldChoiceError",
     "Recording",
+    "array_choices",
     "inspect_file",
+    "list_arrays",
     "load_dataset",
     "load_generic",
     "load_pair",
@@ -53,6 +61,8 @@ FILE_SUFFIXES = (".nwb", ".csv", ".h5", ".hdf5", ".mat", ".npz", ".npy", ".slp")
 
 #: options a modality may take besides the reader's own (signal, series, likelihood_threshold, …)
 MODALITY_OPTIONS = ("zscore", "egocentric", "drop_missing_channels")
+#: the formats whose arrays ``field`` names
+FIELD_KINDS = ("matlab", "generic")
 
 
 def read_source(
@@ -61,7 +71,9 @@ def read_source(
     """Read a file as it is: a trial tensor (Dataset) or a continuous Recording.
 
     kind forces a format: ``suite2p``, ``nwb``, ``dlc``, ``sleap``, ``matlab``, ``csv``, ``generic``.
-    Other options go to the format's reader (e.g. ``signal="dff"``, ``series="DfOverF"``).
+    Other options go to the format's reader (e.g. ``signal="dff"``, ``series="DfOverF"``);
+    ``field`` (MAT, NPZ, HDF5) names the arrays to read, ``other_samples`` the other modality's
+    length (which may tell the time axis of a MATLAB matrix).
     """
     path = Path(path)
     if not path.exists():
@@ -71,6 +83,8 @@ def read_source(
     if not path.is_dir():
         check_file(path)
     kind = kind or _detect(path)
+    if kind not in FIELD_KINDS:
+        _no_field(path, kind, options)
     try:
         src = _read(path, kind, options)
     except DataError:
@@ -91,6 +105,45 @@ def read_source(
     ):
         raise DataError(path, "channel_names", f"{len(src.channel_names)} names for the channels")
     return src
+
+
+def _no_field(path: Path, kind: str, options: dict[str, Any]) -> None:
+    """Drop the array options a format without named arrays ignores; refuse a named array."""
+    options.pop("other_samples", None)
+    field = options.pop("field", None)
+    if field:
+        series = "; an NWB series is named with --neural-series / --behavior-series"
+        raise DataError(
+            path,
+            str(field),
+            f"a {kind} file; an array is named (--neural-field, --behavior-field, --field) in "
+            f"MAT, NPZ and HDF5 files{series if kind == 'nwb' else ''}",
+        )
+
+
+def list_arrays(path: str | Path) -> dict[str, tuple]:
+    """The arrays of a MAT, NPZ or generic HDF5 file, name → shape (MATLAB's order), read from
+    the headers; {} for other formats."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    check_file(path)
+    kind = _detect(path)
+    if kind == "matlab":
+        from mmgpvae_core.loaders.matlab import matlab_shapes
+
+        return matlab_shapes(path)
+    if kind != "generic" or path.suffix.lower() == ".npy":
+        return {}
+    from mmgpvae_core.loaders.generic import h5_shapes, npz_shapes, open_npz
+
+    if path.suffix.lower() == ".npz":
+        with open_npz(path) as z:
+            return npz_shapes(path, z)
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return h5_shapes(f)
 
 
 def _read(path: Path, kind: str, options: dict[str, Any]) -> Dataset | Recording:
@@ -362,8 +415,7 @@ def load_pair(
     """
     n_reader, n_mod = _split(dict(neural_options or {}))
     b_reader, b_mod = _split(dict(behavior_options or {}))
-    neural = read_source(neural_path, role="neural", **n_reader)
-    behavior = read_source(behavior_path, role="behavior", **b_reader) if behavior_path else None
+    neural, behavior = _read_both(neural_path, behavior_path, n_reader, b_reader)
     kinds = {type(x) for x in (neural, behavior) if x is not None}
     if len(kinds) > 1:
         other = behavior if isinstance(neural, Dataset) else neural
@@ -397,11 +449,56 @@ def load_pair(
     return out[0], out[1]
 
 
+def _samples(src: Dataset | Recording | None) -> int | None:
+    """A continuous recording's number of samples (what may tell the other's time axis)."""
+    return src.n_samples if isinstance(src, Recording) and not src.is_events else None
+
+
+def _read_both(
+    neural_path: str | Path,
+    behavior_path: str | Path | None,
+    n_reader: dict[str, Any],
+    b_reader: dict[str, Any],
+) -> tuple[Dataset | Recording, Dataset | Recording | None]:
+    """Both files as read; a MATLAB matrix whose time axis only the other modality's length
+    tells (:class:`AxisChoiceError`) is read again with that length."""
+    try:
+        neural, pending = read_source(neural_path, role="neural", **n_reader), None
+    except AxisChoiceError as exc:
+        if not behavior_path:
+            raise
+        neural, pending = None, exc
+    behavior = None
+    if behavior_path:
+        hint = _samples(neural)
+        b_opts = {**b_reader, "other_samples": hint} if hint else b_reader
+        behavior = read_source(behavior_path, role="behavior", **b_opts)
+    if pending is not None:
+        hint = _samples(behavior)
+        if hint is None:
+            raise pending
+        neural = read_source(neural_path, role="neural", other_samples=hint, **n_reader)
+    return neural, behavior
+
+
 def inspect_file(path: str | Path, rate_hz: float | None = None, **options: Any) -> dict[str, Any]:
     """What a data file holds, as a JSON-able summary (kind, shapes, rate / bin size,
-    conditions, missing fraction). Continuous recordings are described as recorded, unbinned."""
-    src = read_source(path, **options)
+    conditions, missing fraction). Continuous recordings are described as recorded, unbinned.
+    A MAT / NPZ / HDF5 file with several arrays lists them (``arrays``: name → shape); with no
+    ``data`` and none named, that list and how to choose (``choose``) is the summary."""
+    try:
+        src = read_source(path, **options)
+    except FieldChoiceError as exc:
+        if not array_choices(exc.arrays):
+            raise
+        arrays = {k: list(v) for k, v in exc.arrays.items()}
+        return {"source": str(path), "arrays": arrays, "choose": exc.problem}
     if isinstance(src, Dataset):
-        return _finish_tensor(src, rate_hz, "--rate", {}).summary()
-    src.apply_rate(rate_hz, "--rate")
-    return src.summary()
+        info = _finish_tensor(src, rate_hz, "--rate", {}).summary()
+    else:
+        src.apply_rate(rate_hz, "--rate")
+        info = src.summary()
+    arrays = list_arrays(path)
+    if len(array_choices(arrays)) > 1:
+        info["arrays"] = {k: list(v) for k, v in arrays.items()}
+    return info

@@ -1,5 +1,9 @@
 """Generic trial tensors: HDF5 / NPZ with ``data`` (+ ``conditions``, ``channel_names``,
-``bin_size_s``), a bare NPY, or the lfads-torch ``train_encod_data``/``valid_encod_data`` layout."""
+``bin_size_s``), a bare NPY, or the lfads-torch ``train_encod_data``/``valid_encod_data`` layout.
+
+``field`` names other arrays of an HDF5 / NPZ file to read instead of ``data`` (``"spikes"``,
+``"pos,vel"`` joined as channels, ``"group/x"`` in HDF5; see :mod:`~mmgpvae_core.loaders.fields`):
+3-D arrays are trial tensors, 1-/2-D arrays ``(time, channels)`` recordings."""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ import numpy as np
 
 from mmgpvae_core.data import DataError, Dataset, file_checksum, real_dtype_problem
 from mmgpvae_core.loaders.checks import load_npy, npz_array, npz_header, open_npz, read_h5
+from mmgpvae_core.loaders.fields import (
+    TRANSPOSE_SUFFIX,
+    channel_names,
+    choose_error,
+    field_names,
+    join_channels,
+    resolve,
+)
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nwb")
 
@@ -18,7 +30,11 @@ def _strings(values: Any) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
 
 
-def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dataset:
+def _from_mapping(
+    path: Path, get, keys: set[str], attrs: dict[str, Any], shapes=None, role: str | None = None
+) -> Dataset:
+    """``data`` (or the lfads-torch layout) as a Dataset; ``shapes()``: the file's arrays and
+    their shapes, listed when there is no ``data``."""
     if "data" in keys:
         data, fld = get("data"), "data"
     elif "train_encod_data" in keys:
@@ -35,24 +51,36 @@ def _from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]) -> Dat
                 )
             data = np.concatenate([train, valid], axis=0)
     else:
-        raise DataError(
-            path,
-            "data",
-            f"not found; the file has {sorted(keys) or 'no arrays'}; expected an array "
-            "'data' of shape (trials, time, channels)",
+        found = shapes() if shapes else {k: () for k in sorted(keys)}
+        raise choose_error(
+            path, found, role, "expected an array 'data' of shape (trials, time, channels)"
         )
     data = np.asarray(data)
     if data.ndim != 3:
         raise DataError(
             path, fld, f"expected a 3-D array (trials, time, channels), found shape {data.shape}"
         )
+    return _tensor(path, data, fld, get, keys, attrs)
+
+
+def _tensor(
+    path: Path,
+    data: np.ndarray,
+    fld: str,
+    get,
+    keys: set[str],
+    attrs: dict[str, Any],
+    names: list[str] | None = None,
+) -> Dataset:
+    """A trial tensor with the file's ``bin_size_s``, ``conditions`` and ``channel_names``."""
     bin_size = attrs.get("bin_size_s")
     if bin_size is None and "bin_size_s" in keys:
         bin_size = get("bin_size_s")
     if bin_size is not None:
         bin_size = _positive(path, "bin_size_s", bin_size, "a positive number of seconds")
     conditions = get("conditions") if "conditions" in keys else None
-    names = _strings(get("channel_names")) if "channel_names" in keys else []
+    if names is None:
+        names = _strings(get("channel_names")) if "channel_names" in keys else []
     return Dataset(
         data=data,
         conditions=None if conditions is None else np.asarray(conditions),
@@ -104,7 +132,32 @@ def _h5_arrays(f) -> set[str]:
     return out
 
 
-def load_generic(path: str | Path, **_: Any) -> Dataset:
+def h5_shapes(f) -> dict[str, tuple]:
+    """Every array (dataset) of an open HDF5 file, path → shape, groups walked."""
+    import h5py
+
+    out: dict[str, tuple] = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+            out[name] = tuple(obj.shape)
+
+    f.visititems(visit)
+    return out
+
+
+def npz_shapes(path: Path, z) -> dict[str, tuple]:
+    """Every member of an open NPZ archive, name → shape, from the headers (unreadable: ())."""
+    out: dict[str, tuple] = {}
+    for k in z.files:
+        try:
+            out[k] = tuple(npz_header(path, z, k)[0])
+        except DataError:
+            out[k] = ()
+    return out
+
+
+def load_generic(path: str | Path, *, role: str | None = None, **_: Any) -> Dataset:
     """Read a generic trial tensor file. Raises DataError naming the file and field."""
     path = Path(path)
     if not path.exists():
@@ -114,10 +167,13 @@ def load_generic(path: str | Path, **_: Any) -> Dataset:
         with _open_h5(path) as f:
             keys = _h5_arrays(f)
             attrs = {k: f.attrs[k] for k in f.attrs}
-            return _from_mapping(path, lambda k: read_h5(path, f[k]), keys, attrs)
+            get = lambda k: read_h5(path, f[k])
+            return _from_mapping(path, get, keys, attrs, lambda: h5_shapes(f), role)
     if suffix == ".npz":
         with open_npz(path) as z:
-            return _from_mapping(path, lambda k: npz_array(path, z, k), set(z.files), {})
+            get = lambda k: npz_array(path, z, k)
+            shapes = lambda: npz_shapes(path, z)
+            return _from_mapping(path, get, set(z.files), {}, shapes, role)
     if suffix == ".npy":
         arr = load_npy(path, "data", mmap=False)
         return _from_mapping(path, lambda k: arr, {"data"}, {})
@@ -158,48 +214,67 @@ RATE_KEYS = ("rate_hz", "fs", "sampling_rate")
 
 def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]):
     """``data`` ``(time, channels)`` or ``spike_times`` + ``spike_times_index`` as a Recording."""
+    if "spike_times" in keys:
+        return _spike_recording(path, get, keys)
+    names = _strings(get("channel_names")) if "channel_names" in keys else []
+    return _values_recording(path, np.asarray(get("data")), "data", get, keys, attrs, names)
+
+
+def _spike_recording(path: Path, get, keys: set[str]):
+    """The NWB ragged layout: ``spike_times`` and the end index of each unit's spikes."""
     from mmgpvae_core.loaders.recording import Recording
 
     names = _strings(get("channel_names")) if "channel_names" in keys else []
-    checksum = file_checksum(path)
-    if "spike_times" in keys:
-        times = np.asarray(get("spike_times"))
-        problem = real_dtype_problem(times.dtype)
-        if problem:
-            raise DataError(path, "spike_times", f"{problem} (seconds)")
-        times = times.astype(np.float64, copy=False).ravel()
-        if "spike_times_index" not in keys:
-            raise DataError(
-                path,
-                "spike_times_index",
-                "missing; expected the end index of each unit's "
-                "spikes in 'spike_times' (the NWB ragged layout)",
-            )
-        ends = np.asarray(get("spike_times_index"), dtype=np.int64).ravel()
-        if ends.size == 0 or (np.diff(ends) < 0).any() or ends[-1] != times.size:
-            raise DataError(
-                path,
-                "spike_times_index",
-                f"ends {ends[:5]}...; expected increasing end "
-                f"indices, the last equal to the {times.size} spike times",
-            )
-        starts = np.concatenate([[0], ends[:-1]])
-        spikes = [np.sort(times[a:b]) for a, b in zip(starts, ends)]
-        return Recording(
-            values=None,
-            channel_names=names or [f"unit{i}" for i in range(len(spikes))],
-            source=str(path),
-            field="spike_times",
-            kind="generic",
-            spike_times=spikes,
-            checksum=checksum,
+    times = np.asarray(get("spike_times"))
+    problem = real_dtype_problem(times.dtype)
+    if problem:
+        raise DataError(path, "spike_times", f"{problem} (seconds)")
+    times = times.astype(np.float64, copy=False).ravel()
+    if "spike_times_index" not in keys:
+        raise DataError(
+            path,
+            "spike_times_index",
+            "missing; expected the end index of each unit's "
+            "spikes in 'spike_times' (the NWB ragged layout)",
         )
-    data = np.asarray(get("data"))
+    ends = np.asarray(get("spike_times_index"), dtype=np.int64).ravel()
+    if ends.size == 0 or (np.diff(ends) < 0).any() or ends[-1] != times.size:
+        raise DataError(
+            path,
+            "spike_times_index",
+            f"ends {ends[:5]}...; expected increasing end "
+            f"indices, the last equal to the {times.size} spike times",
+        )
+    starts = np.concatenate([[0], ends[:-1]])
+    spikes = [np.sort(times[a:b]) for a, b in zip(starts, ends)]
+    return Recording(
+        values=None,
+        channel_names=names or [f"unit{i}" for i in range(len(spikes))],
+        source=str(path),
+        field="spike_times",
+        kind="generic",
+        spike_times=spikes,
+        checksum=file_checksum(path),
+    )
+
+
+def _values_recording(
+    path: Path,
+    data: np.ndarray,
+    fld: str,
+    get,
+    keys: set[str],
+    attrs: dict[str, Any],
+    names: list[str],
+):
+    """Samples ``(time, channels)`` (a vector: one channel) with the file's rate and start."""
+    from mmgpvae_core.loaders.recording import Recording
+
     if data.ndim == 1:
         data = data[:, None]
     problem = real_dtype_problem(data.dtype)
     if problem:
-        raise DataError(path, "data", problem)
+        raise DataError(path, fld, problem)
     rate, rate_from = None, None
     for k in RATE_KEYS + ("bin_size_s",):
         v = attrs.get(k)
@@ -214,26 +289,87 @@ def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, An
         values=data if data.dtype.kind == "f" else data.astype(np.float64),
         channel_names=names or [f"ch{i}" for i in range(data.shape[1])],
         source=str(path),
-        field="data",
+        field=fld,
         kind="generic",
         rate_hz=rate,
         start_s=start,
         rate_from=rate_from,
-        checksum=checksum,
+        checksum=file_checksum(path),
     )
 
 
-def read_generic(path: str | Path, **options: Any):
-    """A generic file as a Dataset (3-D ``data``) or a Recording (2-D ``data``, spike times)."""
+def _named_arrays(
+    path: Path, get, shapes: dict[str, tuple], names: list[str], role: str | None
+) -> list[tuple[str, np.ndarray]]:
+    """The arrays ``names`` call for, as ``(time, channels)`` or ``(trials, time, channels)``."""
+    out = []
+    for name in names:
+        key, transposed = resolve(path, name, shapes, role)
+        arr = np.asarray(get(key))
+        problem = real_dtype_problem(arr.dtype)
+        if problem:
+            raise DataError(path, key, problem)
+        if transposed:
+            if arr.ndim != 2:
+                raise DataError(
+                    path, name, f"shape {arr.shape}; {TRANSPOSE_SUFFIX} is for a matrix"
+                )
+            arr = arr.T
+        arr = arr[:, None] if arr.ndim == 1 else arr
+        if arr.ndim not in (2, 3):
+            raise DataError(
+                path,
+                key,
+                f"shape {arr.shape}; expected (time, channels) or (trials, time, channels)",
+            )
+        out.append((key, arr))
+    if len({a.ndim for _, a in out}) > 1:
+        found = ", ".join(f"{n} {a.shape}" for n, a in out)
+        raise DataError(path, ",".join(names), f"{found}; expected all 2-D or all 3-D to join")
+    return out
+
+
+def _read_fields(path: Path, get, shapes: dict[str, tuple], attrs: dict[str, Any], names, role):
+    """Named arrays of an HDF5 / NPZ file joined as channels: a Dataset (3-D) or a Recording."""
+    arrays = _named_arrays(path, get, shapes, names, role)
+    data = join_channels(path, arrays)
+    keys = set(shapes)
+    in_file = _strings(get("channel_names")) if "channel_names" in keys else []
+    ch = in_file if len(in_file) == data.shape[-1] else channel_names(arrays)
+    label = ",".join(names)
+    if data.ndim == 3:
+        return _tensor(path, data, label, get, keys, attrs, ch)
+    return _values_recording(path, data, label, get, keys, attrs, ch)
+
+
+def read_generic(
+    path: str | Path, *, field: str | list[str] | None = None, role: str | None = None, **options
+):
+    """A generic file as a Dataset (3-D ``data``) or a Recording (2-D ``data``, spike times);
+    ``field`` names the arrays to read instead (HDF5, NPZ)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    names = field_names(path, field)
+    if names and suffix in HDF5_SUFFIXES:
+        with _open_h5(path) as f:
+            attrs = {k: f.attrs[k] for k in f.attrs}
+            get = lambda k: read_h5(path, f[k])
+            return _read_fields(path, get, h5_shapes(f), attrs, names, role)
+    if names and suffix == ".npz":
+        with open_npz(path) as z:
+            get = lambda k: npz_array(path, z, k)
+            return _read_fields(path, get, npz_shapes(path, z), {}, names, role)
+    if names:
+        raise DataError(
+            path, ",".join(names), "an .npy file holds one array; expected no array name"
+        )
     if suffix in HDF5_SUFFIXES:
         with _open_h5(path) as f:
             keys = _h5_arrays(f)
             if "spike_times" in keys or ("data" in keys and f["data"].ndim in (1, 2)):
                 attrs = {k: f.attrs[k] for k in f.attrs}
                 return _recording_from_mapping(path, lambda k: read_h5(path, f[k]), keys, attrs)
-        return load_generic(path, **options)
+        return load_generic(path, role=role, **options)
     if suffix == ".npz":
         with open_npz(path) as z:
             if "spike_times" in z.files or (
@@ -241,9 +377,9 @@ def read_generic(path: str | Path, **options: Any):
             ):
                 get = lambda k: npz_array(path, z, k)
                 return _recording_from_mapping(path, get, set(z.files), {})
-        return load_generic(path, **options)
+        return load_generic(path, role=role, **options)
     if suffix == ".npy":
         arr = load_npy(path, "data", mmap=True)
         if arr.ndim in (1, 2):
             return _recording_from_mapping(path, lambda k: arr, {"data"}, {})
-    return load_generic(path, **options)
+    return load_generic(path, role=role, **options)

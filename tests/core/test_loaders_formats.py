@@ -99,7 +99,7 @@ def test_matlab_without_data(tmp_path):
     scipy.io.savemat(path, {"a": np.ones((2, 2)), "b": np.ones((3, 3))})
     with pytest.raises(DataError) as e:
         load_dataset(path)
-    assert str(e.value).startswith(f"{path}: field 'data': not found; the file has ['a', 'b']")
+    assert str(e.value).startswith(f"{path}: field 'data': not found; the file has a (2, 2), b (3, 3)")
 
 
 def test_csv_time_columns_irregular_and_aligned(tmp_path):
