@@ -227,14 +227,15 @@ class Session:
         return None
 
     # ------------------------------------------------------------------ data
-    def read_data(self, path: str | Path, modality: str) -> Loaded:
-        """Read ``path`` as ``modality`` with the loaders' checks, and check it pairs with the
-        other modality held; raises ``DataError`` (or the reader's error). Changes nothing."""
+    def read_data(self, path: str | Path, modality: str, **options: Any) -> Loaded:
+        """Read ``path`` as ``modality`` with the loaders' checks (``options`` go to
+        ``load_dataset``: ``field="pos,vel"``), and check it pairs with the other modality
+        held; raises ``DataError`` (or the reader's error). Changes nothing."""
         if modality not in MODALITIES:
             raise ValueError(f"modality: expected one of {MODALITIES}, found {modality!r}")
         notes: list[str] = []
         with data_warnings(notes.append):
-            ds = load_dataset(path)
+            ds = load_dataset(path, **options)
         other = self.behavior if modality == "neural" else self.neural
         if other is not None:
             check_pair(*((ds, other) if modality == "neural" else (other, ds)))
