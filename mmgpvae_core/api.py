@@ -26,6 +26,7 @@ from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import SUBSPACES, DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
 from mmgpvae_core.model.fourier import circular_length
+from mmgpvae_core.model.kernels import padding_for
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.prior import length_scale_from_data
@@ -195,11 +196,12 @@ class MMGPVAE:
         ell0 = cfg.length_scale_init or length_scale_from_data(arrays, logs, seed=self.seed)
         min_ell = cfg.min_length_scale or max(1.0, ell0 * cfg.min_length_scale_fraction)
         min_ell = min(min_ell, ell0)
+        used = {cfg.kernels[s] for s in SUBSPACES if getattr(cfg, s) > 0}
         self.shape_ = ModelShape(
             n_neural=neural.n_channels,
             n_behavior=0 if behavior is None else behavior.n_channels,
             n_time=neural.n_time,
-            t_circ=circular_length(neural.n_time, ell0, cfg.padding),
+            t_circ=circular_length(neural.n_time, ell0, padding_for(used, cfg.padding)),
             length_scale_init=float(ell0),
             min_length_scale=float(min_ell),
             length_scale_param=cfg.length_scale_param,

@@ -23,6 +23,11 @@ DECODERS = ("linear", "mlp")
 FUSIONS = ("poe", "mean")
 #: the latent subspaces, in the order of the latent split (shared, private A, private B)
 SUBSPACES = ("shared", "private_neural", "private_behavior")
+#: names of the registered GP kernels (``model/kernels.py``; kept here, torch-free, for the
+#: command line and config checks; a test checks that the two agree)
+KERNELS = ("rbf", "matern12", "matern32", "matern52")
+#: the kernel of a subspace that a per-subspace ``kernel`` setting does not name
+DEFAULT_KERNEL = "rbf"
 #: an option's default on the command line is the field's default (``option(cli_default=...)``)
 FIELD_DEFAULT = object()
 _TYPES = {"int": int, "float": float, "int | None": int, "float | None": float}
@@ -109,7 +114,39 @@ MODEL_BEFORE_OPTION: dict[str, Any] = {
     "min_length_scale_fraction": 0.5,
     "length_scale_spread": 1.0,
     "length_scale_param": "softplus",
+    "kernel": "rbf",
 }
+
+
+def subspace_kernels(spec: str) -> dict[str, str]:
+    """{subspace: kernel name} for every subspace from a ``kernel`` setting: one name for all
+    ("matern12") or ``SUBSPACE=NAME`` pairs ("shared=matern12,private_behavior=rbf"; subspaces
+    left out get ``DEFAULT_KERNEL``). Raises ConfigError naming what is wrong."""
+    parts = [p.strip() for p in str(spec).split(",") if p.strip()]
+    if len(parts) == 1 and "=" not in parts[0]:
+        _check(parts[0] in KERNELS, "kernel", f"{parts[0]!r} is not one of {KERNELS}")
+        return dict.fromkeys(SUBSPACES, parts[0])
+    out = dict.fromkeys(SUBSPACES, DEFAULT_KERNEL)
+    seen: set[str] = set()
+    for part in parts:
+        sub, eq, name = (x.strip() for x in part.partition("="))
+        _check(bool(eq), "kernel", f"{part!r}: write NAME, or SUBSPACE=NAME pairs")
+        _check(sub in SUBSPACES, "kernel", f"{sub!r} is not a subspace {SUBSPACES}")
+        _check(sub not in seen, "kernel", f"{sub!r} is named twice")
+        _check(name in KERNELS, "kernel", f"{name!r} is not one of {KERNELS}")
+        seen.add(sub)
+        out[sub] = name
+    _check(bool(parts), "kernel", f"empty; write NAME or SUBSPACE=NAME pairs, NAME in {KERNELS}")
+    return out
+
+
+def kernel_spec(kernels: dict[str, str]) -> str:
+    """The shortest ``kernel`` setting for {subspace: name}: one name when all agree, else the
+    ``SUBSPACE=NAME`` pairs that differ from ``DEFAULT_KERNEL`` (inverse of subspace_kernels)."""
+    names = [kernels.get(s, DEFAULT_KERNEL) for s in SUBSPACES]
+    if len(set(names)) == 1:
+        return names[0]
+    return ",".join(f"{s}={n}" for s, n in zip(SUBSPACES, names) if n != DEFAULT_KERNEL)
 
 
 def _check(cond: bool, name: str, msg: str) -> None:
@@ -158,7 +195,17 @@ class ModelConfig(_Config):
         "(default {default})",
         cli_default=FIELD_DEFAULT,
     )
+    #: length-scales of circular extension for the RBF; other kernels pad until their
+    #: correlation is as small as the RBF's there (``Kernel.padding``: Matérn ½ needs 1.5×)
     padding: float = 3.0
+    kernel: str = option(
+        DEFAULT_KERNEL,
+        "GP kernel of every latent: " + ", ".join(KERNELS) + " (default {default}); or per "
+        "subspace, e.g. shared=matern12,private_behavior=rbf (subspaces not named: "
+        + DEFAULT_KERNEL + "). Rough kernels (matern12) follow abrupt changes but keep more "
+        "frequencies (slower)",
+        metavar="NAME|SUBSPACE=NAME,...",
+    )
     shared_fusion: str = "poe"
     encoder_hidden: tuple[int, ...] = (128, 64)
     decoder_hidden: tuple[int, ...] = (64, 64)
@@ -199,6 +246,12 @@ class ModelConfig(_Config):
         _check(self.marginal_variance > 0, "marginal_variance", "must be > 0")
         _check(0 < self.prune_threshold < 1, "prune_threshold", "must be in (0, 1)")
         _check(self.padding >= 0, "padding", "must be >= 0 length-scales")
+        subspace_kernels(self.kernel)
+
+    @property
+    def kernels(self) -> dict[str, str]:
+        """{subspace: kernel name} (``subspace_kernels`` of ``kernel``)."""
+        return subspace_kernels(self.kernel)
 
     @property
     def n_latents(self) -> int:

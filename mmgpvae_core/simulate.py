@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.model.prior import rbf_kernel
+from mmgpvae_core.model.kernels import make_kernel
 
 
 @dataclass
@@ -23,9 +23,12 @@ class Simulation:
     truth: dict[str, np.ndarray]
 
 
-def gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:
-    """(n, T) draws of a unit-variance RBF GP with length-scale ``ell`` bins."""
-    K = rbf_kernel(T, ell) + 1e-6 * np.eye(T)
+def gp_samples(
+    rng: np.random.Generator, n: int, T: int, ell: float, kernel: str = "rbf"
+) -> np.ndarray:
+    """(n, T) draws of a unit-variance GP with length-scale ``ell`` bins and a registered
+    ``kernel`` ("matern12": Ornstein–Uhlenbeck paths)."""
+    K = make_kernel(kernel).covariance(T, ell) + 1e-6 * np.eye(T)
     L = np.linalg.cholesky(K)
     return rng.standard_normal((n, T)) @ L.T
 
@@ -37,16 +40,17 @@ def _latents(
     conditions: np.ndarray,
     n_conditions: int,
     cond_mean: bool = False,
+    kernel: str = "rbf",
 ) -> np.ndarray:
     """(trials, T, len(ells)) GP latents: a trial per entry of ``conditions``, a dimension per
     length-scale (bins), drawn in order. With ``cond_mean`` each also carries a condition mean
     (a sinusoid of random phase for each of the ``n_conditions``; 0.6 × GP + 0.8 × mean), drawn
-    after its GP samples."""
+    after its GP samples. ``kernel``: the GP's (``gp_samples``)."""
     n_trials = len(conditions)
     t = np.arange(T) / T
     z = np.zeros((n_trials, T, len(ells)))
     for j, ell in enumerate(ells):
-        z[:, :, j] = gp_samples(rng, n_trials, T, ell)
+        z[:, :, j] = gp_samples(rng, n_trials, T, ell, kernel)
         if cond_mean:
             phases = rng.uniform(0, 2 * np.pi, n_conditions)
             freq = rng.uniform(0.7, 1.3)
@@ -89,8 +93,11 @@ def simulate(
     behavior_noise: float = 0.05,
     private_behavior_weight: float = 1.0,
     seed: int = 1,
+    kernel: str = "rbf",
 ) -> Simulation:
     """Simulate one session. Latents are in bins; length-scales 8–16 bins (0.16–0.32 s).
+    ``kernel``: every latent's GP kernel (a registered name; "matern12" draws
+    Ornstein–Uhlenbeck latents, rough with abrupt changes; the same random stream otherwise).
 
     ``private_behavior_weight`` scales the private behavior latents where they enter the pose
     network (the shared ones enter with weight 1). With the default 1.0 the private latent carries
@@ -106,9 +113,9 @@ def simulate(
     conditions = np.arange(n_trials) % n_conditions
     rng.shuffle(conditions)
 
-    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True)
-    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions)
-    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions)
+    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True, kernel)
+    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions, False, kernel)
+    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions, False, kernel)
 
     counts, rates, pose, pose_clean = _observe(
         rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, private_behavior_weight

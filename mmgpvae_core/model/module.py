@@ -14,7 +14,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from mmgpvae_core.config import MODEL_BEFORE_OPTION, ModelConfig
+from mmgpvae_core.config import MODEL_BEFORE_OPTION, SUBSPACES, ModelConfig
 from mmgpvae_core.model.decoders import Decoder
 from mmgpvae_core.model.encoders import PseudoObservationEncoder
 from mmgpvae_core.model.fourier import FourierBasis
@@ -101,6 +101,7 @@ class MMGPVAEModule(nn.Module):
             for n in groups
             for i in range(n)
         ]
+        kernels = cfg.kernels
         self.prior = FourierGPPrior(
             self.n_latents,
             inits,
@@ -108,9 +109,14 @@ class MMGPVAEModule(nn.Module):
             cfg.marginal_variance,
             cfg.prune_threshold,
             param=shape.length_scale_param,
+            kernels=[kernels[sub] for sub, n in zip(SUBSPACES, groups) for _ in range(n)],
         )
         self.fourier = FourierBasis(
-            shape.n_time, shape.t_circ, shape.min_length_scale, cfg.prune_threshold
+            shape.n_time,
+            shape.t_circ,
+            shape.min_length_scale,
+            cfg.prune_threshold,
+            self.prior.kernels,
         )
         self.register_buffer("basis", self.fourier.B.clone(), persistent=False)
         self.register_buffer("omega", self.fourier.omega.clone(), persistent=False)

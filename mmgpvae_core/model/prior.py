@@ -1,5 +1,6 @@
-"""The GP prior in the Fourier domain: RBF spectral density with a learned length-scale per
-latent dimension, and per-latent pruning of negligible frequencies."""
+"""The GP prior in the Fourier domain: each latent's kernel (``kernels.py``; RBF by default)
+gives the spectral density, with a learned length-scale per latent dimension, and per-latent
+pruning of negligible frequencies."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mmgpvae_core.config import LENGTH_SCALE_PARAMS, ModelConfig
+from mmgpvae_core.model.kernels import RBF, Kernel, make_kernel
 
 
 def rbf_log_spectral_density(
@@ -21,12 +23,9 @@ def rbf_log_spectral_density(
 
     omega: (M,); length_scale: (D,) → (D, M). With the orthonormal real DFT basis of
     ``fourier.py`` this is the prior variance of each coefficient (the circulant kernel's eigenvalue
-    in the large-T' limit).
+    in the large-T' limit). The RBF kernel's (``kernels.RBF``).
     """
-    ell = length_scale[:, None]
-    return (
-        math.log(variance) + 0.5 * math.log(2 * math.pi) + torch.log(ell) - 0.5 * (omega * ell) ** 2
-    )
+    return RBF().log_spectral_density(omega, length_scale, variance)
 
 
 def rbf_kernel(n_time: int, length_scale: float, variance: float = 1.0) -> np.ndarray:
@@ -48,6 +47,7 @@ class FourierGPPrior(nn.Module):
     (a scalar: all alike): the floor guarantees the frequency set chosen for
     ``min_length_scale`` covers every length-scale the model can learn.
     The marginal variance σ² is fixed (the loadings absorb scale), as in the reference code.
+    ``kernels``: one registered kernel name per latent (default: all "rbf").
     """
 
     def __init__(
@@ -58,6 +58,7 @@ class FourierGPPrior(nn.Module):
         variance: float = ModelConfig.marginal_variance,
         prune_threshold: float = ModelConfig.prune_threshold,
         param: str = ModelConfig.length_scale_param,
+        kernels: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if param not in LENGTH_SCALE_PARAMS:
@@ -71,6 +72,17 @@ class FourierGPPrior(nn.Module):
         self.min_length_scale = float(min_length_scale)
         self.variance = float(variance)
         self.prune_threshold = float(prune_threshold)
+        names = list(kernels) if kernels is not None else [RBF.name] * n_latents
+        if len(names) != n_latents:
+            raise ValueError(f"kernels: {len(names)} names for {n_latents} latents")
+        self.kernel_names = tuple(names)
+        #: (kernel, latent indices) per distinct kernel, in order of first use
+        self._groups: list[tuple[Kernel, list[int]]] = [
+            (make_kernel(n), [d for d, m in enumerate(names) if m == n])
+            for n in dict.fromkeys(names)
+        ]
+        order = [d for _, idx in self._groups for d in idx]
+        self._unsort = None if order == list(range(n_latents)) else np.argsort(order).tolist()
 
     @property
     def length_scale(self) -> torch.Tensor:
@@ -86,9 +98,36 @@ class FourierGPPrior(nn.Module):
         s_dk < prune_threshold · s_d0, i.e. its prior variance is negligible at this latent's
         *current* length-scale, so the kept set follows the learned ℓ at every step.
         """
-        log_s = rbf_log_spectral_density(omega, self.length_scale, self.variance)
+        log_s = self.log_spectral_density(omega)
         keep = (log_s - log_s[:, :1]) >= math.log(self.prune_threshold)
         return log_s, keep
+
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        """The distinct kernels of the latents, in order of first use."""
+        return [k for k, _ in self._groups]
+
+    def log_spectral_density(self, omega: torch.Tensor) -> torch.Tensor:
+        """(D, M) log S_d(ω) of each latent's own kernel at its length-scale."""
+        ell = self.length_scale
+        if len(self._groups) == 1:
+            return self._groups[0][0].log_spectral_density(omega, ell, self.variance)
+        rows = [k.log_spectral_density(omega, ell[idx], self.variance) for k, idx in self._groups]
+        log_s = torch.cat(rows)
+        return log_s if self._unsort is None else log_s[self._unsort]
+
+    def covariance(self, n_time: int) -> torch.Tensor:
+        """(D, T, T) time-domain prior covariance of each latent (its kernel at its
+        length-scale), differentiable in the length-scales; for the time-domain baseline."""
+        ell = self.length_scale
+        t = torch.arange(n_time, device=ell.device, dtype=ell.dtype)
+        tau = t[:, None] - t[None, :]
+        blocks = [
+            self.variance * k.correlation(tau, ell[idx][:, None, None]) for k, idx in self._groups
+        ]
+        K = torch.cat(blocks)
+        return K if self._unsort is None else K[self._unsort]
 
 
 #: values one block of the length-scale estimate holds (8 MiB of float64)

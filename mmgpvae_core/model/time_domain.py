@@ -1,6 +1,7 @@
 """Time-domain GP-VAE baseline: the same encoders, decoders and ELBO, with the full T × T prior.
 
-Each latent d has the prior ``z_d ~ N(0, K_d)``, ``K_d = σ² exp(-(t - t')² / 2ℓ_d²) + jitter·I``.
+Each latent d has the prior ``z_d ~ N(0, K_d)``, ``K_d = σ² k_d(t - t') + jitter·I`` with its
+kernel k_d (RBF: ``exp(-(t - t')² / 2ℓ_d²)``; ``FourierGPPrior.covariance``).
 Given per-bin pseudo-observations (mean μ_t, precision p_t) the exact posterior is
 
     precision  Λ = K⁻¹ + diag(p)          mean  m = Λ⁻¹ diag(p) μ
@@ -140,5 +141,7 @@ class TimeDomainMMGPVAEModule(MMGPVAEModule):
         self, neural: torch.Tensor | None, behavior: torch.Tensor | None
     ) -> TimeDomainPosterior:
         mu, prec = self.pseudo_observations(neural, behavior)
-        K = rbf_covariance(mu.shape[1], self.prior.length_scale, self.prior.variance, self.jitter)
+        T = mu.shape[1]
+        K = self.prior.covariance(T)
+        K = K + (self.jitter * self.prior.variance) * torch.eye(T, device=K.device, dtype=K.dtype)
         return time_domain_posterior(mu, prec, K)
