@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from mmgpvae_core.loaders import FieldChoiceError, array_choices, list_arrays
 from mmgpvae_gui import actions
 from mmgpvae_gui.actions import RecentProjects
 from mmgpvae_gui.app import DEMO_DIR, settings
@@ -27,6 +28,9 @@ class Files(QObject):
     """The file commands of one window (its QObject parent, which the file dialogs belong to)."""
 
     data_loaded = Signal(object)  # session.Loaded, now the session's
+    #: a MAT/NPZ/HDF5 file's arrays to choose from: modality, Path, {name: shape}, chosen names
+    #: ({} when the file holds one array or is of another format)
+    arrays_found = Signal(str, object, object, object)
     project_opened = Signal(object)  # session.Opened, now the session's
     project_saved = Signal(object)  # Path
 
@@ -53,21 +57,36 @@ class Files(QObject):
         return bool(reason) or self._is_busy()
 
     # ------------------------------------------------------------------ data
-    def open_data_file(self, path: str | Path, modality: str) -> bool:
-        """Load ``path`` as the neural or behavior modality; on bad data, say why and keep the
-        previous data."""
+    def open_data_file(self, path: str | Path, modality: str, field: str | None = None) -> bool:
+        """Load ``path`` as the neural or behavior modality (``field``: the arrays to read in a
+        MAT/NPZ/HDF5 file, ``"pos,vel"`` joined as channels). A file with several arrays and
+        none named offers them (``arrays_found``) and loads nothing; on bad data, say why and
+        keep the previous data."""
         if self._refused("loading data"):
             return False
+        options = {} if field is None else {"field": field}
+
+        def read():
+            loaded = self.session.read_data(path, modality, **options)
+            return loaded, list_arrays(path)
+
         try:
-            loaded = self._live(
-                f"Reading {Path(path).name}…", lambda: self.session.read_data(path, modality)
-            )
+            loaded, arrays = self._live(f"Reading {Path(path).name}…", read)
+        except FieldChoiceError as exc:  # several arrays, none named: the user chooses
+            if not array_choices(exc.arrays):
+                self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
+                return False
+            self.arrays_found.emit(modality, Path(path), exc.arrays, [])
+            return False
         except Exception as exc:  # an unreadable file must never kill the app
             self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
             return False
         settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
         self.session.set_data(loaded)
         self.data_loaded.emit(loaded)
+        several = len(array_choices(arrays)) > 1
+        chosen = loaded.dataset.field.split(",") if several else []
+        self.arrays_found.emit(modality, Path(path), arrays if several else {}, chosen)
         return True
 
     def open_demo(self) -> bool:

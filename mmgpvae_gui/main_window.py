@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         tp, t, f = self.training_panel, self.training, self.files
         self.data_panel.open_requested.connect(lambda m: actions.open_data_dialog(self, m))
+        self.data_panel.arrays_chosen.connect(lambda m, p, fld: f.open_data_file(p, m, fld))
         tp.train_clicked.connect(t.start)
         tp.pause_clicked.connect(t.toggle_pause)
         tp.stop_clicked.connect(t.stop)
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         t.changed.connect(self._update_state)
         t.ended.connect(self._on_training_ended)
         f.data_loaded.connect(self._on_files_data_loaded)
+        f.arrays_found.connect(self.data_panel.set_arrays)
         f.project_opened.connect(self._on_files_project_opened)
         f.project_saved.connect(self._on_files_project_saved)
 
