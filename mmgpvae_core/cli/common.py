@@ -20,7 +20,7 @@ MODEL_OPTIONS = (
     "private_behavior",
 )
 TRAIN_OPTIONS = ("epochs", "lr", "batch_size", "cross_modal", "seed", "device")
-PRIOR_OPTIONS = ("length_scale_init", "prune_threshold")
+PRIOR_OPTIONS = ("length_scale_init", "prune_threshold", "kernel")
 
 
 def data_warnings_as_lines():
