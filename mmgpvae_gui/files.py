@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from mmgpvae_core.loaders import FieldChoiceError, array_choices, list_arrays
+from mmgpvae_core.loaders import AxisChoiceError, FieldChoiceError, array_choices, list_arrays
 from mmgpvae_gui import actions
 from mmgpvae_gui.actions import RecentProjects
 from mmgpvae_gui.app import DEMO_DIR, settings
@@ -77,6 +77,11 @@ class Files(QObject):
                 self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
                 return False
             self.arrays_found.emit(modality, Path(path), exc.arrays, [])
+            return False
+        except AxisChoiceError as exc:  # a wide matrix: the panel offers it transposed
+            self.arrays_found.emit(modality, Path(path), list_arrays(path), [])
+            text = f"{exc}. In the data panel, tick {exc.field}.T to read it transposed."
+            self._report(f"Cannot load the {modality} file", text)
             return False
         except Exception as exc:  # an unreadable file must never kill the app
             self._report(f"Cannot load the {modality} file", file_error_text(path, exc))

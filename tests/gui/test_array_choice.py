@@ -62,5 +62,15 @@ def test_a_channels_by_time_matrix_is_offered_transposed(window, qtbot, tmp_path
     assert "spikes.T" in chooser.names() and "pos.T" not in chooser.names()
     _read(qtbot, chooser, ["spikes"])  # as stored it is wider than tall: refused, says why
     assert "wider than tall" in window.last_error and window.session.neural is None
+    assert "tick spikes.T to read it transposed" in window.last_error
     _read(qtbot, chooser, ["spikes.T"])
     np.testing.assert_array_equal(window.session.neural.data[0], spikes)
+
+
+def test_a_wide_data_matrix_is_refused_and_offered_transposed(window, tmp_path):
+    path = tmp_path / "data.mat"
+    scipy.io.savemat(path, {"data": np.zeros((3, 50))})  # 'data' read by default: wide
+    assert not window.open_data_file(path, "neural")
+    assert "wider than tall" in window.last_error
+    chooser = window.data_panel.choosers["neural"]
+    assert not chooser.isHidden() and chooser.names() == ["data", "data.T"]
