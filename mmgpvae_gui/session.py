@@ -28,6 +28,7 @@ from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.data import Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.loaders.checks import data_warnings
+from mmgpvae_core.model.kernels import latent_kernel_labels
 
 MODALITIES = ("neural", "behavior")
 
@@ -196,11 +197,17 @@ class Session:
         return "no model" if self.model is None else f"model: {self.epochs_trained} epochs trained"
 
     def latent_names(self, kw: dict) -> list[str]:
-        """Display names of the latents of a split ``kw`` (shared, private_neural, …)."""
+        """Display names of the latents of a split ``kw`` (shared, private_neural, …), each
+        with its kernel when ``kw`` has one: "shared 1 · Matérn ½"."""
         out = [f"shared {k + 1}" for k in range(kw["shared"])]
         out += [f"private neural {k + 1}" for k in range(kw["private_neural"])]
         if self.behavior is not None:
             out += [f"private behavior {k + 1}" for k in range(kw["private_behavior"])]
+        if kw.get("kernel"):
+            counts = [kw["shared"], kw["private_neural"], kw["private_behavior"]]
+            counts[2] *= self.behavior is not None
+            labels = latent_kernel_labels(kw["kernel"], counts)
+            out = [f"{name} · {label}" for name, label in zip(out, labels)]
         return out
 
     # ------------------------------------------------------------------ why not

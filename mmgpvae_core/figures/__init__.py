@@ -23,7 +23,12 @@ from mmgpvae_core.figures.controls import (
     null_test_figure,
     write_control_figures,
 )
-from mmgpvae_core.figures.history import elbo_figure, latent_names, length_scale_figure
+from mmgpvae_core.figures.history import (
+    elbo_figure,
+    latent_kernels,
+    latent_names,
+    length_scale_figure,
+)
 from mmgpvae_core.figures.latents import (
     condition_mean_figure,
     latents_2d_figure,
@@ -138,7 +143,11 @@ def write_figure_set(
         ls = np.atleast_2d(np.asarray(h["length_scales"], dtype=float))
         save(
             length_scale_figure(
-                ls, bin_size, latent_names(cfg_model, ls.shape[1]), epochs=h.get("epoch")
+                ls,
+                bin_size,
+                latent_names(cfg_model, ls.shape[1]),
+                epochs=h.get("epoch"),
+                kernels=latent_kernels(cfg_model, ls.shape[1]),
             ),
             "length_scales",
         )

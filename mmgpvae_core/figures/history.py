@@ -19,6 +19,8 @@ _TERMS = (
     ("ell_behavior", "E[log p(behavior | z)]", "#333333"),
     ("kl", "KL(q(z) ‖ p(z))", "#333333"),
 )
+#: between a latent's name and its kernel in legends: "shared 1 · Matérn ½"
+KERNEL_SEP = " · "
 _SUBSPACE_STYLE = {
     "shared": ("#000000", "-"),
     "private_neural": ("#555555", "--"),
@@ -121,17 +123,35 @@ def latent_names(model_config: Mapping[str, Any] | None, n: int) -> list[str]:
     return names if len(names) == n else [f"latent {i + 1}" for i in range(n)]
 
 
+def latent_kernels(model_config: Mapping[str, Any] | None, n: int) -> list[str] | None:
+    """The label of each latent's GP kernel ("RBF", "Matérn ½", …) in their raw order, or None
+    when the config does not give the ``n`` latents (a config without ``kernel``: RBF, as every
+    model before kernels existed was)."""
+    if not model_config:
+        return None
+    from mmgpvae_core.config import MODEL_BEFORE_OPTION
+    from mmgpvae_core.model.kernels import latent_kernel_labels
+
+    counts = [int(model_config.get(k, 0)) for k in ("shared", "private_neural", "private_behavior")]
+    setting = model_config.get("kernel") or MODEL_BEFORE_OPTION["kernel"]
+    labels = latent_kernel_labels(str(setting), counts)
+    return labels if len(labels) == n else None
+
+
 def length_scale_figure(
     length_scales: Any,
     bin_size_s: float | None = None,
     names: Sequence[str] | None = None,
     epochs: Any = None,
+    kernels: Sequence[str] | None = None,
 ) -> Figure:
     """Learned GP length-scale of each latent per epoch, in bins (left axis) and seconds (right).
 
     length_scales: ``(epochs, latents)`` in bins (``history["length_scales"]``), or ``(latents,)``
     for a single epoch. names: one per latent (default "latent 1", ...); names starting with
-    "shared", "private neural" or "private behavior" get that subspace's line style.
+    "shared", "private neural" or "private behavior" get that subspace's line style (a name may
+    carry its kernel after " · ", as the app's are). kernels: each latent's kernel label
+    (``latent_kernels``), shown in the legend.
     """
     ls = np.asarray(length_scales, dtype=float)
     if ls.ndim == 1:
@@ -143,12 +163,17 @@ def length_scale_figure(
     names = list(names) if names is not None else [f"latent {i + 1}" for i in range(d)]
     if len(names) != d:
         raise ValueError(f"names: {len(names)} names for {d} latents")
+    if kernels is not None:
+        if len(kernels) != d:
+            raise ValueError(f"kernels: {len(kernels)} kernels for {d} latents")
+        names = [f"{name}{KERNEL_SEP}{k}" for name, k in zip(names, kernels)]
     with style_context():
         fig = new_figure(4.6, 2.4)
         ax = fig.subplots()
         shades = {}
         for i, name in enumerate(names):
-            key = name.replace(" ", "_").rstrip("_0123456789") if name else ""
+            base = name.split(KERNEL_SEP)[0]
+            key = base.replace(" ", "_").rstrip("_0123456789") if base else ""
             color, ls_style = _SUBSPACE_STYLE.get(key, ("#333333", "-"))
             k = shades.setdefault(key, 0)
             shades[key] += 1

@@ -76,13 +76,19 @@ def fit_summary(project: dict[str, Any]) -> dict[str, Any]:
     if "elapsed_s" in h and len(h["elapsed_s"]):
         out["training_time_s"] = _r(h["elapsed_s"][-1], 1)
     if "length_scales" in h and len(h["length_scales"]):
-        from mmgpvae_core.figures.history import latent_names
+        from mmgpvae_core.figures.history import latent_kernels, latent_names
 
         ls = np.asarray(h["length_scales"])[-1]
         names = latent_names(cfg.get("model"), len(ls))
+        kernels = latent_kernels(cfg.get("model"), len(ls)) or [None] * len(ls)
         out["length_scales"] = [
-            {"latent": nm, "bins": _r(v), "seconds": _r(v * bin_size, 5) if bin_size else None}
-            for nm, v in zip(names, ls)
+            {
+                "latent": nm,
+                "kernel": k,
+                "bins": _r(v),
+                "seconds": _r(v * bin_size, 5) if bin_size else None,
+            }
+            for nm, k, v in zip(names, kernels, ls)
         ]
     out["bin_size_s"] = bin_size
     out["data"] = {}

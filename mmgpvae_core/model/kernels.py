@@ -24,11 +24,13 @@ the two agree) and its row in the Fourier-against-time-domain test (``tests/core
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+
+from mmgpvae_core.config import SUBSPACES, subspace_kernels
 
 KERNEL_CLASSES: dict[str, type[Kernel]] = {}
 
@@ -201,3 +203,11 @@ def padding_for(names: Iterable[str], rbf_padding: float) -> float:
     """Length-scales of circular extension that suit every kernel in ``names``: the largest of
     their ``Kernel.padding`` (one circle serves all latents)."""
     return max(make_kernel(n).padding(rbf_padding) for n in names)
+
+
+def latent_kernel_labels(setting: str, counts: Sequence[int]) -> list[str]:
+    """The label of each latent's kernel ("RBF", "Matérn ½", …) for a ``kernel`` setting
+    ("rbf", "shared=matern12,…") and the latent split ``counts`` (shared, private neural,
+    private behavior), in the latents' order."""
+    kernels = subspace_kernels(setting)
+    return [kernel_class(kernels[s]).label for s, n in zip(SUBSPACES, counts) for _ in range(n)]

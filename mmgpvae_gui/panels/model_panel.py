@@ -18,8 +18,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmgpvae_core.config import LIKELIHOODS, ModelConfig, TrainConfig
+from mmgpvae_core.config import (
+    KERNELS,
+    LIKELIHOODS,
+    SUBSPACES,
+    ModelConfig,
+    TrainConfig,
+    kernel_spec,
+    subspace_kernels,
+)
 from mmgpvae_core.data import Dataset
+from mmgpvae_core.model.kernels import make_kernel
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, choose_likelihood
 
 
@@ -31,6 +40,12 @@ def _devices() -> list[str]:
         out.append("mps")
     return out
 
+
+_KERNEL_TIP = (
+    "GP kernel of the {subspace} latents: RBF for smooth dynamics (the default); Matérn ½ "
+    "(Ornstein–Uhlenbeck) for rough ones with abrupt changes, Matérn 3/2 and 5/2 in between. "
+    "Rougher kernels keep many more Fourier frequencies, so fitting is slower."
+)
 
 #: 2: only the values the user changed are stored (before: every value)
 _SETTINGS_VERSION = 2
@@ -128,7 +143,7 @@ class ModelPanel(QWidget):
         self.length_scale.setSuffix(" bins")
         self.length_scale.setSpecialValueText("auto")
         self.length_scale.setToolTip(
-            "Initial RBF length-scale of every latent, in time bins "
+            "Initial length-scale of every latent, in time bins "
             "(how slowly latents vary). 'auto' picks it from the data."
         )
         self.marginal_variance = QDoubleSpinBox()
@@ -146,6 +161,11 @@ class ModelPanel(QWidget):
             "variance is below this fraction are dropped (unitless; "
             "larger = faster, smoother)."
         )
+        #: one kernel box per subspace, in SUBSPACES order
+        self.kernels = {sub: self._kernel_combo(sub) for sub in SUBSPACES}
+        f.addRow("Shared kernel:", self.kernels["shared"])
+        f.addRow("Private neural kernel:", self.kernels["private_neural"])
+        f.addRow("Private behavior kernel:", self.kernels["private_behavior"])
         f.addRow("Length-scale:", self.length_scale)
         f.addRow("Marginal variance:", self.marginal_variance)
         f.addRow("Pruning threshold:", self.prune_exponent)
@@ -187,6 +207,7 @@ class ModelPanel(QWidget):
             self.neural_likelihood,
             self.behavior_likelihood,
             self.behavior_decoder,
+            *self.kernels.values(),
             self.length_scale,
             self.marginal_variance,
             self.prune_exponent,
@@ -219,6 +240,21 @@ class ModelPanel(QWidget):
         c.currentTextChanged.connect(self.changed)
         return c
 
+    def _kernel_combo(self, subspace: str) -> QComboBox:
+        """The kernel box of ``subspace``: the kernels' labels shown, their registered names as
+        item data, the config's default selected."""
+        c = QComboBox()
+        for name in KERNELS:
+            c.addItem(make_kernel(name).label, name)
+        c.setCurrentIndex(c.findData(subspace_kernels(ModelConfig.kernel)[subspace]))
+        c.setToolTip(_KERNEL_TIP.format(subspace=subspace.replace("_", " ")))
+        c.currentIndexChanged.connect(self.changed)
+        return c
+
+    def kernel_setting(self) -> str:
+        """The ``kernel`` setting the boxes show ("rbf", or "shared=matern12,…")."""
+        return kernel_spec({sub: c.currentData() for sub, c in self.kernels.items()})
+
     # ---------------------------------------------------------------- state in and out
     def set_split(self, shared: int, private_neural: int, private_behavior: int) -> None:
         self.shared.setValue(shared)
@@ -247,6 +283,7 @@ class ModelPanel(QWidget):
             "neural_likelihood": self.neural_likelihood.currentText(),
             "behavior_likelihood": self.behavior_likelihood.currentText(),
             "behavior_decoder": self.behavior_decoder.currentText(),
+            "kernel": self.kernel_setting(),
             "length_scale_init": ell if ell > 0 else None,
             "marginal_variance": self.marginal_variance.value(),
             "prune_threshold": 10.0 ** self.prune_exponent.value(),
@@ -270,6 +307,7 @@ class ModelPanel(QWidget):
                 "neural_likelihood": model.neural_likelihood,
                 "behavior_likelihood": model.behavior_likelihood,
                 "behavior_decoder": model.behavior_decoder,
+                "kernel": model.kernel,
                 "length_scale_init": model.length_scale_init,
                 "marginal_variance": model.marginal_variance,
                 "prune_threshold": model.prune_threshold,
@@ -296,6 +334,9 @@ class ModelPanel(QWidget):
                 getattr(self, key).setCurrentText(str(kw[key]))
                 if key.endswith("_likelihood"):
                     getattr(self, f"{key}_note").setText("")
+        if kw.get("kernel"):
+            for sub, name in subspace_kernels(str(kw["kernel"])).items():
+                self.kernels[sub].setCurrentIndex(self.kernels[sub].findData(name))
         if "length_scale_init" in kw:
             self.length_scale.setValue(float(kw["length_scale_init"] or 0.0))
         if "marginal_variance" in kw:
