@@ -6,38 +6,31 @@ import argparse
 import sys
 from typing import Any
 
-from mmgpvae_core.cli.common import add_likelihood_arguments, fail, fits_device, where
+from mmgpvae_core.cli.common import (
+    add_data_arguments,
+    add_likelihood_arguments,
+    fail,
+    fits_device,
+    load_data,
+    where,
+)
 
 
-def cmd_sweep(a: argparse.Namespace) -> int:
-    """Cross-validated sweep over latent splits; prints ``best: ...`` last."""
-    from mmgpvae_core.loaders import load_pair
-    from mmgpvae_core.sweep import (
-        SweepSettings,
-        format_table,
-        make_grid,
-        parse_floats,
-        parse_range,
-        plot_sweep,
-        run_sweep,
-        write_csv,
-    )
+def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
+    """The grid as ``make_grid`` keyword arguments (what ``--grow`` extends)."""
+    from mmgpvae_core.sweep import parse_floats, parse_range
 
-    try:
-        grid = make_grid(
-            parse_range(a.shared),
-            parse_range(a.private_neural),
-            parse_range(a.private_behavior) if a.behavior else [0],
-            parse_floats(a.length_scale_init),
-            parse_floats(a.lr),
-        )
-    except ValueError as exc:
-        return fail(f"sweep: {exc}")
-    if not grid:
-        return fail("sweep: the grid is empty")
-    neural, behavior = load_pair(a.neural, a.behavior)
-    if a.folds < 2 or a.folds > neural.n_trials:
-        return fail(f"sweep: --folds must be between 2 and {neural.n_trials} (the trials)")
+    return {
+        "shared": parse_range(a.shared),
+        "private_neural": parse_range(a.private_neural),
+        "private_behavior": parse_range(a.private_behavior) if has_behavior else [0],
+        "length_scale_inits": parse_floats(a.length_scale_init),
+        "lrs": parse_floats(a.lr),
+    }
+
+
+def _model_kwargs(a: argparse.Namespace, neural, behavior) -> dict[str, Any]:
+    """One likelihood choice for every fold (printed), and the device of each fit."""
     from mmgpvae_core.model.likelihoods import resolve_likelihood
 
     model_kwargs: dict[str, Any] = {}
@@ -45,19 +38,14 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         if ds is None:
             continue
         choice = resolve_likelihood(getattr(a, f"{modality}_likelihood"), ds, modality)
-        model_kwargs[f"{modality}_likelihood"] = choice.name  # one choice for every fold
+        model_kwargs[f"{modality}_likelihood"] = choice.name
         print(f"sweep: {modality} likelihood: {choice}", file=sys.stderr)
     if fits_device(a):
         model_kwargs["device"] = fits_device(a)
-    settings = SweepSettings(
-        folds=a.folds, epochs=a.epochs, seed=a.seed, model_kwargs=model_kwargs,
-        save_dir=a.save_fits,
-    )
-    print(
-        f"sweep: {len(grid)} configurations × {a.folds} folds, {a.epochs} epochs each, on "
-        f"{where(a)}", file=sys.stderr,
-    )
+    return model_kwargs
 
+
+def _progress(a: argparse.Namespace):
     def progress(done: int, total: int, row: dict) -> None:
         if not a.quiet:
             print(
@@ -66,18 +54,77 @@ def cmd_sweep(a: argparse.Namespace) -> int:
                 f"score {row['score']:.2f} ({row['status']})", file=sys.stderr, flush=True,
             )
 
-    result = run_sweep(
-        neural, behavior, grid, settings, n_jobs=a.jobs, ray_address=a.ray_address,
-        on_result=progress,
+    return progress
+
+
+def _grow(a, neural, behavior, axes, result, settings, execution):
+    from mmgpvae_core.sweep import grow_sweep
+
+    def extend(k: int, added: dict[str, int], n_new: int) -> None:
+        what = ", ".join(f"{s}={v}" for s, v in added.items())
+        print(
+            f"grow: extension {k}/{a.grow}: the choice was on the edge; adding {what} "
+            f"({n_new} new configurations)", file=sys.stderr, flush=True,
+        )
+
+    return grow_sweep(
+        neural, behavior, axes, result, settings, rounds=a.grow, on_extend=extend, **execution
     )
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    """Cross-validated sweep over latent splits; prints ``best: ...`` last."""
+    from mmgpvae_core.heldout import session_folds
+    from mmgpvae_core.sweep import (
+        SweepSettings,
+        edge_line,
+        format_table,
+        make_grid,
+        plot_sweep,
+        run_sweep,
+        write_csv,
+    )
+
+    if not a.neural:
+        return fail("sweep: --neural FILE is required")
+    if a.grow < 0:
+        return fail("sweep: --grow must be 0 or more extensions")
+    try:
+        axes = _axes(a, bool(a.behavior))
+        grid = make_grid(**axes)
+    except ValueError as exc:
+        return fail(f"sweep: {exc}")
+    if not grid:
+        return fail("sweep: the grid is empty")
+    neural, behavior = load_data(a)
+    try:
+        folds = session_folds(neural, a.folds, a.seed)
+    except ValueError as exc:
+        return fail(f"sweep: --folds {a.folds}: {exc}")
+    settings = SweepSettings(
+        folds=a.folds, epochs=a.epochs, seed=a.seed,
+        model_kwargs=_model_kwargs(a, neural, behavior), save_dir=a.save_fits,
+    )
+    print(
+        f"sweep: {len(grid)} configurations × {a.folds} folds, {a.epochs} epochs each, on "
+        f"{where(a)}; {folds.describe()}", file=sys.stderr,
+    )
+    execution = dict(n_jobs=a.jobs, ray_address=a.ray_address, on_result=_progress(a))
+    result = run_sweep(neural, behavior, grid, settings, **execution)
+    if a.grow:
+        result, axes = _grow(a, neural, behavior, axes, result, settings, execution)
     out = write_csv(result, a.out)
     print(f"wrote {out}", file=sys.stderr)
     if a.plot:
         print(f"wrote {plot_sweep(result, a.plot)}", file=sys.stderr)
     print(format_table(result))
+    print(f"folds: {folds.describe()}")
     print(f"why: {result.reason}")
     if result.best is None:
         return fail("sweep: no configuration finished", code=1)
+    edge = edge_line(result, axes, grow_hint=not a.grow)
+    if edge:
+        print(edge + (f" (still, after --grow {a.grow})" if a.grow else ""))
     print(result.best_line())
     return 0
 
@@ -86,13 +133,23 @@ def add_parser(sub) -> None:
     w = sub.add_parser(
         "sweep", help="choose the latent split by k-fold cross-validation (CSV table, plot)"
     )
-    w.add_argument("--neural", required=True, help="neural data file")
-    w.add_argument("--behavior", help="behavior data file")
+    add_data_arguments(w)
     add_likelihood_arguments(w)
     w.add_argument("--shared", default="0-4", help="shared dimensions to try, e.g. 0-4 or 1,2,3")
     w.add_argument("--private-neural", default="0-2", help="private neural dimensions to try")
     w.add_argument("--private-behavior", default="0-2", help="private behavior dimensions to try")
-    w.add_argument("--folds", type=int, default=3, help="cross-validation folds over trials")
+    w.add_argument(
+        "--folds", type=int, default=3,
+        help="cross-validation folds: contiguous blocks of windows for a continuous session "
+        "(one window left unused beside each validation block), else trials stratified by "
+        "condition",
+    )
+    w.add_argument(
+        "--grow", type=int, nargs="?", const=3, default=0, metavar="N",
+        help="while the chosen split takes the largest value tried for a subspace, add the "
+        "next value (one step of that subspace's grid) and fit the new configurations; at "
+        "most N extensions (default 3)",
+    )
     w.add_argument("--epochs", type=int, default=150, help="maximum epochs per fit")
     w.add_argument("--out", required=True, help="results table to write (.csv)")
     w.add_argument("--plot", help="figure of held-out score against dimensions (.png/.pdf/.svg)")

@@ -33,7 +33,14 @@ error of a difference small.
 
 The package, one module per step: ``grid`` (the configurations), ``run`` (one configuration's
 folds, and many jobs on local processes; Ray Tune in :mod:`mmgpvae_core.integrations.ray`),
-``selection`` (the rule above) and ``output`` (CSV, table, plot).
+``selection`` (the rule above), ``grow`` (a choice on the edge of the grid, and growing the grid
+past it) and ``output`` (CSV, table, plot).
+
+Folds: for a continuous session (consecutive windows, no trials table) contiguous blocks of
+windows, with one window left unused between a validation block and the training windows, so
+that no held-out window sits between training neighbours that share its slow signals; trials of
+a trials table are dealt at random, stratified by condition
+(:func:`mmgpvae_core.heldout.session_folds`).
 """
 
 from mmgpvae_core.sweep.grid import (
@@ -44,6 +51,7 @@ from mmgpvae_core.sweep.grid import (
     parse_floats,
     parse_range,
 )
+from mmgpvae_core.sweep.grow import edge_dimensions, edge_line, extended, grow_sweep
 from mmgpvae_core.sweep.output import (
     CSV_COLUMNS,
     format_table,
@@ -55,12 +63,13 @@ from mmgpvae_core.sweep.output import (
 from mmgpvae_core.sweep.run import (
     METRICS,
     SweepSettings,
+    fold_roles,
     run_config,
     run_jobs,
     run_sweep,
     with_resolved_likelihoods,
 )
-from mmgpvae_core.sweep.selection import SweepResult, select_best
+from mmgpvae_core.sweep.selection import SweepResult, choose, select_best
 
 __all__ = [
     "CSV_COLUMNS",
@@ -69,13 +78,19 @@ __all__ = [
     "SPLIT_KEYS",
     "SweepResult",
     "SweepSettings",
+    "choose",
     "config_name",
+    "edge_dimensions",
+    "edge_line",
+    "extended",
     "format_table",
+    "grow_sweep",
     "make_grid",
     "parse_floats",
     "parse_range",
     "plot_sweep",
     "read_csv",
+    "fold_roles",
     "run_config",
     "run_jobs",
     "run_sweep",

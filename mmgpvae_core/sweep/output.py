@@ -25,6 +25,7 @@ CSV_COLUMNS = (
     "epochs_run",
     "fit_seconds",
     "status",
+    "folds",
     "project",
 )
 

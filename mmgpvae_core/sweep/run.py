@@ -15,7 +15,7 @@ import numpy as np
 
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS, config_name
-from mmgpvae_core.sweep.selection import SweepResult, select_best
+from mmgpvae_core.sweep.selection import SweepResult, choose
 
 METRICS = (
     "cosmooth_neural",
@@ -67,6 +67,15 @@ def with_resolved_likelihoods(
     return replace(settings, model_kwargs=kw)
 
 
+def fold_roles(folds, n_trials: int) -> np.ndarray:
+    """(folds, trials) int8: what each trial is in each fold: 1 training, 2 validation, 0
+    unused (the windows beside a blocked validation block)."""
+    roles = np.zeros((len(folds), n_trials), dtype=np.int8)
+    for f, (train, val) in enumerate(folds):
+        roles[f, train], roles[f, val] = 1, 2
+    return roles
+
+
 def run_config(
     config: dict[str, Any],
     neural: Dataset,
@@ -76,21 +85,29 @@ def run_config(
 ) -> dict[str, Any]:
     """Fit one configuration on each training fold, score it on the held-out fold.
 
+    Folds are :func:`~mmgpvae_core.heldout.session_folds`: contiguous blocks of windows with
+    one window left unused beside each validation block for a continuous session, stratified by
+    condition for trials.
+
     Returns a row: the configuration, each metric averaged over folds, ``score`` (mean over all
     trials of the per-trial selection score), ``score_se``, ``score_per_trial`` (trials,),
-    ``status`` ("ok", "cancelled" or "failed: ..."), and ``project`` when ``save_dir`` is set.
-    Metrics are the keys of ``METRICS`` the scorer returns (the others are NaN).
+    ``status`` ("ok", "cancelled" or "failed: ..."), ``folds`` (their kind: "blocked" or
+    "stratified"), ``fold_roles`` ((folds, trials): 1 training, 2 validation, 0 unused), and
+    ``project`` when ``save_dir`` is set. Metrics are the keys of ``METRICS`` the scorer returns
+    (the others are NaN).
     """
     import torch
 
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.heldout import evaluate, kfold_splits
+    from mmgpvae_core.heldout import evaluate, session_folds
 
     score = settings.scorer or evaluate
     torch.set_num_threads(1)
     row: dict[str, Any] = {k: config.get(k) for k in (*SPLIT_KEYS, *HYPER_KEYS)}
     row["n_latents"] = sum(int(config[k]) for k in SPLIT_KEYS)
-    folds = kfold_splits(neural.n_trials, settings.folds, neural.conditions, settings.seed)
+    folds = session_folds(neural, settings.folds, settings.seed)
+    row["folds"] = folds.kind
+    row["fold_roles"] = fold_roles(folds, neural.n_trials)
     per_trial = np.full(neural.n_trials, np.nan)
     fold_metrics: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -279,11 +296,4 @@ def run_sweep(
     )
     order = {config_name(c): i for i, c in enumerate(configs)}
     rows.sort(key=lambda r: order.get(config_name(r), len(order)))
-    cancelled = bool(should_stop is not None and should_stop())
-    try:
-        best, why = select_best(rows)
-    except ValueError as exc:
-        best, why = None, str(exc)
-    for i, r in enumerate(rows):
-        r["chosen"] = i == best
-    return SweepResult(rows, best, why, cancelled)
+    return choose(rows, bool(should_stop is not None and should_stop()))

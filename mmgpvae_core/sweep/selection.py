@@ -56,3 +56,14 @@ class SweepResult:
             f"best: shared={b['shared']} private_neural={b['private_neural']} "
             f"private_behavior={b['private_behavior']}"
         )
+
+
+def choose(rows: list[dict[str, Any]], cancelled: bool = False) -> SweepResult:
+    """The sweep's result over ``rows``: the chosen one marked (``chosen``), and why."""
+    try:
+        best, why = select_best(rows)
+    except ValueError as exc:
+        best, why = None, str(exc)
+    for i, r in enumerate(rows):
+        r["chosen"] = i == best
+    return SweepResult(rows, best, why, cancelled)

@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.sweep import SPLIT_KEYS, SweepResult, SweepSettings, make_grid, parse_range
+from mmgpvae_core.sweep import (
+    SPLIT_KEYS,
+    SweepResult,
+    SweepSettings,
+    edge_line,
+    make_grid,
+    parse_range,
+)
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
@@ -239,7 +246,10 @@ class ModelSelectionPanel(QWidget):
         self._rows = list(result.rows)
         self._show_rows(self._rows, best=result.best_index)
         head = "Cancelled. " if result.cancelled else ""
-        self.status_label.setText(f"{head}{result.best_line()} — {result.reason}")
+        axes = {k: sorted({int(r[k]) for r in result.rows}) for k in SPLIT_KEYS}
+        edge = edge_line(result, axes, grow_hint=False)  # the best may lie beyond the grid
+        edge = f" — {edge.removeprefix('edge: ')}" if edge else ""
+        self.status_label.setText(f"{head}{result.best_line()} — {result.reason}{edge}")
         if result.best_index is not None:
             self.table.selectRow(result.best_index)
             self.controls_panel.set_split(*(result.best[k] for k in SPLIT_KEYS))

@@ -6,8 +6,10 @@ import importlib.util
 
 import numpy as np
 import pytest
+from real_s1 import needs_s1, s1_files, s1_session
 
 from mmgpvae_core import cli
+from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import (
     SweepSettings,
@@ -170,3 +172,120 @@ def test_tiny_sweep_on_local_ray(sim):
     assert result.best is not None
     local = run_sweep(sim.neural, sim.behavior, grid, settings, n_jobs=1)
     assert np.allclose([r["score"] for r in result.rows], [r["score"] for r in local.rows])
+
+
+# ---------------------------------------------------------------------------- sessions
+def _as_session(ds):
+    """``ds`` marked as a continuous session cut into consecutive windows (no trials table)."""
+    import dataclasses
+
+    return dataclasses.replace(ds, conditions=None, preprocessing={"trials": {"source": "windows"}})
+
+
+def _assert_blocked(roles: np.ndarray) -> None:
+    """Every window validated once, in one contiguous block per fold, and no validation window
+    next to a training window."""
+    roles = np.asarray(roles)
+    assert ((roles == 2).sum(0) == 1).all()
+    for fold in roles:
+        val = np.flatnonzero(fold == 2)
+        assert (np.diff(val) == 1).all()
+        for neighbour in (val.min() - 1, val.max() + 1):
+            if 0 <= neighbour < len(fold):
+                assert fold[neighbour] == 0
+
+
+def test_sweep_holds_out_blocks_of_a_session_and_stratifies_trials(sim, tmp_path):
+    settings = SweepSettings(folds=3, epochs=1, seed=0, model_kwargs={"device": "cpu"})
+    grid = make_grid([1], [0], [0])
+    session = run_sweep(_as_session(sim.neural), _as_session(sim.behavior), grid, settings, n_jobs=1)
+    (row,) = session.rows
+    assert row["folds"] == "blocked" and row["fold_roles"].shape == (3, 16)
+    _assert_blocked(row["fold_roles"])
+    trials = run_sweep(sim.neural, sim.behavior, grid, settings, n_jobs=1)
+    assert trials.rows[0]["folds"] == "stratified"
+    assert not (trials.rows[0]["fold_roles"] == 0).any()  # trials leave nothing unused
+    assert read_csv(write_csv(session, tmp_path / "s.csv"))[0]["folds"] == "blocked"
+
+
+def _fake_sweep(peak: dict):
+    """A stand-in for ``run_sweep``: each configuration scores by its distance from ``peak``
+    (16 per-trial scores), so the choice is known."""
+    from mmgpvae_core.sweep import choose
+
+    calls = []
+
+    def run(neural, behavior, configs, settings, **execution):
+        calls.append(list(configs))
+        rows = []
+        for c in configs:
+            miss = sum(abs(c[k] - peak[k]) for k in peak)
+            rows.append({**_row(c["shared"], c["private_neural"], c["private_behavior"],
+                                np.linspace(-1, 1, 16) - 5.0 * miss), **{k: c[k] for k in c}})
+        return choose(rows)
+
+    return run, calls
+
+
+def test_grow_extends_an_edge_dimension_until_the_choice_is_inside(monkeypatch):
+    from mmgpvae_core.sweep import edge_dimensions, edge_line, grow, grow_sweep
+
+    run, calls = _fake_sweep({"shared": 7, "private_neural": 1, "private_behavior": 0})
+    monkeypatch.setattr(grow, "run_sweep", run)
+    axes = {"shared": [2, 4], "private_neural": [0, 1, 2], "private_behavior": [0]}
+    first = run(None, None, make_grid(**axes), None)
+    assert edge_dimensions(first, axes) == ["shared"]
+    assert edge_line(first, axes).startswith("edge: the chosen shared=4 is the largest value")
+    seen = []
+    result, grown = grow_sweep(
+        None, None, axes, first, None, rounds=5, on_extend=lambda *x: seen.append(x)
+    )
+    # shared steps by 2 (the grid's step): 6, then 8; 8 is past the peak, so 6 < 7 < 8 stops
+    assert grown["shared"] == [2, 4, 6, 8] and [s[1] for s in seen] == [{"shared": 6}, {"shared": 8}]
+    assert [len(c) for c in calls[1:]] == [3, 3]  # only the new configurations are fitted
+    # 6 and 8 tie (one from the peak each): the fewest latents, 6, now inside the grid
+    assert len(result.rows) == 12 and result.best["shared"] == 6
+    assert edge_dimensions(result, grown) == [] and edge_line(result, grown) == ""
+    assert [r["shared"] for r in result.rows] == sorted(r["shared"] for r in result.rows)
+    capped, _ = grow_sweep(None, None, axes, first, None, rounds=1)
+    assert capped.best["shared"] == 6 and edge_dimensions(capped, {**axes, "shared": [2, 4, 6]})
+
+
+@needs_s1
+def test_no_validation_window_of_the_real_s1_session_touches_a_training_window(tmp_path):
+    neural, behavior = s1_session(tmp_path, minutes=1.0, window_s=2.0)
+    assert is_continuous(neural) and neural.n_trials == 30
+    settings = SweepSettings(folds=3, epochs=1, seed=0, model_kwargs={"device": "cpu"})
+    result = run_sweep(neural, behavior, make_grid([1], [0], [0]), settings, n_jobs=1)
+    (row,) = result.rows
+    assert row["status"] == "ok" and row["folds"] == "blocked"
+    _assert_blocked(row["fold_roles"])
+    info = neural.preprocessing["trials"]
+    start, stop = np.asarray(info["start_s"]), np.asarray(info["stop_s"])
+    window = info["window_s"]
+    for fold in row["fold_roles"]:  # in session seconds: a whole window between them
+        train, val = fold == 1, fold == 2
+        lo, hi = start[val].min(), stop[val].max()
+        gaps = np.minimum(np.abs(start[train] - hi), np.abs(lo - stop[train]))
+        assert gaps.min() >= window - 1e-9
+
+
+@needs_s1
+def test_cli_sweep_takes_fits_data_options_and_says_how_it_held_out(tmp_path, capsys):
+    neural, behavior = s1_files(tmp_path, minutes=1.0)
+    argv = ["sweep", "--neural", str(neural), "--behavior", str(behavior), "--window", "3"]
+    argv += ["--bin-size", "0.1", "--zscore", "behavior", "--shared", "1", "--private-neural"]
+    argv += ["0", "--private-behavior", "0", "--folds", "3", "--epochs", "1", "--jobs", "1"]
+    argv += ["--quiet", "--out", str(tmp_path / "sweep.csv")]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "3 blocked folds (contiguous windows of the session" in captured.err
+    out = captured.out.strip().splitlines()
+    assert out[-1] == "best: shared=1 private_neural=0 private_behavior=0"
+    assert any(line.startswith("folds: 3 blocked folds") for line in out)
+    assert not any(line.startswith("edge:") for line in out)  # one value tried: no edge
+    (row,) = read_csv(tmp_path / "sweep.csv")
+    assert row["folds"] == "blocked"
+    argv[argv.index("--window") + 1] = "30"  # two windows cannot make three blocked folds
+    assert cli.main(argv) == 2
+    assert "--folds 3" in capsys.readouterr().err
