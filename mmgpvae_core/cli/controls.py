@@ -21,11 +21,28 @@ from mmgpvae_core.cli.common import (
 )
 
 
+def _nulls(a: argparse.Namespace, neural, kind: str) -> str:
+    """What the null pairings are, for the first line."""
+    from mmgpvae_core.controls import shift_range
+
+    if kind == "shift":
+        lo, hi = shift_range(neural)
+        return (
+            f"{a.shuffles} circular time shifts of the behavior against the neural data (a "
+            f"continuous session: shifts between {lo:g} s and {hi:g} s, at least one window "
+            "and 10% of the session from zero)"
+        )
+    how = "within each condition" if a.within_condition else "across all trials"
+    return f"{a.shuffles} with behavior trials re-paired {how}"
+
+
 def cmd_null_test(a: argparse.Namespace) -> int:
-    """The real pairing against re-paired behavior trials; prints ``p=P real=R null=M±SD`` last."""
+    """The real pairing against re-paired behavior trials (circular time shifts of the behavior
+    for a continuous session); prints ``p=P real=R null=M±SD`` last."""
     from mmgpvae_core.config import SUBSPACES
-    from mmgpvae_core.controls import run_null_test, write_null_csv
+    from mmgpvae_core.controls import null_kind, run_null_test, write_null_csv
     from mmgpvae_core.figures import null_test_figure, save_figure
+    from mmgpvae_core.heldout import session_folds
     from mmgpvae_core.sweep import SweepSettings
 
     if a.shuffles < 1:
@@ -33,8 +50,11 @@ def cmd_null_test(a: argparse.Namespace) -> int:
     neural, behavior = load_data(a)
     if behavior is None:
         return fail("null-test needs --behavior FILE: it re-pairs behavior trials")
-    if a.folds < 2 or a.folds > neural.n_trials:
-        return fail(f"null-test: --folds must be between 2 and {neural.n_trials} (the trials)")
+    try:
+        folds = session_folds(neural, a.folds, a.seed)
+        kind = null_kind(neural, "auto", a.within_condition)
+    except ValueError as exc:
+        return fail(f"null-test: {exc}")
     kwargs = model_kwargs(a)
     split = tuple(kwargs.pop(k) for k in SUBSPACES)
     kwargs.pop("device", None)
@@ -43,15 +63,17 @@ def cmd_null_test(a: argparse.Namespace) -> int:
     settings = SweepSettings(
         folds=a.folds, epochs=kwargs.pop("epochs", 150), seed=a.seed, model_kwargs=kwargs
     )
-    how = "within each condition" if a.within_condition else "across all trials"
     print(
-        f"null-test: the real pairing and {a.shuffles} with behavior trials re-paired {how}; "
-        f"split {a.shared}+{a.private_neural}+{a.private_behavior}, {a.folds} folds, "
-        f"{settings.epochs} epochs per fit, on {where(a)}", file=sys.stderr,
+        f"null-test: the real pairing and {_nulls(a, neural, kind)}; split {a.shared}+"
+        f"{a.private_neural}+{a.private_behavior}, {folds.describe()}, {settings.epochs} epochs "
+        f"per fit, on {where(a)}", file=sys.stderr,
     )
+    noun = "shift" if kind == "shift" else "shuffle"
 
     def progress(done: int, total: int, row: dict) -> None:
-        what = "real pairing" if row["shuffle"] == 0 else f"shuffle {row['shuffle']}"
+        what = "real pairing" if row["shuffle"] == 0 else f"{noun} {row['shuffle']}"
+        if row.get("shift") is not None:
+            what += f" ({row['pairing']})"
         fit_line(done, total, what, row, a.quiet)
 
     try:
@@ -60,7 +82,7 @@ def cmd_null_test(a: argparse.Namespace) -> int:
             within_condition=a.within_condition, n_jobs=a.jobs, ray_address=a.ray_address,
             on_result=progress,
         )
-    except ValueError as exc:  # no conditions to shuffle within, no trials to exchange
+    except ValueError as exc:  # nothing to shuffle within, too short a session to shift
         return fail(f"null-test: {exc}")
     print(f"wrote {write_null_csv(result, a.out)}", file=sys.stderr)
     if a.plot:
@@ -119,18 +141,28 @@ def add_null_test_parser(sub) -> None:
     n = sub.add_parser(
         "null-test",
         help="is the shared structure real? the real pairing against behavior trials re-paired "
-        "at random, scored by held-out cross-modal prediction (last line: p=P real=R null=M±SD)",
+        "at random (a continuous session: the behavior shifted circularly in time), scored by "
+        "held-out cross-modal prediction (last line: p=P real=R null=M±SD)",
     )
     add_data_arguments(n, required=True)
     add_model_arguments(n, epochs_help="maximum epochs per fit (default 150; early stop)")
-    n.add_argument("--shuffles", type=int, default=19, help="re-paired fits (default 19)")
+    n.add_argument(
+        "--shuffles", type=int, default=19,
+        help="null fits (default 19): re-pairings of trials, or circular time shifts of a "
+        "continuous session's behavior (each at least one window and 10%% of the session "
+        "from zero)",
+    )
     n.add_argument(
         "--within-condition",
         action="store_true",
         help="re-pair behavior trials only within each condition: tests trial-by-trial "
         "coupling beyond what the task (the condition) explains",
     )
-    n.add_argument("--folds", type=int, default=2, help="cross-validation folds over trials")
+    n.add_argument(
+        "--folds", type=int, default=2,
+        help="cross-validation folds: contiguous blocks of windows for a continuous session, "
+        "else trials stratified by condition",
+    )
     n.add_argument("--out", required=True, help="one row per fit (.csv)")
     n.add_argument("--plot", help="null distribution with the real score (.png/.pdf/.svg)")
     add_execution_arguments(n)

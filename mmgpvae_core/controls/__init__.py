@@ -17,6 +17,13 @@ model fitted to it can predict across modalities only what the re-pairing keeps:
   modalities share the task, and nothing trial by trial". A small p here says the coupling goes
   beyond what the condition explains.
 
+A continuous session (consecutive windows, no trials table) is not re-paired: its windows share
+slow signals with their neighbours, so re-pairing them breaks what any time-locked or merely
+slow common signal keeps, and gives false positives (even with the behavior reversed in time).
+Its null is the behavior shifted circularly in time against the neural data (``shifts``): each
+modality keeps its own structure, only their alignment is broken. Folds are then contiguous
+blocks of windows (:func:`mmgpvae_core.heldout.session_folds`).
+
 The p-value is the permutation test's ``(1 + #{null ≥ real}) / (1 + shuffles)``: with 19 shuffles
 the smallest possible is 0.05. It says whether the cross-modal prediction of the *real* pairing
 beats re-paired data; it does not say how many shared dimensions there are (the sweep does), nor
@@ -51,27 +58,35 @@ from mmgpvae_core.controls.null_test import (
     CROSS_MODAL_TERMS,
     DIRECTION_METRICS,
     NULL_CSV_COLUMNS,
+    NULLS,
     NullTestResult,
     cross_modal_scores,
+    null_kind,
     p_value,
     pairing_job,
     pairing_permutations,
     read_null_csv,
     repaired,
     run_null_test,
+    shift_range,
     write_null_csv,
 )
+from mmgpvae_core.controls.shifts import MIN_FRACTION, circular_shifts, shifted
 
 __all__ = [
     "CONSISTENCY_CSV_COLUMNS",
     "CROSS_MODAL_TERMS",
     "DIRECTION_METRICS",
+    "MIN_FRACTION",
+    "NULLS",
     "NULL_CSV_COLUMNS",
     "ConsistencyResult",
     "NullTestResult",
     "canonical_correlations",
+    "circular_shifts",
     "cross_modal_scores",
     "fitted_latents",
+    "null_kind",
     "p_value",
     "pairing_job",
     "pairing_permutations",
@@ -82,6 +97,8 @@ __all__ = [
     "run_consistency",
     "run_null_test",
     "seed_job",
+    "shift_range",
+    "shifted",
     "write_consistency_csv",
     "write_null_csv",
 ]

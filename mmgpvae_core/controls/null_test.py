@@ -1,4 +1,5 @@
-"""The null test: the real pairing of trials against behavior trials re-paired at random,
+"""The null test: the real pairing of trials against behavior trials re-paired at random (or,
+for a continuous session, against the behavior shifted circularly in time: :mod:`.shifts`),
 scored by held-out cross-modal prediction (the package docstring says why)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.controls.common import number, split_dict, stopped
+from mmgpvae_core.controls.shifts import circular_shifts, min_shift_bins, shifted
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import (
     SweepSettings,
@@ -33,6 +35,7 @@ DIRECTION_METRICS = (
 NULL_CSV_COLUMNS = (
     "shuffle",
     "pairing",
+    "shift",
     *SUBSPACES,
     "score",
     *CROSS_MODAL_TERMS,
@@ -40,7 +43,10 @@ NULL_CSV_COLUMNS = (
     "epochs_run",
     "fit_seconds",
     "status",
+    "folds",
 )
+#: how the null pairings are made: behavior trials re-paired, or the session shifted in time
+NULLS = ("auto", "re-pair", "shift")
 
 
 # ---------------------------------------------------------------------------- the score
@@ -144,23 +150,34 @@ def pairing_job(
 ) -> dict[str, Any]:
     """One fit of the null test (a :func:`~mmgpvae_core.sweep.run_jobs` job): the sweep's
     cross-validated fit of ``config``'s split on the pairing ``config["permutation"]`` (None:
-    the real one), scored by :func:`cross_modal_scores`."""
-    perm = config.get("permutation")
-    b = behavior if perm is None else repaired(behavior, perm, neural.trial_lengths)
+    the real one) or the circular shift ``config["shift"]`` (bins), scored by
+    :func:`cross_modal_scores`."""
+    perm, shift = config.get("permutation"), config.get("shift")
+    if shift is not None:
+        b = shifted(behavior, shift, neural.trial_lengths)
+    elif perm is not None:
+        b = repaired(behavior, perm, neural.trial_lengths)
+    else:
+        b = behavior
     settings = dataclasses.replace(settings, scorer=cross_modal_scores, save_dir=None)
     row = run_config(config, neural, b, settings, should_stop)
     row["shuffle"] = int(config["shuffle"])
     row["pairing"] = config["pairing"]
+    row["shift"] = shift
     return row
 
 
 @dataclass
 class NullTestResult:
-    """The fits of a null test: ``rows[k]["shuffle"]`` 0 is the real pairing, 1… the shuffles."""
+    """The fits of a null test: ``rows[k]["shuffle"]`` 0 is the real pairing, 1… the shuffles
+    (re-pairings, or circular time shifts when ``null`` is "shift"); ``folds``: how the fits
+    held data out (:meth:`~mmgpvae_core.heldout.Folds.describe`)."""
 
     rows: list[dict[str, Any]]
     within_condition: bool = False
     cancelled: bool = False
+    null: str = "re-pair"
+    folds: str = ""
 
     @property
     def real(self) -> dict[str, Any] | None:
@@ -187,6 +204,8 @@ class NullTestResult:
 
     @property
     def pairing(self) -> str:
+        if self.null == "shift":
+            return "circular shifts in time"
         return "within condition" if self.within_condition else "across trials"
 
     def summary_line(self) -> str:
@@ -216,6 +235,51 @@ class NullTestResult:
         return out
 
 
+def null_kind(neural: Dataset, null: str = "auto", within_condition: bool = False) -> str:
+    """"shift" (circular time shifts) or "re-pair" (re-paired trials) for ``neural``: "auto"
+    shifts a continuous session (windows, no trials table) and re-pairs trials."""
+    from mmgpvae_core.continuous import is_continuous
+
+    if null not in NULLS:
+        raise ValueError(f"null: expected one of {NULLS}, got {null!r}")
+    if null == "auto":
+        null = "shift" if is_continuous(neural) and not within_condition else "re-pair"
+    if null == "shift" and (within_condition or not is_continuous(neural)):
+        raise ValueError(
+            "circular time shifts need a continuous session cut into windows (no trials table, "
+            "no within-condition re-pairing)"
+        )
+    return null
+
+
+def _repair_configs(neural: Dataset, shuffles: int, within: bool, seed: int) -> list[dict]:
+    perms = pairing_permutations(  # trials of any lengths: `repaired` masks past the neural end
+        neural.n_trials, shuffles, conditions=neural.conditions, within_condition=within, seed=seed
+    )
+    pairing = "within condition" if within else "across trials"
+    return [
+        {"shuffle": k + 1, "pairing": f"shuffled {pairing}", "permutation": p.tolist()}
+        for k, p in enumerate(perms)
+    ]
+
+
+def _shift_configs(neural: Dataset, shuffles: int, seed: int) -> list[dict]:
+    W, dt = neural.n_time, neural.bin_size_s or 1.0
+    shifts = circular_shifts(neural.n_trials * W, W, shuffles, seed)
+    return [
+        {"shuffle": k + 1, "pairing": f"shifted {s * dt:g} s", "shift": int(s)}
+        for k, s in enumerate(shifts)
+    ]
+
+
+def shift_range(neural: Dataset) -> tuple[float, float]:
+    """The smallest and largest allowed circular shift of ``neural``'s session, in seconds."""
+    W, dt = neural.n_time, neural.bin_size_s or 1.0
+    n = neural.n_trials * W
+    m = min_shift_bins(n, W)
+    return m * dt, (n - m) * dt
+
+
 def run_null_test(
     neural: Dataset,
     behavior: Dataset,
@@ -224,36 +288,36 @@ def run_null_test(
     settings: SweepSettings | None = None,
     *,
     within_condition: bool = False,
+    null: str = "auto",
     **execution: Any,
 ) -> NullTestResult:
-    """Fit the real pairing and ``shuffles`` re-pairings of ``split`` (a (shared, private
+    """Fit the real pairing and ``shuffles`` null pairings of ``split`` (a (shared, private
     neural, private behavior) tuple or dict), each by k-fold cross-validation (``settings``:
-    folds, epochs, seed, model options; the same folds for every fit), and score each on its
-    held-out trials by cross-modal prediction.
+    folds, epochs, seed, model options; the same folds for every fit: blocked for a session,
+    :func:`~mmgpvae_core.heldout.session_folds`), and score each on its held-out trials by
+    cross-modal prediction.
 
+    ``null``: "auto" (circular time shifts of the behavior for a continuous session, re-paired
+    trials otherwise; :func:`null_kind`), "shift" or "re-pair".
     ``execution``: the keywords of :func:`~mmgpvae_core.sweep.run_jobs` — ``n_jobs`` local
     processes or ``ray_address`` (and ``gpus_per_trial``), ``on_result(done, total, row)`` as
     each fit ends, ``should_stop()`` to cancel (unfinished fits are dropped)."""
+    from mmgpvae_core.heldout import session_folds
+
     if behavior is None:
         raise ValueError("the null test needs behavior data: it re-pairs behavior trials")
     settings = with_resolved_likelihoods(settings or SweepSettings(folds=2), neural, behavior)
-    perms = pairing_permutations(  # trials of any lengths: `repaired` masks past the neural end
-        neural.n_trials,
-        shuffles,
-        conditions=neural.conditions,
-        within_condition=within_condition,
-        seed=settings.seed,
-    )
-    pairing = "within condition" if within_condition else "across trials"
+    kind = null_kind(neural, null, within_condition)
+    folds = session_folds(neural, settings.folds, settings.seed).describe()
+    if kind == "shift":
+        nulls = _shift_configs(neural, shuffles, settings.seed)
+    else:
+        nulls = _repair_configs(neural, shuffles, within_condition, settings.seed)
     base = {**split_dict(split), "length_scale_init": None, "lr": None}
-    configs = [{**base, "shuffle": 0, "pairing": "real", "permutation": None}]
-    configs += [
-        {**base, "shuffle": k + 1, "pairing": f"shuffled {pairing}", "permutation": p.tolist()}
-        for k, p in enumerate(perms)
-    ]
+    configs = [{**base, "shuffle": 0, "pairing": "real"}] + [{**base, **c} for c in nulls]
     rows = run_jobs(pairing_job, configs, neural, behavior, settings, **execution)
     rows.sort(key=lambda r: int(r["shuffle"]))
-    return NullTestResult(rows, within_condition, stopped(execution))
+    return NullTestResult(rows, within_condition, stopped(execution), kind, folds)
 
 
 def write_null_csv(result: NullTestResult, path: str | Path) -> Path:
@@ -271,4 +335,5 @@ def read_null_csv(path: str | Path) -> NullTestResult:
             row[k] = number(r.get(k, ""))
         rows.append(row)
     within = any("within" in r.get("pairing", "") for r in rows)
-    return NullTestResult(rows, within)
+    kind = "shift" if any(r.get("shift") not in (None, "") for r in rows) else "re-pair"
+    return NullTestResult(rows, within, null=kind, folds=next((r.get("folds", "") for r in rows), ""))

@@ -55,7 +55,10 @@ def score_range(edges: np.ndarray, real: float) -> tuple[float, float]:
 
 
 def null_test_title(p: float, n_null: int, pairing: str) -> str:
-    """``p = 0.05 (19 shuffles across trials)``: the title of the figure and of the app's view."""
+    """``p = 0.05 (19 shuffles across trials)``, or for circular time shifts ``p = 0.2 (4 shifts
+    in time)``: the title of the figure and of the app's view."""
+    if "shift" in pairing:
+        return f"p = {p:.3g} ({n_null} circular shift{'s' if n_null != 1 else ''} in time)"
     return f"p = {p:.3g} ({n_null} shuffle{'s' if n_null != 1 else ''} {pairing})"
 
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from mmgpvae_core.controls import (
     ConsistencyResult,
     NullTestResult,
+    null_kind,
     run_consistency,
     run_null_test,
 )
@@ -92,6 +93,7 @@ class ControlsPanel(QGroupBox):
         self._worker: ControlsWorker | None = None
         self._null_rows: list[dict[str, Any]] = []
         self._within = False
+        self._null = "re-pair"  # or "shift": a continuous session's behavior shifted in time
         self.null_result: NullTestResult | None = None
         self.consistency_result: ConsistencyResult | None = None
 
@@ -261,8 +263,11 @@ class ControlsPanel(QGroupBox):
         self._within = within
         self.null_result = None
         self._draw_null()
+        self._null = null_kind(neural, "auto", within)
         how = "within each condition" if within else "across trials"
         message = f"Null test: the real pairing and {n} shuffles {how}…"
+        if self._null == "shift":  # a continuous session: its behavior shifted in time
+            message = f"Null test: the real pairing and {n} circular time shifts…"
         self._start(run, n + 1, message, self._on_null_worker_finished)
         return True
 
@@ -332,7 +337,7 @@ class ControlsPanel(QGroupBox):
         self.progress.setValue(done)
         if "shuffle" in row:  # a null-test fit: draw the histogram so far
             self._null_rows.append(row)
-            partial = NullTestResult(list(self._null_rows), self._within)
+            partial = NullTestResult(list(self._null_rows), self._within, null=self._null)
             self._queue.request("controls/null", lambda: self._draw_null(partial))
 
     def _on_null_worker_finished(self, result: NullTestResult) -> None:
@@ -372,8 +377,8 @@ class ControlsPanel(QGroupBox):
             self.null_plot.setTitle("Null test")
             self.null_label.setText("")
         else:
-            pairing = "within condition" if result.within_condition else "across trials"
-            self.null_plot.setTitle("Null test: " + null_test_title(result.p, len(null), pairing))
+            title = null_test_title(result.p, len(null), result.pairing)
+            self.null_plot.setTitle("Null test: " + title)
             self.null_label.setText(result.summary_line() + "  (nats per held-out trial)")
             lo, hi = score_range(edges, real)
             self.null_plot.setXRange(lo, hi, padding=0)

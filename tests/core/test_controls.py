@@ -14,12 +14,15 @@ from mmgpvae_core import cli
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.controls import (
     canonical_correlations,
+    circular_shifts,
+    null_kind,
     p_value,
     pairing_permutations,
     read_consistency_csv,
     read_null_csv,
     repaired,
     run_null_test,
+    shifted,
 )
 from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import SweepSettings
@@ -222,3 +225,48 @@ def test_trials_of_unequal_length_are_re_paired_and_masked_past_the_neural_end()
         n = min(lengths[i], lengths[perm[i]])
         np.testing.assert_array_equal(b.data[i, :n], data[perm[i], :n])
         assert np.isnan(b.data[i, lengths[i]:]).all()  # nothing past the neural trial's end
+
+
+# ---------------------------------------------------------------------------- sessions
+def _as_session(ds):
+    """``ds`` marked as a continuous session cut into consecutive windows (no trials table)."""
+    return dataclasses.replace(ds, conditions=None, preprocessing={"trials": {"source": "windows"}})
+
+
+def test_circular_shifts_stay_a_window_and_a_tenth_of_the_session_from_zero():
+    shifts = circular_shifts(1000, 40, 9, seed=3)
+    assert len(shifts) == 9 and shifts == sorted(set(shifts))
+    assert min(shifts) >= 100 and max(shifts) <= 900  # 10 % of 1000 bins, either direction
+    assert shifts == circular_shifts(1000, 40, 9, seed=3) != circular_shifts(1000, 40, 9, seed=4)
+    assert np.diff(shifts).min() >= 801 // 9 - 1  # spread over the range, not clustered
+    assert min(circular_shifts(1000, 300, 1, seed=0)) >= 300  # at least one window
+    with pytest.raises(ValueError, match="allows"):
+        circular_shifts(100, 40, 30)
+
+
+def test_shifted_rolls_the_joined_session_and_cuts_the_same_windows(sim):
+    behavior = _as_session(sim.behavior)
+    out = shifted(behavior, 7)
+    joined = behavior.data.reshape(-1, behavior.n_channels)
+    assert out.data.shape == behavior.data.shape
+    np.testing.assert_array_equal(out.data.reshape(-1, behavior.n_channels), np.roll(joined, 7, 0))
+    np.testing.assert_array_equal(shifted(behavior, behavior.data.size // behavior.n_channels).data,
+                                  behavior.data)
+    lengths = np.full(behavior.n_trials, behavior.n_time)
+    lengths[0] = 10
+    assert np.isnan(shifted(behavior, 7, lengths).data[0, 10:]).all()  # past the neural end
+
+
+def test_a_session_is_shifted_in_time_and_trials_are_re_paired(sim):
+    assert null_kind(_as_session(sim.neural)) == "shift"
+    assert null_kind(sim.neural) == "re-pair"
+    with pytest.raises(ValueError, match="continuous session"):
+        null_kind(sim.neural, "shift")
+    settings = dataclasses.replace(SETTINGS, epochs=1)
+    result = run_null_test(
+        _as_session(sim.neural), _as_session(sim.behavior), (1, 0, 0), 2, settings, n_jobs=1
+    )
+    assert result.null == "shift" and "circular" in result.pairing
+    assert [r["shift"] for r in result.rows][0] is None
+    assert all(r["shift"] >= 72 and r["folds"] == "blocked" for r in result.rows[1:])
+    assert result.folds.startswith("2 blocked folds")
