@@ -47,7 +47,14 @@ def main() -> int:
     parser.add_argument(
         "--profile", metavar="FILE", help="cProfile the GUI thread during the fit, stats to FILE"
     )
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="2 epochs on 12 trials (a sweep: 1 x 1 x 0 in the worker, 1 epoch); exits 0 whatever "
+        "the gaps (a busy test machine): only checks that the script still runs",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.epochs, args.trials = (1, 12) if args.task == "sweep" else (2, 12)
 
     if hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))[: args.cores]
@@ -62,12 +69,14 @@ def main() -> int:
     from mmgpvae_gui.app import create_application
 
     app = create_application(settings_dir="/tmp/mmgpvae-b")
-    from mmgpvae_gui.main_window import DEMO_DIR, MainWindow
+    from mmgpvae_gui.app import demo_dir
+    from mmgpvae_gui.main_window import MainWindow
 
     win = MainWindow()
+    win._confirm = lambda question: True  # no one to answer "discard the unsaved model?" at quit
     win.resize(1600, 1000)
     win.show()
-    neural, behavior = load_pair(DEMO_DIR / "neural.h5", DEMO_DIR / "behavior.h5")
+    neural, behavior = load_pair(demo_dir() / "neural.h5", demo_dir() / "behavior.h5")
     keep = np.arange(min(args.trials, neural.n_trials))
     win.set_datasets(neural.subset(keep), behavior.subset(keep))
     win.model_panel.epochs_spin.setValue(args.epochs)
@@ -129,9 +138,11 @@ def main() -> int:
 
     if sweep:
         win.tabs.setCurrentWidget(panel)
-        panel.shared_edit.setText("1-2")
-        panel.private_neural_edit.setText("0-1")
-        panel.private_behavior_edit.setText("0-1")
+        panel.shared_edit.setText("1" if args.smoke else "1-2")
+        panel.private_neural_edit.setText("1" if args.smoke else "0-1")
+        panel.private_behavior_edit.setText("0" if args.smoke else "0-1")
+        if args.smoke:
+            panel.n_jobs = 1  # no worker processes
         panel.folds_spin.setValue(2)
         panel.epochs_spin.setValue(args.epochs)
         panel.sweep_finished.connect(lambda r: finished("cancelled" if r.cancelled else "done"))
@@ -163,6 +174,8 @@ def main() -> int:
         prof.dump_stats(args.profile)
     result["passed"] = result.get("max_gap_ms", 1e9) < args.limit_ms
     print(json.dumps(result, indent=2))
+    if args.smoke:  # it ran to the end; the gaps of a busy test machine are not the benchmark's
+        return 0 if result.get("status") in ("max_epochs", "converged", "done") else 1
     return 0 if result["passed"] else 1
 
 
