@@ -144,7 +144,14 @@ def main() -> None:
     p.add_argument("--window", type=float, default=4.0)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--write", action="store_true", help=f"add '{SECTION}' to RESULTS.md")
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="30 s of 10 units, 3 scrub steps, nothing written: only checks that the script "
+        "still runs",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.minutes, a.units, a.epochs, a.steps, a.write = 0.5, 10, 1, 3, False
     a.rois = 0
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,6 +25,10 @@ sys.path.insert(0, str(ROOT))
 from mmgpvae_core.model.prior import rbf_kernel  # noqa: E402
 from mmgpvae_core.recovery import cv_r2  # noqa: E402
 
+SMOKE_HELP = "tiniest sizes, one seed: only checks that the script still runs (seconds)"
+#: ``simulate_hard`` at the smallest size that still has every feature (ragged, occluded)
+SMOKE_SIZE = {"n_trials": 10, "n_time": 30, "n_neurons": 8, "n_keypoints": 2}
+
 
 def loading(z: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(C (neurons, dims), d (neurons,)) of log rates = z C^T + d, read back exactly (noise-free
@@ -82,13 +86,17 @@ def bound(sim) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     a = p.parse_args(argv)
     from mmgpvae_core.simulate import simulate_hard
 
+    size = SMOKE_SIZE if a.smoke else {}
+    seeds = a.seeds[:1] if a.smoke else a.seeds
+
     print("| seed | ℓ private neural (bins) | Bayes bound R² private neural |")
     print("|---:|---:|---:|")
-    for s in a.seeds:
-        sim = simulate_hard(seed=s)
+    for s in seeds:
+        sim = simulate_hard(seed=s, **size)
         ell = sim.truth["length_scales"][2]
         print(f"| {s} | {ell:.1f} | {bound(sim):.3f} |", flush=True)
     return 0

@@ -33,14 +33,16 @@ COLUMNS = [
     ("xmodal_neural", "R² shared from neural alone"),
     ("xmodal_behavior", "R² shared from behavior alone"),
 ]
+#: ``simulate`` at smoke size (``--smoke``)
+SMOKE_SIZE = {"n_trials": 12, "n_time": 30, "n_neurons": 10, "n_keypoints": 2}
 
 
-def run_one(fusion: str, seed: int, epochs: int) -> dict:
+def run_one(fusion: str, seed: int, epochs: int, size: dict | None = None) -> dict:
     from mmgpvae_core.api import MMGPVAE
     from mmgpvae_core.recovery import cv_r2, score_latents
     from mmgpvae_core.simulate import simulate
 
-    sim = simulate(seed=seed)
+    sim = simulate(seed=seed, **(size or {}))
     model = MMGPVAE(shared_fusion=fusion, epochs=epochs, device="cpu")
     t0 = time.perf_counter()
     model.fit(sim.neural, sim.behavior)
@@ -73,7 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="one seed, 2 epochs on 12 trials, nothing written: only checks the script still runs",
+    )
     args = p.parse_args(argv)
+    size = SMOKE_SIZE if args.smoke else None
+    if args.smoke:
+        args.seeds, args.epochs, args.no_write = args.seeds[:1], 2, True
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for seed in args.seeds:
         for fusion in ("poe", "mean"):
-            r = run_one(fusion, seed, args.epochs)
+            r = run_one(fusion, seed, args.epochs, size)
             results.append(r)
             print(
                 f"seed {seed} {fusion:4s}: {r['epochs']} epochs ({r['status']}, {r['fit_s']:.0f} s)"

@@ -175,6 +175,12 @@ def _run_subprocess(spec: dict, timeout_s: float) -> dict:
     return result
 
 
+def _run_here(spec: dict, timeout_s: float) -> dict:
+    """``--smoke``: one configuration in this process (no fork server; its peak is the
+    process's so far); an error raises, so the smoke run fails."""
+    return run_config(spec)
+
+
 def _peak_mb(r: dict) -> float:
     return r.get("peak_cuda_mb", r["peak_rss_mb"])
 
@@ -252,7 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--T", type=int, nargs="+", help="override the list of T values")
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="T 20 and 40, 10 trials, one epoch each, in this process, nothing written: only "
+        "checks that the script still runs",
+    )
     args = p.parse_args(argv)
+    if args.smoke:
+        args.T, args.quick, args.no_write = args.T or [20, 40], True, True
+    run = _run_here if args.smoke else _run_subprocess
 
     from mmgpvae_core.training import resolve_device
 
@@ -262,14 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     Ts = args.T or ([50, 100, 200, 400] if args.quick else [50, 100, 200, 400, 800, 1600])
     trials = [25, 50, 100] if args.quick else [25, 50, 100, 200, 400]
     neurons = [20, 50, 100] if args.quick else [20, 50, 100, 200, 400]
+    if args.smoke:
+        trials, neurons = [5, 10], [5, 10]
     repeats = 1 if args.quick else 3
     base = dict(
         device=device,
         threads=args.threads,
         repeats=repeats,
         slow_epoch_s=8.0,
-        trials=N_TRIALS,
-        neurons=N_NEURONS,
+        trials=10 if args.smoke else N_TRIALS,
+        neurons=10 if args.smoke else N_NEURONS,
     )
     t_start = time.perf_counter()
     desc = machine_description(device, args.threads)
@@ -298,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"T={T:5d} {key:14s} {notes[key][T]}", flush=True)
                     continue
             spec = dict(base, model=s["model"], T=T, ell=s["ell"](T))
-            r = _run_subprocess(spec, timeout_s=max(120.0, 4 * args.max_seconds))
+            r = run(spec, timeout_s=max(120.0, 4 * args.max_seconds))
             results[key][T] = r
             if "error" in r:
                 notes[key][T] = r["error"]
@@ -379,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         for v in values:
             spec = dict(base, model="fourier", T=DEFAULT_T, ell=10.0)
             spec[name] = v
-            r = _run_subprocess(spec, timeout_s=max(120.0, 4 * args.max_seconds))
+            r = run(spec, timeout_s=max(120.0, 4 * args.max_seconds))
             if "error" in r:
                 out.append(f"| {v} | {r['error']} | | |")
                 continue

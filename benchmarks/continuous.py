@@ -40,7 +40,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--edge", type=int, default=5)
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="tiniest sizes (300 bins, 2 epochs): only checks that the script still runs",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.bins, a.window, a.epochs = 300, 30, 2
     torch.set_num_threads(2)
 
     from mmgpvae_core.api import MMGPVAE

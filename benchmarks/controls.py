@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,7 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count())
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="12 trials, 1 shuffle, 1 epoch, 2 seeds, in this process; figures and CSVs to a "
+        "temporary folder, nothing written here: only checks that the script still runs",
+    )
     a = p.parse_args(argv)
+    if a.smoke:
+        a.trials, a.epochs, a.shuffles, a.within_shuffles = 12, 1, 1, 1
+        a.seeds, a.consistency_epochs, a.jobs, a.no_write = 2, 1, 1, True
+    scratch = tempfile.TemporaryDirectory() if a.smoke else None
+    figures = Path(scratch.name) if scratch else HERE  # the PNGs and CSVs
 
     import torch
 
@@ -159,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
 
     names = ("controls_null_demo.png", "controls_null_independent.png", "controls_null_within.png")
     for fname, (r, _) in zip(names, runs.values()):
-        save_figure(null_test_figure(r.real_score, r.null_scores, r.p, r.pairing), HERE / fname)
-        write_null_csv(r, (HERE / fname).with_suffix(".csv"))
-    save_figure(consistency_figure(cons), HERE / "controls_consistency.png")
-    write_consistency_csv(cons, HERE / "controls_consistency.csv")
+        save_figure(null_test_figure(r.real_score, r.null_scores, r.p, r.pairing), figures / fname)
+        write_null_csv(r, (figures / fname).with_suffix(".csv"))
+    save_figure(consistency_figure(cons), figures / "controls_consistency.png")
+    write_consistency_csv(cons, figures / "controls_consistency.csv")
+    if scratch is not None:
+        scratch.cleanup()
 
     lines = [
         SECTION,

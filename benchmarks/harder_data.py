@@ -14,6 +14,7 @@ defaults, ``old defaults``, ``new defaults``), interleaved seed by seed. Replace
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -60,10 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     if a._worker:
         ttf._worker(json.loads(a._worker))
         return 0
+    size = ttf.apply_smoke(a)
     sys.path.insert(0, str(ttf.ROOT))
     from mmgpvae_core.simulate import simulate_hard
 
-    rows, facts = ttf.run_all(a, lambda seed: simulate_hard(seed=seed))
+    make = functools.partial(simulate_hard, **size)
+    rows, facts = ttf.run_all(a, lambda seed: make(seed=seed))
     data = (
         "Data: `simulate_hard(seed=s)`: 90 trials of 48–80 bins NaN-padded to 80, 50 Poisson "
         "neurons at 0.3 spikes/bin, 12 pose channels with ~14 % of bins occluded in blocks of "
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "the observed bins."
     )
     text = ttf.markdown(SECTION, "harder_data.py", rows, a, facts, data)
-    text += "\n" + bound_table(rows, a.seeds, simulate_hard)
+    text += "\n" + bound_table(rows, a.seeds, make)
     print(text)
     if not a.no_write:
         ttf.replace_section(Path(a.out), SECTION, text)

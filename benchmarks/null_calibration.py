@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--extra", nargs="+", default=["{}"], help="model options, JSON (each a run)")
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="1 data set, 1 shuffle, 1 epoch, in this process: only checks the script still runs",
+    )
     a = p.parse_args(argv)
+    if a.smoke:
+        a.datasets, a.shuffles, a.epochs, a.jobs = 1, 1, 1, 1
     levels = (0.05, 0.1, 0.2, 0.5)
     print(f"{a.datasets} data sets, {a.shuffles} shuffles, {a.epochs} epochs, 2 folds")
     print("| options | data | " + " | ".join(f"p ≤ {x}" for x in levels) + " | mean p | s |")

@@ -415,7 +415,7 @@ def _du(folder: Path) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=60.0, help="session length (default 60)")
-    p.add_argument("--cases", nargs="+", choices=tuple(CASES), default=list(CASES))
+    p.add_argument("--cases", nargs="+", choices=tuple(CASES), help="default: all")
     p.add_argument("--units", type=int, default=500)
     p.add_argument("--rois", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=2)
@@ -429,7 +429,17 @@ def main() -> None:
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     p.add_argument("--stage", choices=("load", "fit", "export"), help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="30 s of 20 ROIs (the suite2p case unless --cases; app_scale.py --smoke runs the "
+        "spikes writer), 1 epoch, nothing written: only checks that the script still runs",
+    )
     a = p.parse_args()
+    if a.smoke and not a.stage:
+        a.minutes, a.units, a.rois, a.epochs, a.no_write = 0.5, 10, 20, 1, True
+        a.data_dir, a.keep = None, False
+        a.cases = a.cases or ["suite2p"]
+    a.cases = a.cases or list(CASES)
     if a.stage:
         run_stage(a)
         return

@@ -15,6 +15,7 @@ import argparse
 import datetime
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,7 +77,16 @@ def main() -> int:
         action="store_true",
         help="private neural = private behavior (15 splits instead of 45, a third of the time)",
     )
+    p.add_argument(
+        "--smoke", action="store_true",
+        help="12 trials, 2 splits, 1 epoch, in this process; CSV and PNG to a temporary folder, "
+        "nothing appended: only checks that the script still runs",
+    )
     a = p.parse_args()
+    if a.smoke:
+        a.trials, a.bins, a.epochs, a.final_epochs, a.jobs = 12, 30, 1, 1, 1
+    scratch = tempfile.TemporaryDirectory() if a.smoke else None
+    files = Path(scratch.name) if scratch else HERE  # the CSV and the PNG
 
     import torch
 
@@ -94,7 +104,7 @@ def main() -> int:
 
     # Private behavior latent at weight 0.5: shared structure dominates behavior (see simulate).
     sim = simulate(n_trials=a.trials, n_time=a.bins, seed=a.seed, private_behavior_weight=0.5)
-    grid = make_grid(range(5), range(3), range(3))
+    grid = make_grid(range(1, 3), [1], [1]) if a.smoke else make_grid(range(5), range(3), range(3))
     if a.tied_private:
         grid = [g for g in grid if g["private_neural"] == g["private_behavior"]]
     settings = SweepSettings(folds=a.folds, epochs=a.epochs, seed=0)
@@ -110,8 +120,8 @@ def main() -> int:
 
     result = run_sweep(sim.neural, sim.behavior, grid, settings, n_jobs=a.jobs, on_result=progress)
     sweep_s = time.perf_counter() - t0
-    csv_path = write_csv(result, HERE / "sweep_demo_results.csv")
-    png_path = plot_sweep(result, HERE / "sweep_demo.png")
+    csv_path = write_csv(result, files / "sweep_demo_results.csv")
+    png_path = plot_sweep(result, files / "sweep_demo.png")
     best = result.best
     chosen = (best["shared"], best["private_neural"], best["private_behavior"])
     top = max((r for r in result.rows if r["status"] == "ok"), key=lambda r: r["score"])
@@ -169,10 +179,13 @@ def main() -> int:
     ]
     text = "\n".join(lines) + "\n"
     out = Path(a.out)
-    if not out.exists():
-        out.write_text("# Model-selection sweep results\n")
-    with open(out, "a") as f:
-        f.write(text)
+    if scratch is not None:
+        scratch.cleanup()
+    else:
+        if not out.exists():
+            out.write_text("# Model-selection sweep results\n")
+        with open(out, "a") as f:
+            f.write(text)
     print(text)
     print(result.best_line())
     return 0

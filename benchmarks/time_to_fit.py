@@ -48,6 +48,12 @@ OLD_DEFAULTS = {
     "min_length_scale_fraction": 0.5, "length_scale_param": "softplus", "prune_threshold": 1e-8,
 }
 STANDARD = {"n_trials": 90, "n_time": 80, "n_neurons": 50, "n_keypoints": 6}
+#: ``--smoke``: the smallest data that still fits and scores
+SMOKE_SIZE = {"n_trials": 12, "n_time": 30, "n_neurons": 10, "n_keypoints": 2}
+SMOKE_HELP = (
+    "one seed, 12 trials, 2 epochs, runs 'old' and 'new' (no baseline), nothing written: only "
+    "checks that the script still runs"
+)
 
 
 def _worker(spec: dict) -> None:
@@ -115,7 +121,18 @@ def parser(doc: str, seeds: list[int]) -> argparse.ArgumentParser:
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--_worker", help=argparse.SUPPRESS)
+    p.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     return p
+
+
+def apply_smoke(a: argparse.Namespace) -> dict:
+    """``--smoke``: cut ``a`` to one seed, the runs of today's code (the baseline needs its git
+    revision) and no file written; the ``simulate`` size to use (``{}``: the script's own)."""
+    if not a.smoke:
+        return {}
+    a.seeds, a.no_write = a.seeds[:1], True
+    a.runs = [r for r in a.runs if r != "baseline"] or ["new"]
+    return SMOKE_SIZE
 
 
 def run_all(a: argparse.Namespace, make_sim) -> tuple[list[dict], dict]:
@@ -147,6 +164,7 @@ def run_all(a: argparse.Namespace, make_sim) -> tuple[list[dict], dict]:
             np.savez(data.with_name(data.stem + "_truth.npz"),
                      **{k: sim.truth[k] for k in ("shared", "private_neural", "private_behavior")})
             for label, root, kw in runs:
+                kw = {**kw, "epochs": 2} if a.smoke else kw
                 res = _run(label, root, data, kw, a.threads)
                 res["seed"] = seed
                 rows.append(res)
@@ -163,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     if a._worker:
         _worker(json.loads(a._worker))
         return 0
+    size = apply_smoke(a) or STANDARD
     sys.path.insert(0, str(ROOT))
     from mmgpvae_core.simulate import simulate
 
-    rows, facts = run_all(a, lambda seed: simulate(seed=seed, **STANDARD))
+    rows, facts = run_all(a, lambda seed: simulate(seed=seed, **size))
     data = (
         "Standard benchmark: `simulate(n_trials=90, n_time=80, n_neurons=50, n_keypoints=6, "
         "seed=s)`, default fit (2 + 1 + 1 latents, seed 0, CPU), project written and latents "
