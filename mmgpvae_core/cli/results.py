@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 
 import numpy as np
 
@@ -34,7 +35,8 @@ def cmd_export_latents(a: argparse.Namespace) -> int:
 def cmd_score(a: argparse.Namespace) -> int:
     from mmgpvae_core.recovery import score_latent_files
 
-    scores = score_latent_files(a.latents, a.truth)
+    scores, folds = score_latent_files(a.latents, a.truth, with_folds=True)
+    print(f"score: linear maps fitted and scored on {folds}", file=sys.stderr)
     if a.json:
         print(json.dumps(scores, indent=2))
     else:
@@ -71,7 +73,11 @@ def add_export_parser(sub) -> None:
 
 
 def add_score_parser(sub) -> None:
-    c = sub.add_parser("score", help="cross-validated R² of inferred vs true latents")
+    c = sub.add_parser(
+        "score",
+        help="cross-validated R² of inferred vs true latents (a session on its clock: folds of "
+        "contiguous bins)",
+    )
     c.add_argument("latents", help="NPZ from export-latents")
     c.add_argument("truth", help="NPZ of true latents (truth.npz from simulate)")
     c.add_argument("--json", action="store_true")
