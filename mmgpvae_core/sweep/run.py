@@ -146,15 +146,23 @@ def run_config(
             row["project"] = str(path)
     row["fit_seconds"] = round(time.perf_counter() - t0, 2)
     row["epochs_run"] = epochs_run
+    return _summarized(row, fold_metrics, per_trial)
+
+
+def _summarized(
+    row: dict[str, Any], fold_metrics: list[dict[str, Any]], per_trial: np.ndarray
+) -> dict[str, Any]:
+    """``row`` with each metric averaged over folds and the score over all trials (NaN unless
+    every fold finished)."""
     done = row["status"] == "ok"
     for key in METRICS:
         vals = [m[key] for m in fold_metrics if key in m]
         row[key] = float(np.mean(vals)) if vals and done else float("nan")
     ch = [m["r2_behavior_channels"] for m in fold_metrics if "r2_behavior_channels" in m]
     row["r2_behavior_channels"] = np.mean(ch, axis=0) if ch and done else np.zeros(0)
-    row["score_per_trial"] = per_trial if done else np.full(neural.n_trials, np.nan)
+    n = len(per_trial)
+    row["score_per_trial"] = per_trial if done else np.full(n, np.nan)
     row["score"] = float(np.mean(per_trial)) if done else float("nan")
-    n = neural.n_trials
     row["score_se"] = float(np.std(per_trial, ddof=1) / math.sqrt(n)) if done and n > 1 else 0.0
     return row
 
