@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from real_s1 import needs_s1, s1_files, s1_session
 
 from mmgpvae_core import cli
 from mmgpvae_core.api import MMGPVAE
@@ -270,3 +271,39 @@ def test_a_session_is_shifted_in_time_and_trials_are_re_paired(sim):
     assert [r["shift"] for r in result.rows][0] is None
     assert all(r["shift"] >= 72 and r["folds"] == "blocked" for r in result.rows[1:])
     assert result.folds.startswith("2 blocked folds")
+
+
+@needs_s1
+def test_on_the_real_s1_session_shifts_find_the_pairing_and_not_the_reversed_behavior(tmp_path):
+    """Five minutes of S1 (52 units, hand velocity), 2 s windows, split 1 + 0 + 0, 4 shifts
+    (the smallest p is 0.2), 12 epochs. Measured over seeds 0, 1, 2: the real pairing p = 0.2
+    each time (real ≈ −1727, shifts ≈ −1769 ± 5 nats per window); the behavior reversed in time
+    p = 0.8, 1, 0.8 (its score inside the shifts' range)."""
+    settings = SweepSettings(folds=2, epochs=12, seed=0, model_kwargs={"device": "cpu"})
+    p = {}
+    for reverse in (False, True):
+        neural, behavior = s1_session(tmp_path / str(reverse), 5.0, 2.0, reverse=reverse)
+        result = run_null_test(neural, behavior, (1, 0, 0), 4, settings, n_jobs=2)
+        assert result.null == "shift" and all(r["status"] == "ok" for r in result.rows)
+        p[reverse] = result.p
+    assert p[False] == pytest.approx(0.2)  # at its minimum: the real pairing beats every shift
+    assert p[True] >= 0.6
+
+
+@needs_s1
+def test_cli_null_test_of_a_session_says_it_shifts_and_keeps_its_last_line(tmp_path, capsys):
+    neural, behavior = s1_files(tmp_path, minutes=1.0)
+    argv = ["null-test", "--neural", str(neural), "--behavior", str(behavior), "--window", "2"]
+    argv += ["--shared", "1", "--private-neural", "0", "--private-behavior", "0"]
+    argv += ["--shuffles", "2", "--folds", "2", "--epochs", "1", "--jobs", "1"]
+    argv += ["--out", str(tmp_path / "null.csv"), "--plot", str(tmp_path / "null.png")]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "2 circular time shifts of the behavior" in captured.err
+    assert "2 blocked folds" in captured.err and captured.err.count("] shift ") == 2
+    lines = captured.out.strip().splitlines()
+    assert re.fullmatch(r"p=[\d.]+ real=-?[\d.]+ null=-?[\d.]+±[\d.]+", lines[-1])
+    result = read_null_csv(tmp_path / "null.csv")
+    assert result.null == "shift" and "circular" in result.pairing
+    assert [r["folds"] for r in result.rows] == ["blocked"] * 3
+    assert all(6.0 <= float(r["shift"]) * 0.05 <= 54.0 for r in result.rows[1:])  # 10 % of 60 s
