@@ -10,7 +10,7 @@ Fourier coefficients each latent keeps at the end (mean over latents) and the ti
 Replaces its section of ``benchmarks/RESULTS.md`` (``--no-write`` to print only; ``--smoke``:
 a tiny run that writes nothing, for the test suite).
 
-    .venv/bin/python benchmarks/kernels.py --seeds 11          # 4 kernels × 2 data: ~25 min
+    .venv/bin/python benchmarks/kernels.py --seeds 11          # 4 kernels × 2 data: ~15 min
     .venv/bin/python benchmarks/kernels.py --smoke
 """
 
