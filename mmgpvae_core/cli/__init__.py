@@ -1,5 +1,5 @@
 """``mmgpvae``: the headless command line (simulate, fit, export-latents, score, inspect, figures,
-sweep, null-test, consistency), one module per group of subcommands.
+sweep, compare, null-test, consistency), one module per group of subcommands.
 
 Exit codes: 0 success, 1 training failed, 2 bad input (the message names file and field),
 130 interrupted (Ctrl+C or SIGTERM; the project holds the last completed epoch).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmgpvae_core.cli import controls, data, fit, results, selection
+from mmgpvae_core.cli import compare, controls, data, fit, results, selection
 from mmgpvae_core.cli.common import EXIT_BAD_INPUT, data_warnings_as_lines, fail
 from mmgpvae_core.config import ConfigError
 from mmgpvae_core.data import DataError
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_inspect_parser(sub)
     results.add_figures_parser(sub)
     selection.add_parser(sub)
+    compare.add_parser(sub)
     controls.add_null_test_parser(sub)
     controls.add_consistency_parser(sub)
     return p
