@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from real_s1 import S1, needs_s1
 
 from mmgpvae_core.cli import main
 from mmgpvae_core.compare import (
@@ -23,7 +23,6 @@ from mmgpvae_core.compare import (
 from mmgpvae_core.compare.baselines import lagged, poisson_glm
 from mmgpvae_core.simulate import simulate, simulate_session
 
-S1 = Path(__file__).resolve().parents[3] / "shared" / "real-samples" / "paired" / "s1_area2_reaching.mat"
 LAST_LINE = re.compile(
     r"^behavior_from_neural r2: mmgpvae=(\S+) wiener=(\S+) wiener_causal=(\S+) \| "
     r"neural_from_behavior (bits_per_spike|r2): mmgpvae=(\S+) glm=(\S+)$"
@@ -141,7 +140,7 @@ def test_compare_without_behavior_exits_2(tmp_path, capsys):
     assert exc.value.code == 2 and "--behavior" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not S1.exists(), reason="the real paired sample is absent")
+@needs_s1
 def test_compare_on_the_real_s1_session_writes_every_column(tmp_path, capsys):
     import scipy.io
 
