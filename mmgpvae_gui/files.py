@@ -61,10 +61,10 @@ class Files(QObject):
         """Load ``path`` as the neural or behavior modality (``field``: the arrays to read in a
         MAT/NPZ/HDF5 file, ``"pos,vel"`` joined as channels). A file with several arrays and
         none named offers them (``arrays_found``) and loads nothing; on bad data, say why and
-        keep the previous data."""
+        keep the previous data. The session's ``read_options`` (a rate, a window length) apply."""
         if self._refused("loading data"):
             return False
-        options = {} if field is None else {"field": field}
+        options = self.session.options_for(modality, field)
 
         def read():
             loaded = self.session.read_data(path, modality, **options)
@@ -92,6 +92,23 @@ class Files(QObject):
         several = len(array_choices(arrays)) > 1
         chosen = loaded.dataset.field.split(",") if several else []
         self.arrays_found.emit(modality, Path(path), arrays if several else {}, chosen)
+        return True
+
+    def reread(self) -> bool:
+        """Read the files held again with the session's current ``read_options`` (a new rate or
+        window length), both together so that they still pair; on failure say why and keep the
+        data as they were."""
+        if self._refused("loading data") or not self.session.sources:
+            return False
+        try:
+            loaded = self._live("Reading the files again…", self.session.reread)
+        except Exception as exc:  # an unreadable file must never kill the app
+            paths = " and ".join(str(p) for p, _ in self.session.sources.values())
+            self._report("Cannot read the files again", file_error_text(paths, exc))
+            return False
+        for one in loaded:
+            self.session.set_data(one)
+            self.data_loaded.emit(one)
         return True
 
     def open_demo(self) -> bool:

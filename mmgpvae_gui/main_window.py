@@ -137,6 +137,11 @@ class MainWindow(QMainWindow):
         tp, t, f = self.training_panel, self.training, self.files
         self.data_panel.open_requested.connect(lambda m: actions.open_data_dialog(self, m))
         self.data_panel.arrays_chosen.connect(lambda m, p, fld: f.open_data_file(p, m, fld))
+        reading = self.data_panel.reading  # a rate and window length for the next files read
+        reading.changed.connect(lambda m, opts: self.session.set_read_options(m, **opts))
+        reading.reread_requested.connect(f.reread)
+        for m in ("neural", "behavior"):
+            self.session.set_read_options(m, **reading.options(m))
         tp.train_clicked.connect(t.start)
         tp.pause_clicked.connect(t.toggle_pause)
         tp.stop_clicked.connect(t.stop)
@@ -273,6 +278,11 @@ class MainWindow(QMainWindow):
     def _on_files_project_opened(self, opened: Opened) -> None:
         model = opened.model
         self.model_panel.set_from_configs(model.model_config, model.train_config)
+        sources = self.session.sources  # the project's files, as they were read
+        if sources:
+            window = next((o["window_s"] for _, o in sources.values() if "window_s" in o), None)
+            rates = {m: o.get("rate_hz") for m, (_, o) in sources.items()}
+            self.data_panel.reading.set_options(rates, window)
         self._show_data()
         names = self.session.latent_names(model.model_config.to_dict())
         self.training_panel.set_latent_names(names)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.config import DataConfig
 from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.data import Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
@@ -99,12 +100,14 @@ def take_snapshot(model: MMGPVAE, inferred: tuple[dict, dict] | None = None) -> 
 @dataclass(frozen=True)
 class Loaded:
     """A file read and checked against the other modality, not yet the session's.
-    ``notes``: what the reader dropped or overrode (one line per ``DataWarning``)."""
+    ``notes``: what the reader dropped or overrode (one line per ``DataWarning``);
+    ``options``: what it was read with (``load_dataset``'s: ``field``, ``rate_hz``, …)."""
 
     path: Path
     modality: str
     dataset: Dataset
     notes: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,11 @@ class Session:
         self.last_snapshot: Snapshot | None = None
         self.fit = Fit()
         self._saved_epochs: int | None = None  # the model's epochs when last saved or opened
+        # How the next file of each modality is read (``load_dataset``'s ``rate_hz`` for a file
+        # without a rate, ``window_s`` for a session without trials: the CLI's --neural-rate,
+        # --behavior-rate, --window); and each file held, with the options it was read with.
+        self.read_options: dict[str, dict[str, Any]] = {m: {} for m in MODALITIES}
+        self.sources: dict[str, tuple[Path, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -246,7 +254,38 @@ class Session:
         other = self.behavior if modality == "neural" else self.neural
         if other is not None:
             check_pair(*((ds, other) if modality == "neural" else (other, ds)))
-        return Loaded(Path(path), modality, ds, notes)
+        return Loaded(Path(path), modality, ds, notes, dict(options))
+
+    def set_read_options(self, modality: str, **options: Any) -> None:
+        """How the next file of ``modality`` is read: ``rate_hz`` (None: the file's own),
+        ``window_s`` (None: the loaders' default, 10 s)."""
+        self.read_options[modality] = {k: v for k, v in options.items() if v is not None}
+
+    def options_for(self, modality: str, field: str | None = None) -> dict[str, Any]:
+        """The ``load_dataset`` options of the next read of ``modality`` (``field``: the arrays
+        the user chose)."""
+        return {**self.read_options[modality], **({} if field is None else {"field": field})}
+
+    def reread(self) -> list[Loaded]:
+        """Read every file held again with the current :attr:`read_options` (each keeps its
+        chosen arrays), checked as a pair; changes nothing (:meth:`set_data` each)."""
+        out = []
+        for modality, (path, used) in self.sources.items():
+            notes: list[str] = []
+            options = self.options_for(modality, used.get("field"))
+            with data_warnings(notes.append):
+                ds = load_dataset(path, **options)
+            out.append(Loaded(path, modality, ds, notes, options))
+        by = {lo.modality: lo.dataset for lo in out}
+        if "neural" in by and "behavior" in by:
+            check_pair(by["neural"], by["behavior"])
+        return out
+
+    def data_config(self) -> DataConfig:
+        """The files held and the options they were read with, saved with a fitted project."""
+        n_path, n_opts = self.sources.get("neural", ("", {}))
+        b_path, b_opts = self.sources.get("behavior", ("", {}))
+        return DataConfig(str(n_path), str(b_path), dict(n_opts), dict(b_opts))
 
     def set_data(self, loaded: Loaded) -> None:
         """Make a file read by :meth:`read_data` the session's (the model is dropped)."""
@@ -254,6 +293,7 @@ class Session:
             self.set_datasets(loaded.dataset, self.behavior)
         else:
             self.set_datasets(self.neural, loaded.dataset)
+        self.sources[loaded.modality] = (loaded.path, dict(loaded.options))
 
     def load_data(self, path: str | Path, modality: str) -> list[str]:
         """:meth:`read_data` then :meth:`set_data`; returns the reader's notes."""
@@ -263,6 +303,9 @@ class Session:
 
     def set_datasets(self, neural: Dataset | None, behavior: Dataset | None) -> None:
         """New data: any model is dropped (it was fitted to other data)."""
+        for modality, old, new in zip(MODALITIES, self.datasets(), (neural, behavior)):
+            if new is not old:
+                self.sources.pop(modality, None)  # set_data records the file it came from
         self.neural, self.behavior = neural, behavior
         self.reset_model()
 
@@ -332,6 +375,15 @@ class Session:
             raise RuntimeError("stop training before opening a project")
         self.neural, self.behavior = opened.model.neural, opened.model.behavior
         self.model = opened.model
+        cfg = opened.model.data_config  # the files it was fitted to, as they were read
+        self.sources = {
+            m: (Path(path), dict(opts))
+            for m, path, opts in (
+                ("neural", cfg.neural_path, cfg.neural_options),
+                ("behavior", cfg.behavior_path, cfg.behavior_options),
+            )
+            if path
+        }
         self.last_snapshot = opened.snapshot
         self.project_path = opened.path if keep_path else None
         self._saved_epochs = self.epochs_trained

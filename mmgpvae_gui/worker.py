@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
-from mmgpvae_core.config import ConfigError
+from mmgpvae_core.config import ConfigError, DataConfig
 from mmgpvae_core.data import DataError, Dataset
 from mmgpvae_core.sweep import SweepSettings, run_sweep
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
@@ -93,8 +93,10 @@ class TrainingWorker(CancellableJob):
         max_snapshot_share: float = 0.25,
         autosave_path: Path | None = None,
         autosave_every_s: float = CHECKPOINT_EVERY_S,
+        data_config: DataConfig | None = None,
     ) -> None:
         super().__init__(name="mmgpvae-training")
+        self._data_config = data_config  # the files and read options, saved with the project
         self._model = model
         self._neural, self._behavior = neural, behavior
         self._epochs = epochs
@@ -145,6 +147,7 @@ class TrainingWorker(CancellableJob):
                 on_epoch=self._on_epoch,
                 should_stop=self.stop_event.is_set,
                 warmup=None if interrupted is None else interrupted.warmup,
+                data_config=self._data_config,
             )
             outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
             self._emit_snapshot_safely()  # a fit that ran stands, even without its last picture
@@ -281,6 +284,7 @@ class TrainingControl(QObject):
         w = self.worker = TrainingWorker(
             model, s.neural, s.behavior, epochs,
             autosave_path=self.autosave_path, autosave_every_s=self.autosave_every_s,
+            data_config=s.data_config() if s.sources else None,
         )
         w.progressed.connect(self._on_worker_progressed)
         w.autosave_failed.connect(self._on_worker_autosave_failed)

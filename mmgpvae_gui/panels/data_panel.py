@@ -1,5 +1,7 @@
 """What data is loaded: one summary per modality (trials, bins, channels, conditions, missing),
-and the arrays of a MAT/NPZ/HDF5 file that holds several, to choose which to read."""
+the arrays of a MAT/NPZ/HDF5 file that holds several, to choose which to read, and how files are
+read: a sampling rate for a file that has none and the window length a continuous session is cut
+into (the CLI's ``--neural-rate``, ``--behavior-rate``, ``--window``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 MODALITIES = ("neural", "behavior")
+DEFAULT_WINDOW_S = 10.0  # as the CLI's --window (loaders.DEFAULT_WINDOW_S)
 _FIELDS = (
     ("file", "File"),
     ("trials", "Trials"),
@@ -109,9 +113,67 @@ class ArrayChooser(QWidget):
             self.note.setText("Tick at least one array to read.")
 
 
+class ReadingBox(QGroupBox):
+    """How files are read: a rate (Hz) per modality for a file that has none (0: the file's
+    own), the window length (s) a continuous session without trials is cut into, and a button
+    to read the files held again with them."""
+
+    changed = Signal(str, object)  # modality, {"rate_hz": …, "window_s": …} (None: unset)
+    reread_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Reading", parent)
+        form = QFormLayout(self)
+        self.rate_spins: dict[str, QDoubleSpinBox] = {}
+        for modality in MODALITIES:
+            spin = QDoubleSpinBox(minimum=0.0, maximum=1e6, decimals=3, value=0.0, suffix=" Hz")
+            spin.setSpecialValueText("from the file")  # 0: the file's own rate, if any
+            spin.setToolTip(
+                f"Sampling rate of the {modality} file, for a file that stores none (a MATLAB "
+                f"matrix of samples); as --{modality}-rate. Without one, a file with no time "
+                "vector is read as one trial, one bin per sample."
+            )
+            spin.valueChanged.connect(lambda _=0.0, m=modality: self._emit(m))
+            self.rate_spins[modality] = spin
+            form.addRow(f"{modality.capitalize()} rate", spin)
+        self.window_spin = QDoubleSpinBox(
+            minimum=0.01, maximum=86400.0, decimals=2, value=DEFAULT_WINDOW_S, suffix=" s"
+        )
+        self.window_spin.setToolTip(
+            "A continuous recording with no trials table is cut into consecutive windows of "
+            "this length (as --window); the last partial window is dropped"
+        )
+        self.window_spin.valueChanged.connect(self._on_window_changed)
+        form.addRow("Window", self.window_spin)
+        self.reread_button = QPushButton("Read the files again")
+        self.reread_button.setToolTip("Read the files held again with this rate and window")
+        self.reread_button.setEnabled(False)
+        self.reread_button.clicked.connect(self.reread_requested)
+        form.addRow(self.reread_button)
+
+    def options(self, modality: str) -> dict[str, Any]:
+        """``load_dataset``'s ``rate_hz`` (None: the file's own) and ``window_s``."""
+        rate = self.rate_spins[modality].value()
+        return {"rate_hz": rate if rate > 0 else None, "window_s": self.window_spin.value()}
+
+    def set_options(self, rate_hz: dict[str, float | None], window_s: float | None) -> None:
+        """Show these settings (a project's); emits ``changed`` for each modality."""
+        self.window_spin.setValue(DEFAULT_WINDOW_S if window_s is None else window_s)
+        for modality, spin in self.rate_spins.items():
+            spin.setValue(rate_hz.get(modality) or 0.0)
+
+    def _emit(self, modality: str) -> None:
+        self.changed.emit(modality, self.options(modality))
+
+    def _on_window_changed(self, _value: float) -> None:
+        for modality in MODALITIES:
+            self._emit(modality)
+
+
 class DataPanel(QWidget):
-    """Two boxes (neural, behavior), each with an Open… button, the arrays to choose from in a
-    file that holds several, and the file's summary."""
+    """The reading settings (:class:`ReadingBox`), then two boxes (neural, behavior), each with
+    an Open… button, the arrays to choose from in a file that holds several, and the file's
+    summary."""
 
     open_requested = Signal(str)  # modality
     arrays_chosen = Signal(str, str, str)  # modality, path, field ("pos,vel")
@@ -122,6 +184,8 @@ class DataPanel(QWidget):
         self.choosers: dict[str, ArrayChooser] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.reading = ReadingBox()
+        layout.addWidget(self.reading)
         for modality in MODALITIES:
             box = QGroupBox(f"{modality.capitalize()} data")
             form = QFormLayout(box)
@@ -165,7 +229,9 @@ class DataPanel(QWidget):
         if summary is None:
             for lab in labels.values():
                 lab.setText("—")
+            self.reading.reread_button.setEnabled(self._has_data(exclude=modality))
             return
+        self.reading.reread_button.setEnabled(True)
         src = str(summary.get("source", ""))
         labels["file"].setText(src.rsplit("/", 1)[-1])
         labels["file"].setToolTip(src)
@@ -186,6 +252,11 @@ class DataPanel(QWidget):
         conds = summary.get("conditions") or []
         labels["conditions"].setText(f"{len(conds)}: {', '.join(conds)}" if conds else "none")
         labels["missing"].setText(f"{100 * float(summary['missing_fraction']):.2f} %")
+
+    def _has_data(self, exclude: str) -> bool:
+        return any(
+            self._values[m]["file"].text() != "—" for m in MODALITIES if m != exclude
+        )
 
     def summary_text(self, modality: str) -> dict[str, str]:
         """What is shown, field → text (for tests and the status bar)."""
