@@ -64,6 +64,7 @@ class Comparison:
     behavior_channels: list[str]
     neural_metric: str
     example: dict[str, Any]
+    cancelled: bool = False  # stopped by ``should_stop``: only the folds that ended are scored
 
 
 def _runs(idx: np.ndarray) -> list[np.ndarray]:
@@ -125,11 +126,11 @@ def _metrics(direction: str, y: np.ndarray, p: np.ndarray, names: list[str], cou
     return out
 
 
-def _fit_model(neural, behavior, train, settings: CompareSettings, seed: int, on_epoch):
+def _fit_model(neural, behavior, train, settings: CompareSettings, seed: int, on_epoch, should_stop):
     from mmgpvae_core.api import MMGPVAE
 
     model = MMGPVAE(**{**settings.model_kwargs, "seed": seed})
-    model.fit(neural.subset(train), behavior.subset(train), on_epoch=on_epoch)
+    model.fit(neural.subset(train), behavior.subset(train), on_epoch=on_epoch, should_stop=should_stop)
     return model
 
 
@@ -163,10 +164,12 @@ def run_compare(
     settings: CompareSettings,
     report: Callable[[str], None] | None = None,
     on_epoch: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Comparison:
     """Fit the model (``settings.seeds`` seeds) and the baselines on each training fold, and
     score each on its held-out trials or windows. ``report(line)`` after each fit;
-    ``on_epoch`` goes to the model's fits."""
+    ``on_epoch`` and ``should_stop`` go to the model's fits. ``should_stop()`` is also checked
+    between fits: a fold it cuts short is not scored (``Comparison.cancelled``)."""
     from mmgpvae_core.continuous import is_continuous
     from mmgpvae_core.data import DataError
     from mmgpvae_core.model.likelihoods import likelihood_class, resolve_likelihood
@@ -184,7 +187,10 @@ def run_compare(
     names = {"behavior_from_neural": behavior.channel_names, "neural_from_behavior": neural.channel_names}
     records: list[tuple] = []
     example: dict[str, Any] = {}
+    stopped = should_stop or (lambda: False)
     for f, (train, val) in enumerate(folds):
+        if stopped():
+            break
         nt, bt = segments(neural, train, continuous), segments(behavior, train, continuous)
         nv, bv = segments(neural, val, continuous), segments(behavior, val, continuous)
         truth = {"behavior_from_neural": np.concatenate(bv), "neural_from_behavior": np.concatenate(nv)}
@@ -192,14 +198,20 @@ def run_compare(
         preds = {(m, d, 0): p for (m, d), p in _baseline_segments(nt, bt, nv, bv, settings.lags, counts).items()}
         say(f"fold {f + 1}/{len(folds)}: baselines fitted in {time.perf_counter() - t0:.0f} s")
         for s in range(settings.seeds):
+            if stopped():
+                break
             t0 = time.perf_counter()
-            model = _fit_model(neural, behavior, train, settings, settings.seed + s, on_epoch)
+            model = _fit_model(
+                neural, behavior, train, settings, settings.seed + s, on_epoch, should_stop
+            )
             for d, p in _model_segments(model, nv, bv, window).items():
                 preds[("mmgpvae", d, s)] = p
             say(
                 f"fold {f + 1}/{len(folds)}, seed {settings.seed + s}: mmgpvae fitted in "
                 f"{time.perf_counter() - t0:.0f} s ({len(model.history)} epochs)"
             )
+        if stopped():  # a fit cut short (or not run): the fold is not scored
+            break
         for (m, d, s), p in preds.items():
             for ch, metric, v in _metrics(d, truth[d], np.concatenate(p), names[d], counts):
                 records.append((m, d, ch, metric, f, s, v))
@@ -212,6 +224,7 @@ def run_compare(
         behavior_channels=list(behavior.channel_names),
         neural_metric="bits_per_spike" if counts else "r2",
         example=example,
+        cancelled=stopped(),
     )
 
 
