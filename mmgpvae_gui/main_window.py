@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.model_selection_panel = ModelSelectionPanel(
             self.session.datasets, self.model_panel.kwargs_but_split, redraw=q,
             save_dir=self._sweep_dir.path() if self._sweep_dir.isValid() else None,
+            get_split=self._model_split,  # the Baselines section's default split
         )
         self.tabs = QTabWidget()  # "Training and views", "Model selection"
         self.setCentralWidget(layout.compose(self, self.tabs))
@@ -185,6 +186,10 @@ class MainWindow(QMainWindow):
     @property
     def last_snapshot(self) -> Snapshot | None:
         return self.session.last_snapshot
+
+    def _model_split(self) -> tuple[int, int, int]:
+        kw = self.model_panel.model_kwargs()
+        return kw["shared"], kw["private_neural"], kw["private_behavior"]
 
     def _update_state(self) -> None:
         """Show what the session allows now (panels, actions, status bar)."""

@@ -1,7 +1,8 @@
 """The app's background work, each a :class:`~mmgpvae_gui.background.CancellableJob` (the
 lifetime rule is in ``background.py``): a fit (:class:`TrainingWorker`, run one at a time for a
 session by :class:`TrainingControl`), a model-selection sweep (:class:`SweepWorker`) and a
-control, the null test or seed consistency (:class:`ControlsWorker`).
+control, the null test or seed consistency (:class:`ControlsWorker`) and the comparison with the
+baselines (:class:`CompareWorker`).
 
 Each worker object lives in the GUI thread; only ``work`` executes in its thread. Signals out
 carry copies (EpochReport, Snapshot, result rows: plain floats and numpy arrays); in, two
@@ -31,6 +32,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
+from mmgpvae_core.compare import CompareSettings, compare_folds, run_compare
 from mmgpvae_core.config import ConfigError, DataConfig
 from mmgpvae_core.data import DataError, Dataset
 from mmgpvae_core.sweep import SweepSettings, run_sweep
@@ -40,6 +42,7 @@ from mmgpvae_gui.session import Session, Snapshot, take_snapshot
 
 OUTCOME_WORDS = {"converged": "converged", "max_epochs": "done", "cancelled": "stopped"}
 __all__ = [
+    "CompareWorker",
     "ControlsWorker",
     "Snapshot",
     "SweepWorker",
@@ -431,3 +434,48 @@ class ControlsWorker(CancellableJob):
         except Exception as exc:  # never lose an exception: report it to the panel
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+
+class CompareWorker(CancellableJob):
+    """Runs :func:`~mmgpvae_core.compare.run_compare` (the model against the Wiener filters and
+    the GLM on the same held-out data) off the GUI thread; ``request_stop()`` ends it at the
+    model's next epoch or before the next fit (the baselines' own fits run to their end).
+    Signals carry plain values; the :class:`~mmgpvae_core.compare.Comparison` is built in the
+    thread and never touched there again."""
+
+    progressed = Signal(int, int)  # epochs done, epochs planned over every fit
+    reported = Signal(str)  # a line as each fit ends ("fold 1/1, seed 0: mmgpvae fitted in …")
+    result_ready = Signal(object)  # Comparison (``cancelled`` when stopped)
+    failed = Signal(str)
+
+    def __init__(self, neural: Dataset, behavior: Dataset, settings: CompareSettings) -> None:
+        super().__init__(name="mmgpvae-compare")
+        self._neural, self._behavior, self._settings = neural, behavior, settings
+
+    def work(self) -> None:
+        lower_thread_priority()  # the window stays responsive while the fits run
+        done = 0
+
+        def on_epoch(_report: EpochReport) -> None:
+            nonlocal done
+            done += 1
+            self.progressed.emit(done, total)
+
+        try:
+            epochs = int(self._settings.model_kwargs.get("epochs", 1))
+            total = len(compare_folds(self._neural, self._settings)) * self._settings.seeds * epochs
+            self.progressed.emit(0, total)
+            result = run_compare(
+                self._neural,
+                self._behavior,
+                self._settings,
+                report=self.reported.emit,
+                on_epoch=on_epoch,
+                should_stop=self.stop_event.is_set,
+            )
+            self.result_ready.emit(result)
+        except Exception as exc:  # never lose an exception: report it to the panel
+            expected = isinstance(exc, (DataError, ValueError))  # bad data or settings: say why
+            if not expected:
+                traceback.print_exc()
+            self.failed.emit(str(exc) if expected else f"{type(exc).__name__}: {exc}")

@@ -1,7 +1,9 @@
 """Model selection: run a cross-validated sweep over latent splits in the background, show the
 results table and the held-out score against the number of shared dimensions; choosing a row
-emits ``fit_chosen(row)``. Beside them, the Controls section (``controls_panel.py``: null test and
-seed consistency of a split; a finished sweep sets its split to the chosen one).
+emits ``fit_chosen(row)``. Beside them, in tabs, the Controls section (``controls_panel.py``: null
+test and seed consistency of a split) and the Baselines section (``compare_panel.py``: the split
+against a Wiener filter and a GLM on the same held-out data); a finished sweep sets their split to
+the chosen one.
 
 The panel is standalone: it takes a ``get_data`` callable (returning the neural and behavior
 :class:`Dataset`, behavior may be None), a ``get_model_kwargs`` callable (likelihoods and other
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +46,7 @@ from mmgpvae_core.sweep import (
     make_grid,
     parse_range,
 )
+from mmgpvae_gui.panels.compare_panel import ComparePanel
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
@@ -75,6 +79,7 @@ class ModelSelectionPanel(QWidget):
         save_dir: str | None = None,
         parent: QWidget | None = None,
         redraw: RedrawQueue | None = None,
+        get_split: Callable[[], tuple[int, int, int]] | None = None,
     ) -> None:
         super().__init__(parent)
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
@@ -146,7 +151,12 @@ class ModelSelectionPanel(QWidget):
         self.controls_panel = ControlsPanel(get_data, get_model_kwargs, n_jobs, redraw=self._queue)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(sweep_side)
-        splitter.addWidget(self.controls_panel)
+        self.compare_panel = ComparePanel(get_data, get_model_kwargs, get_split, redraw=self._queue)
+        self.side_tabs = QTabWidget()  # Controls, Baselines: each fits one split
+        self.side_tabs.addTab(self.controls_panel, "Controls")
+        self.side_tabs.addTab(self.compare_panel, "Baselines")
+        self.side_tabs.setTabToolTip(1, "The split against a Wiener filter and a GLM, held out")
+        splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         QVBoxLayout(self).addWidget(splitter)
@@ -159,8 +169,12 @@ class ModelSelectionPanel(QWidget):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        """A sweep or a control is running."""
-        return self._worker is not None or self.controls_panel.is_running
+        """A sweep, a control or a comparison is running."""
+        return (
+            self._worker is not None
+            or self.controls_panel.is_running
+            or self.compare_panel.is_running
+        )
 
     def configs(self) -> list[dict[str, Any]]:
         return make_grid(
@@ -216,13 +230,15 @@ class ModelSelectionPanel(QWidget):
             self.status_label.setText("Cancelling after the running fits…")
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Cancel the sweep and the controls, and block until their threads end (for closing
-        the window)."""
-        self.controls_panel.cancel()  # both stop at once, then wait for both
+        """Cancel the sweep, the controls and the comparison, and block until their threads end
+        (for closing the window)."""
+        self.controls_panel.cancel()  # all stop at once, then wait for each
+        self.compare_panel.cancel()
         worker = self._worker
         self.cancel()
         controls_done = self.controls_panel.stop_and_wait(timeout_ms)
-        return (worker is None or worker.wait(timeout_ms / 1000)) and controls_done
+        compare_done = self.compare_panel.stop_and_wait(timeout_ms)
+        return (worker is None or worker.wait(timeout_ms / 1000)) and controls_done and compare_done
 
     # ---------------------------------------------------------------- slots
     def _on_run_clicked(self) -> None:
@@ -253,6 +269,7 @@ class ModelSelectionPanel(QWidget):
         if result.best_index is not None:
             self.table.selectRow(result.best_index)
             self.controls_panel.set_split(*(result.best[k] for k in SPLIT_KEYS))
+            self.compare_panel.set_split(*(result.best[k] for k in SPLIT_KEYS), source="sweep")
         self.sweep_finished.emit(result)
 
     def _on_worker_failed(self, message: str) -> None:

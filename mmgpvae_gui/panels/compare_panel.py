@@ -1,0 +1,457 @@
+"""The "Baselines" section of the model-selection view: is the model better than the decoders a
+reviewer asks for? One split fitted on the same training trials or windows as a Wiener filter
+(and its causal form: behavior from neural activity) and a GLM (neural activity from behavior),
+all scored on the same held-out data (:func:`mmgpvae_core.compare.run_compare`, as
+``mmgpvae compare``).
+
+Shown: the pooled held-out scores (method × metric), which folds were held out, per behavior
+channel each method's held-out R² (bars), and a held-out stretch of one behavior channel,
+observed and predicted by each method.
+
+Standalone like the other sections: it takes ``get_data``, ``get_model_kwargs`` and ``get_split``
+(the model panel's split, the default until a sweep chooses one) callables, runs one comparison
+at a time in a :class:`~mmgpvae_gui.worker.CompareWorker`, and never touches the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmgpvae_core.compare import CompareSettings, Comparison
+from mmgpvae_core.data import Dataset
+from mmgpvae_gui.background import stop_and_wait
+from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
+from mmgpvae_gui.style import PALETTE, legend_outside
+from mmgpvae_gui.worker import CompareWorker
+
+#: methods in the order every output lists them, with their names in the app
+METHODS = {
+    "mmgpvae": "MM-GPVAE",
+    "wiener": "Wiener filter",
+    "wiener_causal": "Wiener (causal)",
+    "glm": "GLM",
+}
+BEHAVIOR_METHODS = ("mmgpvae", "wiener", "wiener_causal")
+COLORS = dict(zip(METHODS, PALETTE))
+OBSERVED_COLOR = (0, 0, 0)
+STRETCH_S = 30.0  # the held-out stretch shown of a continuous session, as in the figure
+SPLIT_KEYS = ("shared", "private_neural", "private_behavior")
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setTitle(title)
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=False, y=True, alpha=0.2)
+    plot.setMenuEnabled(False)
+    return plot
+
+
+def _pooled(result: Comparison, method: str, direction: str, metric: str) -> dict | None:
+    for r in result.rows:
+        key = (r["method"], r["direction"], r["metric"], r["channel"])
+        if key == (method, direction, metric, "all"):
+            return r
+    return None
+
+
+def _columns(result: Comparison | None) -> list[tuple[str, str, str]]:
+    """(direction, metric, header) of the table's columns."""
+    neural = "r2" if result is not None and result.neural_metric == "r2" else "bits_per_spike"
+    neural_header = "R² neural←behavior" if neural == "r2" else "bits/spike neural←behavior"
+    return [
+        ("behavior_from_neural", "r2", "R² behavior←neural"),
+        ("behavior_from_neural", "mae", "MAE behavior←neural\n(data units)"),
+        ("neural_from_behavior", neural, neural_header),
+    ]
+
+
+class ComparePanel(QGroupBox):
+    """Split and held-out settings, Run / Cancel, progress, the pooled scores, R² per channel
+    and a held-out stretch."""
+
+    finished = Signal(object)  # Comparison (``cancelled`` if stopped)
+
+    def __init__(
+        self,
+        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
+        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
+        get_split: Callable[[], tuple[int, int, int]] | None = None,
+        parent: QWidget | None = None,
+        redraw: RedrawQueue | None = None,
+    ) -> None:
+        super().__init__("Baselines: the model against a Wiener filter and a GLM", parent)
+        self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
+        self._get_data = get_data
+        self._get_model_kwargs = get_model_kwargs or (lambda: {})
+        self._get_split = get_split
+        self._split_from = "model"  # "sweep" once a sweep chose it, "user" once edited
+        self._worker: CompareWorker | None = None
+        self.result: Comparison | None = None
+
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "The split, a Wiener filter (and its causal form) and a GLM, each fitted on the "
+            "same training data and scored on the same held-out data: behavior predicted from "
+            "neural activity alone, and neural activity from behavior alone."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        layout.addLayout(self._build_form())
+        layout.addLayout(self._build_buttons())
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self.folds_label = QLabel("")
+        self.folds_label.setWordWrap(True)
+        self.folds_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.folds_label)
+        layout.addWidget(self._build_table())
+        self._build_plots(layout)
+
+    # ---------------------------------------------------------------- building
+    def _build_form(self) -> QFormLayout:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        split = QHBoxLayout()
+        self.split_spins = {k: QSpinBox(minimum=0, maximum=20) for k in SPLIT_KEYS}
+        for label, key in zip("SAB", SPLIT_KEYS):
+            split.addWidget(QLabel(label))
+            split.addWidget(self.split_spins[key])
+            self.split_spins[key].valueChanged.connect(self._on_split_spin_changed)
+        self.split_source = QLabel("")
+        self.split_source.setStyleSheet("color: gray")
+        split.addWidget(self.split_source)
+        split.addStretch(1)
+        self.set_split(2, 1, 1, source="model")
+        held = QHBoxLayout()
+        self.heldout_combo = QComboBox()
+        self.heldout_combo.addItems(["test fraction", "K folds"])
+        self.heldout_combo.setToolTip(
+            "One split holding out a fraction (the end of a continuous session, trials "
+            "stratified by condition), or K folds (contiguous blocks of a session)"
+        )
+        self.fraction_spin = QDoubleSpinBox(minimum=0.05, maximum=0.9, singleStep=0.05, value=0.2)
+        self.folds_spin = QSpinBox(minimum=2, maximum=20, value=3)
+        self.folds_spin.setVisible(False)
+        self.heldout_combo.currentIndexChanged.connect(self._on_heldout_combo_changed)
+        for w in (self.heldout_combo, self.fraction_spin, self.folds_spin):
+            held.addWidget(w)
+        held.addStretch(1)
+        self.lags_spin = QSpinBox(minimum=0, maximum=200, value=5, suffix=" bins")
+        self.lags_spin.setToolTip("The baselines see the other modality ±L bins around each bin")
+        self.seeds_spin = QSpinBox(minimum=1, maximum=20, value=1)
+        self.seeds_spin.setToolTip("Model fits per fold (seeds); the baselines are deterministic")
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=150)
+        form.addRow("Split (shared, private A, B)", split)
+        form.addRow("Held out", held)
+        form.addRow("Lags (baselines)", self.lags_spin)
+        form.addRow("Seeds", self.seeds_spin)
+        form.addRow("Epochs per fit", self.epochs_spin)
+        return form
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.run_button = QPushButton("Run comparison")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m epochs")
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        return row
+
+    def _build_table(self) -> QTableWidget:
+        self.table = QTableWidget(len(METHODS), 3)
+        self.table.setVerticalHeaderLabels(list(METHODS.values()))
+        self.table.setHorizontalHeaderLabels([h for _, _, h in _columns(None)])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(
+            "Pooled held-out scores over every channel (mean over folds; ± sd over seeds). "
+            "Higher R² and bits/spike are better, lower MAE is better; — : not that direction"
+        )
+        header = self.table.horizontalHeader().sizeHint().height()
+        rows = sum(self.table.rowHeight(i) for i in range(self.table.rowCount()))
+        self.table.setFixedHeight(header + rows + 2 * self.table.frameWidth() + 2)
+        return self.table
+
+    def _build_plots(self, layout: QVBoxLayout) -> None:
+        self.r2_plot = _plot("Behavior from neural activity, held out", "", "held-out R²")
+        self.r2_plot.setMouseEnabled(x=False, y=False)
+        legend_outside(self.r2_plot, "below", columns=3)
+        self.r2_bars: dict[str, pg.BarGraphItem] = {}
+        self.r2_errors: dict[str, pg.ErrorBarItem] = {}
+        for m in BEHAVIOR_METHODS:
+            bars = pg.BarGraphItem(x=[], height=[], width=0.25, brush=pg.mkBrush(COLORS[m]),
+                                   pen=pg.mkPen(None), name=METHODS[m])
+            self.r2_plot.addItem(bars)
+            self.r2_plot.getPlotItem().legend.addItem(bars, METHODS[m])
+            self.r2_bars[m] = bars
+            self.r2_errors[m] = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.08)
+            self.r2_plot.addItem(self.r2_errors[m])
+        self.r2_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen((128, 128, 128))))
+        layout.addWidget(self.r2_plot, 1)
+
+        channel_row = QHBoxLayout()
+        channel_row.addWidget(QLabel("Held-out stretch of"))
+        self.channel_combo = QComboBox()
+        self.channel_combo.currentIndexChanged.connect(self._on_channel_combo_changed)
+        channel_row.addWidget(self.channel_combo)
+        channel_row.addStretch(1)
+        layout.addLayout(channel_row)
+        self.stretch_plot = _plot("Held-out behavior, observed and predicted", "time (s)", "value")
+        legend_outside(self.stretch_plot, "below", columns=4)
+        self.observed_curve = self.stretch_plot.plot(
+            pen=pg.mkPen(OBSERVED_COLOR, width=2), name="observed"
+        )
+        self.stretch_curves = {
+            m: self.stretch_plot.plot(pen=pg.mkPen(COLORS[m], width=1.5), name=METHODS[m])
+            for m in BEHAVIOR_METHODS
+        }
+        for curve in (self.observed_curve, *self.stretch_curves.values()):
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+        layout.addWidget(self.stretch_plot, 1)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def split(self) -> tuple[int, int, int]:
+        return tuple(self.split_spins[k].value() for k in SPLIT_KEYS)  # type: ignore[return-value]
+
+    def set_split(self, shared: int, private_neural: int, private_behavior: int,
+                  source: str = "sweep") -> None:
+        """Compare this split: ``source`` "sweep" (a sweep's choice, which the model panel's no
+        longer replaces) or "model" (the model panel's, the default)."""
+        for key, v in zip(SPLIT_KEYS, (shared, private_neural, private_behavior)):
+            spin = self.split_spins[key]
+            spin.blockSignals(True)
+            spin.setValue(int(v))
+            spin.blockSignals(False)
+        self._split_from = source
+        self.split_source.setText(
+            {"sweep": "the sweep's choice", "model": "as the model panel"}.get(source, "")
+        )
+
+    def follow_model_split(self) -> None:
+        """Take the model panel's split, unless a sweep chose one or the user set one."""
+        if self._split_from == "model" and self._get_split is not None:
+            self.set_split(*self._get_split(), source="model")
+
+    def settings(self) -> CompareSettings:
+        kwargs = dict(self._get_model_kwargs())
+        kwargs.update(zip(SPLIT_KEYS, self.split()))
+        kwargs["epochs"] = self.epochs_spin.value()
+        folds = self.heldout_combo.currentIndex() == 1
+        return CompareSettings(
+            folds=self.folds_spin.value() if folds else None,
+            test_fraction=self.fraction_spin.value(),
+            lags=self.lags_spin.value(),
+            seeds=self.seeds_spin.value(),
+            seed=int(kwargs.pop("seed", 0) or 0),
+            model_kwargs=kwargs,
+        )
+
+    def start(self) -> bool:
+        """Start a comparison with the current settings; False (and a message) if it cannot."""
+        if self._worker is not None:
+            return False
+        self.follow_model_split()
+        neural, behavior = self._get_data()
+        if neural is None or behavior is None:
+            self.status_label.setText(
+                "Open neural and behavior data first: the comparison predicts each from the other."
+            )
+            return False
+        if sum(self.split()) == 0:
+            self.status_label.setText("The split has no latent dimensions.")
+            return False
+        settings = self.settings()
+        self.result = None
+        self._show(None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        s, a, b = self.split()
+        self.status_label.setText(f"Fitting the baselines and the split S={s} A={a} B={b}…")
+        w = self._worker = CompareWorker(neural, behavior, settings)
+        w.progressed.connect(self._on_worker_progressed)
+        w.reported.connect(self._on_worker_reported)
+        w.result_ready.connect(self._on_worker_result_ready)
+        w.failed.connect(self._on_worker_failed)
+        w.finished.connect(self._on_worker_finished)  # in the GUI thread, the thread joined
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        w.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.request_stop()
+            self.status_label.setText("Cancelling at the model's next epoch…")
+
+    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
+        """Cancel and block until the worker thread ends (for closing the window)."""
+        return stop_and_wait(self._worker, self.cancel, timeout_ms)
+
+    # ---------------------------------------------------------------- slots
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.follow_model_split()  # the model panel may have changed since
+        super().showEvent(event)
+
+    def _on_split_spin_changed(self, _value: int) -> None:
+        self._split_from = "user"
+        self.split_source.setText("")
+
+    def _on_heldout_combo_changed(self, index: int) -> None:
+        self.fraction_spin.setVisible(index == 0)
+        self.folds_spin.setVisible(index == 1)
+
+    def _on_run_clicked(self) -> None:
+        self.start()
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
+
+    def _on_worker_progressed(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(min(done, total))
+
+    def _on_worker_reported(self, line: str) -> None:
+        if self._worker is not None and not self._worker.stop_requested:
+            self.status_label.setText(line)
+
+    def _on_worker_result_ready(self, result: Comparison) -> None:
+        self.result = result
+        self._show(result)
+        if result.cancelled:
+            self.status_label.setText(
+                "Cancelled." + (" Scores of the folds that ended:" if result.rows else "")
+            )
+        else:
+            self.progress.setValue(self.progress.maximum())  # a fit may converge early
+            self.status_label.setText("Done: held-out scores, pooled over channels.")
+        self.finished.emit(result)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.status_label.setText(f"Comparison failed: {message}")
+
+    def _on_worker_finished(self) -> None:
+        self._worker = None  # the thread has ended: the last reference goes, here
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _on_channel_combo_changed(self, _index: int) -> None:
+        self._queue.request("compare/stretch", lambda: self._draw_stretch(self.result))
+
+    # ---------------------------------------------------------------- view
+    def _show(self, result: Comparison | None) -> None:
+        self.folds_label.setText(
+            "" if result is None else f"Held out: {result.folds_description}."
+        )
+        self._fill_table(result)
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        if result is not None:
+            self.channel_combo.addItems(list(result.behavior_channels))
+        self.channel_combo.blockSignals(False)
+        self._draw_r2(result)
+        self._draw_stretch(result)
+
+    def _fill_table(self, result: Comparison | None) -> None:
+        columns = _columns(result)
+        self.table.setHorizontalHeaderLabels([h for _, _, h in columns])
+        for i, method in enumerate(METHODS):
+            for j, (direction, metric, _) in enumerate(columns):
+                row = None if result is None else _pooled(result, method, direction, metric)
+                text = "" if result is None else "—"
+                if row is not None and np.isfinite(row["value"]):
+                    text = f"{row['value']:.3f}"
+                    if row["n_fits"] > 1:
+                        text += f" ± {row['sd']:.3f}"
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(i, j, item)
+
+    def _draw_r2(self, result: Comparison | None) -> None:
+        chans = [] if result is None else [*result.behavior_channels, "pooled"]
+        x = np.arange(len(chans), dtype=float)
+        width = 0.8 / len(BEHAVIOR_METHODS)
+        lows = [0.0]
+        for i, m in enumerate(BEHAVIOR_METHODS):
+            vals, sds = self._r2_of(result, m, chans)
+            xs = x + (i - (len(BEHAVIOR_METHODS) - 1) / 2) * width
+            ok = np.isfinite(vals)
+            self.r2_bars[m].setOpts(x=xs[ok], height=vals[ok], width=width)
+            self.r2_errors[m].setData(x=xs[ok], y=vals[ok], height=2 * sds[ok], beam=width / 2)
+            lows.append(float(np.min(vals[ok], initial=0.0)))
+        axis = self.r2_plot.getAxis("bottom")
+        axis.setTicks([list(enumerate(chans))] if chans else None)
+        self.r2_plot.setLabel("bottom", "behavior channel (pooled: all channels)")
+        if chans:
+            self.r2_plot.setXRange(-0.6, len(chans) - 0.4, padding=0)
+            self.r2_plot.setYRange(max(min(lows), -1.0) - 0.05, 1.0, padding=0)
+        settle_before_paint(self.r2_plot)
+
+    @staticmethod
+    def _r2_of(result: Comparison | None, method: str, chans: list[str]):
+        """(values, sds) of ``method``'s held-out R² per channel in ``chans`` ("pooled": all)."""
+        by = {}
+        if result is not None:
+            for r in result.rows:
+                if (r["method"], r["direction"], r["metric"]) == (
+                    method, "behavior_from_neural", "r2"
+                ):
+                    by["pooled" if r["channel"] == "all" else r["channel"]] = r
+        vals = np.array([by.get(c, {}).get("value", np.nan) for c in chans], dtype=float)
+        sds = np.array([by.get(c, {}).get("sd", 0.0) for c in chans], dtype=float)
+        return vals, np.nan_to_num(sds)
+
+    def _draw_stretch(self, result: Comparison | None) -> None:
+        ex = {} if result is None else result.example
+        j = self.channel_combo.currentIndex()
+        if not ex or j < 0 or not len(ex.get("time", [])):
+            for curve in (self.observed_curve, *self.stretch_curves.values()):
+                curve.setData([], [])
+            return
+        t = np.asarray(ex["time"])
+        keep = t <= t[0] + STRETCH_S if ex.get("time_is_session") else np.ones(len(t), bool)
+        self.observed_curve.setData(t[keep], np.asarray(ex["observed"])[keep, j])
+        for m, curve in self.stretch_curves.items():
+            pred = ex["methods"].get(m)
+            curve.setData([], []) if pred is None else curve.setData(t[keep], pred[keep, j])
+        name = result.behavior_channels[j]
+        clock = "session time (s)" if ex.get("time_is_session") else "time in trial (s)"
+        self.stretch_plot.setLabel("bottom", clock)
+        self.stretch_plot.setLabel("left", f"{name} (data units)")
+        self.stretch_plot.setTitle(f"Held-out {name}, observed and predicted from neural activity")
+        settle_before_paint(self.stretch_plot)
