@@ -81,10 +81,10 @@ def _pooled(result: Comparison, method: str, direction: str, metric: str) -> dic
 def _columns(result: Comparison | None) -> list[tuple[str, str, str]]:
     """(direction, metric, header) of the table's columns."""
     neural = "r2" if result is not None and result.neural_metric == "r2" else "bits_per_spike"
-    neural_header = "R² neural←behavior" if neural == "r2" else "bits/spike neural←behavior"
+    neural_header = "R²\nneural←behavior" if neural == "r2" else "bits/spike\nneural←behavior"
     return [
-        ("behavior_from_neural", "r2", "R² behavior←neural"),
-        ("behavior_from_neural", "mae", "MAE behavior←neural\n(data units)"),
+        ("behavior_from_neural", "r2", "R²\nbehavior←neural"),
+        ("behavior_from_neural", "mae", "MAE (data units)\nbehavior←neural"),
         ("neural_from_behavior", neural, neural_header),
     ]
 
@@ -114,9 +114,8 @@ class ComparePanel(QGroupBox):
 
         layout = QVBoxLayout(self)
         intro = QLabel(
-            "The split, a Wiener filter (and its causal form) and a GLM, each fitted on the "
-            "same training data and scored on the same held-out data: behavior predicted from "
-            "neural activity alone, and neural activity from behavior alone."
+            "Each fitted on the same training data, scored on the same held-out data: "
+            "behavior from neural activity alone, neural activity from behavior alone."
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -212,8 +211,7 @@ class ComparePanel(QGroupBox):
         for m in BEHAVIOR_METHODS:
             bars = pg.BarGraphItem(x=[], height=[], width=0.25, brush=pg.mkBrush(COLORS[m]),
                                    pen=pg.mkPen(None), name=METHODS[m])
-            self.r2_plot.addItem(bars)
-            self.r2_plot.getPlotItem().legend.addItem(bars, METHODS[m])
+            self.r2_plot.addItem(bars)  # joins the legend by its name
             self.r2_bars[m] = bars
             self.r2_errors[m] = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.08)
             self.r2_plot.addItem(self.r2_errors[m])
@@ -227,8 +225,10 @@ class ComparePanel(QGroupBox):
         channel_row.addWidget(self.channel_combo)
         channel_row.addStretch(1)
         layout.addLayout(channel_row)
-        self.stretch_plot = _plot("Held-out behavior, observed and predicted", "time (s)", "value")
-        legend_outside(self.stretch_plot, "below", columns=4)
+        self.stretch_plot = _plot(
+            "Held-out behavior, observed and predicted", "time (s)", "behavior (data units)"
+        )
+        legend_outside(self.stretch_plot, "below", columns=2)
         self.observed_curve = self.stretch_plot.plot(
             pen=pg.mkPen(OBSERVED_COLOR, width=2), name="observed"
         )
@@ -415,11 +415,11 @@ class ComparePanel(QGroupBox):
             self.r2_errors[m].setData(x=xs[ok], y=vals[ok], height=2 * sds[ok], beam=width / 2)
             lows.append(float(np.min(vals[ok], initial=0.0)))
         axis = self.r2_plot.getAxis("bottom")
-        axis.setTicks([list(enumerate(chans))] if chans else None)
+        axis.setTicks([list(enumerate(chans))])  # none before a result
         self.r2_plot.setLabel("bottom", "behavior channel (pooled: all channels)")
-        if chans:
-            self.r2_plot.setXRange(-0.6, len(chans) - 0.4, padding=0)
-            self.r2_plot.setYRange(max(min(lows), -1.0) - 0.05, 1.0, padding=0)
+        # Nothing yet: the empty axes of the same frame, not an auto-range about zero.
+        self.r2_plot.setXRange(-0.6, max(len(chans), 1) - 0.4, padding=0)
+        self.r2_plot.setYRange(max(min(lows), -1.0) - 0.05, 1.0, padding=0)
         settle_before_paint(self.r2_plot)
 
     @staticmethod
@@ -442,6 +442,8 @@ class ComparePanel(QGroupBox):
         if not ex or j < 0 or not len(ex.get("time", [])):
             for curve in (self.observed_curve, *self.stretch_curves.values()):
                 curve.setData([], [])
+            self.stretch_plot.setTitle("Held-out behavior, observed and predicted")
+            self.stretch_plot.setLabel("left", "behavior (data units)")
             return
         t = np.asarray(ex["time"])
         keep = t <= t[0] + STRETCH_S if ex.get("time_is_session") else np.ones(len(t), bool)
@@ -453,5 +455,5 @@ class ComparePanel(QGroupBox):
         clock = "session time (s)" if ex.get("time_is_session") else "time in trial (s)"
         self.stretch_plot.setLabel("bottom", clock)
         self.stretch_plot.setLabel("left", f"{name} (data units)")
-        self.stretch_plot.setTitle(f"Held-out {name}, observed and predicted from neural activity")
+        self.stretch_plot.setTitle(f"Held-out {name}: observed, and predicted from neural")
         settle_before_paint(self.stretch_plot)
