@@ -62,3 +62,31 @@ def test_without_a_rate_a_session_is_one_trial_and_reading_again_cuts_it(window,
     window.data_panel.reading.rate_spins["behavior"].setValue(50)  # the two no longer pair
     qtbot.mouseClick(window.data_panel.reading.reread_button, Qt.MouseButton.LeftButton)
     assert errors and window.session.neural.data.shape == (8, 50, 6)  # kept as they were
+
+
+def test_a_project_fitted_in_the_app_keeps_the_rate_and_window_it_was_read_with(
+    window, qtbot, tmp_path
+):
+    from mmgpvae_core.api import MMGPVAE
+
+    path = tmp_path / "session.mat"
+    rng = np.random.default_rng(1)
+    scipy.io.savemat(path, {"spikes": rng.poisson(2.0, (400, 6)).astype(np.uint8),
+                            "pos": rng.normal(size=(400, 2))})
+    _set(window, 100, 100, 0.5)
+    assert window.open_data_file(path, "neural", "spikes")
+    assert window.open_data_file(path, "behavior", "pos")
+    window.model_panel.epochs_spin.setValue(2)
+    with qtbot.waitSignal(window.training_finished, timeout=90000):
+        window.start_training()
+    project = tmp_path / "run.mmgp"
+    assert window.save_project(project)
+    cfg = MMGPVAE.load(project).data_config
+    assert cfg.neural_path == str(path) and cfg.behavior_path == str(path)
+    assert cfg.neural_options == {"rate_hz": 100.0, "window_s": 0.5, "field": "spikes"}
+    assert cfg.behavior_options == {"rate_hz": 100.0, "window_s": 0.5, "field": "pos"}
+
+    _set(window, 0, 0, 10)  # reopening the project shows what its files were read with
+    assert window.open_project(project)
+    reading = window.data_panel.reading
+    assert reading.rate_spins["neural"].value() == 100 and reading.window_spin.value() == 0.5
