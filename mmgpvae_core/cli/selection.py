@@ -18,7 +18,7 @@ from mmgpvae_core.cli.common import (
 
 def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
     """The grid as ``make_grid`` keyword arguments (what ``--grow`` extends)."""
-    from mmgpvae_core.sweep import parse_floats, parse_range
+    from mmgpvae_core.sweep import parse_floats, parse_kernels, parse_range
 
     return {
         "shared": parse_range(a.shared),
@@ -26,6 +26,7 @@ def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
         "private_behavior": parse_range(a.private_behavior) if has_behavior else [0],
         "length_scale_inits": parse_floats(a.length_scale_init),
         "lrs": parse_floats(a.lr),
+        "kernels": parse_kernels(a.kernel),
     }
 
 
@@ -50,7 +51,8 @@ def _progress(a: argparse.Namespace):
         if not a.quiet:
             print(
                 f"  [{done}/{total}] shared={row['shared']} private_neural="
-                f"{row['private_neural']} private_behavior={row['private_behavior']}: "
+                f"{row['private_neural']} private_behavior={row['private_behavior']}"
+                f"{' kernel=' + row['kernel'] if row.get('kernel') else ''}: "
                 f"score {row['score']:.2f} ({row['status']})", file=sys.stderr, flush=True,
             )
 
@@ -160,6 +162,12 @@ def add_parser(sub) -> None:
     w.add_argument("--jobs", type=int, help="local processes (default: all cores)")
     w.add_argument("--length-scale-init", help="initial length-scales to try, bins: a,b")
     w.add_argument("--lr", help="learning rates to try: a,b")
+    w.add_argument(
+        "--kernel", action="append", metavar="NAMES|SUBSPACE=NAME,...",
+        help="GP kernels to try: rbf,matern12 (each for every latent); a per-subspace setting as "
+        "for fit (shared=matern12,private_behavior=rbf) is one choice; repeat the option to "
+        "add more. The best line then names the kernel",
+    )
     w.add_argument("--seed", type=int, default=0, help="seeds folds, channel groups and fits")
     w.add_argument("--device", help="device per fit (default cpu locally, auto on Ray)")
     w.add_argument("--save-fits", metavar="DIR", help="save each configuration's first-fold fit")

@@ -49,6 +49,7 @@ from mmgpvae_core.sweep.grid import (
     config_name,
     make_grid,
     parse_floats,
+    parse_kernels,
     parse_range,
 )
 from mmgpvae_core.sweep.grow import edge_dimensions, edge_line, extended, grow_sweep
@@ -87,6 +88,7 @@ __all__ = [
     "grow_sweep",
     "make_grid",
     "parse_floats",
+    "parse_kernels",
     "parse_range",
     "plot_sweep",
     "read_csv",

@@ -75,13 +75,15 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
         key = (r["private_neural"], r["private_behavior"], r.get("length_scale_init"), r.get("lr"))
+        key += (r.get("kernel"),)
         groups.setdefault(key, []).append(r)
     for key, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         rs = sorted(rs, key=lambda r: r["shared"])
         x = [r["shared"] for r in rs]
         label = f"A={key[0]} B={key[1]}" + "".join(
-            f" {n}={v:g}" for n, v in zip(("ℓ0", "lr"), key[2:]) if v is not None
+            f" {n}={v:g}" for n, v in zip(("ℓ0", "lr"), key[2:4]) if v is not None
         )
+        label += f" {key[4]}" if key[4] else ""
         ax1.errorbar(
             x,
             [r["score"] for r in rs],
@@ -140,6 +142,8 @@ def format_table(result: SweepResult, columns: Sequence[str] | None = None) -> s
             "chosen",
         )
     )
+    if columns is None and any(r.get("kernel") for r in result.rows):
+        cols.insert(len(SPLIT_KEYS), "kernel")
     short = {"private_neural": "A", "private_behavior": "B", "shared": "S"}
     lines = ["| " + " | ".join(short.get(c, c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in result.rows:

@@ -52,10 +52,11 @@ class SweepResult:
         b = self.best
         if b is None:
             return "best: none"
-        return (
+        line = (
             f"best: shared={b['shared']} private_neural={b['private_neural']} "
             f"private_behavior={b['private_behavior']}"
         )
+        return line + (f" kernel={b['kernel']}" if b.get("kernel") else "")
 
 
 def choose(rows: list[dict[str, Any]], cancelled: bool = False) -> SweepResult:
