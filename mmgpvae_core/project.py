@@ -35,7 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mmgpvae_core.config import ModelConfig
+from mmgpvae_core.config import ModelConfig, TrainConfig
 from mmgpvae_core.data import DataError, Dataset
 
 FORMAT = "mmgpvae-project"
@@ -245,6 +245,8 @@ def _read_config(f: h5py.File) -> dict[str, Any]:
     config = {k: json.loads(v) for k, v in f["config"].attrs.items()}
     if "model" in config:
         config["model"] = ModelConfig.saved_dict(config["model"])
+    if "train" in config:
+        config["train"] = TrainConfig.saved_dict(config["train"])
     return config
 
 

@@ -187,10 +187,41 @@ def fit(
         _set_lr(optimizer, cfg.lr)
 
 
+#: channels hidden together from an encoder in channel masking: a quarter, as co-smoothing
+#: (``heldout.cosmooth``, 4 groups by default) hides them
+MASK_GROUPS = 4
+
+
+def hidden_channels(
+    n: int,
+    c_neural: int,
+    c_behavior: int | None,
+    fraction: float,
+    gen: torch.Generator,
+    device: torch.device,
+) -> dict[str, torch.Tensor] | None:
+    """Channel masking of one mini-batch: with probability ``fraction`` a trial has a random
+    quarter of one modality's channels (neural or behavior, equally often) hidden from the
+    encoders. Returns per modality an (n, C) boolean mask, or None when nothing is hidden."""
+    if fraction <= 0:
+        return None
+    sizes = {"neural": c_neural} if c_behavior is None else {"neural": c_neural, "behavior": c_behavior}
+    u = torch.rand(n, generator=gen)
+    which = torch.randint(len(sizes), (n,), generator=gen)
+    out = {}
+    for k, (name, c) in enumerate(sizes.items()):
+        k_hide = max(1, c // MASK_GROUPS) if c > 1 else 0
+        rank = torch.rand(n, c, generator=gen).argsort(dim=1).argsort(dim=1)
+        chosen = ((u < fraction) & (which == k)).unsqueeze(1)
+        out[name] = (chosen & (rank < k_hide)).to(device)
+    return out
+
+
 def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop, warmup):
     """The loop of :func:`fit` (which sets and restores the learning rate around it)."""
     gen = torch.Generator().manual_seed(cfg.seed + len(history))
     cm_gen = torch.Generator().manual_seed(10_007 + cfg.seed + len(history))
+    mask_gen = torch.Generator().manual_seed(20_011 + cfg.seed + len(history))
     cross = cfg.cross_modal if behavior is not None else 0.0
     torch.manual_seed(cfg.seed + len(history))
     N = neural.shape[0]
@@ -219,11 +250,15 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
                 encoders[u < cross] = ENCODE_BEHAVIOR
                 encoders[u < cross / 2] = ENCODE_NEURAL
                 encoders = encoders.to(neural.device)
+            hidden = hidden_channels(
+                len(idx), neural.shape[-1], None if behavior is None else behavior.shape[-1],
+                cfg.channel_masking, mask_gen, neural.device,
+            )
             failure = None
             try:
                 terms = elbo_terms(
                     model, neural[idx], None if behavior is None else behavior[idx], beta,
-                    cfg.n_samples, encoders=encoders,
+                    cfg.n_samples, encoders=encoders, hidden=hidden,
                 )
                 loss = terms.loss * (N / len(idx)) / N
                 if not torch.isfinite(loss):

@@ -19,7 +19,7 @@ MODEL_OPTIONS = (
     "private_neural",
     "private_behavior",
 )
-TRAIN_OPTIONS = ("epochs", "lr", "batch_size", "cross_modal", "seed", "device")
+TRAIN_OPTIONS = ("epochs", "lr", "batch_size", "cross_modal", "channel_masking", "seed", "device")
 PRIOR_OPTIONS = ("length_scale_init", "prune_threshold", "kernel")
 
 

@@ -49,6 +49,11 @@ def _masked(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(obs, y, torch.zeros_like(y)), obs.to(y.dtype)
 
 
+def _hide(y: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """``y`` (N, T, C) with the channels marked in ``channels`` (N, C) set missing (NaN)."""
+    return torch.where(channels.unsqueeze(1), torch.full_like(y, float("nan")), y)
+
+
 def elbo_terms(
     model: MMGPVAEModule,
     neural: torch.Tensor,
@@ -56,12 +61,15 @@ def elbo_terms(
     beta: float = 1.0,
     n_samples: int = 1,
     encoders: torch.Tensor | None = None,
+    hidden: dict[str, torch.Tensor] | None = None,
 ) -> ElboTerms:
     """neural (N, T, C_A), behavior (N, T, C_B) or None; NaN = missing, masked out.
 
     ``encoders`` (N,) integer codes, optional: which encoders build each trial's posterior —
     ``ENCODE_BOTH`` (0), ``ENCODE_NEURAL`` (1: neural encoder alone) or ``ENCODE_BEHAVIOR``
     (2: behavior encoder alone). The likelihood scores every modality given, whatever the code.
+    ``hidden``, optional: per modality an (N, C) boolean mask of channels hidden from the
+    encoders (seen as missing), still scored by the likelihood.
     """
     enc_n, enc_b = neural, behavior
     if encoders is not None and behavior is not None:
@@ -69,6 +77,11 @@ def elbo_terms(
         hide_n = (encoders == ENCODE_BEHAVIOR).view(-1, 1, 1)
         enc_b = torch.where(hide_b, torch.full_like(behavior, float("nan")), behavior)
         enc_n = torch.where(hide_n, torch.full_like(neural, float("nan")), neural)
+    if hidden is not None:
+        if "neural" in hidden:
+            enc_n = _hide(enc_n, hidden["neural"])
+        if "behavior" in hidden and enc_b is not None:
+            enc_b = _hide(enc_b, hidden["behavior"])
     post = model.posterior(enc_n, enc_b)
     z_mean = z_var = samples = None
     zero = neural.new_zeros(neural.shape[0])
