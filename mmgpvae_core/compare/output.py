@@ -89,7 +89,10 @@ def _figure(result: Comparison, new_figure):
         )
     ax.set_xticks(x, [*chans, "pooled"], rotation=30, ha="right")
     ax.set_ylabel("held-out R²")
-    ax.set_title(f"Behavior from neural activity, held out: {result.folds_description}", fontsize=8)
+    import textwrap
+
+    title = f"Behavior from neural activity; held out: {result.folds_description}"
+    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=8)
     ax.axhline(0, color="0.5", lw=0.5)
     ax.legend(fontsize=7, ncol=len(methods))
     _stretch(fig, grid, ex, chans[:n_show], methods, colors)
@@ -123,7 +126,7 @@ def _stretch(fig, grid, ex: dict, chans: list[str], methods: list[str], colors) 
         for m in methods:
             if m in ex["methods"]:
                 ax.plot(t[keep], ex["methods"][m][keep, j], color=colors[m], lw=0.9, label=m)
-        ax.set_ylabel(name, fontsize=8)
+        ax.set_ylabel(f"{name}\n(file units)", fontsize=8)
         if j == 0:
             ax.legend(fontsize=6, ncol=len(methods) + 1, loc="upper right")
     ax.set_xlabel("session time (s)" if ex.get("time_is_session") else "time in trial (s)")
