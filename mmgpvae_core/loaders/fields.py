@@ -117,6 +117,22 @@ def channel_names(arrays: list[tuple[str, np.ndarray]]) -> list[str]:
     return out
 
 
+def samples_shape_error(source: str | Path, key: str, arr: np.ndarray) -> DataError:
+    """The error for a named array that is neither ``(time, channels)`` nor a trial tensor."""
+    return DataError(
+        source, key, f"shape {arr.shape}; expected (time, channels) or (trials, time, channels)"
+    )
+
+
+def check_same_ndim(
+    source: str | Path, names: Sequence[str], arrays: list[tuple[str, np.ndarray]]
+) -> None:
+    """Arrays joined as channels must be all 2-D or all 3-D."""
+    if len({a.ndim for _, a in arrays}) > 1:
+        found = ", ".join(f"{n} {a.shape}" for n, a in arrays)
+        raise DataError(source, ",".join(names), f"{found}; expected all 2-D or all 3-D to join")
+
+
 def join_channels(source: str | Path, arrays: list[tuple[str, np.ndarray]]) -> np.ndarray:
     """Arrays ``(…, channels)`` side by side along channels; their other axes must agree."""
     if len(arrays) == 1:

@@ -17,10 +17,12 @@ from mmgpvae_core.loaders.checks import load_npy, npz_array, npz_header, open_np
 from mmgpvae_core.loaders.fields import (
     TRANSPOSE_SUFFIX,
     channel_names,
+    check_same_ndim,
     choose_error,
     field_names,
     join_channels,
     resolve,
+    samples_shape_error,
 )
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nwb")
@@ -317,15 +319,9 @@ def _named_arrays(
             arr = arr.T
         arr = arr[:, None] if arr.ndim == 1 else arr
         if arr.ndim not in (2, 3):
-            raise DataError(
-                path,
-                key,
-                f"shape {arr.shape}; expected (time, channels) or (trials, time, channels)",
-            )
+            raise samples_shape_error(path, key, arr)
         out.append((key, arr))
-    if len({a.ndim for _, a in out}) > 1:
-        found = ", ".join(f"{n} {a.shape}" for n, a in out)
-        raise DataError(path, ",".join(names), f"{found}; expected all 2-D or all 3-D to join")
+    check_same_ndim(path, names, out)
     return out
 
 

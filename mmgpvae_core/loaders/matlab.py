@@ -23,11 +23,13 @@ from mmgpvae_core.loaders.fields import (
     TIME_VARS,
     TRANSPOSE_SUFFIX,
     channel_names,
+    check_same_ndim,
     choose_error,
     field_names,
     join_channels,
     orient,
     resolve,
+    samples_shape_error,
     time_vector,
 )
 from mmgpvae_core.loaders.recording import Recording
@@ -206,15 +208,9 @@ def _arrays(
                 hints.append((int(other_samples), "the other modality"))
             arr = orient(path, key, arr, hints, role, shapes)
         elif arr.ndim != 3:
-            raise DataError(
-                path,
-                key,
-                f"shape {arr.shape}; expected (time, channels) or (trials, time, channels)",
-            )
+            raise samples_shape_error(path, key, arr)
         out.append((key, arr))
-    if len({a.ndim for _, a in out}) > 1:
-        found = ", ".join(f"{n} {a.shape}" for n, a in out)
-        raise DataError(path, ",".join(names), f"{found}; expected all 2-D or all 3-D to join")
+    check_same_ndim(path, names, out)
     return out
 
 
