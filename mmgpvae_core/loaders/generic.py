@@ -13,17 +13,8 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import DataError, Dataset, file_checksum, real_dtype_problem
+from mmgpvae_core.loaders import fields
 from mmgpvae_core.loaders.checks import load_npy, npz_array, npz_header, open_npz, read_h5
-from mmgpvae_core.loaders.fields import (
-    TRANSPOSE_SUFFIX,
-    channel_names,
-    check_same_ndim,
-    choose_error,
-    field_names,
-    join_channels,
-    resolve,
-    samples_shape_error,
-)
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".nwb")
 
@@ -54,7 +45,7 @@ def _from_mapping(
             data = np.concatenate([train, valid], axis=0)
     else:
         found = shapes() if shapes else {k: () for k in sorted(keys)}
-        raise choose_error(
+        raise fields.choose_error(
             path, found, role, "expected an array 'data' of shape (trials, time, channels)"
         )
     data = np.asarray(data)
@@ -306,7 +297,7 @@ def _named_arrays(
     """The arrays ``names`` call for, as ``(time, channels)`` or ``(trials, time, channels)``."""
     out = []
     for name in names:
-        key, transposed = resolve(path, name, shapes, role)
+        key, transposed = fields.resolve(path, name, shapes, role)
         arr = np.asarray(get(key))
         problem = real_dtype_problem(arr.dtype)
         if problem:
@@ -314,24 +305,24 @@ def _named_arrays(
         if transposed:
             if arr.ndim != 2:
                 raise DataError(
-                    path, name, f"shape {arr.shape}; {TRANSPOSE_SUFFIX} is for a matrix"
+                    path, name, f"shape {arr.shape}; {fields.TRANSPOSE_SUFFIX} is for a matrix"
                 )
             arr = arr.T
         arr = arr[:, None] if arr.ndim == 1 else arr
         if arr.ndim not in (2, 3):
-            raise samples_shape_error(path, key, arr)
+            raise fields.samples_shape_error(path, key, arr)
         out.append((key, arr))
-    check_same_ndim(path, names, out)
+    fields.check_same_ndim(path, names, out)
     return out
 
 
 def _read_fields(path: Path, get, shapes: dict[str, tuple], attrs: dict[str, Any], names, role):
     """Named arrays of an HDF5 / NPZ file joined as channels: a Dataset (3-D) or a Recording."""
     arrays = _named_arrays(path, get, shapes, names, role)
-    data = join_channels(path, arrays)
+    data = fields.join_channels(path, arrays)
     keys = set(shapes)
     in_file = _strings(get("channel_names")) if "channel_names" in keys else []
-    ch = in_file if len(in_file) == data.shape[-1] else channel_names(arrays)
+    ch = in_file if len(in_file) == data.shape[-1] else fields.channel_names(arrays)
     label = ",".join(names)
     if data.ndim == 3:
         return _tensor(path, data, label, get, keys, attrs, ch)
@@ -345,7 +336,7 @@ def read_generic(
     ``field`` names the arrays to read instead (HDF5, NPZ)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    names = field_names(path, field)
+    names = fields.field_names(path, field)
     if names and suffix in HDF5_SUFFIXES:
         with _open_h5(path) as f:
             attrs = {k: f.attrs[k] for k in f.attrs}
