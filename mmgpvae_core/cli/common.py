@@ -150,6 +150,17 @@ def model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- many fits
+def add_folds_argument(p, default: int, gap: bool = False) -> None:
+    """``--folds`` of a cross-validated command (sweep, null-test); ``gap``: the sweep leaves
+    one window unused beside each validation block of a continuous session."""
+    beside = " (one window left unused beside each validation block)" if gap else ""
+    p.add_argument(
+        "--folds", type=int, default=default,
+        help=f"cross-validation folds: contiguous blocks of windows for a continuous session"
+        f"{beside}, else trials stratified by condition",
+    )
+
+
 def add_execution_arguments(p: argparse.ArgumentParser) -> None:
     """Where many fits run, and their progress lines (null-test, consistency)."""
     p.add_argument("--ray-address", help="run on this Ray cluster ('local' starts one here)")

@@ -11,6 +11,7 @@ import numpy as np
 from mmgpvae_core.cli.common import (
     add_data_arguments,
     add_execution_arguments,
+    add_folds_argument,
     add_model_arguments,
     fail,
     fit_line,
@@ -158,11 +159,7 @@ def add_null_test_parser(sub) -> None:
         help="re-pair behavior trials only within each condition: tests trial-by-trial "
         "coupling beyond what the task (the condition) explains",
     )
-    n.add_argument(
-        "--folds", type=int, default=2,
-        help="cross-validation folds: contiguous blocks of windows for a continuous session, "
-        "else trials stratified by condition",
-    )
+    add_folds_argument(n, 2)
     n.add_argument("--out", required=True, help="one row per fit (.csv)")
     n.add_argument("--plot", help="null distribution with the real score (.png/.pdf/.svg)")
     add_execution_arguments(n)

@@ -8,6 +8,7 @@ from typing import Any
 
 from mmgpvae_core.cli.common import (
     add_data_arguments,
+    add_folds_argument,
     add_likelihood_arguments,
     fail,
     fits_device,
@@ -140,12 +141,7 @@ def add_parser(sub) -> None:
     w.add_argument("--shared", default="0-4", help="shared dimensions to try, e.g. 0-4 or 1,2,3")
     w.add_argument("--private-neural", default="0-2", help="private neural dimensions to try")
     w.add_argument("--private-behavior", default="0-2", help="private behavior dimensions to try")
-    w.add_argument(
-        "--folds", type=int, default=3,
-        help="cross-validation folds: contiguous blocks of windows for a continuous session "
-        "(one window left unused beside each validation block), else trials stratified by "
-        "condition",
-    )
+    add_folds_argument(w, 3, gap=True)
     w.add_argument(
         "--grow", type=int, nargs="?", const=3, default=0, metavar="N",
         help="while the chosen split takes the largest value tried for a subspace, add the "
