@@ -144,6 +144,8 @@ class Matern(Kernel):
     differentiable: ν = ½ is the Ornstein–Uhlenbeck process (abrupt changes)."""
 
     nu: ClassVar[float]
+    #: k(τ)/σ² = (Σ_i coefs[i] (√(2ν) r)^i) exp(−√(2ν) r), r = |τ|/ℓ (half-integer ν)
+    coefs: ClassVar[tuple[float, ...]]
 
     def log_spectral_density(self, omega, length_scale, variance):
         nu = self.nu
@@ -156,11 +158,11 @@ class Matern(Kernel):
         # (1 + ω²/λ²)^{−(ν+½)} ≥ ε ⇔ ω ≤ λ √(ε^{−1/(ν+½)} − 1), λℓ = √(2ν)
         return math.sqrt(2.0 * self.nu) * math.sqrt(prune_threshold ** (-1.0 / (self.nu + 0.5)) - 1)
 
-    def _poly_exp(self, r, coefs: tuple[float, ...]):
-        """(Σ_i coefs[i] (√(2ν) r)^i) exp(−√(2ν) r) for r = |τ|/ℓ."""
+    def correlation(self, tau, length_scale):
+        r = _xp(tau).abs(tau) / length_scale
         xp = _xp(r)
         a = math.sqrt(2.0 * self.nu) * r
-        return sum(c * a**i for i, c in enumerate(coefs)) * xp.exp(-a)
+        return sum(c * a**i for i, c in enumerate(self.coefs)) * xp.exp(-a)
 
 
 @register
@@ -170,9 +172,7 @@ class Matern12(Matern):
     name = "matern12"
     label = "Matérn ½"
     nu = 0.5
-
-    def correlation(self, tau, length_scale):
-        return self._poly_exp(_xp(tau).abs(tau) / length_scale, (1.0,))
+    coefs = (1.0,)
 
 
 @register
@@ -182,9 +182,7 @@ class Matern32(Matern):
     name = "matern32"
     label = "Matérn 3/2"
     nu = 1.5
-
-    def correlation(self, tau, length_scale):
-        return self._poly_exp(_xp(tau).abs(tau) / length_scale, (1.0, 1.0))
+    coefs = (1.0, 1.0)
 
 
 @register
@@ -194,9 +192,7 @@ class Matern52(Matern):
     name = "matern52"
     label = "Matérn 5/2"
     nu = 2.5
-
-    def correlation(self, tau, length_scale):
-        return self._poly_exp(_xp(tau).abs(tau) / length_scale, (1.0, 1.0, 1.0 / 3.0))
+    coefs = (1.0, 1.0, 1.0 / 3.0)
 
 
 def padding_for(names: Iterable[str], rbf_padding: float) -> float:
