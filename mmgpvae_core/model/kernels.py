@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from mmgpvae_core.config import SUBSPACES, subspace_kernels
+from mmgpvae_core.model.registry import lookup
 
 KERNEL_CLASSES: dict[str, type[Kernel]] = {}
 
@@ -98,12 +99,7 @@ def register(cls: type[Kernel]) -> type[Kernel]:
 
 
 def kernel_class(name: str) -> type[Kernel]:
-    try:
-        return KERNEL_CLASSES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown kernel {name!r}; expected one of {sorted(KERNEL_CLASSES)}"
-        ) from None
+    return lookup(KERNEL_CLASSES, name, "kernel")
 
 
 def make_kernel(name: str) -> Kernel:

@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from mmgpvae_core.config import AUTO
 from mmgpvae_core.model.prior import inv_softplus
+from mmgpvae_core.model.registry import lookup
 from mmgpvae_core.model.values import WITNESSES, ValueSummary, nan_moments
 
 #: Dataset.kind values (set by the loaders) that say what a signal is, whatever its values.
@@ -154,13 +155,8 @@ def register(cls: type[Likelihood]) -> type[Likelihood]:
 
 
 def likelihood_class(name: str) -> type[Likelihood]:
-    try:
-        return LIKELIHOOD_CLASSES[name]
-    except KeyError:
-        hint = " (resolve 'auto' from the data first)" if name == AUTO else ""
-        raise ValueError(
-            f"unknown likelihood {name!r}{hint}; expected one of {sorted(LIKELIHOOD_CLASSES)}"
-        ) from None
+    hint = " (resolve 'auto' from the data first)" if name == AUTO else ""
+    return lookup(LIKELIHOOD_CLASSES, name, "likelihood", hint)
 
 
 def make_likelihood(name: str, n_channels: int) -> Likelihood:
