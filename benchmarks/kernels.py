@@ -26,6 +26,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import time_to_fit as ttf  # noqa: E402  (its replace_section)
 
 from mmgpvae_core.api import MMGPVAE  # noqa: E402
 from mmgpvae_core.config import KERNELS  # noqa: E402
@@ -97,18 +100,6 @@ def markdown(rows: list[dict], seeds: list[int], epochs: int) -> str:
     return head + body
 
 
-def replace_section(path: Path, text: str) -> None:
-    """Put ``text`` in place of this benchmark's section of ``path`` (at the end if absent)."""
-    old = path.read_text()
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if nxt < 0 else old[nxt:])
-    path.write_text(new.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[11])
@@ -127,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(rows, a.seeds, a.epochs)
     print(text)
     if not a.no_write:
-        replace_section(Path(a.out), text)
+        ttf.replace_section(Path(a.out), SECTION, text)
     return 0
 
 
