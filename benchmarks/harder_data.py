@@ -76,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = ttf.markdown(SECTION, "harder_data.py", rows, a, facts, data)
     text += "\n" + bound_table(rows, a.seeds, make)
-    print(text)
-    if not a.no_write:
-        ttf.replace_section(Path(a.out), SECTION, text)
-    return 0
+    return ttf.publish(a, SECTION, text)
 
 
 if __name__ == "__main__":

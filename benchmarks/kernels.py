@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import time_to_fit as ttf  # noqa: E402  (its replace_section)
+import time_to_fit as ttf  # noqa: E402  (its publish)
 
 from mmgpvae_core.api import MMGPVAE  # noqa: E402
 from mmgpvae_core.config import KERNELS  # noqa: E402
@@ -116,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         sim_kw = dict(n_trials=8, n_time=24, n_neurons=8, n_keypoints=2)
     rows = run(a.seeds, a.kernels, a.epochs, sim_kw)
     text = markdown(rows, a.seeds, a.epochs)
-    print(text)
-    if not a.no_write:
-        ttf.replace_section(Path(a.out), SECTION, text)
-    return 0
+    return ttf.publish(a, SECTION, text)
 
 
 if __name__ == "__main__":

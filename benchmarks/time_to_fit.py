@@ -192,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "exported; R² = cross-validated R² of the exported latents against the truth."
     )
     text = markdown(SECTION, "time_to_fit.py", rows, a, facts, data)
-    print(text)
-    if not a.no_write:
-        replace_section(Path(a.out), SECTION, text)
-    return 0
+    return publish(a, SECTION, text)
 
 
 def markdown(section, script, rows, a, facts, data_text) -> str:
@@ -239,6 +236,14 @@ def markdown(section, script, rows, a, facts, data_text) -> str:
             ratio = np.mean([b["total_s"] / r["total_s"] for b, r in zip(ref, rs)])
             body += f"- {labels[0]} / {lab}: {ratio:.2f}× the time (mean of per-seed ratios)\n"
     return head + body
+
+
+def publish(a: argparse.Namespace, section: str, text: str) -> int:
+    """Print a benchmark's section and, unless ``--no-write``, put it in ``--out``; exit 0."""
+    print(text)
+    if not a.no_write:
+        replace_section(Path(a.out), section, text)
+    return 0
 
 
 def replace_section(path: Path, section: str, text: str) -> None:
