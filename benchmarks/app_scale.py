@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale  # noqa: E402  (its session writers)
+import time_to_fit as ttf  # noqa: E402  (its --smoke option)
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## App at scale"
@@ -144,11 +145,7 @@ def main() -> None:
     p.add_argument("--window", type=float, default=4.0)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--write", action="store_true", help=f"add '{SECTION}' to RESULTS.md")
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="30 s of 10 units, 3 scrub steps, nothing written: only checks that the script "
-        "still runs",
-    )
+    ttf.add_smoke_argument(p, "30 s of 10 units, 3 scrub steps, nothing written")
     a = p.parse_args()
     if a.smoke:
         a.minutes, a.units, a.epochs, a.steps, a.write = 0.5, 10, 1, 3, False

@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import time_to_fit as ttf  # noqa: E402  (its --smoke option; this folder is on the path)
+
 N_TRIALS = 50  # per configuration of the T sweep (2 batches of 25)
 BATCH = 25
 N_NEURONS = 60
@@ -258,10 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--T", type=int, nargs="+", help="override the list of T values")
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="T 20 and 40, 10 trials, one epoch each, in this process, nothing written: only "
-        "checks that the script still runs",
+    ttf.add_smoke_argument(
+        p,
+        "T 20 and 40, 10 trials, one epoch each, in this process, nothing written",
     )
     args = p.parse_args(argv)
     if args.smoke:

@@ -20,6 +20,7 @@ import resource
 import time
 
 import numpy as np
+import time_to_fit as ttf  # its --smoke option (this folder is on the path)
 import torch
 
 
@@ -40,10 +41,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--edge", type=int, default=5)
     p.add_argument("--seed", type=int, default=3)
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="tiniest sizes (300 bins, 2 epochs): only checks that the script still runs",
-    )
+    ttf.add_smoke_argument(p, "tiniest sizes (300 bins, 2 epochs)")
     a = p.parse_args()
     if a.smoke:
         a.bins, a.window, a.epochs = 300, 30, 2

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import time_to_fit as ttf  # its --smoke option (this folder is on the path)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count())
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     p.add_argument("--no-write", action="store_true", help="print only")
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="12 trials, 1 shuffle, 1 epoch, 2 seeds, in this process; figures and CSVs to a "
-        "temporary folder, nothing written here: only checks that the script still runs",
+    ttf.add_smoke_argument(
+        p,
+        "12 trials, 1 shuffle, 1 epoch, 2 seeds, in this process; figures and CSVs to a "
+        "temporary folder, nothing written here",
     )
     a = p.parse_args(argv)
     if a.smoke:

@@ -23,6 +23,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import time_to_fit as ttf  # its --smoke option (this folder is on the path)
 
 
 def write_suite2p(root: Path, n_roi: int, n_frames: int, fs: float) -> Path:
@@ -74,10 +75,7 @@ def main() -> None:
     p.add_argument("--keypoints", type=int, default=20)
     p.add_argument("--bin-size", type=float, default=0.1)
     p.add_argument("--dlc-format", choices=("h5", "csv"), default="h5")
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="30 s of 20 ROIs and 2 keypoints: only checks that the script still runs",
-    )
+    ttf.add_smoke_argument(p, "30 s of 20 ROIs and 2 keypoints")
     a = p.parse_args()
     if a.smoke:
         a.minutes, a.rois, a.keypoints = 0.5, 20, 2

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import time_to_fit as ttf  # its --smoke option (this folder is on the path)
 
 HERE = Path(__file__).resolve().parent
 
@@ -77,10 +78,10 @@ def main() -> int:
         action="store_true",
         help="private neural = private behavior (15 splits instead of 45, a third of the time)",
     )
-    p.add_argument(
-        "--smoke", action="store_true",
-        help="12 trials, 2 splits, 1 epoch, in this process; CSV and PNG to a temporary folder, "
-        "nothing appended: only checks that the script still runs",
+    ttf.add_smoke_argument(
+        p,
+        "12 trials, 2 splits, 1 epoch, in this process; CSV and PNG to a temporary folder, "
+        "nothing appended",
     )
     a = p.parse_args()
     if a.smoke:

@@ -51,8 +51,7 @@ STANDARD = {"n_trials": 90, "n_time": 80, "n_neurons": 50, "n_keypoints": 6}
 #: ``--smoke``: the smallest data that still fits and scores
 SMOKE_SIZE = {"n_trials": 12, "n_time": 30, "n_neurons": 10, "n_keypoints": 2}
 SMOKE_HELP = (
-    "one seed, 12 trials, 2 epochs, runs 'old' and 'new' (no baseline), nothing written: only "
-    "checks that the script still runs"
+    "one seed, 12 trials, 2 epochs, runs 'old' and 'new' (no baseline), nothing written"
 )
 
 
@@ -121,8 +120,16 @@ def parser(doc: str, seeds: list[int]) -> argparse.ArgumentParser:
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--_worker", help=argparse.SUPPRESS)
-    p.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    add_smoke_argument(p, SMOKE_HELP)
     return p
+
+
+def add_smoke_argument(p: argparse.ArgumentParser, runs: str) -> None:
+    """``--smoke``, which every benchmark takes: ``runs`` says what it runs (the tiniest sizes),
+    only to check that the script still runs (``tests/gui/test_benchmarks_smoke.py``)."""
+    p.add_argument(
+        "--smoke", action="store_true", help=f"{runs}: only checks that the script still runs"
+    )
 
 
 def apply_smoke(a: argparse.Namespace) -> dict:
