@@ -136,7 +136,8 @@ def stitch(
     return st.result()
 
 
-def _windows_of(x: np.ndarray, starts: np.ndarray, W: int) -> np.ndarray:
+def windows_of(x: np.ndarray, starts: np.ndarray, W: int) -> np.ndarray:
+    """(len(starts), W, channels): the windows of ``x`` (bins, channels) starting at ``starts``."""
     return np.stack([x[s : s + W] for s in starts])
 
 
@@ -173,10 +174,10 @@ def continuous_latents(
     stitchers: dict[str, Stitcher] = {}
     for b in range(0, len(starts), batch_windows):
         chunk = starts[b : b + batch_windows]
-        nd = Dataset(_windows_of(x_a, chunk, W), source=neural.source, field=neural.field)
+        nd = Dataset(windows_of(x_a, chunk, W), source=neural.source, field=neural.field)
         bd = None
         if x_b is not None:
-            bd = Dataset(_windows_of(x_b, chunk, W), source=behavior.source, field=behavior.field)
+            bd = Dataset(windows_of(x_b, chunk, W), source=behavior.source, field=behavior.field)
         for name, post in model.latent_posterior(nd, bd).items():
             stitchers.setdefault(name, Stitcher(starts, W, n_bins))
             stitchers[name].add(b, post["mean"], post["var"])

@@ -17,6 +17,7 @@ predictions have no seams at window edges, as the baselines' lags have none.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def segments(ds: Dataset, idx: np.ndarray, continuous: bool) -> list[np.ndarray]
 def _model_prediction(model, x_a, x_b, target: str, window: int | None) -> np.ndarray:
     """(bins, channels) of ``target`` predicted from one modality's segment (the other None):
     as trials (``window`` None: the segment is one trial) or stitched windows."""
-    from mmgpvae_core.continuous import BATCH_ELEMENTS, Stitcher, _windows_of, window_starts
+    from mmgpvae_core.continuous import BATCH_ELEMENTS, Stitcher, window_starts, windows_of
     from mmgpvae_core.heldout import predict
 
     x = x_a if x_a is not None else x_b
@@ -95,7 +96,7 @@ def _model_prediction(model, x_a, x_b, target: str, window: int | None) -> np.nd
     st = Stitcher(starts, window, len(x))
     batch = max(1, BATCH_ELEMENTS // (window * x.shape[1]))
     for b in range(0, len(starts), batch):
-        w = _windows_of(x, starts[b : b + batch], window)
+        w = windows_of(x, starts[b : b + batch], window)
         mean = predict(model, w if x_a is not None else None, w if x_b is not None else None)[
             target
         ]["mean"]
@@ -182,7 +183,7 @@ def run_compare(
     lik = resolve_likelihood(settings.model_kwargs.get("neural_likelihood", "auto"), neural)
     counts = likelihood_class(lik.name).counts
     kwargs = {**settings.model_kwargs, "neural_likelihood": lik.name}
-    settings = CompareSettings(**{**settings.__dict__, "model_kwargs": kwargs})
+    settings = dataclasses.replace(settings, model_kwargs=kwargs)
     window = neural.n_time if continuous else None
     names = {"behavior_from_neural": behavior.channel_names, "neural_from_behavior": neural.channel_names}
     records: list[tuple] = []
