@@ -56,6 +56,18 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background="w", foreground="k", antialias=True, imageAxisOrder="row-major")
 
 
+def labelled_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    """A plot in the controls' and comparison's look: title, both axes labelled, a faint
+    horizontal grid, no context menu."""
+    plot = pg.PlotWidget()
+    plot.setTitle(title)
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=False, y=True, alpha=0.2)
+    plot.setMenuEnabled(False)
+    return plot
+
+
 def legend_outside(
     plot: pg.PlotWidget, where: str = "below", columns: int = 1, spacing: int = 12
 ) -> pg.LegendItem:

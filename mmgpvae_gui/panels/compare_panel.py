@@ -40,10 +40,11 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.compare import CompareSettings, Comparison
+from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.data import Dataset
 from mmgpvae_gui.background import stop_and_wait
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
-from mmgpvae_gui.style import PALETTE, legend_outside
+from mmgpvae_gui.style import PALETTE, labelled_plot, legend_outside
 from mmgpvae_gui.worker import CompareWorker
 
 #: methods in the order every output lists them, with their names in the app
@@ -57,17 +58,6 @@ BEHAVIOR_METHODS = ("mmgpvae", "wiener", "wiener_causal")
 COLORS = dict(zip(METHODS, PALETTE))
 OBSERVED_COLOR = (0, 0, 0)
 STRETCH_S = 30.0  # the held-out stretch shown of a continuous session, as in the figure
-SPLIT_KEYS = ("shared", "private_neural", "private_behavior")
-
-
-def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
-    plot.setTitle(title)
-    plot.setLabel("bottom", x_label)
-    plot.setLabel("left", y_label)
-    plot.showGrid(x=False, y=True, alpha=0.2)
-    plot.setMenuEnabled(False)
-    return plot
 
 
 def _pooled(result: Comparison, method: str, direction: str, metric: str) -> dict | None:
@@ -136,8 +126,8 @@ class ComparePanel(QGroupBox):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         split = QHBoxLayout()
-        self.split_spins = {k: QSpinBox(minimum=0, maximum=20) for k in SPLIT_KEYS}
-        for label, key in zip("SAB", SPLIT_KEYS):
+        self.split_spins = {k: QSpinBox(minimum=0, maximum=20) for k in SUBSPACES}
+        for label, key in zip("SAB", SUBSPACES):
             split.addWidget(QLabel(label))
             split.addWidget(self.split_spins[key])
             self.split_spins[key].valueChanged.connect(self._on_split_spin_changed)
@@ -203,7 +193,7 @@ class ComparePanel(QGroupBox):
         return self.table
 
     def _build_plots(self, layout: QVBoxLayout) -> None:
-        self.r2_plot = _plot("Behavior from neural activity, held out", "", "held-out R²")
+        self.r2_plot = labelled_plot("Behavior from neural activity, held out", "", "held-out R²")
         self.r2_plot.setMouseEnabled(x=False, y=False)
         legend_outside(self.r2_plot, "below", columns=3)
         self.r2_bars: dict[str, pg.BarGraphItem] = {}
@@ -225,7 +215,7 @@ class ComparePanel(QGroupBox):
         channel_row.addWidget(self.channel_combo)
         channel_row.addStretch(1)
         layout.addLayout(channel_row)
-        self.stretch_plot = _plot(
+        self.stretch_plot = labelled_plot(
             "Held-out behavior, observed and predicted", "time (s)", "behavior (data units)"
         )
         legend_outside(self.stretch_plot, "below", columns=2)
@@ -247,13 +237,13 @@ class ComparePanel(QGroupBox):
         return self._worker is not None
 
     def split(self) -> tuple[int, int, int]:
-        return tuple(self.split_spins[k].value() for k in SPLIT_KEYS)  # type: ignore[return-value]
+        return tuple(self.split_spins[k].value() for k in SUBSPACES)  # type: ignore[return-value]
 
     def set_split(self, shared: int, private_neural: int, private_behavior: int,
                   source: str = "sweep") -> None:
         """Compare this split: ``source`` "sweep" (a sweep's choice, which the model panel's no
         longer replaces) or "model" (the model panel's, the default)."""
-        for key, v in zip(SPLIT_KEYS, (shared, private_neural, private_behavior)):
+        for key, v in zip(SUBSPACES, (shared, private_neural, private_behavior)):
             spin = self.split_spins[key]
             spin.blockSignals(True)
             spin.setValue(int(v))
@@ -270,7 +260,7 @@ class ComparePanel(QGroupBox):
 
     def settings(self) -> CompareSettings:
         kwargs = dict(self._get_model_kwargs())
-        kwargs.update(zip(SPLIT_KEYS, self.split()))
+        kwargs.update(zip(SUBSPACES, self.split()))
         kwargs["epochs"] = self.epochs_spin.value()
         folds = self.heldout_combo.currentIndex() == 1
         return CompareSettings(

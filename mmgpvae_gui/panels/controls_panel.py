@@ -52,22 +52,12 @@ from mmgpvae_core.figures.controls import (
 from mmgpvae_core.sweep import SweepSettings
 from mmgpvae_gui.background import stop_and_wait
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
-from mmgpvae_gui.style import PALETTE
+from mmgpvae_gui.style import PALETTE, labelled_plot
 from mmgpvae_gui.worker import ControlsWorker
 
 REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
 SHORT = {"shared": "S", "private_neural": "A", "private_behavior": "B"}  # as in the split row
 NULL_COLOR = (153, 153, 153)
-
-
-def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
-    plot.setTitle(title)
-    plot.setLabel("bottom", x_label)
-    plot.setLabel("left", y_label)
-    plot.showGrid(x=False, y=True, alpha=0.2)
-    plot.setMenuEnabled(False)
-    return plot
 
 
 class ControlsPanel(QGroupBox):
@@ -156,7 +146,7 @@ class ControlsPanel(QGroupBox):
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
 
-        self.null_plot = _plot("Null test", SCORE_LABEL, "shuffled fits")
+        self.null_plot = labelled_plot("Null test", SCORE_LABEL, "shuffled fits")
         self.null_bars = pg.BarGraphItem(
             x0=[], x1=[], height=[], brush=pg.mkBrush(*NULL_COLOR, 180), pen=pg.mkPen(None)
         )
@@ -175,7 +165,7 @@ class ControlsPanel(QGroupBox):
         self.null_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.null_label)
 
-        self.consistency_plot = _plot(
+        self.consistency_plot = labelled_plot(
             "Seed consistency",
             "canonical dimension (S shared, A private neural, B private behavior)",
             "canonical correlation",
