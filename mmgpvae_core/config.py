@@ -193,7 +193,11 @@ class ModelConfig(_Config):
     #: exp(raw): relative steps, so ℓ moves as fast from 8 to 3 bins as from 8 to 20) or
     #: "softplus" (ℓ = floor + softplus(raw): Adam's steps are ~lr bins; before issue 14)
     length_scale_param: str = "log"
-    marginal_variance: float = 1.0
+    marginal_variance: float = option(
+        1.0,
+        "prior variance of every latent's GP: the scale of the latents the decoders read "
+        "(default {default})",
+    )
     prune_threshold: float = option(
         1e-6,
         "drop frequencies whose prior variance is below this fraction of the largest "

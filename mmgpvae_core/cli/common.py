@@ -20,7 +20,7 @@ MODEL_OPTIONS = (
     "private_behavior",
 )
 TRAIN_OPTIONS = ("epochs", "lr", "batch_size", "cross_modal", "channel_masking", "seed", "device")
-PRIOR_OPTIONS = ("length_scale_init", "prune_threshold", "kernel")
+PRIOR_OPTIONS = ("length_scale_init", "prune_threshold", "kernel", "marginal_variance")
 
 
 def data_warnings_as_lines():

@@ -17,18 +17,31 @@ from mmgpvae_core.cli.common import (
 )
 
 
-def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
-    """The grid as ``make_grid`` keyword arguments (what ``--grow`` extends)."""
-    from mmgpvae_core.sweep import parse_floats, parse_kernels, parse_range
+def _grid_options() -> list[str]:
+    """The options ``sweep`` takes as a grid beside the split, with flags made from the config
+    fields as ``fit``'s are; --length-scale-init, --lr and --kernel have flags of their own."""
+    from mmgpvae_core.sweep import CLI_SWEEP_OPTIONS, HYPER_KEYS
 
-    return {
+    return [n for n in CLI_SWEEP_OPTIONS if n not in HYPER_KEYS]
+
+
+def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
+    """The grid as ``make_grid`` keyword arguments (what ``--grow`` extends); each option's
+    values are checked by the config (ValueError naming the flag)."""
+    from mmgpvae_core.sweep import parse_kernels, parse_option, parse_range
+
+    axes: dict[str, Any] = {
         "shared": parse_range(a.shared),
         "private_neural": parse_range(a.private_neural),
         "private_behavior": parse_range(a.private_behavior) if has_behavior else [0],
-        "length_scale_inits": parse_floats(a.length_scale_init),
-        "lrs": parse_floats(a.lr),
+        "length_scale_inits": parse_option("length_scale_init", a.length_scale_init),
+        "lrs": parse_option("lr", a.lr),
         "kernels": parse_kernels(a.kernel),
     }
+    for name in _grid_options():
+        if getattr(a, name, None):
+            axes[name] = parse_option(name, getattr(a, name))
+    return axes
 
 
 def _model_kwargs(a: argparse.Namespace, neural, behavior) -> dict[str, Any]:
@@ -48,13 +61,16 @@ def _model_kwargs(a: argparse.Namespace, neural, behavior) -> dict[str, Any]:
 
 
 def _progress(a: argparse.Namespace):
+    from mmgpvae_core.sweep import format_value, swept
+
     def progress(done: int, total: int, row: dict) -> None:
         if not a.quiet:
+            options = "".join(f" {k}={format_value(v)}" for k, v in swept(row))
             print(
                 f"  [{done}/{total}] shared={row['shared']} private_neural="
                 f"{row['private_neural']} private_behavior={row['private_behavior']}"
-                f"{' kernel=' + row['kernel'] if row.get('kernel') else ''}: "
-                f"score {row['score']:.2f} ({row['status']})", file=sys.stderr, flush=True,
+                f"{options}: score {row['score']:.2f} ({row['status']})",
+                file=sys.stderr, flush=True,
             )
 
     return progress
@@ -157,15 +173,40 @@ def add_parser(sub) -> None:
     )
     w.add_argument("--jobs", type=int, help="local processes (default: all cores)")
     w.add_argument("--length-scale-init", help="initial length-scales to try, bins: a,b")
-    w.add_argument("--lr", help="learning rates to try: a,b")
+    w.add_argument("--lr", help="learning rates (step sizes) to try: a,b")
     w.add_argument(
         "--kernel", action="append", metavar="NAMES|SUBSPACE=NAME,...",
         help="GP kernels to try: rbf,matern12 (each for every latent); a per-subspace setting as "
         "for fit (shared=matern12,private_behavior=rbf) is one choice; repeat the option to "
         "add more. The best line then names the kernel",
     )
+    _add_grid_options(w)
     w.add_argument("--seed", type=int, default=0, help="seeds folds, channel groups and fits")
     w.add_argument("--device", help="device per fit (default cpu locally, auto on Ray)")
     w.add_argument("--save-fits", metavar="DIR", help="save each configuration's first-fold fit")
     w.add_argument("--quiet", action="store_true", help="no per-configuration progress lines")
     w.set_defaults(func=cmd_sweep)
+
+
+def _add_grid_options(w: argparse.ArgumentParser) -> None:
+    """A flag for each other model or training option of ``fit`` (``_grid_options``), taking
+    the values to try: "a,b", repeatable; the help is the config field's."""
+    from mmgpvae_core.sweep import flag, option_field
+
+    g = w.add_argument_group(
+        "options to try",
+        "any model or training option of fit, as values to try (a,b; repeat the option to add "
+        "more): every combination with every split is one configuration, and the best line "
+        "names the chosen value (NAME=VALUE)",
+    )
+    for name in _grid_options():
+        _, f = option_field(name)
+        what = (f.metadata.get("help") or name.replace("_", " ")).format(default=f.default)
+        if "default" not in what:
+            what += f" (default {f.default})"
+        choices = f.metadata.get("choices")
+        g.add_argument(
+            flag(name), dest=name, action="append",
+            metavar=",".join(choices) if choices else "A,B",
+            help=f"to try: {what}",
+        )

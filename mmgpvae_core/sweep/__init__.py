@@ -1,5 +1,6 @@
-"""Model selection: sweep latent splits (and optionally length-scale init, learning rate) with
-k-fold cross-validation, locally on every core or on a Ray cluster (Ray Tune).
+"""Model selection: sweep latent splits (and any model or training option: length-scale init,
+learning rate, kernel, decoders, pruning threshold, …) with k-fold cross-validation, locally on
+every core or on a Ray cluster (Ray Tune).
 
 The selection criterion
 -----------------------
@@ -44,17 +45,26 @@ a trials table are dealt at random, stratified by condition
 """
 
 from mmgpvae_core.sweep.grid import (
+    CLI_SWEEP_OPTIONS,
     HYPER_KEYS,
     SPLIT_KEYS,
+    SWEEP_OPTIONS,
+    check_option,
     config_name,
+    flag,
+    format_value,
     make_grid,
+    option_field,
     parse_floats,
     parse_kernels,
+    parse_option,
     parse_range,
+    swept,
 )
 from mmgpvae_core.sweep.grow import edge_dimensions, edge_line, extended, grow_sweep
 from mmgpvae_core.sweep.output import (
     CSV_COLUMNS,
+    csv_columns,
     format_table,
     plot_sweep,
     read_csv,
@@ -73,14 +83,23 @@ from mmgpvae_core.sweep.run import (
 from mmgpvae_core.sweep.selection import SweepResult, choose, select_best
 
 __all__ = [
+    "CLI_SWEEP_OPTIONS",
     "CSV_COLUMNS",
     "HYPER_KEYS",
     "METRICS",
     "SPLIT_KEYS",
+    "SWEEP_OPTIONS",
     "SweepResult",
     "SweepSettings",
+    "check_option",
     "choose",
     "config_name",
+    "csv_columns",
+    "flag",
+    "format_value",
+    "option_field",
+    "parse_option",
+    "swept",
     "edge_dimensions",
     "edge_line",
     "extended",

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS
+from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS, SWEEP_OPTIONS, format_value, swept
 from mmgpvae_core.sweep.run import METRICS
 from mmgpvae_core.sweep.selection import SweepResult
 
@@ -54,9 +54,24 @@ def write_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], path: str
     return path
 
 
+def swept_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The options beyond ``HYPER_KEYS`` that some row sets (``neural_decoder``, …), in
+    config field order."""
+    seen = {k for r in rows for k, _ in swept(r)}
+    return [k for k in SWEEP_OPTIONS if k in seen and k not in HYPER_KEYS]
+
+
+def csv_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """``CSV_COLUMNS`` with a column for each other option swept, after ``HYPER_KEYS``."""
+    cols = list(CSV_COLUMNS)
+    at = cols.index(HYPER_KEYS[-1]) + 1
+    return cols[:at] + swept_columns(rows) + cols[at:]
+
+
 def write_csv(result: SweepResult, path: str | Path) -> Path:
-    """One row per configuration (``CSV_COLUMNS``); ``chosen`` = 1 on the selected row."""
-    return write_rows(result.rows, CSV_COLUMNS, path)
+    """One row per configuration (``CSV_COLUMNS``, and a column per other option swept:
+    :func:`csv_columns`); ``chosen`` = 1 on the selected row."""
+    return write_rows(result.rows, csv_columns(result.rows), path)
 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:
@@ -73,17 +88,17 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     fig = new_figure(9.0, 3.6)
     ax1, ax2 = fig.subplots(1, 2)
     groups: dict[tuple, list[dict[str, Any]]] = {}
+    short = {"length_scale_init": "ℓ0"}
     for r in rows:
-        key = (r["private_neural"], r["private_behavior"], r.get("length_scale_init"), r.get("lr"))
-        key += (r.get("kernel"),)
+        key = (r["private_neural"], r["private_behavior"], *swept(r))
         groups.setdefault(key, []).append(r)
     for key, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         rs = sorted(rs, key=lambda r: r["shared"])
         x = [r["shared"] for r in rs]
         label = f"A={key[0]} B={key[1]}" + "".join(
-            f" {n}={v:g}" for n, v in zip(("ℓ0", "lr"), key[2:4]) if v is not None
+            f" {v}" if n == "kernel" else f" {short.get(n, n)}={format_value(v)}"
+            for n, v in key[2:]
         )
-        label += f" {key[4]}" if key[4] else ""
         ax1.errorbar(
             x,
             [r["score"] for r in rs],
@@ -119,7 +134,8 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     ax1.set_ylabel("held-out predictive log-lik. (nats/trial)")
     ax2.set_xlabel("shared dimensions")
     ax2.set_ylabel("R² behavior from neural (held out)")
-    ax1.legend(fontsize=6, ncol=2)
+    if len(groups) <= 12:  # more lines (a grid of options, say) leave no room for the axes
+        ax1.legend(fontsize=6, ncol=2)
     ax1.set_title(result.best_line().replace("best: ", "chosen: "), fontsize=8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +158,12 @@ def format_table(result: SweepResult, columns: Sequence[str] | None = None) -> s
             "chosen",
         )
     )
-    if columns is None and any(r.get("kernel") for r in result.rows):
-        cols.insert(len(SPLIT_KEYS), "kernel")
+    options: list[str] = []
+    if columns is None:  # a column for each option the sweep tried (the kernel first)
+        hyper = ("kernel", *HYPER_KEYS[:-1])
+        options = [k for k in hyper if any(r.get(k) is not None for r in result.rows)]
+        options += swept_columns(result.rows)
+        cols[len(SPLIT_KEYS):len(SPLIT_KEYS)] = options
     short = {"private_neural": "A", "private_behavior": "B", "shared": "S"}
     lines = ["| " + " | ".join(short.get(c, c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in result.rows:
@@ -152,6 +172,8 @@ def format_table(result: SweepResult, columns: Sequence[str] | None = None) -> s
             v = r.get(c)
             if c == "chosen":
                 cells.append("**←**" if v else "")
+            elif c in options:
+                cells.append("" if v is None else format_value(v))
             elif isinstance(v, float):
                 cells.append(
                     "" if not np.isfinite(v) else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS, config_name
+from mmgpvae_core.sweep.grid import HYPER_KEYS, SPLIT_KEYS, config_name, swept
 from mmgpvae_core.sweep.selection import SweepResult, choose
 
 METRICS = (
@@ -37,7 +37,8 @@ METRICS = (
 
 @dataclass
 class SweepSettings:
-    """What every configuration shares: folds, epochs, seed, other model/training options."""
+    """What every configuration shares: folds, epochs, seed, other model/training options
+    (``model_kwargs``; an option a configuration sweeps overrides them)."""
 
     folds: int = 3
     epochs: int = 150
@@ -104,6 +105,7 @@ def run_config(
     score = settings.scorer or evaluate
     torch.set_num_threads(1)
     row: dict[str, Any] = {k: config.get(k) for k in (*SPLIT_KEYS, *HYPER_KEYS)}
+    row.update(swept(config))
     row["n_latents"] = sum(int(config[k]) for k in SPLIT_KEYS)
     folds = session_folds(neural, settings.folds, settings.seed)
     row["folds"] = folds.kind
@@ -114,7 +116,7 @@ def run_config(
     epochs_run = 0
     row["status"], row["project"] = "ok", ""
     kwargs = dict(settings.model_kwargs)
-    kwargs.update({k: config[k] for k in HYPER_KEYS if config.get(k) is not None})
+    kwargs.update(swept(config))
     kwargs.setdefault("seed", settings.seed)
     for f, (train, val) in enumerate(folds):
         if should_stop is not None and should_stop():

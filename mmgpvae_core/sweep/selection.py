@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.sweep.grid import config_name
+from mmgpvae_core.sweep.grid import config_name, format_value, swept
 
 
 def select_best(rows: Sequence[dict[str, Any]]) -> tuple[int, str]:
@@ -49,6 +49,8 @@ class SweepResult:
         return None if self.best_index is None else self.rows[self.best_index]
 
     def best_line(self) -> str:
+        """``best: shared=S private_neural=A private_behavior=B`` and each option the chosen
+        configuration set (``kernel=NAME lr=0.01 neural_decoder=mlp …``)."""
         b = self.best
         if b is None:
             return "best: none"
@@ -56,7 +58,9 @@ class SweepResult:
             f"best: shared={b['shared']} private_neural={b['private_neural']} "
             f"private_behavior={b['private_behavior']}"
         )
-        return line + (f" kernel={b['kernel']}" if b.get("kernel") else "")
+        # every option the sweep set, as NAME=VALUE (the kernel first, as before other options
+        # could be swept): what to give ``fit`` for the chosen configuration
+        return line + "".join(f" {k}={format_value(v)}" for k, v in swept(b))
 
 
 def choose(rows: list[dict[str, Any]], cancelled: bool = False) -> SweepResult:
