@@ -13,8 +13,10 @@ what a fit learns ends in ``_`` (``module_``, ``history_``, ...). The names with
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from mmgpvae_core.model.kernels import padding_for
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.prior import length_scale_from_data
+from mmgpvae_core.model.sessions import MultiSessionModule
 from mmgpvae_core.training import (
     EpochReport,
     FitOutcome,
@@ -72,6 +75,53 @@ def _batches(*datasets: Dataset | None):
     step = max(1, BATCH_VALUES // max(1, per_trial))
     for start in range(0, given[0].n_trials, step):
         yield slice(start, start + step)
+
+
+#: what a session may be called: it names a group in the project file and a file on export
+SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: the fitted attributes that describe the sessions of a multi-session fit
+_SESSION_ATTRS = (
+    "sessions_", "session_data_", "session_shapes_", "session_data_configs_", "multi_",
+    "adapted_from_", "fixed_transforms_",
+)
+
+
+def check_session_names(names: list[str]) -> list[str]:
+    """``names`` as given, or ValueError for an empty, repeated or unusable one."""
+    names = [str(n) for n in names]
+    for n in names:
+        if not SESSION_NAME.match(n):
+            raise ValueError(
+                f"session name {n!r}: expected letters, digits, '_', '.' or '-' (it names a "
+                "file on export)"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"session names must differ; got {names}")
+    return names
+
+
+def check_sessions(
+    names: list[str], neural: list[Dataset], behavior: list[Dataset | None]
+) -> None:
+    """Sessions of one model: every one has behavior or none does, with the same channels
+    (the behavior encoder and decoder are shared); neural channels may differ. ValueError
+    naming the session, its file and what differs."""
+    first = behavior[0]
+    for name, nd, bd in zip(names, neural, behavior):
+        where = f"session '{name}' ({(bd or nd).source})"
+        if (bd is None) != (first is None):
+            raise ValueError(
+                f"{where}: {'no' if bd is None else 'a'} behavior file, but session "
+                f"'{names[0]}' has {'one' if first is not None else 'none'}; every session of "
+                "one model needs the same modalities"
+            )
+        if bd is not None and first is not None and list(bd.channel_names) != list(first.channel_names):
+            raise ValueError(
+                f"{where}: behavior channels {list(bd.channel_names)} differ from session "
+                f"'{names[0]}''s {list(first.channel_names)}; every session must record the same "
+                "behavior variables, in the same order (the behavior encoder and decoder are "
+                "shared)"
+            )
 
 
 def _fitted(name: str, doc: str) -> property:
@@ -186,10 +236,12 @@ class MMGPVAE:
             return None
         return torch.as_tensor(ds.data[rows], dtype=torch.float32, device=self.torch_device)
 
-    def _build(self, cfg: ModelConfig, neural: Dataset, behavior: Dataset | None) -> None:
-        if behavior is None and cfg.private_behavior > 0:
-            cfg = cfg.replace(private_behavior=0)
-        self.model_config_ = cfg
+    def _shapes(
+        self, cfg: ModelConfig, neurals: list[Dataset], behaviors: list[Dataset | None]
+    ) -> list[ModelShape]:
+        """Each session's :class:`ModelShape`: the length-scale from the first session's data,
+        one circular length for all (the prior's frequencies are shared)."""
+        neural, behavior = neurals[0], behaviors[0]
         arrays = [neural.data] + ([behavior.data] if behavior is not None else [])
         names = [cfg.neural_likelihood, cfg.behavior_likelihood][: len(arrays)]
         logs = [likelihood_class(name).counts for name in names]
@@ -197,20 +249,80 @@ class MMGPVAE:
         min_ell = cfg.min_length_scale or max(1.0, ell0 * cfg.min_length_scale_fraction)
         min_ell = min(min_ell, ell0)
         used = {cfg.kernels[s] for s in SUBSPACES if getattr(cfg, s) > 0}
-        self.shape_ = ModelShape(
-            n_neural=neural.n_channels,
-            n_behavior=0 if behavior is None else behavior.n_channels,
-            n_time=neural.n_time,
-            t_circ=circular_length(neural.n_time, ell0, padding_for(used, cfg.padding)),
-            length_scale_init=float(ell0),
-            min_length_scale=float(min_ell),
-            length_scale_param=cfg.length_scale_param,
+        t_circ = circular_length(
+            max(d.n_time for d in neurals), ell0, padding_for(used, cfg.padding)
         )
+        return [
+            ModelShape(
+                n_neural=nd.n_channels,
+                n_behavior=0 if bd is None else bd.n_channels,
+                n_time=nd.n_time,
+                t_circ=t_circ,
+                length_scale_init=float(ell0),
+                min_length_scale=float(min_ell),
+                length_scale_param=cfg.length_scale_param,
+            )
+            for nd, bd in zip(neurals, behaviors)
+        ]
+
+    def _build(self, cfg: ModelConfig, neural: Dataset, behavior: Dataset | None) -> None:
+        if behavior is None and cfg.private_behavior > 0:
+            cfg = cfg.replace(private_behavior=0)
+        self.model_config_ = cfg
+        self.shape_ = self._shapes(cfg, [neural], [behavior])[0]
         torch.manual_seed(self.seed)
         self.module_ = MMGPVAEModule(cfg, self.shape_).to(self.torch_device)
         self.module_.init_from_data(self._tensor(neural), self._tensor(behavior))
         self.optimizer_ = make_optimizer(self.module_, self.train_config)
         self.history_ = TrainingHistory()
+
+    def _build_sessions(
+        self,
+        cfg: ModelConfig,
+        neurals: list[Dataset],
+        behaviors: list[Dataset | None],
+        names: list[str],
+    ) -> None:
+        if behaviors[0] is None and cfg.private_behavior > 0:
+            cfg = cfg.replace(private_behavior=0)
+        self.model_config_ = cfg
+        shapes = self._shapes(cfg, neurals, behaviors)
+        torch.manual_seed(self.seed)
+        multi = MultiSessionModule.build(cfg, shapes).to(self.torch_device)
+        for view, nd in zip(multi.sessions, neurals):
+            view.init_modality("neural", self._tensor(nd))
+        if behaviors[0] is not None:  # the shared behavior parts: from every session's behavior
+            C = behaviors[0].n_channels
+            every = torch.cat([self._tensor(b).reshape(-1, C) for b in behaviors])  # type: ignore[union-attr]
+            multi.sessions[0].init_modality("behavior", every[None])
+        self._set_sessions(multi, names, shapes, [DataConfig() for _ in names])
+        self.adapted_from_, self.fixed_transforms_ = None, None
+        self.optimizer_ = make_optimizer(multi, self.train_config)
+        self.history_ = TrainingHistory()
+
+    def _set_sessions(
+        self,
+        multi: MultiSessionModule,
+        names: list[str],
+        shapes: list[ModelShape],
+        data_configs: list[DataConfig],
+    ) -> None:
+        self.multi_, self.sessions_, self.session_shapes_ = multi, list(names), list(shapes)
+        self.session_data_configs_ = list(data_configs)
+        self.module_, self.shape_ = multi.sessions[0], shapes[0]
+        self.data_config_ = data_configs[0]
+
+    def _trainable(self) -> list[torch.nn.Parameter] | None:
+        """What the optimizer trains: an adapted model only its sessions' own parameters (the
+        rest frozen), every other model all (None)."""
+        if not getattr(self, "adapted_from_", None):
+            return None
+        for p in self.multi_.parameters():
+            p.requires_grad_(False)
+        own = self.multi_.own_parameters()
+        for p in own:
+            p.requires_grad_(True)
+        return own
 
     def _forget(self) -> None:
         """Drop every fitted attribute: the estimator as its constructor left it."""
@@ -253,11 +365,26 @@ class MMGPVAE:
         on_epoch: Callable[[EpochReport], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         warmup: tuple[int, int] | None = None,
-        data_config: DataConfig | None = None,
+        data_config: DataConfig | list[DataConfig] | None = None,
+        names: list[str] | None = None,
     ) -> MMGPVAE:
         """Go on training the fitted model (its weights, optimizer and history) for ``epochs``
         (default: the ``epochs`` parameter) more; an unfitted one starts as ``fit`` does.
-        ``warmup``: continue the KL warm-up of an interrupted fit (``FitState.warmup``)."""
+        ``warmup``: continue the KL warm-up of an interrupted fit (``FitState.warmup``).
+
+        Several sessions: ``neural`` and ``behavior`` are lists, one entry per session (their
+        ``names``, default session0, session1, …; ``data_config`` a list too): one model with
+        a shared latent space (:mod:`~mmgpvae_core.model.sessions`)."""
+        if isinstance(neural, (list, tuple)):
+            return self._partial_fit_sessions(
+                neural, behavior, names, data_config, epochs=epochs, on_epoch=on_epoch,
+                should_stop=should_stop, warmup=warmup,
+            )
+        if self.is_multi_session:
+            raise ValueError(
+                f"this model holds {len(self.session_names)} sessions: continue it with lists "
+                "of every session's data (neural=[...], behavior=[...], names=[...])"
+            )
         neural_ds = _as_dataset(neural, "neural")
         behavior_ds = _as_dataset(behavior, "behavior")
         assert neural_ds is not None
@@ -292,6 +419,203 @@ class MMGPVAE:
         self.fit_state_ = None
         return self
 
+    def _partial_fit_sessions(
+        self, neural, behavior, names, data_config, **options: Any
+    ) -> MMGPVAE:
+        neurals = [_as_dataset(x, "neural") for x in neural]
+        behaviors = (
+            [None] * len(neurals) if behavior is None
+            else [_as_dataset(x, "behavior") for x in behavior]
+        )
+        if len(behaviors) != len(neurals) or not neurals:
+            raise ValueError(
+                f"{len(neurals)} neural and {len(behaviors)} behavior data sets: give one of "
+                "each per session"
+            )
+        names = check_session_names(names or [f"session{k}" for k in range(len(neurals))])
+        check_sessions(names, neurals, behaviors)  # type: ignore[arg-type]
+        fresh = not self.is_fitted
+        if not fresh and not self.is_multi_session:
+            raise ValueError("this model was fitted on one session: continue it with its data")
+        if not fresh and names != self.session_names:
+            raise ValueError(
+                f"continue training on the model's sessions {self.session_names}; got {names}"
+            )
+        cfg = self.model_config
+        if fresh:
+            choices = self.resolve_likelihoods(neurals[0], behaviors[0])
+            cfg = cfg.replace(**{f"{m}_likelihood": c.name for m, c in choices.items()})
+        for nd, bd in zip(neurals, behaviors):
+            check_for_likelihood(nd, cfg.neural_likelihood)
+            if bd is not None:
+                check_for_likelihood(bd, cfg.behavior_likelihood)
+            check_pair(nd, bd)
+        if fresh:
+            self._build_sessions(cfg, neurals, behaviors, names)  # type: ignore[arg-type]
+        else:
+            for name, nd, shape in zip(names, neurals, self.session_shapes_):
+                if (nd.n_channels, nd.n_time) != (shape.n_neural, shape.n_time):
+                    raise ValueError(
+                        f"session '{name}': continue training on data of the model's shape "
+                        f"({shape.n_neural} channels × {shape.n_time} bins); got "
+                        f"{nd.n_channels} × {nd.n_time}"
+                    )
+        if data_config is not None:
+            configs = list(data_config) if isinstance(data_config, (list, tuple)) else [data_config]
+            self.session_data_configs_ = configs
+            self.data_config_ = configs[0]
+        self.session_data_ = list(zip(neurals, behaviors))
+        self.neural_, self.behavior_ = self.session_data_[0]
+        train = self.train_config
+        if options["epochs"] is not None:
+            train = train.replace(epochs=options["epochs"])
+        self.outcome_ = fit(
+            self.multi_,
+            [self._tensor(nd) for nd in neurals],
+            [self._tensor(bd) for bd in behaviors],
+            train,
+            optimizer=self.optimizer_,
+            history=self.history_,
+            on_epoch=options["on_epoch"],
+            should_stop=options["should_stop"],
+            warmup=options["warmup"],
+        )
+        self.fit_state_ = None
+        return self
+
+    def new_sessions(
+        self,
+        neural: list[Any],
+        behavior: list[Any],
+        names: list[str],
+        *,
+        data_configs: list[DataConfig] | None = None,
+        source: str = "",
+    ) -> MMGPVAE:
+        """A new model of new sessions in this fitted model's latent space, ready to train
+        with ``partial_fit`` (:meth:`add_sessions` does both)
+        (``mmgpvae fit --sessions NEW.csv --from RUN``): everything shared (the GP prior, the
+        behavior encoder and decoder, the neural encoder past its read-in) is copied and kept
+        fixed; each new session's own neural read-in and read-out are learned — here the
+        read-out, from latents inferred from the behavior alone; then, in ``partial_fit``,
+        both on the full ELBO.
+        The shared and private-behavior latents are in this model's display coordinates. This
+        model is left as it was."""
+        from mmgpvae_core.training import fit_readout
+
+        src = self.require_fitted()
+        if not src.has_behavior:
+            raise ValueError(
+                "a new session joins a fitted model through its behavior, and this model has none"
+            )
+        neurals = [_as_dataset(x, "neural") for x in neural]
+        behaviors = [_as_dataset(x, "behavior") for x in behavior]
+        names = check_session_names(names)
+        if len(neurals) != len(behaviors) or len(neurals) != len(names) or not names:
+            raise ValueError("give one neural and one behavior data set per new session")
+        ref = self.behavior if self.behavior is not None else behaviors[0]
+        check_sessions(["(fitted model)", *names], [self.neural, *neurals], [ref, *behaviors])
+        cfg = self.model_config
+        for name, nd, bd in zip(names, neurals, behaviors):
+            check_for_likelihood(nd, cfg.neural_likelihood)
+            check_for_likelihood(bd, cfg.behavior_likelihood)
+            check_pair(nd, bd)
+            if nd.n_time > self.shape_.n_time:
+                raise ValueError(
+                    f"session '{name}': trials of {nd.n_time} bins, longer than the fitted "
+                    f"model's {self.shape_.n_time}; cut them shorter (--window)"
+                )
+        new = type(self)(**self.get_params())
+        new.model_config_ = cfg
+        owner = copy.deepcopy(src)
+        shapes = [
+            dataclasses.replace(self.shape_, n_neural=nd.n_channels, n_time=nd.n_time)
+            for nd in neurals
+        ]
+        multi = MultiSessionModule(
+            [MMGPVAEModule(cfg, shape, shared_with=owner) for shape in shapes]
+        ).to(self.torch_device)
+        for view, nd in zip(multi.sessions, neurals):
+            view.init_modality("neural", new._tensor(nd))
+        new._set_sessions(multi, names, shapes, data_configs or [DataConfig() for _ in names])
+        new.session_data_ = list(zip(neurals, behaviors))
+        new.neural_, new.behavior_ = new.session_data_[0]
+        new.adapted_from_ = source or "(a fitted model)"
+        new.fixed_transforms_ = {
+            k: v for k, v in self.orthonormal_transforms().items() if k != "private_neural"
+        }
+        new.optimizer_ = make_optimizer(multi, new.train_config, params=new._trainable())
+        new.history_ = TrainingHistory()
+        for view, (nd, bd) in zip(multi.sessions, new.session_data_):
+            fit_readout(view, new._tensor(nd), new._tensor(bd), new.train_config)
+        return new
+
+    def add_sessions(
+        self,
+        neural: list[Any],
+        behavior: list[Any],
+        names: list[str],
+        *,
+        data_configs: list[DataConfig] | None = None,
+        epochs: int | None = None,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        source: str = "",
+    ) -> MMGPVAE:
+        """:meth:`new_sessions`, then trained (``epochs``, default the ``epochs`` parameter):
+        a new fitted model of the new sessions in this model's latent space."""
+        new = self.new_sessions(neural, behavior, names, data_configs=data_configs, source=source)
+        return new.partial_fit(
+            [d for d, _ in new.session_data_], [b for _, b in new.session_data_], names=names,
+            epochs=epochs, on_epoch=on_epoch, should_stop=should_stop,
+        )
+
+    # ------------------------------------------------------------------ sessions
+    @property
+    def is_multi_session(self) -> bool:
+        """Whether this is a model of several sessions (``fit`` on lists, ``--sessions``)."""
+        return getattr(self, "multi_", None) is not None
+
+    @property
+    def session_names(self) -> list[str]:
+        """The sessions' names, in order ([] for a single-session model)."""
+        return list(getattr(self, "sessions_", None) or [])
+
+    def _session_index(self, session: int | str) -> int:
+        names = self.session_names
+        if isinstance(session, (int, np.integer)) and 0 <= int(session) < max(1, len(names)):
+            return int(session)
+        if session in names:
+            return names.index(session)  # type: ignore[arg-type]
+        raise KeyError(f"no session {session!r}; the model's sessions are {names or [0]}")
+
+    def for_session(self, session: int | str) -> MMGPVAE:
+        """One session of a multi-session model as a single-session estimator: its module (the
+        same tensors), data and data configuration, and the shared and private-behavior display
+        coordinates common to every session. A single-session model: itself."""
+        k = self._session_index(session)
+        if not self.is_multi_session:
+            return self
+        common = self.orthonormal_transforms()
+        view = copy.copy(self)
+        for name in _SESSION_ATTRS:
+            view.__dict__.pop(name, None)
+        view.module_ = self.multi_.sessions[k]
+        view.shape_ = self.session_shapes_[k]
+        view.neural_, view.behavior_ = self.session_data_[k]
+        view.data_config_ = self.session_data_configs_[k]
+        view.fixed_transforms_ = {n: t for n, t in common.items() if n != "private_neural"}
+        view.session_name_ = self.sessions_[k]
+        return view
+
+    def sessions(self) -> list[tuple[str, MMGPVAE]]:
+        """(name, :meth:`for_session`) of every session; a single-session model: one, named
+        after its neural file's stem."""
+        if not self.is_multi_session:
+            stem = Path(self.data_config.neural_path or "session").stem or "session"
+            return [(stem, self)]
+        return [(name, self.for_session(k)) for k, name in enumerate(self.session_names)]
+
     def score(self, neural: Any, behavior: Any = None) -> float:
         """Held-out predictive score, nats per trial (higher is better): the sweep's selection
         score (``heldout.evaluate``), for scikit-learn's model selection."""
@@ -305,9 +629,14 @@ class MMGPVAE:
             raise RuntimeError("the model is not fitted yet: call fit() first")
         return self.module_
 
-    def posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
+    def posterior(
+        self, neural: Any = None, behavior: Any = None, *, session: int | str | None = None
+    ) -> dict[str, np.ndarray]:
         """Posterior in the model's own latent coordinates: ``mean``, ``var`` (N, T, D).
-        Either modality may be None (cross-modal inference); neither: the training data."""
+        Either modality may be None (cross-modal inference); neither: the training data.
+        ``session``: which session of a multi-session model (default the first)."""
+        if session is not None:
+            return self.for_session(session).posterior(neural, behavior)
         return self.infer(neural, behavior, reconstruction=False)[0]
 
     @torch.no_grad()
@@ -350,10 +679,13 @@ class MMGPVAE:
     @torch.no_grad()
     def orthonormal_transforms(self) -> dict[str, np.ndarray]:
         """Per subspace, a (d, d) map raw → display coordinates: SVD of the subspace's loadings
-        (mixing and linear decoder weights, as GPFA does), ordered by variance explained."""
+        (mixing and linear decoder weights, as GPFA does; every session's), ordered by variance
+        explained. A session's view and an adapted model keep the shared and private-behavior
+        maps of the model they came from (``fixed_transforms_``)."""
         m = self.require_fitted()
+        views = list(self.multi_.sessions) if self.is_multi_session else [m]
         loadings = []
-        for dec, idx in [(m.dec_neural, m.idx_neural)] + (
+        for dec, idx in [(v.dec_neural, v.idx_neural) for v in views] + (
             [(m.dec_behavior, m.idx_behavior)] if m.has_behavior else []
         ):
             W = dec.affine()[0] if dec.is_linear else dec.mixing.weight
@@ -368,13 +700,26 @@ class MMGPVAE:
             _, s, vt = np.linalg.svd(L, full_matrices=False)
             signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])
             out[name] = (s[:, None] * vt) * signs[:, None]
+        fixed = getattr(self, "fixed_transforms_", None) or {}
+        out.update({k: np.asarray(v, dtype=np.float64) for k, v in fixed.items()})
         return out
 
     def transform(
-        self, neural: Any = None, behavior: Any = None, *, orthonormalize: bool = True
+        self,
+        neural: Any = None,
+        behavior: Any = None,
+        *,
+        orthonormalize: bool = True,
+        session: int | str | None = None,
     ) -> dict[str, np.ndarray]:
         """Posterior-mean latents per subspace, (trials, time, dim) each, in display coordinates
-        (orthonormalized) unless ``orthonormalize=False``. Defaults to the training data."""
+        (orthonormalized) unless ``orthonormalize=False``. Defaults to the training data.
+        ``session``: which session of a multi-session model (name or index; default the
+        first); every session's shared latents are in one space."""
+        if session is not None:
+            return self.for_session(session).transform(
+                neural, behavior, orthonormalize=orthonormalize
+            )
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         mean = self.posterior(neural, behavior)["mean"]
@@ -385,9 +730,14 @@ class MMGPVAE:
             out[name] = z @ T[name].T if T is not None and idx else z
         return out
 
-    def latent_posterior(self, neural: Any = None, behavior: Any = None) -> dict[str, dict]:
+    def latent_posterior(
+        self, neural: Any = None, behavior: Any = None, *, session: int | str | None = None
+    ) -> dict[str, dict]:
         """Per subspace: ``mean`` and ``var`` (trials, time, dim) in display coordinates
-        (variances of the rotated coordinates' marginals, ignoring their small correlations)."""
+        (variances of the rotated coordinates' marginals, ignoring their small correlations).
+        ``session`` as for :meth:`transform`."""
+        if session is not None:
+            return self.for_session(session).latent_posterior(neural, behavior)
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         return self.display_latents(self.posterior(neural, behavior))
@@ -405,9 +755,17 @@ class MMGPVAE:
         return out
 
     def reconstruct(
-        self, neural: Any = None, behavior: Any = None, dtype: Any = np.float64
+        self,
+        neural: Any = None,
+        behavior: Any = None,
+        dtype: Any = np.float64,
+        *,
+        session: int | str | None = None,
     ) -> dict[str, np.ndarray]:
-        """Posterior-predictive means (trials, time, channels) of each modality, as ``dtype``."""
+        """Posterior-predictive means (trials, time, channels) of each modality, as ``dtype``.
+        ``session`` as for :meth:`transform`."""
+        if session is not None:
+            return self.for_session(session).reconstruct(neural, behavior, dtype)
         return self.infer(neural, behavior, posterior=False, dtype=dtype)[1]
 
     @property

@@ -71,6 +71,11 @@ def collect_latents(source: Any) -> Latents:
             "data": source.data_config.to_dict(),
             "shape": source.shape.to_dict(),
         }
+    return _latents(post, neural, behavior, config, project)
+
+
+def _latents(post, neural: Dataset, behavior: Dataset | None, config, project) -> Latents:
+    """:class:`Latents` from a posterior in display coordinates (per subspace mean, var)."""
     arrays: dict[str, np.ndarray] = {}
     n, t = neural.data.shape[:2]
     for name in SUBSPACES:
@@ -89,6 +94,36 @@ def collect_latents(source: Any) -> Latents:
     dt = neural.bin_size_s
     arrays["bin_size_s"] = np.asarray(np.nan if dt is None else dt)
     return Latents(arrays, neural, behavior, config, project)
+
+
+def session_stems(out_path: str | Path, names: list[str]) -> list[Path]:
+    """Where each session of a multi-session project goes: ``X_<name>.npz`` beside ``X.npz``."""
+    out = Path(out_path)
+    return [out.with_name(f"{out.stem}_{name}{out.suffix}") for name in names]
+
+
+def collect_session_latents(source: Any) -> list[tuple[str, Latents]]:
+    """(name, :class:`Latents`) of every session of ``source`` (a fitted MMGPVAE or a
+    ``.mmgp`` path); a single-session project: [(its neural file's stem, latents)]."""
+    if not isinstance(source, (str, Path)):
+        return [(name, collect_latents(view)) for name, view in source.sessions()]
+    from mmgpvae_core.project import read_project
+
+    p = read_project(source, reconstruction=False)
+    names = p["config"].get("sessions", {}).get("names")
+    first = collect_latents(source)
+    if not names:
+        stem = Path(p["config"].get("data", {}).get("neural_path") or "session").stem
+        return [(stem or "session", first)]
+    out = [(names[0], first)]
+    for name in names[1:]:
+        g = p["sessions"].get(name)
+        if g is None or g["neural"] is None:
+            raise DataError(source, f"sessions/{name}", "missing; the config lists this session")
+        config = {**p["config"], **g["config"]}
+        config.pop("sessions", None)
+        out.append((name, _latents(g["posterior"], g["neural"], g["behavior"], config, Path(source))))
+    return out
 
 
 def collect_continuous(source: Any, on_progress=None) -> tuple[dict[str, np.ndarray], Latents]:
@@ -172,6 +207,7 @@ def export_latents(source: Any, out_path: str | Path) -> Path:
 from mmgpvae_core.export_nwb import trial_times, write_nwb  # noqa: E402
 
 __all__ = [
-    "Latents", "collect_continuous", "collect_latents", "export_continuous", "export_latents",
+    "Latents", "collect_continuous", "collect_latents", "collect_session_latents",
+    "export_continuous", "export_latents", "session_stems",
     "latents_format", "trial_times", "write_nwb",
 ]

@@ -16,6 +16,12 @@ Layout (a contract: scripts read it)::
     /outcome               attrs: status, epochs_run, message
     /fit_state             attrs: epoch, session_start_epoch, target_epoch, warmup_epochs —
                              only in a checkpoint of a fit in progress (``checkpoint.py``)
+    /sessions/<name>/...   a model of several sessions (``fit --sessions``): the first session is
+                             the top level above (its /model holds every shared tensor), each
+                             other one a group with its own config (attrs: data, shape), data,
+                             model (only its own tensors: neural read-in and read-out),
+                             posterior and reconstruction; ``config`` attr ``sessions`` lists
+                             the names in order, the first included
 
 Writes go to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, flushed to disk,
 then an atomic rename: a crash or a kill mid-write leaves the previous project whole. A write first
@@ -160,29 +166,18 @@ def write_project(path: str | Path, contents: dict[str, Any]) -> None:
             cfg = f.create_group("config")
             for k, v in contents["config"].items():
                 cfg.attrs[k] = json.dumps(v)
-            data = f.create_group("data")
-            for name in ("neural", "behavior"):
-                if contents.get(name) is not None:
-                    _write_dataset(data.create_group(name), contents[name])
-            model = f.create_group("model")
-            for k, v in contents.get("state", {}).items():
-                model.create_dataset(k, data=np.asarray(v))
+            _write_fit(f, contents)
             if contents.get("optimizer") is not None:
                 f.create_dataset("optimizer", data=np.frombuffer(contents["optimizer"], np.uint8))
             hist = f.create_group("history")
             for k, v in contents.get("history", {}).items():
                 hist.create_dataset(k, data=np.asarray(v, dtype=float))
-            post = f.create_group("posterior")
-            for k, v in contents.get("posterior", {}).items():
-                if isinstance(v, dict):
-                    sub = post.create_group(k)
-                    for k2, v2 in v.items():
-                        sub.create_dataset(k2, data=np.asarray(v2, dtype=np.float32))
-                else:
-                    post.create_dataset(k, data=np.asarray(v, dtype=np.float32))
-            rec = f.create_group("reconstruction")
-            for k, v in contents.get("reconstruction", {}).items():
-                rec.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+            for name, session in (contents.get("sessions") or {}).items():
+                g = f.create_group(f"sessions/{name}")
+                scfg = g.create_group("config")
+                for k, v in session["config"].items():
+                    scfg.attrs[k] = json.dumps(v)
+                _write_fit(g, session)
             out = f.create_group("outcome")
             for k, v in contents.get("outcome", {}).items():
                 out.attrs[k] = v
@@ -196,6 +191,41 @@ def write_project(path: str | Path, contents: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_fit(f: h5py.Group, contents: dict[str, Any]) -> None:
+    """One session's groups under ``f``: data, model (state), posterior, reconstruction."""
+    data = f.create_group("data")
+    for name in ("neural", "behavior"):
+        if contents.get(name) is not None:
+            _write_dataset(data.create_group(name), contents[name])
+    model = f.create_group("model")
+    for k, v in contents.get("state", {}).items():
+        model.create_dataset(k, data=np.asarray(v))
+    post = f.create_group("posterior")
+    for k, v in contents.get("posterior", {}).items():
+        if isinstance(v, dict):
+            sub = post.create_group(k)
+            for k2, v2 in v.items():
+                sub.create_dataset(k2, data=np.asarray(v2, dtype=np.float32))
+        else:
+            post.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+    rec = f.create_group("reconstruction")
+    for k, v in contents.get("reconstruction", {}).items():
+        rec.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+
+
+def _read_fit(g: h5py.Group, posterior: bool, reconstruction: bool) -> dict[str, Any]:
+    """The inverse of :func:`_write_fit`."""
+    return {
+        "neural": _read_dataset(g["data/neural"]) if "data/neural" in g else None,
+        "behavior": _read_dataset(g["data/behavior"]) if "data/behavior" in g else None,
+        "state": {k: v[()] for k, v in g["model"].items()},
+        "posterior": _group_to_dict(g["posterior"]) if posterior else None,
+        "reconstruction": (
+            {k: v[()] for k, v in g["reconstruction"].items()} if reconstruction else None
+        ),
+    }
 
 
 def _group_to_dict(g: h5py.Group) -> dict[str, Any]:
@@ -226,17 +256,18 @@ def read_project(
             raise DataError(path, "format", "not an MM-GPVAE project (.mmgp) file")
         out: dict[str, Any] = {
             "config": _read_config(f),
-            "neural": _read_dataset(f["data/neural"]) if "data/neural" in f else None,
-            "behavior": _read_dataset(f["data/behavior"]) if "data/behavior" in f else None,
-            "state": {k: v[()] for k, v in f["model"].items()},
+            **_read_fit(f, posterior, reconstruction),
             "optimizer": f["optimizer"][()].tobytes() if "optimizer" in f else None,
             "history": {k: v[()] for k, v in f["history"].items()},
-            "posterior": _group_to_dict(f["posterior"]) if posterior else None,
-            "reconstruction": (
-                {k: v[()] for k, v in f["reconstruction"].items()} if reconstruction else None
-            ),
             "outcome": dict(f["outcome"].attrs.items()),
             "fit_state": _fit_state(f),
+            "sessions": {
+                name: {
+                    "config": {k: json.loads(v) for k, v in g["config"].attrs.items()},
+                    **_read_fit(g, posterior, reconstruction),
+                }
+                for name, g in (f["sessions"].items() if "sessions" in f else [])
+            },
         }
     return out
 
@@ -254,6 +285,15 @@ def _fit_state(f: h5py.File) -> dict[str, int] | None:
     if "fit_state" not in f:
         return None
     return {k: int(v) for k, v in f["fit_state"].attrs.items()}
+
+
+def read_project_config(path: str | Path) -> dict[str, Any]:
+    """Only the ``/config`` of a project (cheap: reads no arrays)."""
+    path = Path(path)
+    with _open_project(path) as f:
+        if f.attrs.get("format") != FORMAT:
+            raise DataError(path, "format", "not an MM-GPVAE project (.mmgp) file")
+        return _read_config(f)
 
 
 def read_fit_state(path: str | Path) -> dict[str, int] | None:
@@ -284,6 +324,16 @@ def summarize_project(path: str | Path) -> dict[str, Any]:
     for name in ("neural", "behavior"):
         if p[name] is not None:
             info[name] = p[name].summary()
+    if p["sessions"] or "sessions" in p["config"]:
+        names = p["config"].get("sessions", {}).get("names", [])
+        info["sessions"] = {
+            name: {
+                m: part[m].summary()
+                for m in ("neural", "behavior")
+                if (part := (p if k == 0 else p["sessions"].get(name, {}))).get(m) is not None
+            }
+            for k, name in enumerate(names)
+        }
     h = p["history"]
     if "elbo" in h and len(h["elbo"]):
         info["epochs"] = int(len(h["elbo"]))

@@ -18,6 +18,7 @@ import torch
 from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+from mmgpvae_core.model.sessions import MultiSessionModule
 from mmgpvae_core.project import read_project, torch_bytes, torch_from_bytes, write_project
 from mmgpvae_core.training import FitOutcome, TrainingHistory, make_optimizer
 
@@ -38,36 +39,64 @@ def save_model(
     that does not."""
     from mmgpvae_core.api import rng_unchanged
 
-    m = model.require_fitted()
+    model.require_fitted()
+    first = model.for_session(0)
     if inferred is None:
         with rng_unchanged(model.torch_device):
             # One pass of inference; the reconstruction (for readers of the file) in float32.
-            inferred = model.infer(dtype=np.float32)
+            inferred = first.infer(dtype=np.float32)
+    outcome = outcome or model.outcome
+    contents = _fit_contents(first, inferred)
+    contents.update(
+        optimizer=torch_bytes(model.optimizer_.state_dict()),
+        history=model.history_.to_arrays(),
+        outcome=dataclasses.asdict(outcome) if outcome else {},
+        fit_state=fit_state.to_dict() if fit_state else None,
+    )
+    contents["config"]["train"] = model.train_config.to_dict()
+    if model.is_multi_session:
+        fixed = getattr(model, "fixed_transforms_", None)
+        contents["config"]["sessions"] = {
+            "names": model.session_names,
+            "adapted_from": getattr(model, "adapted_from_", None),
+            "fixed_transforms": (
+                {k: np.asarray(v).tolist() for k, v in fixed.items()} if fixed else None
+            ),
+        }
+        sessions = {}
+        for k, name in enumerate(model.session_names[1:], start=1):
+            view = model.for_session(k)
+            with rng_unchanged(model.torch_device):
+                part = _fit_contents(view, view.infer(dtype=np.float32))
+            part["config"] = {"data": part["config"]["data"], "shape": part["config"]["shape"]}
+            part["state"] = {
+                key: v.detach().cpu().numpy() for key, v in view.module_.own_state().items()
+            }
+            sessions[name] = part
+        contents["sessions"] = sessions
+    write_project(path, contents)
+
+
+def _fit_contents(model, inferred: tuple[dict, dict]) -> dict[str, Any]:
+    """What of one session goes in a project: config, data, weights, posterior (raw and in
+    display coordinates) and reconstruction."""
     post, reconstruction = inferred
     posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
     posterior.update(model.display_latents(post))
     posterior["transform"] = model.orthonormal_transforms()
-    outcome = outcome or model.outcome
-    write_project(
-        path,
-        {
-            "config": {
-                "model": model.model_config.to_dict(),
-                "train": model.train_config.to_dict(),
-                "data": model.data_config.to_dict(),
-                "shape": model.shape_.to_dict(),
-            },
-            "neural": model.neural,
-            "behavior": model.behavior,
-            "state": {k: v.detach().cpu().numpy() for k, v in m.state_dict().items()},
-            "optimizer": torch_bytes(model.optimizer_.state_dict()),
-            "history": model.history_.to_arrays(),
-            "posterior": posterior,
-            "reconstruction": reconstruction,
-            "outcome": dataclasses.asdict(outcome) if outcome else {},
-            "fit_state": fit_state.to_dict() if fit_state else None,
+    return {
+        "config": {
+            "model": model.model_config.to_dict(),
+            "train": model.train_config.to_dict(),
+            "data": model.data_config.to_dict(),
+            "shape": model.shape_.to_dict(),
         },
-    )
+        "neural": model.neural,
+        "behavior": model.behavior,
+        "state": {k: v.detach().cpu().numpy() for k, v in model.module_.state_dict().items()},
+        "posterior": posterior,
+        "reconstruction": reconstruction,
+    }
 
 
 def load_model(cls, path: str | Path, device: str | None = None):
@@ -89,7 +118,11 @@ def load_model(cls, path: str | Path, device: str | None = None):
     self.neural_, self.behavior_ = p["neural"], p["behavior"]
     self.module_ = MMGPVAEModule(model_config, self.shape_).to(self.torch_device)
     self.module_.load_state_dict({k: torch.as_tensor(v) for k, v in p["state"].items()})
-    self.optimizer_ = make_optimizer(self.module_, self.train_config)
+    params = None
+    if "sessions" in cfg:
+        params = _load_sessions(self, model_config, cfg["sessions"], p["sessions"], path)
+    self.optimizer_ = make_optimizer(self.multi_ if params is not None else self.module_,
+                                     self.train_config, params=params or None)
     if p["optimizer"] is not None:
         self.optimizer_.load_state_dict(torch_from_bytes(p["optimizer"]))
     self.history_ = TrainingHistory.from_arrays(p["history"])
@@ -99,3 +132,34 @@ def load_model(cls, path: str | Path, device: str | None = None):
     )
     self.fit_state_ = FitState.from_dict(p["fit_state"]) if p["fit_state"] else None
     return self
+
+
+def _load_sessions(self, model_config: ModelConfig, info: dict, groups: dict, path) -> list:
+    """The sessions of a multi-session project onto ``self`` (its first session's module
+    loaded already). Returns the parameters its optimizer trains ([] for all of them)."""
+    from mmgpvae_core.data import DataError
+
+    names = list(info["names"])
+    shapes, configs, data = [self.shape_], [self.data_config_], [(self.neural_, self.behavior_)]
+    views = [self.module_]
+    for name in names[1:]:
+        if name not in groups:
+            raise DataError(path, f"sessions/{name}", "missing; the config lists this session")
+        g = groups[name]
+        shape = ModelShape(**g["config"]["shape"])
+        view = MMGPVAEModule(model_config, shape, shared_with=self.module_).to(self.torch_device)
+        missing, unexpected = view.load_state_dict(
+            {k: torch.as_tensor(v) for k, v in g["state"].items()}, strict=False
+        )
+        if unexpected or any(k in missing for k in view.own_state()):
+            raise DataError(path, f"sessions/{name}/model", "does not match the session's shape")
+        views.append(view)
+        shapes.append(shape)
+        configs.append(DataConfig.from_dict(g["config"].get("data", {})))
+        data.append((g["neural"], g["behavior"]))
+    self._set_sessions(MultiSessionModule(views), names, shapes, configs)
+    self.session_data_ = data
+    self.adapted_from_ = info.get("adapted_from")
+    fixed = info.get("fixed_transforms")
+    self.fixed_transforms_ = {k: np.asarray(v, dtype=np.float64) for k, v in fixed.items()} if fixed else None
+    return self._trainable() or []

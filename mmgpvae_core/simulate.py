@@ -323,3 +323,58 @@ def write_simulation(out_dir: str | Path, sim: Simulation) -> dict[str, Path]:
     keep = ("shared", "private_neural", "private_behavior", "conditions")
     np.savez_compressed(paths["truth"], **{k: sim.truth[k] for k in keep})
     return paths
+
+
+def simulate_sessions(
+    n_neurons: tuple[int, ...] = (30, 45, 60, 72),
+    n_trials: int = 60,
+    n_time: int = 60,
+    shared: int = 2,
+    private_neural: int = 1,
+    private_behavior: int = 1,
+    n_keypoints: int = 8,
+    n_conditions: int = 3,
+    bin_size_s: float = 0.02,
+    behavior_noise: float = 0.05,
+    seed: int = 1,
+) -> list[Simulation]:
+    """Sessions of one task recorded from different neurons: one latent process (the same
+    length-scales and condition means; each session its own trials of it), one body (the same
+    pose network of ``[z_S; z_B]``), and per session its own ``n_neurons[k]`` neurons (their own
+    loadings and rates). A model of all sessions should find one shared latent space; separate
+    fits find one each, related to the others by an unknown map."""
+    rng = np.random.default_rng(seed)
+    K, T = len(n_neurons), n_time
+    conditions = np.arange(K * n_trials) % n_conditions
+    rng.shuffle(conditions)
+    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True)
+    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions)
+    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions)
+    n_hidden = 12
+    zb_dim = shared + private_behavior
+    W1 = rng.normal(0, 0.8, (n_hidden, zb_dim))
+    b1 = rng.normal(0, 0.3, n_hidden)
+    W2 = rng.normal(0, 1.0 / np.sqrt(n_hidden), (2 * n_keypoints, n_hidden))
+    out = []
+    for k, n in enumerate(n_neurons):
+        rows = slice(k * n_trials, (k + 1) * n_trials)
+        zs, za, zb = z_s[rows], z_a[rows], z_b[rows]
+        za_full = np.concatenate([zs, za], axis=2)
+        C = rng.normal(0, 1, (n, za_full.shape[2])) * 0.7 / np.sqrt(za_full.shape[2])
+        d = np.log(rng.uniform(0.3, 1.2, n))
+        rates = np.exp(za_full @ C.T + d)
+        counts = rng.poisson(rates).astype(float)
+        pose_clean = np.tanh(np.concatenate([zs, zb], axis=2) @ W1.T + b1) @ W2.T
+        pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
+        cond_names = np.array([f"cond{c}" for c in conditions[rows]])
+        out.append(
+            Simulation(
+                neural_dataset(counts, cond_names, bin_size_s, f"<simulated session {k} neural>"),
+                pose_dataset(pose, cond_names, bin_size_s, f"<simulated session {k} behavior>"),
+                {
+                    "shared": zs, "private_neural": za, "private_behavior": zb,
+                    "conditions": cond_names, "rates": rates, "pose_clean": pose_clean,
+                },
+            )
+        )
+    return out

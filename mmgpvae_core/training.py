@@ -19,6 +19,7 @@ import torch
 from mmgpvae_core.config import TrainConfig
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
 from mmgpvae_core.model.module import MMGPVAEModule
+from mmgpvae_core.model.sessions import MultiSessionModule, as_list, session_modules
 
 
 @dataclass
@@ -115,8 +116,13 @@ def preload_lazy_imports() -> None:
 _FUSED_ADAM_DEVICES = ("cpu", "cuda", "mps", "xpu")
 
 
-def make_optimizer(model: MMGPVAEModule, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = list(model.parameters())
+def make_optimizer(
+    model: MMGPVAEModule | MultiSessionModule,
+    cfg: TrainConfig,
+    params: list[torch.nn.Parameter] | None = None,
+) -> torch.optim.Optimizer:
+    """Adam over ``params`` (default: every parameter of ``model``, each shared one once)."""
+    params = list(model.parameters()) if params is None else list(params)
     fused = bool(params) and all(
         p.device.type in _FUSED_ADAM_DEVICES and p.dtype.is_floating_point for p in params
     )
@@ -151,9 +157,9 @@ def _snapshot(obj):
 
 
 def fit(
-    model: MMGPVAEModule,
-    neural: torch.Tensor,
-    behavior: torch.Tensor | None,
+    model: MMGPVAEModule | MultiSessionModule,
+    neural: torch.Tensor | list[torch.Tensor],
+    behavior: torch.Tensor | None | list[torch.Tensor | None],
     cfg: TrainConfig,
     optimizer: torch.optim.Optimizer | None = None,
     history: TrainingHistory | None = None,
@@ -163,7 +169,11 @@ def fit(
 ) -> FitOutcome:
     """Train ``model`` in place for up to ``cfg.epochs`` more epochs.
 
-    neural (N, T, C_A), behavior (N, T, C_B) or None, on the model's device. Early-stops when the
+    neural (N, T, C_A), behavior (N, T, C_B) or None, on the model's device; for a
+    :class:`MultiSessionModule`, one of each per session (``N``, ``T`` and ``C_A`` may differ):
+    every epoch visits every trial of every session once, in mini-batches of one session each,
+    dealt in random order (one session is exactly the single-session fit). Only parameters the
+    optimizer holds change (adapting new sessions holds only theirs). Early-stops when the
     ELBO, averaged over windows of ``patience / 2`` epochs, improves by less than ``min_delta``
     (relative) from one window to the next, after a last ``ANNEAL_LENGTH × patience`` epochs at
     a learning rate annealed to ``ANNEAL_FLOOR × lr``. Each call starts at ``cfg.lr`` and leaves
@@ -217,15 +227,38 @@ def hidden_channels(
     return out
 
 
+def _epoch_batches(
+    sizes: list[int], batch_size: int | None, gen: torch.Generator, device: torch.device
+) -> list[tuple[int, torch.Tensor]]:
+    """One epoch's mini-batches as (session, trial indices): each session's trials in a random
+    order, cut into batches; with several sessions the batches are then dealt in random order
+    (one session draws exactly what the single-session loop always drew)."""
+    batches = []
+    for k, n in enumerate(sizes):
+        bs = n if batch_size is None else min(batch_size, n)
+        perm = torch.randperm(n, generator=gen).to(device)
+        batches += [(k, perm[s : s + bs]) for s in range(0, n, bs)]
+    if len(sizes) > 1:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+    return batches
+
+
 def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop, warmup):
     """The loop of :func:`fit` (which sets and restores the learning rate around it)."""
     gen = torch.Generator().manual_seed(cfg.seed + len(history))
     cm_gen = torch.Generator().manual_seed(10_007 + cfg.seed + len(history))
     mask_gen = torch.Generator().manual_seed(20_011 + cfg.seed + len(history))
-    cross = cfg.cross_modal if behavior is not None else 0.0
+    views, neurals, behaviors = session_modules(model), as_list(neural), as_list(behavior)
+    if not (len(views) == len(neurals) == len(behaviors)):
+        raise ValueError(
+            f"{len(views)} session(s) in the model but {len(neurals)} neural and "
+            f"{len(behaviors)} behavior array(s)"
+        )
+    cross = cfg.cross_modal if behaviors[0] is not None else 0.0
     torch.manual_seed(cfg.seed + len(history))
-    N = neural.shape[0]
-    bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
+    sizes = [y.shape[0] for y in neurals]
+    N = sum(sizes)
+    device = neurals[0].device
     start_epoch = len(history)
     fresh = (start_epoch, max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0)
     origin, warm = warmup or fresh
@@ -238,26 +271,25 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
         if should_stop is not None and should_stop():
             return FitOutcome("cancelled", i, "cancelled by the user")
         beta = min(1.0, (start_epoch - origin + i + 1) / warm) if warm else 1.0
-        perm = torch.randperm(N, generator=gen).to(neural.device)
         tot, tot_all, n_full = np.zeros(3), np.zeros(3), 0
         model.train()
-        for s in range(0, N, bs):
-            idx = perm[s : s + bs]
+        for k, idx in _epoch_batches(sizes, cfg.batch_size, gen, device):
+            view, neural, behavior = views[k], neurals[k], behaviors[k]
             encoders = None
             if cross > 0:
                 u = torch.rand(len(idx), generator=cm_gen)
                 encoders = torch.full((len(idx),), ENCODE_BOTH, dtype=torch.long)
                 encoders[u < cross] = ENCODE_BEHAVIOR
                 encoders[u < cross / 2] = ENCODE_NEURAL
-                encoders = encoders.to(neural.device)
+                encoders = encoders.to(device)
             hidden = hidden_channels(
                 len(idx), neural.shape[-1], None if behavior is None else behavior.shape[-1],
-                cfg.channel_masking, mask_gen, neural.device,
+                cfg.channel_masking, mask_gen, device,
             )
             failure = None
             try:
                 terms = elbo_terms(
-                    model, neural[idx], None if behavior is None else behavior[idx], beta,
+                    view, neural[idx], None if behavior is None else behavior[idx], beta,
                     cfg.n_samples, encoders=encoders, hidden=hidden,
                 )
                 loss = terms.loss * (N / len(idx)) / N
@@ -332,3 +364,41 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
                 cos = 0.5 * (1.0 + math.cos(math.pi * (done + 1) / length))
                 _set_lr(optimizer, cfg.lr * (ANNEAL_FLOOR + (1.0 - ANNEAL_FLOOR) * cos))
     return FitOutcome("max_epochs", cfg.epochs)
+
+
+#: epochs of :func:`fit_readout`
+READOUT_EPOCHS = 50
+
+
+def fit_readout(
+    view: MMGPVAEModule,
+    neural: torch.Tensor,
+    behavior: torch.Tensor,
+    cfg: TrainConfig,
+    epochs: int = READOUT_EPOCHS,
+) -> None:
+    """A new session's neural read-out (decoder and likelihood parameters) fitted to its
+    spikes given latents inferred from its behavior alone (the shared parts fixed): where a
+    session added to a fitted model starts, so its own encoder learns against a read-out that
+    already speaks the model's latent space. neural (N, T, C), behavior (N, T, C_B)."""
+    params = [
+        p for name, p in view.named_parameters() if name.startswith(("dec_neural.", "lik_neural."))
+    ]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    N = neural.shape[0]
+    bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
+    view.train()
+    for _ in range(epochs):
+        perm = torch.randperm(N, generator=gen).to(neural.device)
+        for s in range(0, N, bs):
+            idx = perm[s : s + bs]
+            encoders = torch.full((len(idx),), ENCODE_BEHAVIOR, dtype=torch.long, device=neural.device)
+            terms = elbo_terms(view, neural[idx], behavior[idx], 1.0, cfg.n_samples, encoders=encoders)
+            loss = -terms.ell_neural / len(idx)
+            if not torch.isfinite(loss):
+                raise TrainingFailed("the read-out of a new session became non-finite")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()

@@ -17,6 +17,11 @@ def cmd_export_latents(a: argparse.Namespace) -> int:
     from mmgpvae_core.export import collect_latents, export_latents, latents_format
 
     latents_format(a.out)  # a wrong extension fails before the project is read
+    from mmgpvae_core.project import read_project_config
+
+    names = read_project_config(a.run).get("sessions", {}).get("names")
+    if names:
+        return _export_sessions(a, names)
     if a.continuous:
         from mmgpvae_core.export import export_continuous
 
@@ -29,6 +34,28 @@ def cmd_export_latents(a: argparse.Namespace) -> int:
     out = export_latents(latents, a.out)
     shapes = {k: v.shape for k, v in latents.arrays.items() if not k.endswith("_var")}
     print(f"wrote {out}: {shapes}")
+    return 0
+
+
+def _export_sessions(a: argparse.Namespace, names: list[str]) -> int:
+    """A project of several sessions: one file per session, ``X_<name>.npz`` (or ``.nwb``),
+    each with the keys a single session's file has; its shared latents in one space."""
+    from mmgpvae_core.export import collect_session_latents, export_latents, session_stems
+
+    outs = session_stems(a.out, names)
+    if a.continuous:
+        from mmgpvae_core.api import MMGPVAE
+        from mmgpvae_core.export import export_continuous
+
+        model = MMGPVAE.load(a.run, device="cpu")
+        for (name, view), out in zip(model.sessions(), outs):
+            export_continuous(view, out)
+            print(f"wrote {out}: session {name}, session-long series")
+        return 0
+    for (name, latents), out in zip(collect_session_latents(a.run), outs):
+        export_latents(latents, out)
+        shapes = {k: v.shape for k, v in latents.arrays.items() if not k.endswith("_var")}
+        print(f"wrote {out}: session {name}: {shapes}")
     return 0
 
 

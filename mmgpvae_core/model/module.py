@@ -78,8 +78,27 @@ class ModelShape:
         return dict(self.__dict__)
 
 
+#: state-dict names of what each session of a multi-session model has of its own: the neural
+#: encoder's read-in (its first layer and input standardization) and the neural read-out
+#: (loadings, offsets, likelihood parameters). Everything else is shared.
+SESSION_OWN = ("enc_neural.net.0.", "enc_neural.in_loc", "enc_neural.in_scale", "dec_neural.",
+               "lik_neural.")
+
+
+def is_session_own(name: str) -> bool:
+    """Whether state-dict entry ``name`` belongs to one session (:data:`SESSION_OWN`)."""
+    return name.startswith(SESSION_OWN)
+
+
 class MMGPVAEModule(nn.Module):
-    def __init__(self, cfg: ModelConfig, shape: ModelShape) -> None:
+    """One session's model. ``shared_with``: another session's module whose shared parts (the
+    GP prior, the behavior encoder, decoder and likelihood, the neural encoder past its
+    read-in) this one uses, the same tensors, so that both sessions' latents live in one space;
+    only :data:`SESSION_OWN` is this module's own."""
+
+    def __init__(
+        self, cfg: ModelConfig, shape: ModelShape, shared_with: MMGPVAEModule | None = None
+    ) -> None:
         super().__init__()
         self.cfg, self.shape = cfg, shape
         S, A, Bp = cfg.shared, cfg.private_neural, cfg.private_behavior
@@ -141,18 +160,47 @@ class MMGPVAEModule(nn.Module):
             self.lik_behavior: Likelihood = make_likelihood(
                 cfg.behavior_likelihood, shape.n_behavior
             )
+        if shared_with is not None:
+            self._share(shared_with)
+
+    def _share(self, other: MMGPVAEModule) -> None:
+        """Use ``other``'s shared parts (see the class)."""
+        if (self.n_latents, self.has_behavior) != (other.n_latents, other.has_behavior):
+            raise ValueError("sessions of one model need the same latent split and modalities")
+        if self.shape.t_circ != other.shape.t_circ:
+            raise ValueError("sessions of one model need the same circular length (t_circ)")
+        self.prior = other.prior
+        net = self.enc_neural.net
+        self.enc_neural.net = nn.Sequential(net[0], *other.enc_neural.net[1:])
+        if self.has_behavior:
+            self.enc_behavior = other.enc_behavior
+            self.dec_behavior = other.dec_behavior
+            self.lik_behavior = other.lik_behavior
+
+    def own_parameters(self) -> list[nn.Parameter]:
+        """The parameters of :data:`SESSION_OWN` (what adapting a new session learns)."""
+        return [p for name, p in self.named_parameters() if is_session_own(name)]
+
+    def own_state(self) -> dict[str, torch.Tensor]:
+        """The entries of :data:`SESSION_OWN` in the state dict."""
+        return {k: v for k, v in self.state_dict().items() if is_session_own(k)}
 
     # ------------------------------------------------------------------ set-up from data
     @torch.no_grad()
-    def init_from_data(self, neural: torch.Tensor, behavior: torch.Tensor | None) -> None:
+    def init_from_data(self, neural: torch.Tensor | None, behavior: torch.Tensor | None) -> None:
         """Input standardization, then each likelihood's own initialisation (count biases at
         the log mean rate, Gaussian loc/scale, …: ``Likelihood.init_from_data``)."""
-        pairs = [(neural, self.enc_neural, self.dec_neural, self.lik_neural)]
+        if neural is not None:
+            self.init_modality("neural", neural)
         if self.has_behavior and behavior is not None:
-            pairs.append((behavior, self.enc_behavior, self.dec_behavior, self.lik_behavior))
-        for y, enc, dec, lik in pairs:
-            enc.fit_input_stats(y)
-            lik.init_from_data(y.reshape(-1, y.shape[-1]), dec.out_bias())
+            self.init_modality("behavior", behavior)
+
+    @torch.no_grad()
+    def init_modality(self, name: str, y: torch.Tensor) -> None:
+        """``init_from_data`` for one modality, ``y`` (…, C) with NaN."""
+        enc, dec, lik = (getattr(self, f"{part}_{name}") for part in ("enc", "dec", "lik"))
+        enc.fit_input_stats(y)
+        lik.init_from_data(y.reshape(-1, y.shape[-1]), dec.out_bias())
 
     # ------------------------------------------------------------------ inference
     def pseudo_observations(

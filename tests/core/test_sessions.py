@@ -1,0 +1,225 @@
+"""Several sessions in one latent space: the module, the fit, adding a session to a fitted
+model, projects, the manifest and the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mmgpvae_core.api import MMGPVAE
+from mmgpvae_core.cli import main
+from mmgpvae_core.data import DataError
+from mmgpvae_core.loaders.manifest import read_manifest
+from mmgpvae_core.model.sessions import MultiSessionModule
+from mmgpvae_core.recovery import cv_r2
+from mmgpvae_core.simulate import simulate_sessions, write_simulation
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate_sessions(n_neurons=(10, 18, 14), n_trials=10, n_time=30, seed=3)
+
+
+@pytest.fixture(scope="module")
+def recovery_sims():
+    """Five sessions of one task; the model is fitted on four, the fifth joins it later."""
+    return simulate_sessions(n_neurons=(30, 45, 60, 40, 25), n_trials=40, n_time=50, seed=1)
+
+
+def _lists(sims):
+    return [s.neural for s in sims], [s.behavior for s in sims]
+
+
+def _pooled_r2(latents, truths):
+    return cv_r2(np.concatenate(latents), np.concatenate(truths))
+
+
+def _map(x, y):
+    """Least-squares affine map (bins, d) → (bins, k)."""
+    X = np.hstack([x.reshape(-1, x.shape[-1]), np.ones((x[..., 0].size, 1))])
+    coef, *_ = np.linalg.lstsq(X, y.reshape(-1, y.shape[-1]), rcond=None)
+    return coef
+
+
+def _r2_through(coef, x, y):
+    X = np.hstack([x.reshape(-1, x.shape[-1]), np.ones((x[..., 0].size, 1))])
+    y = y.reshape(-1, y.shape[-1])
+    return 1 - ((X @ coef - y) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
+
+
+# ---------------------------------------------------------------------------- the module
+def test_sessions_share_every_tensor_but_their_own_read_in_and_read_out(small):
+    neural, behavior = _lists(small)
+    m = MMGPVAE(2, 1, 1, epochs=1).fit(neural, behavior, names=["a", "b", "c"])
+    v0, v1 = m.multi_.sessions[0], m.multi_.sessions[1]
+    assert v1.prior is v0.prior and v1.dec_behavior is v0.dec_behavior
+    assert v1.enc_behavior is v0.enc_behavior
+    assert v1.enc_neural.net[2] is v0.enc_neural.net[2]  # the trunk past the read-in
+    assert v1.enc_neural.net[0] is not v0.enc_neural.net[0]
+    assert v1.dec_neural.head.weight.shape == (18, 3)
+    own1 = {id(p) for p in v1.own_parameters()}
+    assert own1.isdisjoint(id(p) for p in v0.parameters())
+    # each shared tensor once in the optimizer
+    n_params = len(list(v0.parameters())) + sum(len(v.own_parameters()) for v in m.multi_.sessions[1:])
+    assert len(list(m.multi_.parameters())) == n_params
+    assert sum(len(g["params"]) for g in m.optimizer_.param_groups) == n_params
+
+
+def test_one_session_fits_exactly_as_the_single_session_model(small):
+    s = small[0]
+    single = MMGPVAE(2, 1, 1, epochs=4, seed=2).fit(s.neural, s.behavior)
+    multi = MMGPVAE(2, 1, 1, epochs=4, seed=2).fit([s.neural], [s.behavior], names=["only"])
+    assert multi.is_multi_session and not single.is_multi_session
+    np.testing.assert_allclose(multi.history.elbo, single.history.elbo, rtol=1e-5)
+    np.testing.assert_allclose(
+        multi.transform(session="only")["shared"], single.transform()["shared"], atol=1e-4
+    )
+
+
+def test_behavior_channels_must_match_across_sessions(small):
+    neural, behavior = _lists(small)
+    other = dataclasses.replace(
+        behavior[1], data=behavior[1].data[..., :-2], channel_names=behavior[1].channel_names[:-2]
+    )
+    with pytest.raises(ValueError, match="session 'b'.*same behavior variables"):
+        MMGPVAE(2, 1, 1, epochs=1).fit(neural[:2], [behavior[0], other], names=["a", "b"])
+    with pytest.raises(ValueError, match="session name"):
+        MMGPVAE(2, 1, 1, epochs=1).fit(neural[:2], behavior[:2], names=["a", "b/c"])
+
+
+# ---------------------------------------------------------------------------- one latent space
+@pytest.fixture(scope="module")
+def joint(recovery_sims):
+    neural, behavior = _lists(recovery_sims[:4])
+    return MMGPVAE(2, 1, 1, epochs=120, seed=0).fit(neural, behavior, names=list("abcd"))
+
+
+def test_sessions_recorded_from_different_neurons_share_one_latent_space(joint, recovery_sims):
+    """One linear map, fitted over all sessions together, recovers every session's shared
+    latents (separate fits: R² ≈ 0.2 through one map, their spaces unrelated)."""
+    latents = [joint.transform(session=k)["shared"] for k in range(4)]
+    truths = [s.truth["shared"] for s in recovery_sims[:4]]
+    assert _pooled_r2(latents, truths) > 0.9
+    for x, s in zip(latents, recovery_sims[:4]):
+        assert cv_r2(x, s.truth["shared"]) > 0.9
+
+
+def test_a_new_session_with_few_trials_joins_the_fitted_space(joint, recovery_sims):
+    new_sim = recovery_sims[4]
+    few = slice(0, 12)
+    nd = dataclasses.replace(new_sim.neural, data=new_sim.neural.data[few],
+                             conditions=new_sim.neural.conditions[few])
+    bd = dataclasses.replace(new_sim.behavior, data=new_sim.behavior.data[few],
+                             conditions=new_sim.behavior.conditions[few])
+    before = {k: v.clone() for k, v in joint.module_.state_dict().items()}
+    new = joint.add_sessions([nd], [bd], ["e"], epochs=80)
+    # the fitted model is untouched, and the new one kept every shared tensor fixed
+    for k, v in joint.module_.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    shared_now = {k: v for k, v in new.module_.state_dict().items()
+                  if not k.startswith(("enc_neural.net.0", "enc_neural.in_", "dec_neural", "lik_neural"))}
+    for k, v in shared_now.items():
+        assert torch.equal(v.cpu(), before[k].cpu()), k
+    # the map fitted on the model's sessions carries over to the new session's latents
+    coef = _map(
+        np.concatenate([joint.transform(session=k)["shared"] for k in range(4)]),
+        np.concatenate([s.truth["shared"] for s in recovery_sims[:4]]),
+    )
+    r2 = _r2_through(coef, new.transform(session="e")["shared"], new_sim.truth["shared"][few])
+    assert r2 > 0.8
+
+
+# ---------------------------------------------------------------------------- projects
+def test_a_multi_session_project_reopens_and_goes_on(small, tmp_path):
+    neural, behavior = _lists(small)
+    m = MMGPVAE(2, 1, 1, epochs=3).fit(neural, behavior, names=["a", "b", "c"])
+    m.save(tmp_path / "run.mmgp")
+    r = MMGPVAE.load(tmp_path / "run.mmgp")
+    assert r.session_names == ["a", "b", "c"]
+    for k in "abc":
+        np.testing.assert_allclose(r.transform(session=k)["shared"], m.transform(session=k)["shared"],
+                                   atol=1e-5)
+    assert r.for_session("b").neural.n_channels == 18
+    r.partial_fit(neural, behavior, names=["a", "b", "c"], epochs=2)
+    assert len(r.history) == 5
+    with pytest.raises(ValueError, match="sessions"):
+        r.partial_fit(neural[0], behavior[0])
+
+
+def test_an_adapted_project_keeps_its_shared_parts_frozen_when_reopened(small, tmp_path):
+    neural, behavior = _lists(small)
+    run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
+    new = run.add_sessions([neural[2]], [behavior[2]], ["c"], epochs=2, source="run.mmgp")
+    new.save(tmp_path / "new.mmgp")
+    r = MMGPVAE.load(tmp_path / "new.mmgp")
+    assert r.adapted_from_ == "run.mmgp"
+    before = {k: v.clone() for k, v in r.module_.state_dict().items()}
+    r.partial_fit([neural[2]], [behavior[2]], names=["c"], epochs=2)
+    after = r.module_.state_dict()
+    assert torch.equal(after["prior.raw_length_scale"], before["prior.raw_length_scale"])
+    assert torch.equal(after["dec_behavior.mixing.weight"], before["dec_behavior.mixing.weight"])
+    assert not torch.equal(after["dec_neural.head.weight"], before["dec_neural.head.weight"])
+    np.testing.assert_allclose(  # the display coordinates of the model it came from
+        r.orthonormal_transforms()["shared"], run.orthonormal_transforms()["shared"], atol=1e-6
+    )
+
+
+def test_multi_session_module_needs_a_session():
+    with pytest.raises(ValueError):
+        MultiSessionModule([])
+
+
+# ---------------------------------------------------------------------------- manifest and CLI
+def _manifest(tmp_path, sims, names, rows=None):
+    lines = ["name,neural,behavior"]
+    for name, s in zip(names, sims):
+        p = write_simulation(tmp_path / name, s)
+        lines.append(f"{name},{name}/{p['neural'].name},{name}/{p['behavior'].name}")
+    path = tmp_path / "sessions.csv"
+    path.write_text("\n".join(rows or lines) + "\n")
+    return path
+
+
+def test_manifest_errors_name_the_file_the_line_and_the_column(tmp_path, small):
+    path = _manifest(tmp_path, small[:2], ["a", "b"])
+    entries = read_manifest(path)
+    assert [e.name for e in entries] == ["a", "b"] and entries[1].neural.is_file()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,neural\na,a/neural.h5\n")
+    with pytest.raises(DataError, match="behavior.*missing column"):
+        read_manifest(bad)
+    bad.write_text("name,neural,behavior\na,a/neural.h5,a/behavior.h5\na,b/neural.h5,b/behavior.h5\n")
+    with pytest.raises(DataError, match=r"line 3.*listed twice"):
+        read_manifest(bad)
+    bad.write_text("name,neural,behavior\na,nowhere.h5,a/behavior.h5\n")
+    with pytest.raises(DataError, match=r"neural \(line 2\).*not found"):
+        read_manifest(bad)
+
+
+def test_fit_sessions_then_from_then_export_per_session(tmp_path, small, capsys):
+    path = _manifest(tmp_path, small[:2], ["a", "b"])
+    run, new = tmp_path / "run.mmgp", tmp_path / "new.mmgp"
+    assert main(["fit", "--sessions", str(path), "--out", str(run), "--epochs", "2", "--quiet"]) == 0
+    p = write_simulation(tmp_path / "c", small[2])
+    new_csv = tmp_path / "new.csv"
+    new_csv.write_text(f"name,neural,behavior\nc,{p['neural']},{p['behavior']}\n")
+    assert main(["fit", "--sessions", str(new_csv), "--from", str(run), "--out", str(new),
+                 "--epochs", "2", "--quiet"]) == 0
+    assert main(["export-latents", str(run), "--out", str(tmp_path / "lat.npz")]) == 0
+    single = tmp_path / "single.mmgp"
+    assert main(["fit", "--neural", str(p["neural"]), "--behavior", str(p["behavior"]),
+                 "--out", str(single), "--epochs", "1", "--quiet"]) == 0
+    assert main(["export-latents", str(single), "--out", str(tmp_path / "one.npz")]) == 0
+    keys = set(np.load(tmp_path / "one.npz").files)
+    for name in ("a", "b"):
+        z = np.load(tmp_path / f"lat_{name}.npz")
+        assert set(z.files) == keys and z["shared"].shape == (10, 30, 2)
+    capsys.readouterr()
+    assert main(["inspect", str(run)]) == 0
+    assert '"sessions"' in capsys.readouterr().out
+    assert MMGPVAE.load(new).session_names == ["c"]
+    assert main(["fit", "--neural", str(p["neural"]), "--from", str(run), "--out",
+                 str(tmp_path / "x.mmgp")]) == 2
