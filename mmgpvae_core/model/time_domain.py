@@ -7,8 +7,11 @@ Given per-bin pseudo-observations (mean μ_t, precision p_t) the exact posterior
     precision  Λ = K⁻¹ + diag(p)          mean  m = Λ⁻¹ diag(p) μ
 
 — the same posterior the Fourier module computes over M coefficients, here over all T bins, at
-O(T³) time and O(T²) memory per trial and latent. This module exists to measure that cost and to
-cross-check the Fourier posterior (``tests/core/test_time_domain.py``).
+O(T³) time and O(T²) memory per trial and latent. This module exists to measure that cost
+(``benchmarks/bench_prior.py``), to compare latent recovery with the Fourier model from the same
+start (``benchmarks/identifiability.py``) and to cross-check the Fourier posterior
+(``tests/core/test_time_domain.py``). Single-modality modules (``n_behavior = 0``) and every
+registered kernel work as in the Fourier module (``FourierGPPrior.covariance``).
 
 Numerics. K⁻¹ is never formed (an RBF Gram matrix is nearly singular). With S = diag(√p) and
 ``B = I + S K S`` (eigenvalues ≥ 1, so its Cholesky factor is well conditioned; Rasmussen &
@@ -136,6 +139,15 @@ class TimeDomainMMGPVAEModule(MMGPVAEModule):
     def __init__(self, cfg: ModelConfig, shape: ModelShape, jitter: float = 1e-3) -> None:
         super().__init__(cfg, shape)
         self.jitter = float(jitter)
+
+    @classmethod
+    def from_fourier(cls, module: MMGPVAEModule, jitter: float = 1e-3) -> TimeDomainMMGPVAEModule:
+        """A time-domain module with ``module``'s config, shape, parameters and data statistics
+        (its state dict), on its device: the same starting point for both priors, as the
+        identifiability benchmark compares them (``benchmarks/identifiability.py``)."""
+        td = cls(module.cfg, module.shape, jitter=jitter)
+        td.load_state_dict(module.state_dict())
+        return td.to(next(module.parameters()).device)
 
     def posterior(  # type: ignore[override]
         self, neural: torch.Tensor | None, behavior: torch.Tensor | None

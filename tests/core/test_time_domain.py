@@ -175,3 +175,45 @@ def test_training_steps_reduce_loss_and_reach_length_scales():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.05 * abs(np.mean(losses[:5]))
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
+def test_from_fourier_single_modality_same_start_and_trains(kernel):
+    """``from_fourier`` copies a module's parameters and data statistics (the identifiability
+    benchmark's same start); a single-modality module (images as the one modality, as the
+    benchmark's rotating digit) with any kernel gives the Fourier posterior on a well-padded
+    window, and its ELBO trains."""
+    sim = simulate(n_trials=12, n_time=30, n_neurons=10, n_keypoints=3, seed=4)
+    y = torch.tensor(sim.behavior.data, dtype=torch.float32)  # one Gaussian modality
+    shape = ModelShape(
+        n_neural=6, n_behavior=0, n_time=30, t_circ=90, length_scale_init=5.0,
+        min_length_scale=3.0,
+    )
+    cfg = ModelConfig(
+        shared=2, private_neural=0, private_behavior=0, neural_likelihood="gaussian",
+        neural_decoder="mlp", encoder_hidden=(16,), decoder_hidden=(16,), kernel=kernel,
+    )
+    torch.manual_seed(0)
+    fm = MMGPVAEModule(cfg, shape)
+    fm.init_from_data(y, None)
+    tm = TimeDomainMMGPVAEModule.from_fourier(fm, jitter=1e-6)
+    assert not tm.has_behavior and tm.jitter == 1e-6
+    for k, v in fm.state_dict().items():
+        torch.testing.assert_close(tm.state_dict()[k], v, atol=0, rtol=0)
+    with torch.no_grad():
+        fp, tp = fm.posterior(y, None), tm.posterior(y, None)
+        assert isinstance(tp, TimeDomainPosterior)
+        torch.testing.assert_close(fp.time_mean(), tp.time_mean(), atol=5e-3, rtol=5e-3)
+    opt = torch.optim.Adam(tm.parameters(), lr=1e-2)
+    torch.manual_seed(1)
+    losses = []
+    for _ in range(20):
+        loss = elbo_terms(tm, y, None).loss / y.shape[0]
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    # the copy is independent: training it left the Fourier module's parameters alone
+    assert not torch.equal(fm.prior.raw_length_scale, tm.prior.raw_length_scale)
