@@ -143,7 +143,7 @@ def main() -> int:
         panel.private_neural_edit.setText("1" if args.smoke else "0-1")
         panel.private_behavior_edit.setText("0" if args.smoke else "0-1")
         if args.smoke:
-            panel.n_jobs = 1  # no worker processes
+            win.jobs.sweep.n_jobs = 1  # no worker processes
         panel.folds_spin.setValue(2)
         panel.epochs_spin.setValue(args.epochs)
         panel.sweep_finished.connect(lambda r: finished("cancelled" if r.cancelled else "done"))

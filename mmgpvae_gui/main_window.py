@@ -1,8 +1,8 @@
 """The main window: composes the panels, the menus (``actions.py``) and the status bar, and
 shows the :class:`~mmgpvae_gui.session.Session`, which holds the data, the model, the project
-and the fit. Its parts do the work: ``files.Files`` opens and saves, ``worker.TrainingControl``
-runs fits, ``export.Exporter`` writes views and latents. Panels never reach into each other;
-the window wires their signals."""
+and the fit. Its parts do the work: ``files.Files`` opens and saves, ``jobs.Jobs`` runs fits,
+sweeps, controls and comparisons, ``export.Exporter`` writes views and latents. Panels never
+reach into each other, nor start work; the window wires their signals."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from mmgpvae_gui.background import collect_garbage_in_gui_thread
 from mmgpvae_gui.busy import BusyIndicator
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.files import Files
+from mmgpvae_gui.jobs import OUTCOME_WORDS, Jobs, TrainingControl, connect_view
 from mmgpvae_gui.panels.data_panel import DataPanel
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.model_panel import ModelPanel
@@ -39,7 +40,7 @@ from mmgpvae_gui.panels.training_panel import TrainingPanel
 from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot, data_summary
 from mmgpvae_gui.session_clock import SessionClock
-from mmgpvae_gui.worker import OUTCOME_WORDS, TrainingControl, TrainingWorker
+from mmgpvae_gui.worker import TrainingWorker
 
 __all__ = ["MainWindow", "settings"]
 TITLE = "MM-GPVAE Studio"
@@ -88,9 +89,7 @@ class MainWindow(QMainWindow):
         # The sweep's fits live for the session, so a chosen row can be opened like a project.
         self._sweep_dir = QTemporaryDir()
         self.model_selection_panel = ModelSelectionPanel(
-            self.session.datasets, self.model_panel.kwargs_but_split, redraw=q,
-            save_dir=self._sweep_dir.path() if self._sweep_dir.isValid() else None,
-            get_split=self._model_split,  # the Baselines section's default split
+            redraw=q, get_split=self._model_split,  # the Baselines section's default split
         )
         self.tabs = QTabWidget()  # "Training and views", "Model selection"
         self.setCentralWidget(layout.compose(self, self.tabs))
@@ -108,8 +107,12 @@ class MainWindow(QMainWindow):
             self.session, lambda: (self.model_panel.model_kwargs(), self.model_panel.epochs()),
             lambda: self.busy.active, report, self.autosave.path, parent=self,
         )
+        self.jobs = Jobs(  # and the model-selection view's: a sweep, a control, a comparison
+            t, self.model_panel.kwargs_but_split,
+            save_dir=self._sweep_dir.path() if self._sweep_dir.isValid() else None, parent=self,
+        )
         self.start_training, self.toggle_pause = t.start, t.toggle_pause
-        self.stop_training, self.stop_and_wait = t.stop, t.stop_and_wait
+        self.stop_training, self.stop_and_wait = t.stop, self.jobs.stop_and_wait  # every job
         self.files = f = Files(
             self.session, self.recent, self.autosave, self._live, lambda: self.busy.active,
             report, lambda question: self._confirm(question), self,
@@ -155,7 +158,12 @@ class MainWindow(QMainWindow):
             (self.latent_panel, export.LATENT_VIEWS),
         ):
             panel.export_requested.connect(lambda v=views: self.open_export_dialog(v))
-        self.model_selection_panel.fit_chosen.connect(self._on_model_selection_fit_chosen)
+        msp, jobs = self.model_selection_panel, self.jobs
+        msp.fit_chosen.connect(self._on_model_selection_fit_chosen)
+        for job, view in ((jobs.sweep, msp), (jobs.controls, msp.controls_panel),
+                          (jobs.compare, msp.compare_panel)):
+            connect_view(job, view)
+        jobs.changed.connect(self._update_state)
         t.started.connect(self._on_training_started)
         t.progressed.connect(self._on_training_progressed)
         t.snapshot_ready.connect(self._on_training_snapshot_ready)
@@ -198,6 +206,10 @@ class MainWindow(QMainWindow):
         self.model_panel.setEnabled(enabled.edit)
         self.model_panel.set_model_locked(enabled.model_locked)
         self.data_panel.setEnabled(enabled.edit)
+        msp = self.model_selection_panel
+        msp.set_running(not enabled.sweep)
+        msp.controls_panel.set_running(not enabled.controls)
+        msp.compare_panel.set_running(not enabled.compare)
         for spec in ACTIONS:
             if spec.enabled_when:
                 self.menu_entries[spec.name].setEnabled(getattr(enabled, spec.enabled_when))
@@ -409,8 +421,8 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Ask first (training, then an unsaved model), then stop what runs: a declined close
-        leaves the sweep, the controls and the fit running."""
+        """Ask first (training, then an unsaved model), then stop every job (``jobs``): a
+        declined close leaves the sweep, the control, the comparison and the fit running."""
         if self.busy.active:  # reading or writing a file: close as soon as it is done
             self._close_when_idle = True
             self.statusBar().showMessage("Closing when the file is done…")
@@ -423,7 +435,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._close_when_stopped = True
-            self.model_selection_panel.stop_and_wait()
+            self.jobs.stop_panel_jobs_and_wait()
             self.stop_training()
             event.ignore()  # closes for real once the worker has finished its epoch
             return
@@ -433,8 +445,8 @@ class MainWindow(QMainWindow):
         ):
             event.ignore()
             return
-        if self.model_selection_panel.is_running:
-            self.model_selection_panel.stop_and_wait()
+        if self.jobs.running():
+            self.jobs.stop_and_wait()
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         self.model_panel.save_settings(s)

@@ -134,12 +134,16 @@ class Fit:
 class Enabled:
     """What the window may offer now. ``state``: the training panel's (empty, ready, running,
     paused, stopping); ``edit``: data and settings may change; ``model_locked``: the
-    architecture is fixed (a model exists); ``save``: File ▸ Save project."""
+    architecture is fixed (a model exists); ``save``: File ▸ Save project; ``sweep``,
+    ``controls``, ``compare``: that job may start (none of its kind runs; Cancel otherwise)."""
 
     state: str
     edit: bool
     model_locked: bool
     save: bool
+    sweep: bool = True
+    controls: bool = True
+    compare: bool = True
 
 
 class Session:
@@ -152,6 +156,7 @@ class Session:
         self.project_path: Path | None = None
         self.last_snapshot: Snapshot | None = None
         self.fit = Fit()
+        self.jobs: set[str] = set()  # the background jobs running now, besides the fit
         self._saved_epochs: int | None = None  # the model's epochs when last saved or opened
         # How the next file of each modality is read (``load_dataset``'s ``rate_hz`` for a file
         # without a rate, ``window_s`` for a session without trials: the CLI's --neural-rate,
@@ -163,6 +168,11 @@ class Session:
     @property
     def is_training(self) -> bool:
         return self.fit.running
+
+    @property
+    def running_jobs(self) -> list[str]:
+        """Every job running now: "training" (the fit), "sweep", "controls", "compare"."""
+        return (["training"] if self.fit.running else []) + sorted(self.jobs)
 
     @property
     def epochs_trained(self) -> int:
@@ -193,6 +203,9 @@ class Session:
             edit=not f.running,
             model_locked=self.model is not None,
             save=self.model is not None and (not f.running or f.pause_requested),
+            sweep="sweep" not in self.jobs,
+            controls="controls" not in self.jobs,
+            compare="compare" not in self.jobs,
         )
 
     def data_summary(self) -> str:
@@ -356,6 +369,13 @@ class Session:
 
     def set_outcome(self, status: str) -> None:
         self.fit.outcome = status
+
+    def job_started(self, name: str) -> None:
+        """A background job (``jobs.py``: "sweep", "controls", "compare") has started."""
+        self.jobs.add(name)
+
+    def job_ended(self, name: str) -> None:
+        self.jobs.discard(name)
 
     # ------------------------------------------------------------------ projects
     @staticmethod

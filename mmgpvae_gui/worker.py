@@ -1,8 +1,8 @@
 """The app's background work, each a :class:`~mmgpvae_gui.background.CancellableJob` (the
-lifetime rule is in ``background.py``): a fit (:class:`TrainingWorker`, run one at a time for a
-session by :class:`TrainingControl`), a model-selection sweep (:class:`SweepWorker`) and a
-control, the null test or seed consistency (:class:`ControlsWorker`) and the comparison with the
-baselines (:class:`CompareWorker`).
+lifetime rule is in ``background.py``): a fit (:class:`TrainingWorker`), a model-selection sweep
+(:class:`SweepWorker`), a control, the null test or seed consistency (:class:`ControlsWorker`),
+and the comparison with the baselines (:class:`CompareWorker`). Who starts them, one at a time
+each, and tells the session: ``jobs.py``.
 
 Each worker object lives in the GUI thread; only ``work`` executes in its thread. Signals out
 carry copies (EpochReport, Snapshot, result rows: plain floats and numpy arrays); in, two
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import gc
 import os
 import sys
 import threading
@@ -28,25 +27,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import Signal
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
 from mmgpvae_core.compare import CompareSettings, compare_folds, run_compare
-from mmgpvae_core.config import ConfigError, DataConfig
+from mmgpvae_core.config import DataConfig
 from mmgpvae_core.data import DataError, Dataset
 from mmgpvae_core.sweep import SweepSettings, run_sweep
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
-from mmgpvae_gui.background import CancellableJob, stop_and_wait
-from mmgpvae_gui.session import Session, Snapshot, take_snapshot
+from mmgpvae_gui.background import CancellableJob
+from mmgpvae_gui.session import Snapshot, take_snapshot
 
-OUTCOME_WORDS = {"converged": "converged", "max_epochs": "done", "cancelled": "stopped"}
 __all__ = [
     "CompareWorker",
     "ControlsWorker",
     "Snapshot",
     "SweepWorker",
-    "TrainingControl",
     "TrainingWorker",
     "lower_thread_priority",
     "take_snapshot",
@@ -221,158 +218,6 @@ class TrainingWorker(CancellableJob):
                 self._final_inference = self._emit_snapshot()
         except Exception:  # the fit's outcome matters more than a last picture
             traceback.print_exc()
-
-
-class TrainingControl(QObject):
-    """The Training menu's commands for a :class:`~mmgpvae_gui.session.Session`: fits of its
-    model, one at a time, each in a :class:`TrainingWorker`; it keeps the session's fit state
-    (``session.fit``) and last snapshot. ``settings()`` gives the model's keyword arguments and
-    the epochs to train; ``is_busy()`` whether a file is being read or written (a fit waits);
-    ``report(title, text)`` says why a fit cannot start. Its signals come in the GUI thread:
-    the worker's, ``message`` for the status bar, ``changed`` when what may be done changes, and
-    ``ended(status)`` last, once the training thread has been joined (the worker is gone)."""
-
-    started = Signal(object, bool, int)  # the model, whether it is new, the epochs to train
-    progressed = Signal(object)  # EpochReport
-    snapshot_ready = Signal(object)  # Snapshot (also session.last_snapshot)
-    paused_changed = Signal(bool)  # the worker is (no longer) blocked between epochs
-    succeeded = Signal(object)  # FitOutcome
-    failed = Signal(str)
-    message = Signal(str, int)  # for the status bar: text, milliseconds (0: until the next)
-    changed = Signal()
-    ended = Signal(str)  # the outcome status: max_epochs, converged, cancelled, failed
-
-    def __init__(
-        self,
-        session: Session,
-        settings: Callable[[], tuple[dict[str, Any], int]],
-        is_busy: Callable[[], bool],
-        report: Callable[[str, str], None],
-        autosave_path: Path | None = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.session = session
-        self._settings, self._is_busy, self._report = settings, is_busy, report
-        self.autosave_path = autosave_path
-        self.autosave_every_s = CHECKPOINT_EVERY_S
-        self.worker: TrainingWorker | None = None  # the fit running now
-
-    @property
-    def is_running(self) -> bool:
-        return self.worker is not None
-
-    def start(self) -> bool:
-        """Fit the session's model (a new one, from ``settings()``, if it has none) for the
-        epochs ``settings()`` gives; False (and why, if it is not busy) if it cannot."""
-        s = self.session
-        if self.worker is not None or self._is_busy():
-            return False
-        if s.neural is None:
-            self._report("No data", "load a neural file first (File ▸ Open neural file…)")
-            return False
-        kwargs, epochs = self._settings()
-        new = None
-        if s.model is None:
-            try:
-                new = MMGPVAE(**kwargs)
-            except (ConfigError, TypeError, ValueError) as exc:
-                self._report("Invalid settings", str(exc))
-                return False
-        model = s.begin_fit(new, epochs)
-        # What exists now (Qt, torch, the data, the model) lives as long as the app: move it
-        # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
-        # GUI thread (or of the worker, holding the GIL) and froze the window during fits.
-        gc.freeze()
-        w = self.worker = TrainingWorker(
-            model, s.neural, s.behavior, epochs,
-            autosave_path=self.autosave_path, autosave_every_s=self.autosave_every_s,
-            data_config=s.data_config() if s.sources else None,
-        )
-        w.progressed.connect(self._on_worker_progressed)
-        w.autosave_failed.connect(self._on_worker_autosave_failed)
-        w.snapshot_ready.connect(self._on_worker_snapshot_ready)
-        w.paused.connect(self._on_worker_paused)
-        w.succeeded.connect(self._on_worker_succeeded)
-        w.failed.connect(self._on_worker_failed)
-        w.finished.connect(self._on_worker_finished)  # in the GUI thread, the thread joined
-        self.started.emit(model, new is not None, epochs)
-        w.start()
-        self.changed.emit()
-        self.message.emit("Training…", 0)
-        return True
-
-    def toggle_pause(self) -> None:
-        """Pause after the current epoch, or resume (not while a paused model is saved)."""
-        if self.worker is None or self._is_busy():
-            return
-        pause = not self.session.fit.pause_requested
-        (self.worker.pause if pause else self.worker.resume)()
-        self.session.request_pause(pause)
-        self.message.emit("Pausing after this epoch…" if pause else "Training…", 0)
-        self.changed.emit()
-
-    def start_or_pause(self) -> None:
-        """Space: start training, or pause / resume it."""
-        if self.worker is None:
-            self.start()
-        else:
-            self.toggle_pause()
-
-    def stop(self) -> None:
-        """Stop after the current epoch."""
-        if self.worker is not None:
-            self.worker.request_stop()
-            self.session.request_stop()
-            self.message.emit("Stopping after this epoch…", 0)
-            self.changed.emit()
-
-    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Stop and block until the thread has finished (``ended`` has been emitted then)."""
-        return stop_and_wait(self.worker, self.stop, timeout_ms)
-
-    @Slot(object)
-    def _on_worker_progressed(self, report: EpochReport) -> None:
-        self.progressed.emit(report)
-
-    @Slot(str)
-    def _on_worker_autosave_failed(self, message: str) -> None:
-        self.message.emit(message, 15000)
-
-    @Slot(object)
-    def _on_worker_snapshot_ready(self, snap: Snapshot) -> None:
-        self.session.last_snapshot = snap
-        self.snapshot_ready.emit(snap)
-
-    @Slot(bool)
-    def _on_worker_paused(self, paused: bool) -> None:
-        self.session.worker_paused(paused)  # blocked now, not only asked to pause
-        if paused:
-            self.message.emit("Paused", 0)
-        self.paused_changed.emit(paused)
-
-    @Slot(object)
-    def _on_worker_succeeded(self, outcome: FitOutcome) -> None:
-        self.session.set_outcome(outcome.status)
-        self.succeeded.emit(outcome)
-        text = OUTCOME_WORDS.get(outcome.status, outcome.status)
-        self.message.emit(outcome.message or f"Training {text}", 8000)
-
-    @Slot(str)
-    def _on_worker_failed(self, message: str) -> None:
-        self.session.set_outcome("failed")
-        self.failed.emit(message)
-
-    @Slot()
-    def _on_worker_finished(self) -> None:
-        self.worker = None  # the thread has ended: the last reference to the worker goes, here
-        self.session.end_fit()
-        # The heap was frozen for the fit (start): give it back to the collector, and collect
-        # now, as the fit ends, rather than in the middle of the next one. Without this, a
-        # model dropped later (New model, new data) would never be freed.
-        gc.unfreeze()
-        QTimer.singleShot(0, gc.collect)
-        self.ended.emit(self.session.fit.outcome)
 
 
 class SweepWorker(CancellableJob):

@@ -8,15 +8,17 @@ Shown: the pooled held-out scores (method × metric), which folds were held out,
 channel each method's held-out R² (bars), and a held-out stretch of one behavior channel,
 observed and predicted by each method.
 
-Standalone like the other sections: it takes ``get_data``, ``get_model_kwargs`` and ``get_split``
-(the model panel's split, the default until a sweep chooses one) callables, runs one comparison
-at a time in a :class:`~mmgpvae_gui.worker.CompareWorker`, and never touches the window.
+A view only, like the other sections: it takes a ``get_split`` callable (the model panel's split,
+the default until a sweep chooses one); Run emits ``run_requested(CompareSettings)`` (the split,
+epochs and held-out data; the job lays them over the model panel's options) and Cancel
+``cancel_requested``; the comparison runs in ``jobs.CompareJob``, which reports back through
+:meth:`begin`, :meth:`show_progress`, :meth:`show_status`, :meth:`show_result` and
+:meth:`show_failure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,11 +43,8 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.compare import CompareSettings, Comparison
 from mmgpvae_core.config import SUBSPACES
-from mmgpvae_core.data import Dataset
-from mmgpvae_gui.background import stop_and_wait
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot, legend_outside
-from mmgpvae_gui.worker import CompareWorker
 
 #: methods in the order every output lists them, with their names in the app
 METHODS = {
@@ -83,23 +82,21 @@ class ComparePanel(QGroupBox):
     """Split and held-out settings, Run / Cancel, progress, the pooled scores, R² per channel
     and a held-out stretch."""
 
-    finished = Signal(object)  # Comparison (``cancelled`` if stopped)
+    finished = Signal(object)  # Comparison (``cancelled`` if stopped), shown
+    run_requested = Signal(object)  # CompareSettings
+    cancel_requested = Signal()
 
     def __init__(
         self,
-        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
-        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
         get_split: Callable[[], tuple[int, int, int]] | None = None,
         parent: QWidget | None = None,
         redraw: RedrawQueue | None = None,
     ) -> None:
         super().__init__("Baselines: the model against a Wiener filter and a GLM", parent)
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
-        self._get_data = get_data
-        self._get_model_kwargs = get_model_kwargs or (lambda: {})
         self._get_split = get_split
         self._split_from = "model"  # "sweep" once a sweep chose it, "user" once edited
-        self._worker: CompareWorker | None = None
+        self._running = False
         self.result: Comparison | None = None
 
         layout = QVBoxLayout(self)
@@ -234,7 +231,7 @@ class ComparePanel(QGroupBox):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        return self._worker is not None
+        return self._running
 
     def split(self) -> tuple[int, int, int]:
         return tuple(self.split_spins[k].value() for k in SUBSPACES)  # type: ignore[return-value]
@@ -259,59 +256,64 @@ class ComparePanel(QGroupBox):
             self.set_split(*self._get_split(), source="model")
 
     def settings(self) -> CompareSettings:
-        kwargs = dict(self._get_model_kwargs())
-        kwargs.update(zip(SUBSPACES, self.split()))
-        kwargs["epochs"] = self.epochs_spin.value()
+        """What the panel shows; ``model_kwargs`` holds the split and epochs only (the job lays
+        them over the model panel's options)."""
+        kwargs = {**dict(zip(SUBSPACES, self.split())), "epochs": self.epochs_spin.value()}
         folds = self.heldout_combo.currentIndex() == 1
         return CompareSettings(
             folds=self.folds_spin.value() if folds else None,
             test_fraction=self.fraction_spin.value(),
             lags=self.lags_spin.value(),
             seeds=self.seeds_spin.value(),
-            seed=int(kwargs.pop("seed", 0) or 0),
             model_kwargs=kwargs,
         )
 
     def start(self) -> bool:
-        """Start a comparison with the current settings; False (and a message) if it cannot."""
-        if self._worker is not None:
+        """Run: ask for a comparison with the settings shown; True if one started."""
+        if self._running:
             return False
         self.follow_model_split()
-        neural, behavior = self._get_data()
-        if neural is None or behavior is None:
-            self.status_label.setText(
-                "Open neural and behavior data first: the comparison predicts each from the other."
-            )
-            return False
-        if sum(self.split()) == 0:
-            self.status_label.setText("The split has no latent dimensions.")
-            return False
-        settings = self.settings()
-        self.result = None
-        self._show(None)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        s, a, b = self.split()
-        self.status_label.setText(f"Fitting the baselines and the split S={s} A={a} B={b}…")
-        w = self._worker = CompareWorker(neural, behavior, settings)
-        w.progressed.connect(self._on_worker_progressed)
-        w.reported.connect(self._on_worker_reported)
-        w.result_ready.connect(self._on_worker_result_ready)
-        w.failed.connect(self._on_worker_failed)
-        w.finished.connect(self._on_worker_finished)  # in the GUI thread, the thread joined
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        w.start()
-        return True
+        self.run_requested.emit(self.settings())
+        return self._running  # the job has said whether it started (a direct connection)
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.request_stop()
-            self.status_label.setText("Cancelling at the model's next epoch…")
+        self.cancel_requested.emit()
 
-    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Cancel and block until the worker thread ends (for closing the window)."""
-        return stop_and_wait(self._worker, self.cancel, timeout_ms)
+    # ---------------------------------------------------------------- what the job says
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def begin(self, total: int, message: str) -> None:
+        self.result = None
+        self._show(None)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.status_label.setText(message)
+        self.set_running(True)
+
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def show_progress(self, done: int, total: int, _item: object = None) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(min(done, total))
+
+    def show_result(self, result: Comparison) -> None:
+        self.result = result
+        self._show(result)
+        if result.cancelled:
+            self.status_label.setText(
+                "Cancelled." + (" Scores of the folds that ended:" if result.rows else "")
+            )
+        else:
+            self.progress.setValue(self.progress.maximum())  # a fit may converge early
+            self.status_label.setText("Done: held-out scores, pooled over channels.")
+        self.finished.emit(result)
+
+    def show_failure(self, message: str) -> None:
+        self.status_label.setText(f"Comparison failed: {message}")
 
     # ---------------------------------------------------------------- slots
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -331,34 +333,6 @@ class ComparePanel(QGroupBox):
 
     def _on_cancel_clicked(self) -> None:
         self.cancel()
-
-    def _on_worker_progressed(self, done: int, total: int) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(min(done, total))
-
-    def _on_worker_reported(self, line: str) -> None:
-        if self._worker is not None and not self._worker.stop_requested:
-            self.status_label.setText(line)
-
-    def _on_worker_result_ready(self, result: Comparison) -> None:
-        self.result = result
-        self._show(result)
-        if result.cancelled:
-            self.status_label.setText(
-                "Cancelled." + (" Scores of the folds that ended:" if result.rows else "")
-            )
-        else:
-            self.progress.setValue(self.progress.maximum())  # a fit may converge early
-            self.status_label.setText("Done: held-out scores, pooled over channels.")
-        self.finished.emit(result)
-
-    def _on_worker_failed(self, message: str) -> None:
-        self.status_label.setText(f"Comparison failed: {message}")
-
-    def _on_worker_finished(self) -> None:
-        self._worker = None  # the thread has ended: the last reference goes, here
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     def _on_channel_combo_changed(self, _index: int) -> None:
         self._queue.request("compare/stretch", lambda: self._draw_stretch(self.result))

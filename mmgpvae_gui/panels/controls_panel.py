@@ -8,15 +8,13 @@
   subspaces with the first seed's (:func:`mmgpvae_core.controls.run_consistency`), one line per
   subspace and a plot.
 
-Standalone like :class:`~mmgpvae_gui.panels.model_selection_panel.ModelSelectionPanel`: it takes
-``get_data`` and ``get_model_kwargs`` callables, runs one control at a time in a
-:class:`~mmgpvae_gui.worker.ControlsWorker`, and never touches the window.
+A view only, like :class:`~mmgpvae_gui.panels.model_selection_panel.ModelSelectionPanel`: its
+buttons emit ``null_test_requested``, ``consistency_requested`` and ``cancel_requested``; the
+control runs in ``jobs.ControlsJob``, which reports back through :meth:`begin`,
+:meth:`show_progress`, :meth:`show_status`, :meth:`show_result` and :meth:`show_failure`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,14 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmgpvae_core.controls import (
-    ConsistencyResult,
-    NullTestResult,
-    null_kind,
-    run_consistency,
-    run_null_test,
-)
-from mmgpvae_core.data import Dataset
+from mmgpvae_core.controls import ConsistencyResult, NullTestResult
 from mmgpvae_core.figures.controls import (
     SCORE_LABEL,
     consistency_positions,
@@ -50,10 +41,8 @@ from mmgpvae_core.figures.controls import (
     score_range,
 )
 from mmgpvae_core.sweep import SweepSettings
-from mmgpvae_gui.background import stop_and_wait
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot
-from mmgpvae_gui.worker import ControlsWorker
 
 REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
 SHORT = {"shared": "S", "private_neural": "A", "private_behavior": "B"}  # as in the split row
@@ -64,26 +53,16 @@ class ControlsPanel(QGroupBox):
     """Split and control settings, Run / Cancel, progress, the null histogram and the seed
     consistency of each subspace."""
 
-    null_test_finished = Signal(object)  # NullTestResult
-    consistency_finished = Signal(object)  # ConsistencyResult
+    null_test_finished = Signal(object)  # NullTestResult, shown
+    consistency_finished = Signal(object)  # ConsistencyResult, shown
+    null_test_requested = Signal(object, int, bool, object)  # split, shuffles, within, settings
+    consistency_requested = Signal(object, int, object)  # split, seeds, SweepSettings
+    cancel_requested = Signal()
 
-    def __init__(
-        self,
-        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
-        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
-        n_jobs: int | None = None,
-        parent: QWidget | None = None,
-        redraw: RedrawQueue | None = None,
-    ) -> None:
+    def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
         super().__init__("Controls: is the shared structure real, and stable?", parent)
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
-        self._get_data = get_data
-        self._get_model_kwargs = get_model_kwargs or (lambda: {})
-        self.n_jobs = n_jobs  # processes for the fits (None: every core; 1: in the worker)
-        self._worker: ControlsWorker | None = None
-        self._null_rows: list[dict[str, Any]] = []
-        self._within = False
-        self._null = "re-pair"  # or "shift": a continuous session's behavior shifted in time
+        self._running = False
         self.null_result: NullTestResult | None = None
         self.consistency_result: ConsistencyResult | None = None
 
@@ -191,7 +170,7 @@ class ControlsPanel(QGroupBox):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        return self._worker is not None
+        return self._running
 
     def split(self) -> tuple[int, int, int]:
         return (
@@ -206,111 +185,74 @@ class ControlsPanel(QGroupBox):
         self.private_neural_spin.setValue(int(private_neural))
         self.private_behavior_spin.setValue(int(private_behavior))
 
-    def _inputs(self) -> tuple[Dataset, Dataset, SweepSettings] | None:
-        neural, behavior = self._get_data()
-        if neural is None or behavior is None:
-            self.status_label.setText(
-                "Open neural and behavior data first: the controls test how the two are paired."
-            )
-            return None
-        if sum(self.split()) == 0:
-            self.status_label.setText("The split has no latent dimensions.")
-            return None
-        settings = SweepSettings(
-            folds=self.folds_spin.value(),
-            epochs=self.epochs_spin.value(),
-            model_kwargs=dict(self._get_model_kwargs()),
-        )
-        return neural, behavior, settings
+    def settings(self) -> SweepSettings:
+        """Folds and epochs of each fit (the job adds the model panel's options)."""
+        return SweepSettings(folds=self.folds_spin.value(), epochs=self.epochs_spin.value())
 
     def start_null_test(self) -> bool:
-        """Start a null test with the current settings; False (and a message) if it cannot."""
-        inputs = None if self.is_running else self._inputs()
-        if inputs is None:
+        """Run null test: ask for one with the settings shown; True if it started."""
+        if self._running:
             return False
-        neural, behavior, settings = inputs
-        split, n, within = self.split(), self.shuffles_spin.value(), self.within_check.isChecked()
-        if within and neural.conditions is None:
-            self.status_label.setText("Within-condition shuffles need trial conditions.")
-            return False
-
-        n_jobs = self.n_jobs
-
-        def run(on_result, should_stop):
-            return run_null_test(
-                neural,
-                behavior,
-                split,
-                n,
-                settings,
-                within_condition=within,
-                n_jobs=n_jobs,
-                on_result=on_result,
-                should_stop=should_stop,
-            )
-
-        self._null_rows = []
-        self._within = within
-        self.null_result = None
-        self._draw_null()
-        self._null = null_kind(neural, "auto", within)
-        how = "within each condition" if within else "across trials"
-        message = f"Null test: the real pairing and {n} shuffles {how}…"
-        if self._null == "shift":  # a continuous session: its behavior shifted in time
-            message = f"Null test: the real pairing and {n} circular time shifts…"
-        self._start(run, n + 1, message, self._on_null_worker_finished)
-        return True
+        within = self.within_check.isChecked()
+        self.null_test_requested.emit(self.split(), self.shuffles_spin.value(), within,
+                                      self.settings())
+        if self._running:
+            self.null_result = None
+            self._draw_null()
+        return self._running  # the job has said whether it started (a direct connection)
 
     def start_consistency(self) -> bool:
-        """Fit the split with seeds 0 … n − 1 and compare each with seed 0's."""
-        inputs = None if self.is_running else self._inputs()
-        if inputs is None:
+        """Run consistency: fit the split with seeds 0 … n − 1, compare each with seed 0's."""
+        if self._running:
             return False
-        neural, behavior, settings = inputs
-        split, seeds = self.split(), list(range(self.seeds_spin.value()))
+        self.consistency_requested.emit(self.split(), self.seeds_spin.value(), self.settings())
+        if self._running:
+            self.consistency_result = None
+            self._draw_consistency(None)
+        return self._running
 
-        n_jobs = self.n_jobs
+    def cancel(self) -> None:
+        self.cancel_requested.emit()
 
-        def run(on_result, should_stop):
-            return run_consistency(
-                neural,
-                behavior,
-                split,
-                seeds,
-                settings,
-                n_jobs=n_jobs,
-                on_result=on_result,
-                should_stop=should_stop,
-            )
+    # ---------------------------------------------------------------- what the job says
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        for b in (self.null_button, self.consistency_button):
+            b.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
 
-        self.consistency_result = None
-        self._draw_consistency(None)
-        message = f"Consistency: {len(seeds)} seeds…"
-        self._start(run, len(seeds), message, self._on_consistency_worker_finished)
-        return True
-
-    def _start(self, run, total: int, message: str, on_result: Callable) -> None:
+    def begin(self, total: int, message: str) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.status_label.setText(message)
-        self._worker = ControlsWorker(run, "mmgpvae-controls")
-        self._worker.progressed.connect(self._on_worker_progressed)
-        self._worker.result_ready.connect(on_result)
-        self._worker.failed.connect(self._on_worker_failed)
-        self._worker.finished.connect(self._on_thread_finished)  # in the GUI thread, joined
-        for b in (self.null_button, self.consistency_button):
-            b.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self._worker.start()
+        self.set_running(True)
 
-    def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.request_stop()
-            self.status_label.setText("Cancelling after the running fits…")
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
 
-    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Cancel and block until the worker thread ends (for closing the window)."""
-        return stop_and_wait(self._worker, self.cancel, timeout_ms)
+    def show_progress(self, done: int, total: int, partial: NullTestResult | None) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        if partial is not None:  # a null-test fit: draw the histogram so far
+            self._queue.request("controls/null", lambda: self._draw_null(partial))
+
+    def show_result(self, result: NullTestResult | ConsistencyResult) -> None:
+        head = "Cancelled. " if result.cancelled else ""
+        if isinstance(result, NullTestResult):
+            self.null_result = result
+            self._queue.cancel("controls/null")
+            self._draw_null(result)
+            self.status_label.setText(f"{head}Null test done: {result.summary_line()}")
+            self.null_test_finished.emit(result)
+        else:
+            self.consistency_result = result
+            self._draw_consistency(result)
+            n = len(result.seeds) + 1
+            self.status_label.setText(f"{head}Consistency done ({n} seeds).")
+            self.consistency_finished.emit(result)
+
+    def show_failure(self, message: str) -> None:
+        self.status_label.setText(f"Control failed: {message}")
 
     # ---------------------------------------------------------------- slots
     def _on_null_clicked(self) -> None:
@@ -321,38 +263,6 @@ class ControlsPanel(QGroupBox):
 
     def _on_cancel_clicked(self) -> None:
         self.cancel()
-
-    def _on_worker_progressed(self, done: int, total: int, row: dict) -> None:
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
-        if "shuffle" in row:  # a null-test fit: draw the histogram so far
-            self._null_rows.append(row)
-            partial = NullTestResult(list(self._null_rows), self._within, null=self._null)
-            self._queue.request("controls/null", lambda: self._draw_null(partial))
-
-    def _on_null_worker_finished(self, result: NullTestResult) -> None:
-        self.null_result = result
-        self._queue.cancel("controls/null")
-        self._draw_null(result)
-        head = "Cancelled. " if result.cancelled else ""
-        self.status_label.setText(f"{head}Null test done: {result.summary_line()}")
-        self.null_test_finished.emit(result)
-
-    def _on_consistency_worker_finished(self, result: ConsistencyResult) -> None:
-        self.consistency_result = result
-        self._draw_consistency(result)
-        head = "Cancelled. " if result.cancelled else ""
-        self.status_label.setText(f"{head}Consistency done ({len(result.seeds) + 1} seeds).")
-        self.consistency_finished.emit(result)
-
-    def _on_worker_failed(self, message: str) -> None:
-        self.status_label.setText(f"Control failed: {message}")
-
-    def _on_thread_finished(self) -> None:
-        self._worker = None  # the thread has ended: the last reference goes, here
-        for b in (self.null_button, self.consistency_button):
-            b.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     # ---------------------------------------------------------------- view
     def _draw_null(self, result: NullTestResult | None = None) -> None:

@@ -1,14 +1,14 @@
-"""Model selection: run a cross-validated sweep over latent splits in the background, show the
-results table and the held-out score against the number of shared dimensions; choosing a row
-emits ``fit_chosen(row)``. Beside them, in tabs, the Controls section (``controls_panel.py``: null
-test and seed consistency of a split) and the Baselines section (``compare_panel.py``: the split
+"""Model selection: the settings of a cross-validated sweep over latent splits, the results table
+and the held-out score against the number of shared dimensions; choosing a row emits
+``fit_chosen(row)``. Beside them, in tabs, the Controls section (``controls_panel.py``: null test
+and seed consistency of a split) and the Baselines section (``compare_panel.py``: the split
 against a Wiener filter and a GLM on the same held-out data); a finished sweep sets their split to
 the chosen one.
 
-The panel is standalone: it takes a ``get_data`` callable (returning the neural and behavior
-:class:`Dataset`, behavior may be None), a ``get_model_kwargs`` callable (likelihoods and other
-model options) and optionally a ``save_dir`` (rows then carry a ``project`` path to their fit) in
-its constructor, and never touches the main window.
+A view only: Run emits ``run_requested(configs, SweepSettings)`` and Cancel ``cancel_requested``;
+the sweep runs in ``jobs.SweepJob``, which reports back through :meth:`begin`,
+:meth:`show_progress`, :meth:`show_status`, :meth:`show_result` and :meth:`show_failure`
+(``jobs.connect_view``); :meth:`set_running` shows whether it runs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import (
     SPLIT_KEYS,
     SweepResult,
@@ -50,7 +49,6 @@ from mmgpvae_gui.panels.compare_panel import ComparePanel
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
-from mmgpvae_gui.worker import SweepWorker
 
 COLUMNS = (
     ("shared", "S"),
@@ -69,25 +67,19 @@ class ModelSelectionPanel(QWidget):
     """Sweep settings, Run / Cancel, a progress bar, the results table and the score plot."""
 
     fit_chosen = Signal(object)  # the chosen row (dict)
-    sweep_finished = Signal(object)  # SweepResult
+    sweep_finished = Signal(object)  # SweepResult, shown
+    run_requested = Signal(object, object)  # configurations (list of splits), SweepSettings
+    cancel_requested = Signal()
 
     def __init__(
         self,
-        get_data: Callable[[], tuple[Dataset | None, Dataset | None]],
-        get_model_kwargs: Callable[[], dict[str, Any]] | None = None,
-        n_jobs: int | None = None,
-        save_dir: str | None = None,
         parent: QWidget | None = None,
         redraw: RedrawQueue | None = None,
         get_split: Callable[[], tuple[int, int, int]] | None = None,
     ) -> None:
         super().__init__(parent)
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
-        self._get_data = get_data
-        self._get_model_kwargs = get_model_kwargs or (lambda: {})
-        self.n_jobs = n_jobs  # processes for the sweep (None: every core; 1: in the worker)
-        self.save_dir = save_dir  # each configuration's first-fold fit is saved here (.mmgp)
-        self._worker: SweepWorker | None = None
+        self._running = False
         self._rows: list[dict[str, Any]] = []
         self.result: SweepResult | None = None
 
@@ -148,10 +140,10 @@ class ModelSelectionPanel(QWidget):
         self.plot.addItem(self._best_marker)
         layout.addWidget(self.plot, 1)
 
-        self.controls_panel = ControlsPanel(get_data, get_model_kwargs, n_jobs, redraw=self._queue)
+        self.controls_panel = ControlsPanel(redraw=self._queue)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(sweep_side)
-        self.compare_panel = ComparePanel(get_data, get_model_kwargs, get_split, redraw=self._queue)
+        self.compare_panel = ComparePanel(get_split, redraw=self._queue)
         self.side_tabs = QTabWidget()  # Controls, Baselines: each fits one split
         self.side_tabs.addTab(self.controls_panel, "Controls")
         self.side_tabs.addTab(self.compare_panel, "Baselines")
@@ -169,12 +161,8 @@ class ModelSelectionPanel(QWidget):
     # ---------------------------------------------------------------- state
     @property
     def is_running(self) -> bool:
-        """A sweep, a control or a comparison is running."""
-        return (
-            self._worker is not None
-            or self.controls_panel.is_running
-            or self.compare_panel.is_running
-        )
+        """A sweep, a control or a comparison is running (as the job said)."""
+        return self._running or self.controls_panel.is_running or self.compare_panel.is_running
 
     def configs(self) -> list[dict[str, Any]]:
         return make_grid(
@@ -183,71 +171,45 @@ class ModelSelectionPanel(QWidget):
             parse_range(self.private_behavior_edit.text()),
         )
 
+    def settings(self) -> SweepSettings:
+        """Folds and epochs (the job adds the model panel's options and where fits go)."""
+        return SweepSettings(folds=self.folds_spin.value(), epochs=self.epochs_spin.value())
+
     def start(self) -> bool:
-        """Start a sweep with the current settings; False (and a message) if it cannot."""
-        if self._worker is not None:
-            return False
-        neural, behavior = self._get_data()
-        if neural is None:
-            self.status_label.setText("Open neural data first.")
+        """Run: ask for a sweep of the grid shown; True if one started."""
+        if self._running:
             return False
         try:
             configs = self.configs()
         except ValueError as exc:
             self.status_label.setText(f"Bad range: {exc}")
             return False
-        if behavior is None:
-            configs = [c for c in configs if c["private_behavior"] == 0]
-        if not configs:
-            self.status_label.setText("The grid is empty.")
-            return False
-        settings = SweepSettings(
-            folds=self.folds_spin.value(),
-            epochs=self.epochs_spin.value(),
-            model_kwargs=dict(self._get_model_kwargs()),
-            save_dir=self.save_dir,
-        )
+        self.run_requested.emit(configs, self.settings())
+        return self._running  # the job has said whether it started (a direct connection)
+
+    def cancel(self) -> None:
+        self.cancel_requested.emit()
+
+    # ---------------------------------------------------------------- what the job says
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def begin(self, total: int, message: str) -> None:
         self._rows = []
         self.result = None
         self.table.setRowCount(0)
         self._clear_plot()
-        self.progress.setRange(0, len(configs))
+        self.progress.setRange(0, total)
         self.progress.setValue(0)
-        self.status_label.setText(f"Running {len(configs)} configurations…")
-        self._worker = SweepWorker(neural, behavior, configs, settings, self.n_jobs)
-        self._worker.progressed.connect(self._on_worker_progressed)
-        self._worker.result_ready.connect(self._on_worker_finished)
-        self._worker.failed.connect(self._on_worker_failed)
-        self._worker.finished.connect(self._on_thread_finished)  # in the GUI thread, joined
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self._worker.start()
-        return True
+        self.status_label.setText(message)
+        self.set_running(True)
 
-    def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.request_stop()
-            self.status_label.setText("Cancelling after the running fits…")
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
 
-    def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
-        """Cancel the sweep, the controls and the comparison, and block until their threads end
-        (for closing the window)."""
-        self.controls_panel.cancel()  # all stop at once, then wait for each
-        self.compare_panel.cancel()
-        worker = self._worker
-        self.cancel()
-        controls_done = self.controls_panel.stop_and_wait(timeout_ms)
-        compare_done = self.compare_panel.stop_and_wait(timeout_ms)
-        return (worker is None or worker.wait(timeout_ms / 1000)) and controls_done and compare_done
-
-    # ---------------------------------------------------------------- slots
-    def _on_run_clicked(self) -> None:
-        self.start()
-
-    def _on_cancel_clicked(self) -> None:
-        self.cancel()
-
-    def _on_worker_progressed(self, done: int, total: int, row: dict) -> None:
+    def show_progress(self, done: int, total: int, row: dict) -> None:
         self.progress.setMaximum(total)
         self.progress.setValue(done)
         self._rows.append(row)
@@ -257,7 +219,7 @@ class ModelSelectionPanel(QWidget):
         self._fill_row(len(self._rows) - 1, row, bold=False)
         self._queue.request("model_selection/plot", lambda: self._update_plot(self._rows, None))
 
-    def _on_worker_finished(self, result: SweepResult) -> None:
+    def show_result(self, result: SweepResult) -> None:
         self.result = result
         self._rows = list(result.rows)
         self._show_rows(self._rows, best=result.best_index)
@@ -272,13 +234,15 @@ class ModelSelectionPanel(QWidget):
             self.compare_panel.set_split(*(result.best[k] for k in SPLIT_KEYS), source="sweep")
         self.sweep_finished.emit(result)
 
-    def _on_worker_failed(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.status_label.setText(f"Sweep failed: {message}")
 
-    def _on_thread_finished(self) -> None:
-        self._worker = None  # the sweep thread has ended: the last reference goes, here
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    # ---------------------------------------------------------------- slots
+    def _on_run_clicked(self) -> None:
+        self.start()
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel()
 
     def _on_table_double_clicked(self, row: int, _column: int) -> None:
         self.choose_row(row)

@@ -17,11 +17,11 @@ def sim():
     return simulate_session(n_bins=600, window_bins=50, n_neurons=10, n_keypoints=2)
 
 
-def _panel(qtbot, sim, epochs: int, split=(1, 0, 0)) -> ComparePanel:
-    panel = ComparePanel(
-        lambda: (sim.neural, sim.behavior), lambda: {"device": "cpu"}, lambda: split
-    )
-    qtbot.addWidget(panel)
+def _panel(window, sim, epochs: int, split=(1, 0, 0)) -> ComparePanel:
+    """The window's Baselines section on ``sim``, the model panel's split ``split``."""
+    window.set_datasets(sim.neural, sim.behavior)
+    window.model_panel.set_split(*split)
+    panel = window.model_selection_panel.compare_panel
     panel.epochs_spin.setValue(epochs)
     return panel
 
@@ -30,13 +30,15 @@ def _cell(panel: ComparePanel, method: str, column: int) -> str:
     return panel.table.item(list(METHODS).index(method), column).text()
 
 
-def test_a_comparison_runs_to_the_end_and_fills_the_table_and_plots(qtbot, sim):
-    panel = _panel(qtbot, sim, epochs=3)
-    panel.show()
+def test_a_comparison_runs_to_the_end_and_fills_the_table_and_plots(window, qtbot, sim):
+    panel = _panel(window, sim, epochs=3)
+    window.tabs.setCurrentWidget(window.model_selection_panel)
+    window.model_selection_panel.side_tabs.setCurrentWidget(panel)
     with qtbot.waitSignal(panel.finished, timeout=180000) as blocker:
         assert panel.start()
         assert not panel.start()  # one comparison at a time
         assert panel.is_running and not panel.run_button.isEnabled()
+        assert window.session.running_jobs == ["compare"]
     result = blocker.args[0]
     qtbot.waitUntil(lambda: not panel.is_running, timeout=10000)
     assert not result.cancelled and panel.result is result
@@ -80,13 +82,13 @@ def test_a_comparison_runs_to_the_end_and_fills_the_table_and_plots(qtbot, sim):
     assert panel.stretch_plot.getAxis("bottom").labelText == "session time (s)"
 
 
-def test_cancel_stops_a_comparison_at_the_next_epoch(qtbot, sim):
-    panel = _panel(qtbot, sim, epochs=100000)
+def test_cancel_stops_a_comparison_at_the_next_epoch(window, qtbot, sim):
+    panel = _panel(window, sim, epochs=100000)
     panel.heldout_combo.setCurrentIndex(1)  # 3 folds: the whole run would take hours
     with qtbot.waitSignal(panel.finished, timeout=120000) as blocker:
         assert panel.start()
         qtbot.waitUntil(lambda: panel.progress.value() >= 2, timeout=120000)  # fitting
-        worker = panel._worker
+        worker = window.jobs.compare.worker
         panel.cancel()
     qtbot.waitUntil(lambda: not panel.is_running, timeout=30000)
     result = blocker.args[0]
@@ -106,14 +108,15 @@ def test_closing_the_window_stops_a_running_comparison(window, qtbot, sim):
     assert compare.start()
     assert panel.is_running
     qtbot.waitUntil(lambda: compare.progress.value() >= 1, timeout=120000)
-    worker = compare._worker
+    worker = window.jobs.compare.worker
     window.close()
-    assert not worker.is_running and compare._worker is None and not panel.is_running
+    assert not worker.is_running and window.jobs.compare.worker is None
+    assert not panel.is_running and window.session.running_jobs == []
 
 
 def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qtbot, sim):
     split = [(2, 1, 1)]
-    panel = ComparePanel(lambda: (sim.neural, sim.behavior), None, lambda: split[0])
+    panel = ComparePanel(lambda: split[0])
     qtbot.addWidget(panel)
     panel.show()  # showing it takes the model panel's split
     assert panel.split() == (2, 1, 1) and panel.split_source.text() == "as the model panel"
@@ -131,14 +134,11 @@ def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qt
     assert panel.settings().model_kwargs["shared"] == 5
 
 
-def test_a_finished_sweep_hands_its_split_to_the_baselines(qtbot, sim):
-    from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
-
-    p = ModelSelectionPanel(
-        lambda: (sim.neural, sim.behavior), lambda: {"device": "cpu"}, n_jobs=1,
-        get_split=lambda: (4, 4, 4),
-    )
-    qtbot.addWidget(p)
+def test_a_finished_sweep_hands_its_split_to_the_baselines(window, qtbot, sim):
+    window.set_datasets(sim.neural, sim.behavior)
+    window.model_panel.set_split(4, 4, 4)
+    window.jobs.sweep.n_jobs = 1
+    p = window.model_selection_panel
     p.shared_edit.setText("1-2")
     p.private_neural_edit.setText("0")
     p.private_behavior_edit.setText("1")
@@ -150,7 +150,7 @@ def test_a_finished_sweep_hands_its_split_to_the_baselines(qtbot, sim):
     qtbot.waitUntil(lambda: not p.is_running, timeout=10000)
     expected = (best["shared"], 0, 1)
     assert p.compare_panel.split() == expected
-    p.show()
+    window.tabs.setCurrentWidget(p)
     p.side_tabs.setCurrentWidget(p.compare_panel)  # shown: the sweep's choice stays
     assert p.compare_panel.split() == expected
     assert p.compare_panel.split_source.text() == "the sweep's choice"

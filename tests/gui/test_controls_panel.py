@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.simulate import simulate
-from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 
 
 def _tiny(controls, epochs: int = 2) -> None:
-    controls.n_jobs = 1
+    controls.window().jobs.controls.n_jobs = 1
     controls.set_split(1, 1, 0)
     controls.shuffles_spin.setValue(4)
     controls.folds_spin.setValue(2)
@@ -72,15 +71,18 @@ def test_closing_the_window_stops_a_running_null_test(loaded, qtbot):
     controls = win.model_selection_panel.controls_panel
     _tiny(controls, epochs=100000)
     assert controls.start_null_test()
-    worker = controls._worker
+    worker = win.jobs.controls.worker
+    assert win.session.running_jobs == ["controls"]
     win.close()
-    assert not worker.is_running and controls._worker is None
+    assert not worker.is_running and win.jobs.controls.worker is None
+    assert win.session.running_jobs == [] and not controls.is_running
 
 
-def test_a_finished_sweep_hands_its_split_to_the_controls(qtbot):
+def test_a_finished_sweep_hands_its_split_to_the_controls(window, qtbot):
     sim = simulate(n_trials=12, n_time=24, n_neurons=10, n_keypoints=3, seed=5)
-    p = ModelSelectionPanel(lambda: (sim.neural, sim.behavior), lambda: {"device": "cpu"}, n_jobs=1)
-    qtbot.addWidget(p)
+    window.set_datasets(sim.neural, sim.behavior)
+    window.jobs.sweep.n_jobs = 1
+    p = window.model_selection_panel
     p.shared_edit.setText("1-2")
     p.private_neural_edit.setText("0")
     p.private_behavior_edit.setText("1")
@@ -91,4 +93,4 @@ def test_a_finished_sweep_hands_its_split_to_the_controls(qtbot):
         assert p.start()
     best = blocker.args[0].best
     assert p.controls_panel.split() == (best["shared"], 0, 1)
-    assert p.stop_and_wait(60000)
+    assert window.jobs.stop_and_wait(60000)

@@ -1,4 +1,5 @@
-"""The model-selection panel: a tiny sweep in the background, table, plot, choosing a row, cancel."""
+"""The model-selection view: a tiny sweep in the background (``jobs.SweepJob``), table, plot,
+choosing a row, cancel; and the panel alone, a view that only asks for a sweep."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ def sim():
 
 
 @pytest.fixture
-def panel(qtbot, sim):
-    p = ModelSelectionPanel(lambda: (sim.neural, sim.behavior), lambda: {"device": "cpu"}, n_jobs=1)
-    qtbot.addWidget(p)
+def panel(window, sim):
+    window.set_datasets(sim.neural, sim.behavior)
+    window.jobs.sweep.n_jobs = 1
+    p = window.model_selection_panel
     p.shared_edit.setText("1-2")
     p.private_neural_edit.setText("0")
     p.private_behavior_edit.setText("0")
     p.folds_spin.setValue(2)
     p.epochs_spin.setValue(2)
     yield p
-    assert p.stop_and_wait(60000)
+    assert window.jobs.stop_and_wait(60000)
 
 
 def test_sweep_runs_shows_table_and_plot_and_emits_choice(qtbot, panel):
@@ -44,17 +46,41 @@ def test_sweep_runs_shows_table_and_plot_and_emits_choice(qtbot, panel):
     assert chosen.args[0]["shared"] == 2
 
 
-def test_cancel(qtbot, panel):
+def test_cancel(qtbot, panel, window):
     panel.epochs_spin.setValue(100000)
     with qtbot.waitSignal(panel.sweep_finished, timeout=60000) as blocker:
         assert panel.start()
         assert not panel.start()  # one sweep at a time
+        assert window.session.running_jobs == ["sweep"]
+        assert not window.session.enabled().sweep and panel.cancel_button.isEnabled()
         panel.cancel()
     assert blocker.args[0].cancelled
+    qtbot.waitUntil(lambda: not window.jobs.sweep.is_running, timeout=10000)
+    assert window.session.running_jobs == [] and panel.run_button.isEnabled()
 
 
-def test_no_data_message(qtbot):
-    p = ModelSelectionPanel(lambda: (None, None))
-    qtbot.addWidget(p)
+def test_no_data_message(window):
+    p = window.model_selection_panel
     assert not p.start()
     assert "neural data" in p.status_label.text()
+
+
+def test_the_panel_alone_only_asks_for_a_sweep_and_shows_what_it_is_told(qtbot):
+    p = ModelSelectionPanel()
+    qtbot.addWidget(p)
+    p.shared_edit.setText("1-2")
+    p.folds_spin.setValue(4)
+    with qtbot.waitSignal(p.run_requested) as asked:
+        assert not p.start()  # nobody ran it
+    configs, settings = asked.args
+    assert {c["shared"] for c in configs} == {1, 2} and len(configs) == 2 * 3 * 3
+    assert settings.folds == 4 and settings.epochs == p.epochs_spin.value()
+    p.shared_edit.setText("x")
+    assert not p.start() and p.status_label.text().startswith("Bad range")
+    p.begin(3, "Running 3 configurations…")
+    assert p.is_running and not p.run_button.isEnabled() and p.progress.maximum() == 3
+    p.show_progress(1, 3, {"shared": 1, "private_neural": 0, "private_behavior": 0,
+                           "score": -1.0, "status": "ok"})
+    assert p.table.rowCount() == 1 and p.progress.value() == 1
+    p.set_running(False)
+    assert p.run_button.isEnabled() and not p.cancel_button.isEnabled()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _tiny(panel, epochs: int = 2) -> None:
-    panel.n_jobs = 1
+    panel.window().jobs.sweep.n_jobs = 1
     panel.shared_edit.setText("1-2")
     panel.private_neural_edit.setText("0")
     panel.private_behavior_edit.setText("0")
@@ -51,6 +51,7 @@ def test_closing_the_window_stops_a_running_sweep(loaded, qtbot):
     panel = win.model_selection_panel
     _tiny(panel, epochs=100000)
     assert panel.start()
-    worker = panel._worker
+    worker = win.jobs.sweep.worker
+    assert win.jobs.running() == ["sweep"] == win.session.running_jobs
     win.close()
-    assert not worker.is_running and panel._worker is None
+    assert not worker.is_running and win.jobs.sweep.worker is None and not panel.is_running

@@ -82,7 +82,7 @@ def test_windows_opened_and_closed_while_a_fit_runs(loaded, qtbot, demo_files, n
 
 def test_sweeps_cancelled_at_varied_moments(loaded, qtbot, rng):
     panel = loaded.model_selection_panel
-    panel.n_jobs = 1
+    loaded.jobs.sweep.n_jobs = 1
     panel.shared_edit.setText("1-2")
     panel.private_neural_edit.setText("0")
     panel.private_behavior_edit.setText("0")
@@ -95,4 +95,4 @@ def test_sweeps_cancelled_at_varied_moments(loaded, qtbot, rng):
         qtbot.waitUntil(lambda: not panel.is_running, timeout=60000)
         assert panel.run_button.isEnabled()
     assert panel.start()
-    assert panel.stop_and_wait(60000) and not panel.is_running
+    assert loaded.jobs.stop_and_wait(60000) and not panel.is_running
