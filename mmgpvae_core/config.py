@@ -5,6 +5,8 @@ continued or reproduced. Validation happens once, in ``__post_init__``.
 
 Fields that the command line sets carry ``metadata={"help": ..., "flag": ...}`` (:func:`option`);
 ``_Config.add_arguments`` turns them into argparse options, so each default is written once, here.
+Those the app's model panel shows also carry ``"shown"`` (:class:`Shown`: label, tooltip, range),
+from which the panel builds its boxes.
 """
 
 from __future__ import annotations
@@ -39,12 +41,41 @@ class ConfigError(ValueError):
     """A configuration value is out of range; the message names the field."""
 
 
-def option(default: Any, help: str | None = None, *, cli_default: Any = None, **argparse_kw: Any):
+@dataclass(frozen=True)
+class Shown:
+    """How the app shows an option (``option(shown=...)``; ``mmgpvae_gui.widgets.options``
+    builds the box): its ``label``; ``tip``, what it does and its unit; the range ``low`` …
+    ``high`` a box offers (a narrower one than the config accepts); ``decimals``, ``step`` and
+    ``suffix`` of a number box; ``none``: the text of the lowest value, which means None (a field
+    that may be None, "auto"); ``log10``: the box holds the power of ten; ``choices``: a choice
+    box's items, where they differ from the option's."""
+
+    label: str
+    tip: str
+    low: float | None = None
+    high: float | None = None
+    decimals: int | None = None
+    step: float | None = None
+    suffix: str = ""
+    none: str = ""
+    log10: bool = False
+    choices: tuple[str, ...] | None = None
+
+
+def option(
+    default: Any,
+    help: str | None = None,
+    *,
+    cli_default: Any = None,
+    shown: Shown | None = None,
+    **argparse_kw: Any,
+):
     """A config field that the command line sets: ``default`` is the field's default; ``help``
     may name it as ``{default}``; ``cli_default`` is the option's argparse default (None: "not
     given", the config's default applies; ``FIELD_DEFAULT``: the field's default, shown in the
-    namespace); other keywords (``flag``, ``choices``, ``metavar``) go to ``add_argument``."""
-    meta = {"help": help, "cli_default": cli_default, **argparse_kw}
+    namespace); ``shown``: how the app shows it (:class:`Shown`); other keywords (``flag``,
+    ``choices``, ``metavar``) go to ``add_argument``."""
+    meta = {"help": help, "cli_default": cli_default, "shown": shown, **argparse_kw}
     return field(default=default, metadata=meta)
 
 
@@ -60,6 +91,7 @@ class _Config:
         for name in names or [n for n, f in fields.items() if "cli_default" in f.metadata]:
             f = fields[name]
             meta = {**f.metadata, **overrides.get(name, {})}
+            meta.pop("shown", None)  # the app's, not argparse's
             flag = meta.pop("flag", "--" + name.replace("_", "-"))
             default = meta.pop("cli_default", None)
             help = meta.pop("help", None)
@@ -168,18 +200,48 @@ class ModelConfig(_Config):
     (``likelihoods.choose_likelihood``), so saved projects always name a concrete likelihood.
     """
 
-    shared: int = option(2, "shared latent dimensions", cli_default=FIELD_DEFAULT)
-    private_neural: int = option(1, cli_default=FIELD_DEFAULT)
-    private_behavior: int = option(1, cli_default=FIELD_DEFAULT)
+    shared: int = option(
+        2, "shared latent dimensions", cli_default=FIELD_DEFAULT,
+        shown=Shown("Shared", "Shared latent dimensions: driven by, and explaining, both "
+                    "modalities (count).", 0, 10),
+    )
+    private_neural: int = option(
+        1, cli_default=FIELD_DEFAULT,
+        shown=Shown("Private neural", "Private neural latent dimensions: explain neural "
+                    "activity only (count).", 0, 10),
+    )
+    private_behavior: int = option(
+        1, cli_default=FIELD_DEFAULT,
+        shown=Shown("Private behavior", "Private behavior latent dimensions: explain behavior "
+                    "only (count).", 0, 10),
+    )
     neural_likelihood: str = option(
-        "poisson", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,)
+        "poisson", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,),
+        shown=Shown("Neural", "Observation model of the neural data: poisson for spike counts "
+                    "per bin, negbinomial for over-dispersed counts, gaussian for "
+                    "calcium/continuous traces, bernoulli for 0/1 events. Chosen from the data "
+                    "when a file loads; pick another to override.", choices=LIKELIHOODS),
     )
     behavior_likelihood: str = option(
-        "gaussian", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,)
+        "gaussian", _LIKELIHOOD_HELP, cli_default=AUTO, choices=LIKELIHOODS + (AUTO,),
+        shown=Shown("Behavior", "Observation model of the behavior data: gaussian for "
+                    "keypoints/continuous variables or image intensities, bernoulli for binary "
+                    "pixels. Chosen from the data when a file loads; pick another to override.",
+                    choices=LIKELIHOODS),
     )
     neural_decoder: str = option("linear", choices=DECODERS)
-    behavior_decoder: str = option("mlp", choices=DECODERS)
-    length_scale_init: float | None = option(None, "bins (default: from the data)")
+    behavior_decoder: str = option(
+        "mlp", choices=DECODERS,
+        shown=Shown("Behavior decoder", "Behavior decoder: a small neural network (mlp, for "
+                    "nonlinear behavior such as images) or an affine map (linear).",
+                    choices=("mlp", "linear")),
+    )
+    length_scale_init: float | None = option(
+        None, "bins (default: from the data)",
+        shown=Shown("Length-scale", "Initial length-scale of every latent, in time bins (how "
+                    "slowly latents vary). 'auto' picks it from the data.", 0.0, 1000.0,
+                    decimals=1, suffix=" bins", none="auto"),
+    )
     min_length_scale: float | None = None
     #: the floor, when ``min_length_scale`` is None: this fraction of the initial length-scale
     #: (1/3: with "log" and prune 1e-6 below, 3-bin latents are learned where the data's
@@ -197,12 +259,17 @@ class ModelConfig(_Config):
         1.0,
         "prior variance of every latent's GP: the scale of the latents the decoders read "
         "(default {default})",
+        shown=Shown("Marginal variance", "Marginal variance of each latent under the GP prior "
+                    "(latent units squared).", 0.01, 100.0),
     )
     prune_threshold: float = option(
         1e-6,
         "drop frequencies whose prior variance is below this fraction of the largest "
         "(default {default})",
         cli_default=FIELD_DEFAULT,
+        shown=Shown("Pruning threshold", "Pruning threshold: Fourier frequencies whose prior "
+                    "variance is below this fraction are dropped (unitless; larger = faster, "
+                    "smoother).", -16, -1, log10=True),
     )
     #: length-scales of circular extension for the RBF; other kernels pad until their
     #: correlation is as small as the RBF's there (``Kernel.padding``: Matérn ½ needs 1.5×)
@@ -214,6 +281,10 @@ class ModelConfig(_Config):
         + DEFAULT_KERNEL + "). Rough kernels (matern12) follow abrupt changes but keep more "
         "frequencies (slower)",
         metavar="NAME|SUBSPACE=NAME,...",
+        shown=Shown("{subspace} kernel", "GP kernel of the {subspace} latents: RBF for smooth "
+                    "dynamics (the default); Matérn ½ (Ornstein–Uhlenbeck) for rough ones with "
+                    "abrupt changes, Matérn 3/2 and 5/2 in between. Rougher kernels keep many "
+                    "more Fourier frequencies, so fitting is slower."),
     )
     shared_fusion: str = "poe"
     encoder_hidden: tuple[int, ...] = (128, 64)
@@ -281,11 +352,26 @@ class TrainConfig(_Config):
     latent recovery passes tests/core/test_recovery.py (0.5 recovers private behavior less well).
     """
 
-    epochs: int = option(500, "maximum epochs (early stop on a plateau)")
-    lr: float = option(1e-2, "Adam learning rate")
-    batch_size: int | None = option(25, "trials per optimisation step (default {default})")
+    epochs: int = option(
+        500, "maximum epochs (early stop on a plateau)",
+        shown=Shown("Epochs", "Maximum number of epochs (passes over all trials) that Train "
+                    "runs; it stops earlier on a plateau.", 1, 100000),
+    )
+    lr: float = option(
+        1e-2, "Adam learning rate",
+        shown=Shown("Learning rate", "Adam learning rate (step size per mini-batch, unitless).",
+                    1e-4, 1.0, decimals=4, step=1e-3),
+    )
+    batch_size: int | None = option(
+        25, "trials per optimisation step (default {default})",
+        shown=Shown("Batch size", "Trials per mini-batch (count).", 1, 10000),
+    )
     seed: int = option(0, cli_default=FIELD_DEFAULT)
-    device: str = option("auto", "auto (default), cpu, cuda, cuda:N or mps")
+    device: str = option(
+        "auto", "auto (default), cpu, cuda, cuda:N or mps",
+        shown=Shown("Device", "Where to train: auto picks a GPU (CUDA or Apple MPS) when there "
+                    "is one, else the CPU."),
+    )
     kl_warmup: float = 0.1
     grad_clip: float = 10.0
     patience: int = 20
