@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMenuBar, QMessageBox, QWidget
 
 from mmgpvae_gui import export
-from mmgpvae_gui.app import DEMO_DIR, settings
+from mmgpvae_gui.host import settings
 
 Shortcut = str | QKeySequence.StandardKey | None
 Handler = str | Callable[..., Any]
@@ -32,7 +32,7 @@ SHORTCUTS_HELP = (
 
 # ---------------------------------------------------------------------------- commands
 def open_data_dialog(win, modality: str) -> None:
-    start = settings().value("recent/data_dir", str(DEMO_DIR))
+    start = settings().value("recent/data_dir", str(win.host.demo_dir))
     path, _ = QFileDialog.getOpenFileName(win, f"Open {modality} file", start, DATA_FILTER)
     if path:
         win.open_data_file(path, modality)

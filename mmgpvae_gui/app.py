@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from mmgpvae_gui.host import DEMO_DIR, demo_dir, settings
 
-def demo_dir() -> Path:
-    """The bundled demo data set (neural.h5, behavior.h5, truth.npz): package data of
-    ``mmgpvae_resources``, which is the repository's top-level ``resources/`` folder in a checkout
-    and is shipped inside the wheel."""
-    from importlib.resources import files
-
-    try:
-        return Path(str(files("mmgpvae_resources") / "demo"))
-    except ModuleNotFoundError:  # a checkout whose editable install predates that package
-        return Path(__file__).resolve().parents[1] / "resources" / "demo"
-
-
-DEMO_DIR = demo_dir()
-
-
-def settings():
-    """The app's QSettings (recent files and folders, the window, the model panel)."""
-    from PySide6.QtCore import QSettings
-
-    return QSettings("MMGPVAE", "MMGPVAE Studio")
+__all__ = ["DEMO_DIR", "create_application", "demo_dir", "main", "settings"]  # kept here too
 
 
 def create_application(settings_dir: str | None = None):

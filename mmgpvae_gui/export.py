@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core import figures
 from mmgpvae_core.data import DataError
-from mmgpvae_gui.app import settings
+from mmgpvae_gui.host import Host
 
 # view name → menu label. "latents_3d_screenshot" is the raster grab of the GL view (PNG only).
 VIEWS = {
@@ -216,14 +216,16 @@ def write_latents(model, path: str | Path) -> Path:
 class Exporter:
     """File ▸ Export and the panels' Export… buttons: what a window shows, as figures or a
     screenshot, and the model's latents as files. It reads ``session`` and ``panels``
-    (training, reconstruction, latent) and reports through callables: ``live(text, fn)`` runs
-    ``fn`` off the GUI thread with the window live, ``is_busy()`` says whether another file is
-    being read or written, ``report(title, text)`` shows an error, ``done(path)`` follows each
-    file written."""
+    (training, reconstruction, latent) and works through the window's ``host``
+    (:class:`~mmgpvae_gui.host.Host`: ``live`` runs the writing off the GUI thread with the
+    window live, ``is_busy`` says whether another file is being read or written, ``report``
+    shows an error); ``done(path)`` follows each file written."""
 
-    def __init__(self, session, panels, redraw, live, is_busy, report, done) -> None:
-        self.session, self.panels, self.redraw = session, panels, redraw
-        self._live, self._is_busy, self._report, self._done = live, is_busy, report, done
+    def __init__(self, session, panels, redraw, host: Host, done) -> None:
+        self.session, self.panels, self.redraw, self.host = session, panels, redraw, host
+        self._live, self._is_busy, self._report, self._done = (
+            host.live, host.is_busy, host.report, done
+        )
 
     def view(
         self, view: str, path: str | Path, dpi: int = DEFAULT_DPI,
@@ -254,7 +256,8 @@ class Exporter:
 
     def dialog(self, parent: QWidget, views: list[str]) -> None:
         """Ask what to export (among ``views``) and where, then write it."""
-        gl, start = self.panels[2].view, settings().value("recent/export_dir", str(Path.home()))
+        gl = self.panels[2].view
+        start = self.host.settings().value("recent/export_dir", str(Path.home()))
         dialog = ExportDialog(views, start, (2 * gl.width(), 2 * gl.height()), parent)
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
             self.chosen(dialog.choice())
@@ -290,7 +293,7 @@ class Exporter:
         return True
 
     def _written(self, path: Path) -> None:
-        settings().setValue("recent/export_dir", str(path.resolve().parent))
+        self.host.settings().setValue("recent/export_dir", str(path.resolve().parent))
         self._done(path)
 
 

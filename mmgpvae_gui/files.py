@@ -2,9 +2,9 @@
 autosaved before a crash.
 
 Each command checks that the :class:`~mmgpvae_gui.session.Session` may do it now, runs the slow
-part off the GUI thread through ``live(text, fn)`` (the window's busy indicator), says why on
-failure through ``report(title, text)`` (never a traceback), and on success changes the session
-and emits a signal, which the window shows. It never touches a panel.
+part off the GUI thread through the window's :class:`~mmgpvae_gui.host.Host` (``host.live``: the
+busy indicator), says why on failure through ``host.report`` (never a traceback), and on success
+changes the session and emits a signal, which the window shows. It never touches a panel.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from PySide6.QtCore import QObject, Signal
 from mmgpvae_core.loaders import AxisChoiceError, FieldChoiceError, array_choices, list_arrays
 from mmgpvae_gui import actions
 from mmgpvae_gui.actions import RecentProjects
-from mmgpvae_gui.app import DEMO_DIR, settings
 from mmgpvae_gui.autosave import Autosave, ask_restore
 from mmgpvae_gui.export import file_error_text, refused
+from mmgpvae_gui.host import Host
 from mmgpvae_gui.session import Session
 
 
@@ -39,15 +39,12 @@ class Files(QObject):
         session: Session,
         recent: RecentProjects,
         autosave: Autosave,
-        live: Callable[[str, Callable[[], Any]], Any],
-        is_busy: Callable[[], bool],
-        report: Callable[[str, str], None],
-        confirm: Callable[[str], bool],
+        host: Host,
         parent: QObject,
     ) -> None:
         super().__init__(parent)
-        self.session, self.recent, self.autosave = session, recent, autosave
-        self._live, self._is_busy, self._report, self._confirm = live, is_busy, report, confirm
+        self.session, self.recent, self.autosave, self.host = session, recent, autosave, host
+        self._live, self._is_busy, self._report = host.live, host.is_busy, host.report
 
     def _refused(self, doing: str) -> bool:
         """True (and a message, if a fit runs) when ``doing`` must wait for a fit or a file."""
@@ -86,7 +83,7 @@ class Files(QObject):
         except Exception as exc:  # an unreadable file must never kill the app
             self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
             return False
-        settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
+        self.host.settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
         self.session.set_data(loaded)
         self.data_loaded.emit(loaded)
         several = len(array_choices(arrays)) > 1
@@ -113,8 +110,8 @@ class Files(QObject):
 
     def open_demo(self) -> bool:
         """The bundled demo data set: simulated spikes and keypoints with known latents."""
-        ok = self.open_data_file(DEMO_DIR / "neural.h5", "neural")
-        return ok and self.open_data_file(DEMO_DIR / "behavior.h5", "behavior")
+        ok = self.open_data_file(self.host.demo_dir / "neural.h5", "neural")
+        return ok and self.open_data_file(self.host.demo_dir / "behavior.h5", "behavior")
 
     def open_paths(self, paths: list[Path]) -> None:
         """Dropped files: a project opens; data files go to the modality their name suggests,
@@ -161,7 +158,7 @@ class Files(QObject):
         if project and Path(project).exists():
             return "opened" if self.open_project(project) else None
         forget = "Forget the current model to train the chosen split?"
-        if self.session.model is not None and not self._confirm(forget):
+        if self.session.model is not None and not self.host.confirm(forget):
             return None
         return "split"
 
@@ -178,7 +175,7 @@ class Files(QObject):
         except Exception as exc:
             self._report("Cannot save the project", f"{path}: {exc}")
             return False
-        settings().setValue("recent/project_dir", str(path.resolve().parent))
+        self.host.settings().setValue("recent/project_dir", str(path.resolve().parent))
         self.recent.add(path.resolve())
         self.project_saved.emit(path)
         return True
@@ -201,7 +198,7 @@ class Files(QObject):
         unsaved project) if the user wants it. True if a session was restored."""
         if self.session.is_training or self.session.model is not None:
             return False
-        latest = ask_restore(self._confirm, self.autosave.folder)
+        latest = ask_restore(self.host.confirm, self.autosave.folder)
         if latest is None or not self.open_project(latest, remember=False):
             return False  # the dialog said why; the file stays for another try
         self.autosave.adopt(latest)  # ours now: a crash before the next fit still keeps it

@@ -32,6 +32,7 @@ from mmgpvae_core.controls import NullTestResult, null_kind, run_consistency, ru
 from mmgpvae_core.sweep import SweepSettings
 from mmgpvae_core.training import EpochReport, FitOutcome
 from mmgpvae_gui.background import CancellableJob, stop_and_wait
+from mmgpvae_gui.host import Host
 from mmgpvae_gui.session import Session, Snapshot
 from mmgpvae_gui.worker import CompareWorker, ControlsWorker, SweepWorker, TrainingWorker
 
@@ -43,10 +44,11 @@ class TrainingControl(QObject):
     """The Training menu's commands for a :class:`~mmgpvae_gui.session.Session`: fits of its
     model, one at a time, each in a :class:`TrainingWorker`; it keeps the session's fit state
     (``session.fit``) and last snapshot. ``settings()`` gives the model's keyword arguments and
-    the epochs to train; ``is_busy()`` whether a file is being read or written (a fit waits);
-    ``report(title, text)`` says why a fit cannot start. Its signals come in the GUI thread:
-    the worker's, ``message`` for the status bar, ``changed`` when what may be done changes, and
-    ``ended(status)`` last, once the training thread has been joined (the worker is gone)."""
+    the epochs to train; the window's ``host`` (:class:`~mmgpvae_gui.host.Host`) whether a file
+    is being read or written (``is_busy``: a fit waits) and why a fit cannot start (``report``).
+    Its signals come in the GUI thread: the worker's, ``message`` for the status bar, ``changed``
+    when what may be done changes, and ``ended(status)`` last, once the training thread has been
+    joined (the worker is gone)."""
 
     started = Signal(object, bool, int)  # the model, whether it is new, the epochs to train
     progressed = Signal(object)  # EpochReport
@@ -62,14 +64,13 @@ class TrainingControl(QObject):
         self,
         session: Session,
         settings: Callable[[], tuple[dict[str, Any], int]],
-        is_busy: Callable[[], bool],
-        report: Callable[[str, str], None],
+        host: Host,
         autosave_path: Path | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
-        self._settings, self._is_busy, self._report = settings, is_busy, report
+        self._settings, self._is_busy, self._report = settings, host.is_busy, host.report
         self.autosave_path = autosave_path
         self.autosave_every_s = CHECKPOINT_EVERY_S
         self.worker: TrainingWorker | None = None  # the fit running now

@@ -24,12 +24,12 @@ from mmgpvae_core.data import Dataset
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingHistory, preload_lazy_imports
 from mmgpvae_gui import actions, export, layout
 from mmgpvae_gui.actions import ACTIONS, RecentProjects, build_menus
-from mmgpvae_gui.app import settings
 from mmgpvae_gui.autosave import Autosave, describe
 from mmgpvae_gui.background import collect_garbage_in_gui_thread
 from mmgpvae_gui.busy import BusyIndicator
 from mmgpvae_gui.compat import make_none_immortal
 from mmgpvae_gui.files import Files
+from mmgpvae_gui.host import DEMO_DIR, settings
 from mmgpvae_gui.jobs import OUTCOME_WORDS, Jobs, TrainingControl, connect_view
 from mmgpvae_gui.panels.data_panel import DataPanel
 from mmgpvae_gui.panels.latent_panel import LatentPanel
@@ -42,7 +42,7 @@ from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot, data_summary
 from mmgpvae_gui.session_clock import SessionClock
 from mmgpvae_gui.worker import TrainingWorker
 
-__all__ = ["MainWindow", "settings"]
+__all__ = ["MainWindow", "WindowHost"]
 TITLE = "MM-GPVAE Studio"
 CHOSEN_FIT = {  # what Model selection's "use this fit" did (files.open_chosen_fit)
     "opened": "Loaded the sweep's fit for shared={}, private neural={}, private behavior={} "
@@ -52,6 +52,32 @@ CHOSEN_FIT = {  # what Model selection's "use this fit" did (files.open_chosen_f
 }
 
 make_none_immortal()
+
+
+class WindowHost:
+    """The window as its parts' :class:`~mmgpvae_gui.host.Host`: each call looked up on the window
+    when made (tests replace ``_confirm`` and ``_show_error``)."""
+
+    demo_dir = DEMO_DIR
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+
+    def live(self, text: str, fn):
+        return self._window._live(text, fn)
+
+    def is_busy(self) -> bool:
+        return self._window.busy.active
+
+    def report(self, title: str, text: str) -> None:
+        self._window._show_error(title, text)
+
+    def confirm(self, question: str) -> bool:
+        return self._window._confirm(question)
+
+    @staticmethod
+    def settings():
+        return settings()
 
 
 class MainWindow(QMainWindow):
@@ -102,10 +128,10 @@ class MainWindow(QMainWindow):
         self.save_action = self.menu_entries["save"]
         self.train_action = self.menu_entries["train"]
         self.recent = RecentProjects(self.menu_entries["recent"], lambda p: self.open_project(p))
-        report = lambda title, text: self._show_error(title, text)  # noqa: E731 (tests patch it)
+        self.host = host = WindowHost(self)  # what the window lends its parts
         self.training = t = TrainingControl(  # fits, one at a time
             self.session, lambda: (self.model_panel.model_kwargs(), self.model_panel.epochs()),
-            lambda: self.busy.active, report, self.autosave.path, parent=self,
+            host, self.autosave.path, parent=self,
         )
         self.jobs = Jobs(  # and the model-selection view's: a sweep, a control, a comparison
             t, self.model_panel.kwargs_but_split,
@@ -113,15 +139,12 @@ class MainWindow(QMainWindow):
         )
         self.start_training, self.toggle_pause = t.start, t.toggle_pause
         self.stop_training, self.stop_and_wait = t.stop, self.jobs.stop_and_wait  # every job
-        self.files = f = Files(
-            self.session, self.recent, self.autosave, self._live, lambda: self.busy.active,
-            report, lambda question: self._confirm(question), self,
-        )
+        self.files = f = Files(self.session, self.recent, self.autosave, host, self)
         self.exporter = export.Exporter(
             self.session, (self.training_panel, self.reconstruction_panel, self.latent_panel),
-            q, self._live, lambda: self.busy.active, report, self._on_exporter_written,
+            q, host, self._on_exporter_written,
         )
-        self.clock = SessionClock(self.reconstruction_panel, self.latent_panel, self._live, report)
+        self.clock = SessionClock(self.reconstruction_panel, self.latent_panel, host)
         self.open_data_file, self.open_project, self.open_paths = (
             f.open_data_file, f.open_project, f.open_paths
         )

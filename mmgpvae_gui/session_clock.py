@@ -4,16 +4,14 @@ The reconstruction and latent views each have a session-time scrubber once the d
 continuous session (``continuous.is_continuous``); this links them (moving one moves the other),
 and, once a fit has ended or a project is open, replaces the windows' own latents in the latent
 view by the stitched session latents (``continuous.continuous_latents``: half-overlapping
-windows, no seams). Stitching runs off the GUI thread through ``live(text, fn)``.
+windows, no seams). Stitching runs off the GUI thread through the window's ``host.live``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from mmgpvae_core.continuous import continuous_latents, is_continuous
 from mmgpvae_core.data import Dataset
+from mmgpvae_gui.host import Host
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.widgets.time_scrubber import session_clock
@@ -26,10 +24,9 @@ class SessionClock:
         self,
         reconstruction: ReconstructionPanel,
         latents: LatentPanel,
-        live: Callable[[str, Callable[[], Any]], Any],
-        report: Callable[[str, str], None],
+        host: Host,
     ) -> None:
-        self._latents, self._live, self._report = latents, live, report
+        self._latents, self._live, self._report = latents, host.live, host.report
         reconstruction.view_changed.connect(latents.set_view)
         latents.view_changed.connect(reconstruction.set_view)
 
