@@ -79,6 +79,10 @@ def cmd_figures(a: argparse.Namespace) -> int:
         return fail("figures needs a project RUN.mmgp, --null-test CSV or --consistency CSV")
     trials = [int(t) for t in a.trials.split(",")] if a.trials else None
     paths = write_figure_set(a.run, a.out, fmt=a.format, trials=trials, dpi=a.dpi) if a.run else []
+    if a.run:  # a project of several sessions: all of them in their one latent space
+        from mmgpvae_core.figures.sessions import write_session_figures
+
+        paths += write_session_figures(a.run, a.out, fmt=a.format, dpi=a.dpi)
     paths += write_control_figures(a.out, a.format, a.null_test, a.consistency, dpi=a.dpi)
     for p in paths:
         print(f"wrote {p}")

@@ -82,6 +82,7 @@ def latents_2d_figure(
     title: str | None = None,
     show_means: bool = True,
     time: Any = None,
+    group: str = "condition",
 ) -> Figure:
     """Single-trial latent trajectories colored by condition.
 
@@ -89,6 +90,7 @@ def latents_2d_figure(
     with one dimension, the latent against time (``bin_size_s`` gives seconds). Thin lines are
     trials, thick lines condition means, a dot marks the start of each mean. ``time``:
     ``(time,)`` session seconds (a continuous session), the x axis of a one-dimensional plot.
+    ``group``: what the labels are (the legend's title; "session" for sessions' latents).
     """
     z = _check_latents(latents)
     n, t, d = z.shape
@@ -119,10 +121,10 @@ def latents_2d_figure(
             ax.set_ylabel(f"{names[b]} (a.u.)")
         if title:
             panel_title(ax, title)
-        condition_legend(fig, colors, order)
+        condition_legend(fig, colors, order, title=group)
         caption(
             fig,
-            "Posterior means. Thin: single trials; thick: condition mean"
+            f"Posterior means. Thin: single trials; thick: {group} mean"
             + ("; dot: start." if d > 1 and show_means else "."),
         )
     return fig
@@ -142,6 +144,7 @@ def latents_3d_figure(
     show_means: bool = True,
     proj_type: str = "persp",
     focal_length: float | None = None,
+    group: str = "condition",
 ) -> Figure:
     """Trajectories in three latent dimensions, seen from ``elev``/``azim`` (degrees).
 
@@ -192,10 +195,10 @@ def latents_3d_figure(
             axis._axinfo["grid"]["linewidth"] = 0.4
         if title:
             ax.set_title(title, loc="left")
-        condition_legend(fig, colors, order)
+        condition_legend(fig, colors, order, title=group)
         caption(
             fig,
-            f"Posterior means; thin: single trials, thick: condition mean. "
+            f"Posterior means; thin: single trials, thick: {group} mean. "
             f"View: elevation {elev:.0f}°, azimuth {azim:.0f}°.",
         )
     return fig

@@ -221,5 +221,9 @@ def test_fit_sessions_then_from_then_export_per_session(tmp_path, small, capsys)
     assert main(["inspect", str(run)]) == 0
     assert '"sessions"' in capsys.readouterr().out
     assert MMGPVAE.load(new).session_names == ["c"]
+    figs = tmp_path / "figs"
+    assert main(["figures", str(run), "--out", str(figs), "--format", "png", "--dpi", "50"]) == 0
+    assert (figs / "sessions_shared_by_session_2d.png").stat().st_size > 0
+    assert (figs / "sessions_shared_by_condition_2d.png").is_file()
     assert main(["fit", "--neural", str(p["neural"]), "--from", str(run), "--out",
                  str(tmp_path / "x.mmgp")]) == 2
