@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_application()
 
     from mmgpvae_gui.main_window import MainWindow
+    from mmgpvae_gui.session import Session
 
-    win = MainWindow()
+    win = MainWindow(Session())
     win.show()
 
     def start() -> None:

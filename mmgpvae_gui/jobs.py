@@ -46,9 +46,9 @@ class TrainingControl(QObject):
     (``session.fit``) and last snapshot. ``settings()`` gives the model's keyword arguments and
     the epochs to train; the window's ``host`` (:class:`~mmgpvae_gui.host.Host`) whether a file
     is being read or written (``is_busy``: a fit waits) and why a fit cannot start (``report``).
-    Its signals come in the GUI thread: the worker's, ``message`` for the status bar, ``changed``
-    when what may be done changes, and ``ended(status)`` last, once the training thread has been
-    joined (the worker is gone)."""
+    Its signals come in the GUI thread: the worker's, ``message`` for the status bar, and
+    ``ended(status)`` last, once the training thread has been joined (the worker is gone); what
+    may be done now, the session tells."""
 
     started = Signal(object, bool, int)  # the model, whether it is new, the epochs to train
     progressed = Signal(object)  # EpochReport
@@ -57,7 +57,6 @@ class TrainingControl(QObject):
     succeeded = Signal(object)  # FitOutcome
     failed = Signal(str)
     message = Signal(str, int)  # for the status bar: text, milliseconds (0: until the next)
-    changed = Signal()
     ended = Signal(str)  # the outcome status: max_epochs, converged, cancelled, failed
 
     def __init__(
@@ -115,7 +114,6 @@ class TrainingControl(QObject):
         w.finished.connect(self._on_worker_finished)  # in the GUI thread, the thread joined
         self.started.emit(model, new is not None, epochs)
         w.start()
-        self.changed.emit()
         self.message.emit("Training…", 0)
         return True
 
@@ -127,7 +125,6 @@ class TrainingControl(QObject):
         (self.worker.pause if pause else self.worker.resume)()
         self.session.request_pause(pause)
         self.message.emit("Pausing after this epoch…" if pause else "Training…", 0)
-        self.changed.emit()
 
     def start_or_pause(self) -> None:
         """Space: start training, or pause / resume it."""
@@ -142,7 +139,6 @@ class TrainingControl(QObject):
             self.worker.request_stop()
             self.session.request_stop()
             self.message.emit("Stopping after this epoch…", 0)
-            self.changed.emit()
 
     def stop_and_wait(self, timeout_ms: int = 60000) -> bool:
         """Stop and block until the thread has finished (``ended`` has been emitted then)."""
@@ -427,10 +423,8 @@ def connect_view(job: PanelJob, view: Any) -> None:
 
 class Jobs(QObject):
     """Every background job of one window's session: ``training`` (a :class:`TrainingControl`,
-    made by the window), ``sweep``, ``controls`` and ``compare``. ``changed`` when one starts or
-    ends; :meth:`stop_and_wait` stops them all (closing the window)."""
-
-    changed = Signal()
+    made by the window), ``sweep``, ``controls`` and ``compare`` (each tells the session when it
+    starts and ends); :meth:`stop_and_wait` stops them all (closing the window)."""
 
     def __init__(self, training: TrainingControl, model_kwargs: ModelKwargs,
                  save_dir: str | None = None, parent: QObject | None = None) -> None:
@@ -440,9 +434,6 @@ class Jobs(QObject):
         self.sweep = SweepJob(session, model_kwargs, save_dir, parent=self)
         self.controls = ControlsJob(session, model_kwargs, parent=self)
         self.compare = CompareJob(session, model_kwargs, parent=self)
-        for job in self.panel_jobs():
-            job.started.connect(self.changed)
-            job.ended.connect(self.changed)
 
     def panel_jobs(self) -> tuple[PanelJob, ...]:
         return self.sweep, self.controls, self.compare

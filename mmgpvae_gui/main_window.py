@@ -93,10 +93,14 @@ class MainWindow(QMainWindow):
     error_shown = Signal(str)
     exported = Signal(str)  # path written
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    session_changed = Signal(str)  # what changed: the session's word, in the GUI thread
+
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
+        """``session``: what the app knows (session.py; a new one if None); the window shows
+        it, and hears from it what changed (``Session.subscribe``)."""
         super().__init__(parent)
         collect_garbage_in_gui_thread()  # never in a training or loading thread
-        self.session = Session()  # what the app knows (session.py); the window shows it
+        self.session = Session() if session is None else session
         self.autosave = Autosave()  # the session, for a restart after a crash (autosave.py)
         preload_lazy_imports()  # not in the worker's first epoch, where it would stall the GUI
         self.setWindowTitle(TITLE)
@@ -186,7 +190,9 @@ class MainWindow(QMainWindow):
         for job, view in ((jobs.sweep, msp), (jobs.controls, msp.controls_panel),
                           (jobs.compare, msp.compare_panel)):
             connect_view(job, view)
-        jobs.changed.connect(self._update_state)
+        # The session tells what changed (from a worker thread too: the signal queues it here).
+        self.session.subscribe(self.session_changed.emit)
+        self.session_changed.connect(self._update_state)
         t.started.connect(self._on_training_started)
         t.progressed.connect(self._on_training_progressed)
         t.snapshot_ready.connect(self._on_training_snapshot_ready)
@@ -194,7 +200,6 @@ class MainWindow(QMainWindow):
         t.succeeded.connect(self._on_training_succeeded)
         t.failed.connect(self._on_training_failed)
         t.message.connect(self.statusBar().showMessage)
-        t.changed.connect(self._update_state)
         t.ended.connect(self._on_training_ended)
         f.data_loaded.connect(self._on_files_data_loaded)
         f.arrays_found.connect(self.data_panel.set_arrays)
@@ -222,8 +227,10 @@ class MainWindow(QMainWindow):
         kw = self.model_panel.model_kwargs()
         return kw["shared"], kw["private_neural"], kw["private_behavior"]
 
-    def _update_state(self) -> None:
-        """Show what the session allows now (panels, actions, status bar)."""
+    @Slot(str)
+    def _update_state(self, _what: str = "") -> None:
+        """Show what the session allows now (panels, actions, status bar): whenever it says it
+        changed, and when the busy bar gives the window back."""
         enabled = self.session.enabled()
         self.training_panel.set_state(enabled.state)
         self.model_panel.setEnabled(enabled.edit)
@@ -289,7 +296,6 @@ class MainWindow(QMainWindow):
         self.clock.show_data(s.neural)  # a continuous session scrubs session time
         self.training_panel.set_history(TrainingHistory())
         self.setWindowTitle(TITLE)
-        self._update_state()
 
     @Slot(object)
     def _on_files_data_loaded(self, loaded: Loaded) -> None:
@@ -358,7 +364,6 @@ class MainWindow(QMainWindow):
         self.latent_panel.clear()
         self.reconstruction_panel.set_reconstruction({})
         self.training_panel.set_history(TrainingHistory())
-        self._update_state()
 
     @Slot(object, bool, int)
     def _on_training_started(self, model: MMGPVAE, new: bool, epochs: int) -> None:
@@ -397,7 +402,6 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_training_ended(self, status: str) -> None:
-        self._update_state()
         self.training_finished.emit(status)
         if self._close_when_stopped:
             self._close_when_stopped = False

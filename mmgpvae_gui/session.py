@@ -16,10 +16,12 @@ session's, in the GUI thread.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -146,8 +148,29 @@ class Enabled:
     compare: bool = True
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tells(what: str) -> Callable[[F], F]:
+    """Mark a :class:`Session` method that changes the state: once it returns, every subscriber
+    hears ``what`` changed ("data", "model", "fit", "project", "jobs"); MNELAB's
+    ``@data_changed``."""
+
+    def mark(method: F) -> F:
+        @functools.wraps(method)
+        def changed(self: Session, *args: Any, **kwargs: Any) -> Any:
+            out = method(self, *args, **kwargs)
+            self.tell(what)
+            return out
+
+        return changed  # type: ignore[return-value]
+
+    return mark
+
+
 class Session:
-    """The app's state. Public attributes are read freely; change them through the methods."""
+    """The app's state. Public attributes are read freely; change them through the methods,
+    which tell the subscribers (:meth:`subscribe`) what changed: the window listens, and shows."""
 
     def __init__(self) -> None:
         self.neural: Dataset | None = None
@@ -157,12 +180,27 @@ class Session:
         self.last_snapshot: Snapshot | None = None
         self.fit = Fit()
         self.jobs: set[str] = set()  # the background jobs running now, besides the fit
+        self._listeners: list[Callable[[str], None]] = []
         self._saved_epochs: int | None = None  # the model's epochs when last saved or opened
         # How the next file of each modality is read (``load_dataset``'s ``rate_hz`` for a file
         # without a rate, ``window_s`` for a session without trials: the CLI's --neural-rate,
         # --behavior-rate, --window); and each file held, with the options it was read with.
         self.read_options: dict[str, dict[str, Any]] = {m: {} for m in MODALITIES}
         self.sources: dict[str, tuple[Path, dict[str, Any]]] = {}
+
+    # ------------------------------------------------------------------ who listens
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(what)`` after every change ("data", "model", "fit", "project",
+        "jobs"), in the thread that made it (saving runs in a worker thread: a Qt listener
+        queues it to its own, as a signal emitted from there does)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[str], None]) -> None:
+        self._listeners.remove(listener)
+
+    def tell(self, what: str) -> None:
+        for listener in list(self._listeners):
+            listener(what)
 
     # ------------------------------------------------------------------ state
     @property
@@ -300,6 +338,7 @@ class Session:
         b_path, b_opts = self.sources.get("behavior", ("", {}))
         return DataConfig(str(n_path), str(b_path), dict(n_opts), dict(b_opts))
 
+    @tells("data")
     def set_data(self, loaded: Loaded) -> None:
         """Make a file read by :meth:`read_data` the session's (the model is dropped)."""
         if loaded.modality == "neural":
@@ -314,6 +353,7 @@ class Session:
         self.set_data(loaded)
         return loaded.notes
 
+    @tells("data")
     def set_datasets(self, neural: Dataset | None, behavior: Dataset | None) -> None:
         """New data: any model is dropped (it was fitted to other data)."""
         for modality, old, new in zip(MODALITIES, self.datasets(), (neural, behavior)):
@@ -326,6 +366,7 @@ class Session:
         return self.neural, self.behavior
 
     # ------------------------------------------------------------------ model and fit
+    @tells("model")
     def reset_model(self) -> None:
         """Forget the model (not while it trains)."""
         if self.is_training:
@@ -335,6 +376,7 @@ class Session:
         self.last_snapshot = None
         self._saved_epochs = None
 
+    @tells("fit")
     def begin_fit(self, model: MMGPVAE | None, epochs: int) -> MMGPVAE:
         """A fit starts: ``model`` becomes the session's if it has none (the model is
         continued otherwise); the project remembers the epochs of the latest session."""
@@ -350,18 +392,22 @@ class Session:
         self.fit = Fit(running=True)
         return self.model
 
+    @tells("fit")
     def request_pause(self, paused: bool) -> None:
         self.fit.pause_requested = paused
         if not paused:
             self.fit.worker_paused = False  # running again: saving must wait for a new pause
 
+    @tells("fit")
     def request_stop(self) -> None:
         self.fit.stop_requested = True
         self.fit.pause_requested = self.fit.worker_paused = False
 
+    @tells("fit")
     def worker_paused(self, paused: bool) -> None:
         self.fit.worker_paused = paused
 
+    @tells("fit")
     def end_fit(self, status: str | None = None) -> None:
         """The fit's thread has ended; ``status`` if the fit reported one."""
         outcome = status or self.fit.outcome
@@ -370,10 +416,12 @@ class Session:
     def set_outcome(self, status: str) -> None:
         self.fit.outcome = status
 
+    @tells("jobs")
     def job_started(self, name: str) -> None:
         """A background job (``jobs.py``: "sweep", "controls", "compare") has started."""
         self.jobs.add(name)
 
+    @tells("jobs")
     def job_ended(self, name: str) -> None:
         self.jobs.discard(name)
 
@@ -388,6 +436,7 @@ class Session:
         snapshot = take_snapshot(model) if model.module is not None else None
         return Opened(path, model, snapshot)
 
+    @tells("project")
     def adopt_project(self, opened: Opened, keep_path: bool = True) -> None:
         """Make a project read by :meth:`read_project` the session; ``keep_path=False``: an
         autosave restored, which Save must not overwrite (it asks where)."""
@@ -413,9 +462,11 @@ class Session:
         self.adopt_project(opened)
         return opened
 
+    @tells("project")
     def forget_project_path(self) -> None:
         self.project_path = None
 
+    @tells("project")
     def save(self, path: str | Path) -> Path:
         """Write the .mmgp project (the file the CLI writes); it becomes the session's file.
         Call only when :meth:`why_not_save` is None."""

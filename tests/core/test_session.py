@@ -143,3 +143,25 @@ def test_a_project_saved_on_a_missing_gpu_opens_on_the_cpu(tiny_sim, tmp_path, m
     monkeypatch.setattr(MMGPVAE, "load", broken)
     with pytest.raises(AssertionError, match="a bug"):
         Session.read_project(path)
+
+
+def test_the_session_tells_its_subscribers_what_changed(tiny_sim):
+    s = Session()
+    heard: list[str] = []
+    s.subscribe(heard.append)
+    s.set_datasets(tiny_sim.neural, tiny_sim.behavior)
+    assert heard[-1] == "data" and "model" in heard  # new data drop the model
+    heard.clear()
+    s.begin_fit(MMGPVAE(shared=1, private_neural=0, private_behavior=0), epochs=1)
+    s.request_pause(True)
+    s.request_stop()
+    s.end_fit("cancelled")
+    assert heard == ["fit"] * 4
+    heard.clear()
+    s.job_started("sweep")
+    assert heard == ["jobs"] and s.running_jobs == ["sweep"] and not s.enabled().sweep
+    s.job_ended("sweep")
+    assert s.running_jobs == [] and s.enabled().sweep
+    s.unsubscribe(heard.append)
+    s.reset_model()
+    assert heard == ["jobs", "jobs"]
