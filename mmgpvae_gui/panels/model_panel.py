@@ -1,4 +1,8 @@
-"""The model and training settings: latent split, likelihoods, GP kernel, optimiser, device."""
+"""The model and training settings: latent split, likelihoods, GP kernel, optimiser, device.
+
+Each box is built from its config field (``option(shown=Shown(...))`` in ``mmgpvae_core/config.py``:
+the label, the tooltip, the range), as the command line's options are; this module only says which
+options go in which group (:data:`GROUPS`)."""
 
 from __future__ import annotations
 
@@ -9,18 +13,15 @@ import torch
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from mmgpvae_core.config import (
     KERNELS,
-    LIKELIHOODS,
     SUBSPACES,
     ModelConfig,
     TrainConfig,
@@ -30,6 +31,14 @@ from mmgpvae_core.config import (
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.model.kernels import make_kernel
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, choose_likelihood
+from mmgpvae_gui.widgets.options import (
+    box_changed,
+    box_value,
+    make_box,
+    set_box_value,
+    shown,
+    shown_fields,
+)
 
 
 def _devices() -> list[str]:
@@ -41,11 +50,23 @@ def _devices() -> list[str]:
     return out
 
 
-_KERNEL_TIP = (
-    "GP kernel of the {subspace} latents: RBF for smooth dynamics (the default); Matérn ½ "
-    "(Ornstein–Uhlenbeck) for rough ones with abrupt changes, Matérn 3/2 and 5/2 in between. "
-    "Rougher kernels keep many more Fourier frequencies, so fitting is slower."
-)
+#: the panel's groups and the options each shows, in order; each box (label, tooltip, range) is
+#: built from the config field's metadata (``config.Shown``, ``widgets/options.py``)
+GROUPS = {
+    "Latent split": SUBSPACES,
+    "Likelihoods": ("neural_likelihood", "behavior_likelihood", "behavior_decoder"),
+    "GP prior": ("kernel", "length_scale_init", "marginal_variance", "prune_threshold"),
+    "Training": ("lr", "epochs", "batch_size", "device"),
+}
+FIELDS = shown_fields(ModelConfig, TrainConfig)
+#: choice boxes whose items are known only at run time
+RUNTIME_CHOICES = {"device": _devices}
+#: the attribute a box is known by, where it is not the field's name (tests and scripts use them)
+ATTRIBUTES = {
+    "length_scale_init": "length_scale",
+    "prune_threshold": "prune_exponent",
+    "epochs": "epochs_spin",
+}
 
 #: 2: only the values the user changed are stored (before: every value)
 _SETTINGS_VERSION = 2
@@ -63,7 +84,8 @@ def _same(a: Any, b: Any) -> bool:
 
 class ModelPanel(QWidget):
     """Every control has a tooltip saying what it does and its unit. ``model_kwargs()`` is what
-    ``MMGPVAE(**kwargs)`` takes; ``epochs()`` how many more epochs Train runs."""
+    ``MMGPVAE(**kwargs)`` takes; ``epochs()`` how many more epochs Train runs. ``boxes``: the
+    box of each option (by field name); ``kernels``: the kernel box of each subspace."""
 
     changed = Signal()
 
@@ -71,159 +93,40 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-
-        split = QGroupBox("Latent split")
-        f = QFormLayout(split)
-        self.shared = self._spin(
-            0,
-            10,
-            ModelConfig.shared,
-            "Shared latent dimensions: driven by, and explaining, both modalities (count).",
-        )
-        self.private_neural = self._spin(
-            0,
-            10,
-            ModelConfig.private_neural,
-            "Private neural latent dimensions: explain neural activity only (count).",
-        )
-        self.private_behavior = self._spin(
-            0,
-            10,
-            ModelConfig.private_behavior,
-            "Private behavior latent dimensions: explain behavior only (count).",
-        )
-        f.addRow("Shared:", self.shared)
-        f.addRow("Private neural:", self.private_neural)
-        f.addRow("Private behavior:", self.private_behavior)
-        layout.addWidget(split)
-
-        obs = QGroupBox("Likelihoods")
-        f = QFormLayout(obs)
-        self.neural_likelihood = self._combo(
-            LIKELIHOODS,
-            ModelConfig.neural_likelihood,
-            "Observation model of the neural data: poisson for spike "
-            "counts per bin, negbinomial for over-dispersed counts, gaussian for "
-            "calcium/continuous traces, bernoulli for 0/1 events. Chosen from the data when a "
-            "file loads; pick another to override.",
-        )
-        self.behavior_likelihood = self._combo(
-            LIKELIHOODS,
-            ModelConfig.behavior_likelihood,
-            "Observation model of the behavior data: gaussian for "
-            "keypoints/continuous variables or image intensities, bernoulli for binary pixels. "
-            "Chosen from the data when a file loads; pick another to override.",
-        )
-        self.behavior_decoder = self._combo(
-            ("mlp", "linear"),
-            ModelConfig.behavior_decoder,
-            "Behavior decoder: a small neural network (mlp, for "
-            "nonlinear behavior such as images) or an affine map (linear).",
-        )
-        # Why each likelihood is what it is: chosen from the loaded file, or by the user.
-        self.neural_likelihood_note = self._note()
-        self.behavior_likelihood_note = self._note()
-        for combo, note in (
-            (self.neural_likelihood, self.neural_likelihood_note),
-            (self.behavior_likelihood, self.behavior_likelihood_note),
-        ):
-            combo.activated.connect(lambda _i, n=note: n.setText("set by you"))
-        f.addRow("Neural:", self.neural_likelihood)
-        f.addRow("", self.neural_likelihood_note)
-        f.addRow("Behavior:", self.behavior_likelihood)
-        f.addRow("", self.behavior_likelihood_note)
-        f.addRow("Behavior decoder:", self.behavior_decoder)
-        layout.addWidget(obs)
-
-        gp = QGroupBox("GP prior")
-        f = QFormLayout(gp)
-        self.length_scale = QDoubleSpinBox()
-        self.length_scale.setRange(0.0, 1000.0)
-        self.length_scale.setDecimals(1)
-        self.length_scale.setSuffix(" bins")
-        self.length_scale.setSpecialValueText("auto")
-        self.length_scale.setToolTip(
-            "Initial length-scale of every latent, in time bins "
-            "(how slowly latents vary). 'auto' picks it from the data."
-        )
-        self.marginal_variance = QDoubleSpinBox()
-        self.marginal_variance.setRange(0.01, 100.0)
-        self.marginal_variance.setValue(ModelConfig.marginal_variance)
-        self.marginal_variance.setToolTip(
-            "Marginal variance of each latent under the GP prior (latent units squared)."
-        )
-        self.prune_exponent = QSpinBox()
-        self.prune_exponent.setRange(-16, -1)
-        self.prune_exponent.setValue(round(math.log10(ModelConfig.prune_threshold)))
-        self.prune_exponent.setPrefix("1e")
-        self.prune_exponent.setToolTip(
-            "Pruning threshold: Fourier frequencies whose prior "
-            "variance is below this fraction are dropped (unitless; "
-            "larger = faster, smoother)."
-        )
-        #: one kernel box per subspace, in SUBSPACES order
-        self.kernels = {sub: self._kernel_combo(sub) for sub in SUBSPACES}
-        f.addRow("Shared kernel:", self.kernels["shared"])
-        f.addRow("Private neural kernel:", self.kernels["private_neural"])
-        f.addRow("Private behavior kernel:", self.kernels["private_behavior"])
-        f.addRow("Length-scale:", self.length_scale)
-        f.addRow("Marginal variance:", self.marginal_variance)
-        f.addRow("Pruning threshold:", self.prune_exponent)
-        layout.addWidget(gp)
-
-        opt = QGroupBox("Training")
-        f = QFormLayout(opt)
-        self.lr = QDoubleSpinBox()
-        self.lr.setDecimals(4)
-        self.lr.setRange(1e-4, 1.0)
-        self.lr.setSingleStep(1e-3)
-        self.lr.setValue(TrainConfig.lr)
-        self.lr.setToolTip("Adam learning rate (step size per mini-batch, unitless).")
-        self.epochs_spin = self._spin(
-            1,
-            100000,
-            TrainConfig.epochs,
-            "Maximum number of epochs (passes over all "
-            "trials) that Train runs; it stops earlier on a plateau.",
-        )
-        self.batch_size = self._spin(
-            1, 10000, TrainConfig.batch_size, "Trials per mini-batch (count)."
-        )
-        self.device = self._combo(
-            _devices(),
-            TrainConfig.device,
-            "Where to train: auto picks a GPU (CUDA or Apple MPS) when there is one, else the CPU.",
-        )
-        f.addRow("Learning rate:", self.lr)
-        f.addRow("Epochs:", self.epochs_spin)
-        f.addRow("Batch size:", self.batch_size)
-        f.addRow("Device:", self.device)
-        layout.addWidget(opt)
+        self.boxes: dict[str, QWidget] = {}
+        self.kernels: dict[str, QComboBox] = {}  # one per subspace, in SUBSPACES order
+        for title, names in GROUPS.items():
+            group = QGroupBox(title)
+            form = QFormLayout(group)
+            for name in names:
+                if name == "kernel":
+                    self._add_kernel_boxes(form)
+                else:
+                    self._add_box(form, name)
+            layout.addWidget(group)
         layout.addStretch(1)
+        # Why each likelihood is what it is: chosen from the loaded file, or by the user.
+        for modality in ("neural", "behavior"):
+            note = getattr(self, f"{modality}_likelihood_note")
+            box = self.boxes[f"{modality}_likelihood"]
+            box.activated.connect(lambda _i, n=note: n.setText("set by you"))
+        # A built model fixes everything but the epochs still to train.
         self._locked_widgets = [
-            self.shared,
-            self.private_neural,
-            self.private_behavior,
-            self.neural_likelihood,
-            self.behavior_likelihood,
-            self.behavior_decoder,
-            *self.kernels.values(),
-            self.length_scale,
-            self.marginal_variance,
-            self.prune_exponent,
-            self.lr,
-            self.batch_size,
-            self.device,
+            *(b for n, b in self.boxes.items() if n != "epochs"), *self.kernels.values()
         ]
 
     # ---------------------------------------------------------------- construction helpers
-    def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-        s = QSpinBox()
-        s.setRange(lo, hi)
-        s.setValue(value)
-        s.setToolTip(tip)
-        s.valueChanged.connect(self.changed)
-        return s
+    def _add_box(self, form: QFormLayout, name: str) -> None:
+        f = FIELDS[name]
+        choices = RUNTIME_CHOICES[name]() if name in RUNTIME_CHOICES else None
+        box = self.boxes[name] = make_box(f, choices)
+        box_changed(box).connect(self.changed)
+        setattr(self, ATTRIBUTES.get(name, name), box)
+        form.addRow(f"{shown(f).label}:", box)
+        if name.endswith("_likelihood"):
+            note = self._note()
+            setattr(self, f"{name}_note", note)
+            form.addRow("", note)
 
     @staticmethod
     def _note() -> QLabel:
@@ -232,24 +135,20 @@ class ModelPanel(QWidget):
         label.setWordWrap(True)
         return label
 
-    def _combo(self, items, value: str, tip: str) -> QComboBox:
-        c = QComboBox()
-        c.addItems(list(items))
-        c.setCurrentText(value)
-        c.setToolTip(tip)
-        c.currentTextChanged.connect(self.changed)
-        return c
-
-    def _kernel_combo(self, subspace: str) -> QComboBox:
-        """The kernel box of ``subspace``: the kernels' labels shown, their registered names as
+    def _add_kernel_boxes(self, form: QFormLayout) -> None:
+        """The kernel box of each subspace: the kernels' labels shown, their registered names as
         item data, the config's default selected."""
-        c = QComboBox()
-        for name in KERNELS:
-            c.addItem(make_kernel(name).label, name)
-        c.setCurrentIndex(c.findData(subspace_kernels(ModelConfig.kernel)[subspace]))
-        c.setToolTip(_KERNEL_TIP.format(subspace=subspace.replace("_", " ")))
-        c.currentIndexChanged.connect(self.changed)
-        return c
+        s = shown(FIELDS["kernel"])
+        defaults = subspace_kernels(ModelConfig.kernel)
+        for sub in SUBSPACES:
+            words = sub.replace("_", " ")
+            c = self.kernels[sub] = QComboBox()
+            for name in KERNELS:
+                c.addItem(make_kernel(name).label, name)
+            c.setCurrentIndex(c.findData(defaults[sub]))
+            c.setToolTip(s.tip.format(subspace=words))
+            c.currentIndexChanged.connect(self.changed)
+            form.addRow(s.label.format(subspace=words).capitalize() + ":", c)
 
     def kernel_setting(self) -> str:
         """The ``kernel`` setting the boxes show ("rbf", or "shared=matern12,…")."""
@@ -275,22 +174,16 @@ class ModelPanel(QWidget):
         return {k: v for k, v in self.model_kwargs().items() if k not in split}
 
     def model_kwargs(self) -> dict[str, Any]:
-        ell = self.length_scale.value()
+        """Every option the panel shows but the epochs, as ``MMGPVAE(**kwargs)`` takes them."""
         return {
-            "shared": self.shared.value(),
-            "private_neural": self.private_neural.value(),
-            "private_behavior": self.private_behavior.value(),
-            "neural_likelihood": self.neural_likelihood.currentText(),
-            "behavior_likelihood": self.behavior_likelihood.currentText(),
-            "behavior_decoder": self.behavior_decoder.currentText(),
-            "kernel": self.kernel_setting(),
-            "length_scale_init": ell if ell > 0 else None,
-            "marginal_variance": self.marginal_variance.value(),
-            "prune_threshold": 10.0 ** self.prune_exponent.value(),
-            "lr": self.lr.value(),
-            "batch_size": self.batch_size.value(),
-            "device": self.device.currentText(),
+            name: self.kernel_setting() if name == "kernel" else self._value(name)
+            for names in GROUPS.values()
+            for name in names
+            if name != "epochs"
         }
+
+    def _value(self, name: str) -> Any:
+        return box_value(FIELDS[name], self.boxes[name])
 
     def epochs(self) -> int:
         return self.epochs_spin.value()
@@ -301,54 +194,28 @@ class ModelPanel(QWidget):
 
     def set_from_configs(self, model: ModelConfig, train: TrainConfig) -> None:
         """Show a reopened project's settings."""
-        self.set_split(model.shared, model.private_neural, model.private_behavior)
-        self.apply_kwargs(
-            {
-                "neural_likelihood": model.neural_likelihood,
-                "behavior_likelihood": model.behavior_likelihood,
-                "behavior_decoder": model.behavior_decoder,
-                "kernel": model.kernel,
-                "length_scale_init": model.length_scale_init,
-                "marginal_variance": model.marginal_variance,
-                "prune_threshold": model.prune_threshold,
-                "lr": train.lr,
-                # None (every trial in one step, from the CLI or API) has no spin-box value
-                "batch_size": train.batch_size or TrainConfig.batch_size,
-                "epochs": train.epochs,
-                "device": train.device,
-            }
-        )
+        kw = {
+            name: getattr(model if hasattr(model, name) else train, name)
+            for names in GROUPS.values()
+            for name in names
+        }
+        # None (every trial in one step, from the CLI or API) has no spin-box value
+        kw["batch_size"] = train.batch_size or TrainConfig.batch_size
+        self.apply_kwargs(kw)
         for note in (self.neural_likelihood_note, self.behavior_likelihood_note):
             note.setText("saved in the project")
 
     def apply_kwargs(self, kw: dict[str, Any]) -> None:
-        """Set the controls named by ``model_kwargs()`` keys (others are ignored)."""
-        if "shared" in kw:
-            self.shared.setValue(int(kw["shared"]))
-        if "private_neural" in kw:
-            self.private_neural.setValue(int(kw["private_neural"]))
-        if "private_behavior" in kw:
-            self.private_behavior.setValue(int(kw["private_behavior"]))
-        for key in ("neural_likelihood", "behavior_likelihood", "behavior_decoder", "device"):
-            if key in kw and kw[key] is not None:
-                getattr(self, key).setCurrentText(str(kw[key]))
-                if key.endswith("_likelihood"):
+        """Set the controls named by ``model_kwargs()`` keys and "epochs" (others are ignored);
+        values may be the settings file's text."""
+        for key, value in kw.items():
+            if key == "kernel" and value:
+                for sub, name in subspace_kernels(str(value)).items():
+                    self.kernels[sub].setCurrentIndex(self.kernels[sub].findData(name))
+            elif key in self.boxes:
+                set_box_value(FIELDS[key], self.boxes[key], value)
+                if key.endswith("_likelihood") and value is not None:
                     getattr(self, f"{key}_note").setText("")
-        if kw.get("kernel"):
-            for sub, name in subspace_kernels(str(kw["kernel"])).items():
-                self.kernels[sub].setCurrentIndex(self.kernels[sub].findData(name))
-        if "length_scale_init" in kw:
-            self.length_scale.setValue(float(kw["length_scale_init"] or 0.0))
-        if "marginal_variance" in kw:
-            self.marginal_variance.setValue(float(kw["marginal_variance"]))
-        if "prune_threshold" in kw:
-            self.prune_exponent.setValue(round(math.log10(float(kw["prune_threshold"]))))
-        if "lr" in kw:
-            self.lr.setValue(float(kw["lr"]))
-        if "batch_size" in kw:
-            self.batch_size.setValue(int(kw["batch_size"]))
-        if "epochs" in kw:
-            self.epochs_spin.setValue(int(kw["epochs"]))
 
     def set_model_locked(self, locked: bool) -> None:
         """A built model fixes its architecture; only the number of epochs stays editable."""
