@@ -122,9 +122,17 @@ def cmd_consistency(a: argparse.Namespace) -> int:
         f"{seeds[0]}–{seeds[-1]}, up to {settings.epochs} epochs each, on {where(a)}",
         file=sys.stderr,
     )
+    if model.is_multi_session:  # refit every session together
+        neural = [n for n, _ in model.session_data_]
+        behavior = None if model.behavior is None else [b for _, b in model.session_data_]
+        print(f"consistency: {len(neural)} sessions ({', '.join(model.session_names)}) in "
+              "each refit", file=sys.stderr)
+    else:
+        neural, behavior = model.neural, model.behavior
     result = run_consistency(
-        model.neural, model.behavior, split, seeds, settings,
+        neural, behavior, split, seeds, settings,
         reference=fitted_latents(model), reference_seed=first, n_jobs=a.jobs,
+        session_names=model.session_names or None,
         ray_address=a.ray_address,
         on_result=lambda d, n, r: fit_line(d, n, f"seed {r['seed']}", r, a.quiet),
     )

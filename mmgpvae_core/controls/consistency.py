@@ -32,9 +32,45 @@ CONSISTENCY_CSV_COLUMNS = (
 )
 
 
+#: in :func:`fitted_latents` of a multi-session model: each trial's session (its index)
+SESSION_KEY = "session"
+#: subspaces each session has in coordinates of its own (its own read-out): compared per session
+PER_SESSION = ("private_neural",)
+
+
+def _compare(reference: dict, row: dict, s: str) -> np.ndarray:
+    """Canonical correlations of subspace ``s`` between a reference's latents and a refit's:
+    over every trial, or, for a subspace of per-session coordinates, per session and averaged."""
+    ref, new = reference[s], row[f"latents_{s}"]
+    session = reference.get(SESSION_KEY)
+    if session is None or s not in PER_SESSION:
+        return canonical_correlations(ref, new)
+    return np.mean(
+        [canonical_correlations(ref[session == k], new[session == k]) for k in np.unique(session)],
+        axis=0,
+    )
+
+
 def fitted_latents(model, neural: Any = None, behavior: Any = None) -> dict[str, np.ndarray]:
     """Posterior means per subspace in the model's own coordinates, ``(trials, time, d)``, from
-    both modalities (default: the training data); NaN past each trial's end."""
+    both modalities (default: the training data); NaN past each trial's end. A multi-session
+    model: every session's trials in turn (``neural``/``behavior`` lists, default its data),
+    padded with NaN to the longest trials."""
+    if getattr(model, "is_multi_session", False):
+        data = model.session_data_ if neural is None else list(zip(neural, behavior or [None] * len(neural)))
+        parts = [fitted_latents(model.for_session(k), n, b) for k, (n, b) in enumerate(data)]
+        T = max(p[SUBSPACES[0]].shape[1] for p in parts)
+        out = {
+            name: np.concatenate([
+                np.pad(p[name], ((0, 0), (0, T - p[name].shape[1]), (0, 0)), constant_values=np.nan)
+                for p in parts
+            ])
+            for name in parts[0]
+        }
+        out[SESSION_KEY] = np.concatenate(
+            [np.full(p[SUBSPACES[0]].shape[0], k) for k, p in enumerate(parts)]
+        )
+        return out
     if neural is None:
         neural, behavior = model.neural, model.behavior
     mean = model.posterior(neural, behavior)["mean"]
@@ -80,7 +116,9 @@ def seed_job(
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """One fit of the consistency check (a ``run_jobs`` job): ``config``'s split with seed
-    ``config["seed"]`` on all trials; the row carries ``latents_<subspace>`` arrays."""
+    ``config["seed"]`` on all trials; the row carries ``latents_<subspace>`` arrays. Lists of
+    ``neural`` and ``behavior`` (and ``config["sessions"]``, their names): one multi-session
+    fit, its latents every session's in turn (:func:`fitted_latents`)."""
     import torch
 
     from mmgpvae_core.api import MMGPVAE
@@ -90,8 +128,9 @@ def seed_job(
     row: dict[str, Any] = {"seed": int(config["seed"]), "status": "ok"}
     t0 = time.perf_counter()
     model = MMGPVAE(*(int(config[k]) for k in SUBSPACES), **kwargs)
+    names = {"names": config["sessions"]} if isinstance(neural, list) else {}
     try:
-        model.fit(neural, behavior, epochs=settings.epochs, should_stop=should_stop)
+        model.fit(neural, behavior, epochs=settings.epochs, should_stop=should_stop, **names)
     except Exception as exc:  # one bad seed must not end the check
         row["status"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
         return row
@@ -165,14 +204,19 @@ def run_consistency(
     *,
     reference: dict[str, np.ndarray] | None = None,
     reference_seed: int | None = None,
+    session_names: Sequence[str] | None = None,
     **execution: Any,
 ) -> ConsistencyResult:
     """Fit ``split`` on all trials with each of ``seeds`` (``settings``: epochs, model options)
     and compare each fit's subspaces with the reference: ``reference`` latents per subspace
     (:func:`fitted_latents` of an existing fit, seed ``reference_seed``) or, without one, the
-    fit of ``seeds[0]``. ``execution`` as in :func:`run_null_test`."""
+    fit of ``seeds[0]``. ``execution`` as in :func:`run_null_test`. Several sessions:
+    ``neural`` and ``behavior`` lists and their ``session_names``; each refit is one
+    multi-session fit, compared over every session's trials."""
     split = split_dict(split)
-    if behavior is None:
+    sessions = isinstance(neural, list)
+    first_b = (behavior or [None])[0] if sessions else behavior
+    if first_b is None:
         split["private_behavior"] = 0
     seeds = [int(s) for s in seeds]
     if reference is None:
@@ -182,7 +226,11 @@ def run_consistency(
     elif not seeds:
         raise ValueError("consistency: need at least 1 seed besides the reference")
     configs = [{**split, "seed": s} for s in seeds]
-    settings = with_resolved_likelihoods(settings, neural, behavior)
+    if sessions:  # fits of every session together
+        configs = [{**c, "sessions": list(session_names or [])} for c in configs]
+    settings = with_resolved_likelihoods(
+        settings, neural[0] if sessions else neural, first_b
+    )
     rows = run_jobs(seed_job, configs, neural, behavior, settings, **execution)
     by_seed = {int(r["seed"]): r for r in rows}
     if reference is None:
@@ -193,6 +241,8 @@ def run_consistency(
                 f"{ref_row.get('status', 'cancelled')}"
             )
         reference = {s: ref_row[f"latents_{s}"] for s in SUBSPACES}
+        if f"latents_{SESSION_KEY}" in ref_row:
+            reference[SESSION_KEY] = ref_row[f"latents_{SESSION_KEY}"]
         seeds = seeds[1:]
     dims = {s: int(split[s]) for s in SUBSPACES}
     cc = {s: np.full((len(seeds), dims[s]), np.nan) for s in SUBSPACES}
@@ -204,7 +254,7 @@ def run_consistency(
             continue
         for s in SUBSPACES:
             if dims[s]:
-                cc[s][i] = canonical_correlations(reference[s], r[f"latents_{s}"])
+                cc[s][i] = _compare(reference, r, s)
     return ConsistencyResult(int(reference_seed), seeds, dims, cc, status, stopped(execution))
 
 

@@ -227,3 +227,22 @@ def test_fit_sessions_then_from_then_export_per_session(tmp_path, small, capsys)
     assert (figs / "sessions_shared_by_condition_2d.png").is_file()
     assert main(["fit", "--neural", str(p["neural"]), "--from", str(run), "--out",
                  str(tmp_path / "x.mmgp")]) == 2
+
+
+def test_consistency_refits_every_session_together(small):
+    from mmgpvae_core.controls import fitted_latents, run_consistency
+    from mmgpvae_core.sweep import SweepSettings
+
+    neural, behavior = _lists(small)
+    m = MMGPVAE(2, 1, 1, epochs=2).fit(neural, behavior, names=["a", "b", "c"])
+    ref = fitted_latents(m)
+    assert ref["shared"].shape == (30, 30, 2)  # every session's trials in turn
+    assert list(np.bincount(ref["session"])) == [10, 10, 10]
+    result = run_consistency(
+        neural, behavior, (2, 1, 1), [1], SweepSettings(epochs=2),
+        reference=ref, reference_seed=0, session_names=["a", "b", "c"], n_jobs=1,
+    )
+    assert result.status == ["ok"]
+    for sub, d in (("shared", 2), ("private_neural", 1), ("private_behavior", 1)):
+        cc = result.correlations[sub]
+        assert cc.shape == (1, d) and np.isfinite(cc).all() and (cc <= 1 + 1e-9).all()
