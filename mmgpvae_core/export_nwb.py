@@ -266,8 +266,6 @@ def write_nwb(latents: Latents, path: str | Path) -> Path:
     Trials that overlap get per-trial columns instead of time series (with a DataWarning)."""
     from pynwb import NWBHDF5IO, TimeSeries
 
-    from mmgpvae_core import __version__
-
     path = Path(path)
     neural = latents.neural
     lengths = neural.trial_lengths
@@ -291,38 +289,8 @@ def write_nwb(latents: Latents, path: str | Path) -> Path:
             "time axis (NWB time series need ascending times): written per trial as columns "
             "of /intervals/trials, (trials, time, dim) each, NaN past a trial's end",
         )
-    cond = neural.conditions
-    if cond is not None:
-        nwb.add_trial_column("condition", "condition label of the trial")
-    nwb.add_trial_column("trial_index", "row of the trial in the fitted trial tensor (and NPZ)")
-    columns = _trial_columns(latents) if per_trial else []
-    for series, _, what in columns:
-        nwb.add_trial_column(series, what)
-    for k in order:
-        row = {"start_time": float(times.start[k]), "stop_time": float(times.stop[k])}
-        if cond is not None:
-            row["condition"] = cond[k].item() if hasattr(cond[k], "item") else cond[k]
-        for series, data, _ in columns:
-            row[series] = data[k]
-        nwb.add_trial(**row, trial_index=int(k))
-
-    about = {
-        "about": "MM-GPVAE posterior latents (orthonormalized display coordinates), one "
-        "TimeSeries per subspace with its posterior variances (<name>_var)"
-        if not per_trial
-        else "MM-GPVAE posterior latents (orthonormalized display coordinates) of overlapping "
-        "trials: columns <name> and <name>_var of /intervals/trials, (trials, time, dim), bin "
-        "b of a trial at start_time + (b + 0.5) * bin_size_s",
-        "layout": "per-trial columns of /intervals/trials" if per_trial else "time series",
-        "mmgpvae_version": __version__,
-        "project": None if latents.project is None else str(latents.project),
-        "neural_source": neural.source,
-        "behavior_source": None if latents.behavior is None else latents.behavior.source,
-        "source_nwb": session.get("path"),
-        "trial_times": times.origin,
-        "bin_size_s": neural.bin_size_s,
-        **{k: latents.config.get(k) for k in ("model", "train", "data", "shape")},
-    }
+    _add_trials(nwb, latents, times, order, per_trial)
+    about = _about(latents, session, times, per_trial)
     mod = nwb.create_processing_module(MODULE, json.dumps(about, default=str))
     timing = _time_args(t, dt)
     for name in SUBSPACES if not per_trial else ():
@@ -351,3 +319,46 @@ def write_nwb(latents: Latents, path: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _add_trials(nwb, latents: Latents, times, order: np.ndarray, per_trial: bool) -> None:
+    """The trials table, in time order: times, condition, the row in the trial tensor, and,
+    for overlapping trials, each trial's latents as columns."""
+    cond = latents.neural.conditions
+    if cond is not None:
+        nwb.add_trial_column("condition", "condition label of the trial")
+    nwb.add_trial_column("trial_index", "row of the trial in the fitted trial tensor (and NPZ)")
+    columns = _trial_columns(latents) if per_trial else []
+    for series, _, what in columns:
+        nwb.add_trial_column(series, what)
+    for k in order:
+        row = {"start_time": float(times.start[k]), "stop_time": float(times.stop[k])}
+        if cond is not None:
+            row["condition"] = cond[k].item() if hasattr(cond[k], "item") else cond[k]
+        for series, data, _ in columns:
+            row[series] = data[k]
+        nwb.add_trial(**row, trial_index=int(k))
+
+
+def _about(latents: Latents, session: dict, times, per_trial: bool) -> dict[str, Any]:
+    """The processing module's description: what it holds, how, and where it came from."""
+    from mmgpvae_core import __version__
+
+    neural = latents.neural
+    return {
+        "about": "MM-GPVAE posterior latents (orthonormalized display coordinates), one "
+        "TimeSeries per subspace with its posterior variances (<name>_var)"
+        if not per_trial
+        else "MM-GPVAE posterior latents (orthonormalized display coordinates) of overlapping "
+        "trials: columns <name> and <name>_var of /intervals/trials, (trials, time, dim), bin "
+        "b of a trial at start_time + (b + 0.5) * bin_size_s",
+        "layout": "per-trial columns of /intervals/trials" if per_trial else "time series",
+        "mmgpvae_version": __version__,
+        "project": None if latents.project is None else str(latents.project),
+        "neural_source": neural.source,
+        "behavior_source": None if latents.behavior is None else latents.behavior.source,
+        "source_nwb": session.get("path"),
+        "trial_times": times.origin,
+        "bin_size_s": neural.bin_size_s,
+        **{k: latents.config.get(k) for k in ("model", "train", "data", "shape")},
+    }

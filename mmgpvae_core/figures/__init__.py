@@ -9,7 +9,7 @@ matplotlib is imported only when a figure is drawn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,19 @@ def write_figure_set(
         written.append(save_figure(fig, out / f"{stem}.{fmt}", dpi=dpi))
         fig.clear()
 
-    # Training: ELBO and length-scales.
+    _training_figures(save, h, cfg_model, cfg_train, bin_size)
+    _latent_figures(save, p, labels, colors, elev, azim)
+    _reconstruction_figures(save, p, trials, labels, colors)
+    written += write_summary(p, out)
+    return written
+
+
+Save = Callable[[Any, str], None]  # save(figure, file stem)
+
+
+def _training_figures(save: Save, h: dict, cfg_model: dict, cfg_train: dict,
+                      bin_size: float | None) -> None:
+    """The ELBO and the length-scales."""
     epochs_first_fit = int(cfg_train.get("epochs", 0) or 0)
     warm = int(float(cfg_train.get("kl_warmup", 0) or 0) * epochs_first_fit)
     save(elbo_figure(h, warmup_epochs=warm or None), "elbo")
@@ -152,7 +164,13 @@ def write_figure_set(
             "length_scales",
         )
 
-    # Latents: pad bins past each trial's end with NaN (no data there).
+
+def _latent_figures(save: Save, p: dict, labels: list[str] | None, colors: dict,
+                    elev: float, azim: float) -> None:
+    """Each subspace's latents in 2D and 3D, and the condition means of them all; bins past a
+    trial's end are NaN (no data there)."""
+    neural = p["neural"]
+    bin_size = neural.bin_size_s
     pad = np.arange(neural.n_time)[None, :] >= neural.trial_lengths[:, None]
     means, variances, names = [], [], []
     for sub in SUBSPACES:
@@ -211,7 +229,12 @@ def write_figure_set(
         "condition_means",
     )
 
-    # Reconstructions of chosen trials, with per-channel R² over all trials.
+
+def _reconstruction_figures(save: Save, p: dict, trials: list[int], labels: list[str] | None,
+                            colors: dict) -> None:
+    """Reconstructions of the chosen ``trials``, with per-channel R² over all trials."""
+    cfg_model = p["config"].get("model", {})
+    bin_size = p["neural"].bin_size_s
     rec = p["reconstruction"]
     for modality in ("neural", "behavior"):
         ds = p[modality]
@@ -234,6 +257,3 @@ def write_figure_set(
                 r2=r2,
             )
             save(fig, f"reconstruction_{modality}_trial{t}")
-
-    written += write_summary(p, out)
-    return written

@@ -197,6 +197,38 @@ def load_suite2p(
             missing[0].removesuffix(".npy"),
             f"{missing} missing from the suite2p folder; expected {list(needed)}",
         )
+    iscell, arrays, (n_roi, n_frames) = _read_plane(plane, signal)
+    idx, rule = _select_rois(plane, iscell, n_roi, use_iscell, iscell_threshold)
+    prep: dict = {
+        "signal": signal,
+        "roi_selection": rule,
+        "rois_kept": int(idx.size),
+        "rois_total": int(n_roi),
+    }
+    if signal != "spks":
+        prep["neuropil_coefficient"] = neuropil_coefficient
+    values = Traces(arrays, idx, signal, neuropil_coefficient)
+    if signal == "dff":
+        values, idx = _dff(plane, arrays, idx, n_frames, neuropil_coefficient, dff_percentile,
+                           prep)
+    rate, rate_from = _rate(plane)
+    fld = {"spks": "spks", "neuropil": "F", "dff": "F"}[signal]
+    return Recording(
+        values=values,
+        channel_names=[f"roi{i}" for i in idx],
+        source=str(plane),
+        field=fld,
+        kind="suite2p",
+        rate_hz=rate,
+        rate_from=rate_from,
+        checksum=_folder_checksum(plane, tuple(f"{n}.npy" for n in arrays) + ("iscell.npy",)),
+        preprocessing=prep,
+    )
+
+
+def _read_plane(plane: Path, signal: str) -> tuple[np.ndarray, dict, tuple[int, int]]:
+    """iscell, the traces ``signal`` needs (spks, or F and Fneu; memory-mapped), and their
+    (ROIs, frames), checked against each other."""
     iscell = np.asarray(_load_npy(plane, "iscell.npy"))
     arrays = {
         n: _load_npy(plane, f"{n}.npy") for n in (("spks",) if signal == "spks" else ("F", "Fneu"))
@@ -215,6 +247,12 @@ def load_suite2p(
         raise DataError(
             plane / "iscell.npy", "iscell", f"shape {iscell.shape}; expected ({n_roi}, 2)"
         )
+    return iscell, arrays, (n_roi, n_frames)
+
+
+def _select_rois(plane: Path, iscell: np.ndarray, n_roi: int, use_iscell: bool,
+                 iscell_threshold: float | None) -> tuple[np.ndarray, str]:
+    """The indices of the ROIs kept, and the rule that kept them."""
     if iscell_threshold is not None:
         if iscell.shape[1] < 2:
             raise DataError(plane / "iscell.npy", "iscell", "no probability column (column 1)")
@@ -233,63 +271,48 @@ def load_suite2p(
             "iscell",
             f"no ROI passes '{rule}' (of {n_roi}); expected at least one",
         )
+    return idx, rule
 
-    prep: dict = {
-        "signal": signal,
-        "roi_selection": rule,
-        "rois_kept": int(idx.size),
-        "rois_total": int(n_roi),
-    }
-    if signal != "spks":
-        prep["neuropil_coefficient"] = neuropil_coefficient
-    values = Traces(arrays, idx, signal, neuropil_coefficient)
-    if signal == "dff":
-        base = np.empty(idx.size, dtype=np.float32)
-        for j in range(0, idx.size, _ROI_CHUNK):  # whole traces of a few ROIs at a time
-            rows = np.arange(j, min(j + _ROI_CHUNK, idx.size))
-            base[rows] = np.nanpercentile(
-                values.frames(0, n_frames, rows), dff_percentile, axis=0
-            )
-        bad = np.flatnonzero(~(base > 0))
-        if bad.size == idx.size:
-            raise DataError(
-                plane / "F.npy",
-                "F",
-                f"baseline F0 ({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}"
-                f"*Fneu) is not positive for any of the {idx.size} ROI(s) (e.g. roi{idx[0]}: "
-                f"{base[0]:g}); ΔF/F needs a positive baseline; use signal 'neuropil' or 'spks'",
-            )
-        if bad.size:
-            # One cell with a baseline at or under zero (real suite2p output has such cells)
-            # would divide by ~0: drop it, say so, and keep the plane.
-            shown = ", ".join(f"roi{idx[b]} ({base[b]:.3g})" for b in bad[:5])
-            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-            warn_data(
-                plane / "F.npy",
-                "F",
-                f"{bad.size} of {idx.size} ROI(s) dropped from ΔF/F: baseline F0 "
-                f"({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}*Fneu) is not "
-                f"positive for {shown}{more}",
-            )
-            prep["dff_dropped_rois"] = [int(idx[b]) for b in bad]
-            good = base > 0
-            idx, base = idx[good], base[good]
-            prep["rois_kept"] = int(idx.size)
-        values = Traces(arrays, idx, signal, neuropil_coefficient, base)
-        prep["dff_baseline_percentile"] = dff_percentile
-    rate, rate_from = _rate(plane)
-    fld = {"spks": "spks", "neuropil": "F", "dff": "F"}[signal]
-    return Recording(
-        values=values,
-        channel_names=[f"roi{i}" for i in idx],
-        source=str(plane),
-        field=fld,
-        kind="suite2p",
-        rate_hz=rate,
-        rate_from=rate_from,
-        checksum=_folder_checksum(plane, tuple(f"{n}.npy" for n in arrays) + ("iscell.npy",)),
-        preprocessing=prep,
-    )
+
+def _dff(plane: Path, arrays: dict, idx: np.ndarray, n_frames: int,
+         neuropil_coefficient: float, dff_percentile: float,
+         prep: dict) -> tuple[Traces, np.ndarray]:
+    """ΔF/F traces of the ROIs ``idx`` whose baseline F0 is positive (the others dropped, said,
+    and listed in ``prep``), and the ROIs kept."""
+    values = Traces(arrays, idx, "dff", neuropil_coefficient)  # F - c·Fneu, for F0
+    base = np.empty(idx.size, dtype=np.float32)
+    for j in range(0, idx.size, _ROI_CHUNK):  # whole traces of a few ROIs at a time
+        rows = np.arange(j, min(j + _ROI_CHUNK, idx.size))
+        base[rows] = np.nanpercentile(
+            values.frames(0, n_frames, rows), dff_percentile, axis=0
+        )
+    bad = np.flatnonzero(~(base > 0))
+    if bad.size == idx.size:
+        raise DataError(
+            plane / "F.npy",
+            "F",
+            f"baseline F0 ({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}"
+            f"*Fneu) is not positive for any of the {idx.size} ROI(s) (e.g. roi{idx[0]}: "
+            f"{base[0]:g}); ΔF/F needs a positive baseline; use signal 'neuropil' or 'spks'",
+        )
+    if bad.size:
+        # One cell with a baseline at or under zero (real suite2p output has such cells)
+        # would divide by ~0: drop it, say so, and keep the plane.
+        shown = ", ".join(f"roi{idx[b]} ({base[b]:.3g})" for b in bad[:5])
+        more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+        warn_data(
+            plane / "F.npy",
+            "F",
+            f"{bad.size} of {idx.size} ROI(s) dropped from ΔF/F: baseline F0 "
+            f"({dff_percentile:g}th percentile of F - {neuropil_coefficient:g}*Fneu) is not "
+            f"positive for {shown}{more}",
+        )
+        prep["dff_dropped_rois"] = [int(idx[b]) for b in bad]
+        good = base > 0
+        idx, base = idx[good], base[good]
+        prep["rois_kept"] = int(idx.size)
+    prep["dff_baseline_percentile"] = dff_percentile
+    return Traces(arrays, idx, "dff", neuropil_coefficient, base), idx
 
 
 def _folder_checksum(plane: Path, names: tuple[str, ...]) -> str:

@@ -67,6 +67,16 @@ class ControlsPanel(QGroupBox):
         self.consistency_result: ConsistencyResult | None = None
 
         layout = QVBoxLayout(self)
+        self._build_settings(layout)
+        self._build_null_plot(layout)
+        self._build_consistency_plot(layout)
+        self.null_button.clicked.connect(self._on_null_clicked)
+        self.consistency_button.clicked.connect(self._on_consistency_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+
+    # ---------------------------------------------------------------- building
+    def _build_settings(self, layout: QVBoxLayout) -> None:
+        """What the controls test, the split and their settings, the buttons, progress."""
         intro = QLabel(
             "<b>Null test</b>: refit with behavior trials re-paired at random; is held-out "
             "cross-modal prediction of the real pairing better? <b>Consistency</b>: refit "
@@ -125,6 +135,7 @@ class ControlsPanel(QGroupBox):
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
 
+    def _build_null_plot(self, layout: QVBoxLayout) -> None:
         self.null_plot = labelled_plot("Null test", SCORE_LABEL, "shuffled fits")
         self.null_bars = pg.BarGraphItem(
             x0=[], x1=[], height=[], brush=pg.mkBrush(*NULL_COLOR, 180), pen=pg.mkPen(None)
@@ -144,6 +155,7 @@ class ControlsPanel(QGroupBox):
         self.null_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.null_label)
 
+    def _build_consistency_plot(self, layout: QVBoxLayout) -> None:
         self.consistency_plot = labelled_plot(
             "Seed consistency",
             "canonical dimension (S shared, A private neural, B private behavior)",
@@ -162,10 +174,6 @@ class ControlsPanel(QGroupBox):
         self.consistency_label.setWordWrap(True)
         self.consistency_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.consistency_label)
-
-        self.null_button.clicked.connect(self._on_null_clicked)
-        self.consistency_button.clicked.connect(self._on_consistency_clicked)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
 
     # ---------------------------------------------------------------- state
     @property

@@ -64,6 +64,25 @@ class LatentPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self._build_choices(layout)
+        self.scrubber = TimeScrubber(compact=True)
+        self.scrubber.view_changed.connect(self._on_scrubber_view_changed)
+        self.scrubber.hide()
+        layout.addWidget(self.scrubber)
+        self._build_view()
+        layout.addWidget(self.view, 3)
+        self.time_plot = LatentTimePlot()
+        self.time_plot.hide()
+        layout.addWidget(self.time_plot, 2)
+
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        layout.addWidget(self.legend)
+        self.reset_view()
+
+    # ---------------------------------------------------------------- building
+    def _build_choices(self, layout: QVBoxLayout) -> None:
+        """The subspace, Reset view and Export…; the latent on each axis."""
         row = QHBoxLayout()
         row.addWidget(QLabel("Subspace:"))
         self.subspace_combo = QComboBox()
@@ -104,11 +123,9 @@ class LatentPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_view)
         row.addStretch(1)
         layout.addLayout(row)
-        self.scrubber = TimeScrubber(compact=True)
-        self.scrubber.view_changed.connect(self._on_scrubber_view_changed)
-        self.scrubber.hide()
-        layout.addWidget(self.scrubber)
 
+    def _build_view(self) -> None:
+        """The 3D view: a grid, the axes, all trials in one item and the condition means."""
         self.view = OffscreenGLView()
         self.view.setBackgroundColor("w")
         self.view.setMinimumSize(300, 250)
@@ -136,15 +153,6 @@ class LatentPanel(QWidget):
         # The current trial is an overlay the view's painter draws over the rendered scene:
         # scrubbing trials then costs no OpenGL render.
         self._highlight: np.ndarray | None = None
-        layout.addWidget(self.view, 3)
-        self.time_plot = LatentTimePlot()
-        self.time_plot.hide()
-        layout.addWidget(self.time_plot, 2)
-
-        self.legend = QLabel()
-        self.legend.setWordWrap(True)
-        layout.addWidget(self.legend)
-        self.reset_view()
 
     # ---------------------------------------------------------------- state from the window
     def set_latents(self, latents: dict[str, np.ndarray], conditions: np.ndarray | None) -> None:

@@ -86,6 +86,29 @@ class ModelSelectionPanel(QWidget):
         sweep_side = QWidget()
         layout = QVBoxLayout(sweep_side)
         layout.setContentsMargins(0, 0, 0, 0)
+        self._build_settings(layout)
+        self._build_results(layout)
+        self.controls_panel = ControlsPanel(redraw=self._queue)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(sweep_side)
+        self.compare_panel = ComparePanel(get_split, redraw=self._queue)
+        self.side_tabs = QTabWidget()  # Controls, Baselines: each fits one split
+        self.side_tabs.addTab(self.controls_panel, "Controls")
+        self.side_tabs.addTab(self.compare_panel, "Baselines")
+        self.side_tabs.setTabToolTip(1, "The split against a Wiener filter and a GLM, held out")
+        splitter.addWidget(self.side_tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        QVBoxLayout(self).addWidget(splitter)
+
+        self.run_button.clicked.connect(self._on_run_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.table.cellDoubleClicked.connect(self._on_table_double_clicked)
+
+    # ---------------------------------------------------------------- building
+    def _build_settings(self, layout: QVBoxLayout) -> None:
+        """The grid and settings of the sweep, Run / Cancel, progress."""
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.shared_edit = QLineEdit("0-4")
@@ -119,6 +142,8 @@ class ModelSelectionPanel(QWidget):
         self.status_label = QLabel("")
         layout.addWidget(self.status_label)
 
+    def _build_results(self, layout: QVBoxLayout) -> None:
+        """The results table and the score against the shared dimensions."""
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([h for _, h in COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -139,24 +164,6 @@ class ModelSelectionPanel(QWidget):
         self._best_marker = pg.ScatterPlotItem(symbol="star", size=18, brush="k")
         self.plot.addItem(self._best_marker)
         layout.addWidget(self.plot, 1)
-
-        self.controls_panel = ControlsPanel(redraw=self._queue)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(sweep_side)
-        self.compare_panel = ComparePanel(get_split, redraw=self._queue)
-        self.side_tabs = QTabWidget()  # Controls, Baselines: each fits one split
-        self.side_tabs.addTab(self.controls_panel, "Controls")
-        self.side_tabs.addTab(self.compare_panel, "Baselines")
-        self.side_tabs.setTabToolTip(1, "The split against a Wiener filter and a GLM, held out")
-        splitter.addWidget(self.side_tabs)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        QVBoxLayout(self).addWidget(splitter)
-
-        self.run_button.clicked.connect(self._on_run_clicked)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
-        self.load_button.clicked.connect(self._on_load_clicked)
-        self.table.cellDoubleClicked.connect(self._on_table_double_clicked)
 
     # ---------------------------------------------------------------- state
     @property

@@ -80,7 +80,24 @@ class ReconstructionPanel(QWidget):
         self.export_button.clicked.connect(self.export_requested)
         row.addWidget(self.export_button)
         layout.addLayout(row)
+        layout.addLayout(self._build_plots(), 1)
 
+        for key, step in (
+            (QKeySequence.StandardKey.MoveToPreviousChar, -1),
+            (QKeySequence.StandardKey.MoveToNextChar, 1),
+        ):
+            sc = QShortcut(key, self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda s=step: self.step(s))
+
+        self._play_timer = QTimer(self)
+        self._play_timer.setInterval(PLAY_MS)
+        self._play_timer.timeout.connect(lambda: self.step(1, wrap=True))
+        self._set_enabled(False)
+
+    # ---------------------------------------------------------------- construction helpers
+    def _build_plots(self) -> QGridLayout:
+        """Observed and reconstructed heat maps, the traces, the behavior below them."""
         grid = QGridLayout()
         self.obs_plot = HeatmapPlot("Observed neural")
         self.rec_plot = HeatmapPlot("Reconstructed neural")
@@ -117,22 +134,7 @@ class ReconstructionPanel(QWidget):
         grid.addWidget(self.behavior_plot, 1, 0, 1, 3)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
-        layout.addLayout(grid, 1)
-
-        for key, step in (
-            (QKeySequence.StandardKey.MoveToPreviousChar, -1),
-            (QKeySequence.StandardKey.MoveToNextChar, 1),
-        ):
-            sc = QShortcut(key, self)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda s=step: self.step(s))
-
-        self._play_timer = QTimer(self)
-        self._play_timer.setInterval(PLAY_MS)
-        self._play_timer.timeout.connect(lambda: self.step(1, wrap=True))
-        self._set_enabled(False)
-
-    # ---------------------------------------------------------------- construction helpers
+        return grid
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.slider, self.play_button, self.channel_spin, self.scrubber):

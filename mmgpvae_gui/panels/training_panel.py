@@ -112,7 +112,11 @@ class TrainingPanel(QWidget):
         self.export_button.clicked.connect(self.export_requested)
         row.addWidget(self.export_button)
         layout.addLayout(row)
+        layout.addLayout(self._build_plots(), 1)
+        self.set_state("empty")
 
+    def _build_plots(self) -> QHBoxLayout:
+        """The ELBO and its terms (the best marked), and the learned length-scales."""
         plots = QHBoxLayout()
         self.elbo_plot = _epoch_plot("ELBO and its terms", "nats per trial")
         legend_outside(self.elbo_plot, "below", columns=5)
@@ -142,8 +146,7 @@ class TrainingPanel(QWidget):
         self._ell_curves: list[pg.PlotDataItem] = []
         self._ell_built: tuple[str, ...] | None = None  # the latents the curves were made for
         plots.addWidget(self.ell_plot, 2)
-        layout.addLayout(plots, 1)
-        self.set_state("empty")
+        return plots
 
     # ---------------------------------------------------------------- state from the window
     def set_state(self, state: str) -> None:
