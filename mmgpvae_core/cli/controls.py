@@ -48,12 +48,22 @@ def cmd_null_test(a: argparse.Namespace) -> int:
 
     if a.shuffles < 1:
         return fail("null-test: --shuffles must be at least 1")
-    neural, behavior = load_data(a)
+    names = None
+    if not a.sessions and not (a.neural and a.behavior):
+        return fail("null-test needs --neural FILE and --behavior FILE, or --sessions CSV")
+    if a.sessions:
+        from mmgpvae_core.cli.sessions import load_sessions
+
+        names, neural, behavior, _ = load_sessions(a)
+        first = neural[0]
+    else:
+        neural, behavior = load_data(a)
+        first = neural
     if behavior is None:
         return fail("null-test needs --behavior FILE: it re-pairs behavior trials")
     try:
-        folds = session_folds(neural, a.folds, a.seed)
-        kind = null_kind(neural, "auto", a.within_condition)
+        folds = session_folds(first, a.folds, a.seed)
+        kind = null_kind(first, "auto", a.within_condition)
     except ValueError as exc:
         return fail(f"null-test: {exc}")
     kwargs = model_kwargs(a)
@@ -65,7 +75,9 @@ def cmd_null_test(a: argparse.Namespace) -> int:
         folds=a.folds, epochs=kwargs.pop("epochs", 150), seed=a.seed, model_kwargs=kwargs
     )
     print(
-        f"null-test: the real pairing and {_nulls(a, neural, kind)}; split {a.shared}+"
+        f"null-test: the real pairing and {_nulls(a, first, kind)}"
+        + (f" within each of {len(names)} sessions" if names else "")
+        + f"; split {a.shared}+"
         f"{a.private_neural}+{a.private_behavior}, {folds.describe()}, {settings.epochs} epochs "
         f"per fit, on {where(a)}", file=sys.stderr,
     )
@@ -81,7 +93,7 @@ def cmd_null_test(a: argparse.Namespace) -> int:
         result = run_null_test(
             neural, behavior, split, a.shuffles, settings,
             within_condition=a.within_condition, n_jobs=a.jobs, ray_address=a.ray_address,
-            on_result=progress,
+            on_result=progress, session_names=names,
         )
     except ValueError as exc:  # nothing to shuffle within, too short a session to shift
         return fail(f"null-test: {exc}")
@@ -153,7 +165,12 @@ def add_null_test_parser(sub) -> None:
         "at random (a continuous session: the behavior shifted circularly in time), scored by "
         "held-out cross-modal prediction (last line: p=P real=R null=M±SD)",
     )
-    add_data_arguments(n, required=True)
+    add_data_arguments(n)
+    n.add_argument(
+        "--sessions", metavar="SESSIONS.csv",
+        help="several sessions (name,neural,behavior[,trials]) fitted together; each null "
+        "shifts or re-pairs the behavior within each session",
+    )
     add_model_arguments(n, epochs_help="maximum epochs per fit (default 150; early stop)")
     n.add_argument(
         "--shuffles", type=int, default=19,

@@ -153,18 +153,28 @@ def pairing_job(
     the real one) or the circular shift ``config["shift"]`` (bins), scored by
     :func:`cross_modal_scores`."""
     perm, shift = config.get("permutation"), config.get("shift")
-    if shift is not None:
-        b = shifted(behavior, shift, neural.trial_lengths)
-    elif perm is not None:
-        b = repaired(behavior, perm, neural.trial_lengths)
+    if isinstance(neural, list):  # several sessions: each one's own shift or re-pairing
+        b = [
+            _null_pairing(n, bb, None if perm is None else perm[k], None if shift is None else shift[k])
+            for k, (n, bb) in enumerate(zip(neural, behavior))
+        ]
     else:
-        b = behavior
+        b = _null_pairing(neural, behavior, perm, shift)
     settings = dataclasses.replace(settings, scorer=cross_modal_scores, save_dir=None)
     row = run_config(config, neural, b, settings, should_stop)
     row["shuffle"] = int(config["shuffle"])
     row["pairing"] = config["pairing"]
-    row["shift"] = shift
+    row["shift"] = ";".join(map(str, shift)) if isinstance(shift, list) else shift
     return row
+
+
+def _null_pairing(neural: Dataset, behavior: Dataset, perm, shift) -> Dataset:
+    """``behavior`` shifted in time by ``shift`` bins, re-paired by ``perm``, or as it is."""
+    if shift is not None:
+        return shifted(behavior, shift, neural.trial_lengths)
+    if perm is not None:
+        return repaired(behavior, perm, neural.trial_lengths)
+    return behavior
 
 
 @dataclass
@@ -272,6 +282,17 @@ def _shift_configs(neural: Dataset, shuffles: int, seed: int) -> list[dict]:
     ]
 
 
+def _per_session(per: list[list[dict]], kind: str) -> list[dict]:
+    """The k-th null of several sessions: each session's k-th shift (or re-pairing)."""
+    key = "shift" if kind == "shift" else "permutation"
+    out = []
+    for configs in zip(*per):
+        first = configs[0]
+        what = "shifted each session" if kind == "shift" else first["pairing"]
+        out.append({"shuffle": first["shuffle"], "pairing": what, key: [c[key] for c in configs]})
+    return out
+
+
 def shift_range(neural: Dataset) -> tuple[float, float]:
     """The smallest and largest allowed circular shift of ``neural``'s session, in seconds."""
     W, dt = neural.n_time, neural.bin_size_s or 1.0
@@ -289,6 +310,7 @@ def run_null_test(
     *,
     within_condition: bool = False,
     null: str = "auto",
+    session_names: Sequence[str] | None = None,
     **execution: Any,
 ) -> NullTestResult:
     """Fit the real pairing and ``shuffles`` null pairings of ``split`` (a (shared, private
@@ -299,6 +321,9 @@ def run_null_test(
 
     ``null``: "auto" (circular time shifts of the behavior for a continuous session, re-paired
     trials otherwise; :func:`null_kind`), "shift" or "re-pair".
+    Several sessions (``neural`` and ``behavior`` lists, ``session_names``): every fit is one
+    multi-session model; each null shifts (or re-pairs) every session's behavior within that
+    session, folds are within each session.
     ``execution``: the keywords of :func:`~mmgpvae_core.sweep.run_jobs` — ``n_jobs`` local
     processes or ``ray_address`` (and ``gpus_per_trial``), ``on_result(done, total, row)`` as
     each fit ends, ``should_stop()`` to cancel (unfinished fits are dropped)."""
@@ -307,13 +332,26 @@ def run_null_test(
     if behavior is None:
         raise ValueError("the null test needs behavior data: it re-pairs behavior trials")
     settings = with_resolved_likelihoods(settings or SweepSettings(folds=2), neural, behavior)
-    kind = null_kind(neural, null, within_condition)
-    folds = session_folds(neural, settings.folds, settings.seed).describe()
+    sessions = neural if isinstance(neural, list) else [neural]
+    kinds = {null_kind(n, null, within_condition) for n in sessions}
+    if len(kinds) > 1:
+        raise ValueError(
+            "the sessions need one kind of null: all continuous sessions (time shifts) or all "
+            "with trials (re-pairing)"
+        )
+    kind = kinds.pop()
+    folds = session_folds(sessions[0], settings.folds, settings.seed).describe()
     if kind == "shift":
-        nulls = _shift_configs(neural, shuffles, settings.seed)
+        per = [_shift_configs(n, shuffles, settings.seed + k) for k, n in enumerate(sessions)]
     else:
-        nulls = _repair_configs(neural, shuffles, within_condition, settings.seed)
+        per = [
+            _repair_configs(n, shuffles, within_condition, settings.seed + k)
+            for k, n in enumerate(sessions)
+        ]
+    nulls = per[0] if len(per) == 1 else _per_session(per, kind)
     base = {**split_dict(split), "length_scale_init": None, "lr": None}
+    if isinstance(neural, list):
+        base["sessions"] = list(session_names or [f"session{k}" for k in range(len(neural))])
     configs = [{**base, "shuffle": 0, "pairing": "real"}] + [{**base, **c} for c in nulls]
     rows = run_jobs(pairing_job, configs, neural, behavior, settings, **execution)
     rows.sort(key=lambda r: int(r["shuffle"]))

@@ -61,6 +61,7 @@ def with_resolved_likelihoods(
     from mmgpvae_core.model.likelihoods import resolve_likelihood
 
     kw = dict(settings.model_kwargs)
+    neural, behavior = session_pairs(neural, behavior)[0]
     for modality, ds in (("neural", neural), ("behavior", behavior)):
         if ds is not None:
             key = f"{modality}_likelihood"
@@ -88,7 +89,10 @@ def run_config(
 
     Folds are :func:`~mmgpvae_core.heldout.session_folds`: contiguous blocks of windows with
     one window left unused beside each validation block for a continuous session, stratified by
-    condition for trials.
+    condition for trials. Several sessions (``neural`` and ``behavior`` lists, their names in
+    ``config["sessions"]``): fold f holds out fold f of every session, one multi-session model
+    is fitted on the rest, and each session is scored by its own part of the model; the trials
+    of the row's arrays are every session's in turn.
 
     Returns a row: the configuration, each metric averaged over folds, ``score`` (mean over all
     trials of the per-trial selection score), ``score_se``, ``score_per_trial`` (trials,),
@@ -107,10 +111,15 @@ def run_config(
     row: dict[str, Any] = {k: config.get(k) for k in (*SPLIT_KEYS, *HYPER_KEYS)}
     row.update(swept(config))
     row["n_latents"] = sum(int(config[k]) for k in SPLIT_KEYS)
-    folds = session_folds(neural, settings.folds, settings.seed)
-    row["folds"] = folds.kind
-    row["fold_roles"] = fold_roles(folds, neural.n_trials)
-    per_trial = np.full(neural.n_trials, np.nan)
+    datas = session_pairs(neural, behavior)
+    names = config.get("sessions") if isinstance(neural, list) else None
+    folds = [session_folds(n, settings.folds, settings.seed) for n, _ in datas]
+    row["folds"] = folds[0].kind
+    row["fold_roles"] = np.concatenate(
+        [fold_roles(f, n.n_trials) for f, (n, _) in zip(folds, datas)], axis=1
+    )
+    offsets = np.cumsum([0] + [n.n_trials for n, _ in datas])
+    per_trial = np.full(offsets[-1], np.nan)
     fold_metrics: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     epochs_run = 0
@@ -118,19 +127,25 @@ def run_config(
     kwargs = dict(settings.model_kwargs)
     kwargs.update(swept(config))
     kwargs.setdefault("seed", settings.seed)
-    for f, (train, val) in enumerate(folds):
+    for f, parts in enumerate(zip(*folds)):  # parts: each session's (train, val) of fold f
         if should_stop is not None and should_stop():
             row["status"] = "cancelled"
             break
         model = MMGPVAE(
             config["shared"], config["private_neural"], config["private_behavior"], **kwargs
         )
-        b_train = None if behavior is None else behavior.subset(train)
-        b_val = None if behavior is None else behavior.subset(val)
+        train = [
+            (n.subset(tr), None if b is None else b.subset(tr))
+            for (n, b), (tr, _) in zip(datas, parts)
+        ]
         try:
-            model.fit(
-                neural.subset(train), b_train, epochs=settings.epochs, should_stop=should_stop
-            )
+            if names is None:
+                model.fit(*train[0], epochs=settings.epochs, should_stop=should_stop)
+            else:
+                model.fit(
+                    [n for n, _ in train], None if datas[0][1] is None else [b for _, b in train],
+                    names=names, epochs=settings.epochs, should_stop=should_stop,
+                )
         except Exception as exc:  # one bad configuration must not end the sweep
             row["status"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
             break
@@ -138,9 +153,15 @@ def run_config(
             row["status"] = "cancelled"
             break
         epochs_run += model.outcome.epochs_run if model.outcome else settings.epochs
-        ev = score(model, neural.subset(val), b_val, n_groups=settings.n_groups, seed=settings.seed)
-        per_trial[val] = ev.pop("score_per_trial")
-        fold_metrics.append(ev)
+        evs = []
+        for k, ((n, b), (_, val)) in enumerate(zip(datas, parts)):
+            ev = score(
+                model.for_session(k), n.subset(val), None if b is None else b.subset(val),
+                n_groups=settings.n_groups, seed=settings.seed,
+            )
+            per_trial[offsets[k] + val] = ev.pop("score_per_trial")
+            evs.append(ev)
+        fold_metrics.append(evs[0] if len(evs) == 1 else _mean_over_sessions(evs))
         if f == 0 and settings.save_dir:
             path = Path(settings.save_dir) / f"{config_name(config)}.mmgp"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +170,19 @@ def run_config(
     row["fit_seconds"] = round(time.perf_counter() - t0, 2)
     row["epochs_run"] = epochs_run
     return _summarized(row, fold_metrics, per_trial)
+
+
+def session_pairs(neural, behavior) -> list[tuple[Dataset, Dataset | None]]:
+    """(neural, behavior) of each session: lists (several sessions, ``fit --sessions``) or
+    one session's datasets."""
+    if not isinstance(neural, list):
+        return [(neural, behavior)]
+    return list(zip(neural, behavior if behavior is not None else [None] * len(neural)))
+
+
+def _mean_over_sessions(evs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each held-out metric averaged over the sessions' evaluations."""
+    return {k: np.mean([ev[k] for ev in evs], axis=0) for k in evs[0] if all(k in ev for ev in evs)}
 
 
 def _summarized(
@@ -279,8 +313,11 @@ def run_sweep(
     gpus_per_trial: float | None = None,
     on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    session_names: Sequence[str] | None = None,
 ) -> SweepResult:
-    """Fit and score every configuration; choose one (:func:`select_best`).
+    """Fit and score every configuration; choose one (:func:`select_best`). ``neural`` and
+    ``behavior`` may be lists, one entry per session (``session_names``): each configuration is
+    then a multi-session model, its folds within each session (:func:`run_config`).
 
     Local: ``n_jobs`` processes (default: every core; 1 = in this process). With
     ``ray_address`` ("local" starts a Ray instance on this machine) the sweep runs as a Ray Tune
@@ -292,6 +329,9 @@ def run_sweep(
     configs = list(configs)
     if not configs:
         raise ValueError("the sweep has no configurations")
+    if isinstance(neural, list):  # several sessions: every configuration fits them together
+        names = list(session_names or [f"session{k}" for k in range(len(neural))])
+        configs = [{**c, "sessions": names} for c in configs]
     rows = run_jobs(
         run_config,
         configs,

@@ -246,3 +246,27 @@ def test_consistency_refits_every_session_together(small):
     for sub, d in (("shared", 2), ("private_neural", 1), ("private_behavior", 1)):
         cc = result.correlations[sub]
         assert cc.shape == (1, d) and np.isfinite(cc).all() and (cc <= 1 + 1e-9).all()
+
+
+def test_sweep_and_null_test_hold_out_folds_within_each_session(small):
+    from mmgpvae_core.controls import run_null_test
+    from mmgpvae_core.sweep import SweepSettings, make_grid, run_sweep
+
+    neural, behavior = _lists(small)
+    settings = SweepSettings(folds=2, epochs=2)
+    result = run_sweep(
+        neural, behavior, make_grid([1, 2], [1], [1]), settings, n_jobs=1,
+        session_names=["a", "b", "c"],
+    )
+    assert [r["status"] for r in result.rows] == ["ok", "ok"] and result.best is not None
+    row = result.rows[0]
+    assert row["score_per_trial"].shape == (30,) and np.isfinite(row["score_per_trial"]).all()
+    roles = row["fold_roles"]
+    assert roles.shape == (2, 30)
+    for k in range(3):  # every trial of every session validated exactly once
+        assert ((roles[:, 10 * k : 10 * k + 10] == 2).sum(0) == 1).all()
+    null = run_null_test(
+        neural, behavior, (2, 1, 1), 2, settings, session_names=["a", "b", "c"], n_jobs=1
+    )
+    assert [int(r["shuffle"]) for r in null.rows] == [0, 1, 2]
+    assert all(r["status"] == "ok" for r in null.rows) and np.isfinite(null.p)
