@@ -243,6 +243,99 @@ def _epoch_batches(
     return batches
 
 
+class _Plateau:
+    """Early stop on a plateau: the mean ELBO of the last half-patience window improved by less
+    than min_delta (relative) over the window before it. Windows average out the noise of
+    mini-batches and Monte Carlo samples; only epochs at full KL weight count. Then the
+    learning rate anneals (cosine) over the last epochs."""
+
+    def __init__(self, cfg: TrainConfig, optimizer: torch.optim.Optimizer, start_epoch: int):
+        self.cfg, self.optimizer, self.start_epoch = cfg, optimizer, start_epoch
+        self.full: list[float] = []
+        self.anneal_from: int | None = None  # the epoch the plateau was found, then annealing
+
+    def update(self, i: int, elbo: float, beta: float) -> FitOutcome | None:
+        """After epoch ``i`` (0-based in this call): the outcome when the fit is done."""
+        cfg = self.cfg
+        if beta < 1.0:
+            return None
+        full = self.full
+        full.append(elbo)
+        w = max(1, cfg.patience // 2)
+        if self.anneal_from is None and len(full) >= 2 * w:
+            recent, before = np.mean(full[-w:]), np.mean(full[-2 * w : -w])
+            if recent - before < cfg.min_delta * abs(recent):
+                self.anneal_from = i + 1
+        if self.anneal_from is None:
+            return None
+        length = max(1, round(ANNEAL_LENGTH * cfg.patience))
+        done = i + 1 - self.anneal_from
+        if done >= length or ANNEAL_LENGTH <= 0:
+            return FitOutcome(
+                "converged", i + 1,
+                f"ELBO plateaued after {self.start_epoch + self.anneal_from} epochs; learning "
+                f"rate annealed over {done} more",
+            )
+        cos = 0.5 * (1.0 + math.cos(math.pi * (done + 1) / length))
+        _set_lr(self.optimizer, cfg.lr * (ANNEAL_FLOOR + (1.0 - ANNEAL_FLOOR) * cos))
+        return None
+
+
+@dataclass
+class _Loop:
+    """What every mini-batch of one :func:`fit` call shares."""
+
+    model: torch.nn.Module
+    views: list[MMGPVAEModule]
+    neurals: list[torch.Tensor]
+    behaviors: list[torch.Tensor | None]
+    cfg: TrainConfig
+    optimizer: torch.optim.Optimizer
+    cross: float
+    n_total: int
+    device: torch.device
+    cm_gen: torch.Generator
+    mask_gen: torch.Generator
+
+    def encoders(self, n: int) -> torch.Tensor | None:
+        """Cross-modal training: which encoders build each trial's posterior (None: both)."""
+        if self.cross <= 0:
+            return None
+        u = torch.rand(n, generator=self.cm_gen)
+        encoders = torch.full((n,), ENCODE_BOTH, dtype=torch.long)
+        encoders[u < self.cross] = ENCODE_BEHAVIOR
+        encoders[u < self.cross / 2] = ENCODE_NEURAL
+        return encoders.to(self.device)
+
+    def step(self, k: int, idx: torch.Tensor, beta: float):
+        """One optimisation step on trials ``idx`` of session ``k``: (per-trial terms, the
+        encoders used), or the reason it failed (a string)."""
+        neural, behavior, cfg = self.neurals[k], self.behaviors[k], self.cfg
+        encoders = self.encoders(len(idx))
+        hidden = hidden_channels(
+            len(idx), neural.shape[-1], None if behavior is None else behavior.shape[-1],
+            cfg.channel_masking, self.mask_gen, self.device,
+        )
+        try:
+            terms = elbo_terms(
+                self.views[k], neural[idx], None if behavior is None else behavior[idx], beta,
+                cfg.n_samples, encoders=encoders, hidden=hidden,
+            )
+            loss = terms.loss * (self.n_total / len(idx)) / self.n_total
+            if not torch.isfinite(loss):
+                return "the ELBO became non-finite"
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            if not torch.isfinite(norm):  # a step would make every parameter NaN
+                return "the gradient became non-finite"
+            self.optimizer.step()
+        except NUMERICAL_ERRORS as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return f"a numerical error stopped training ({type(exc).__name__}: {first})"
+        return terms.per_trial.cpu().numpy().astype(float), encoders
+
+
 def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop, warmup):
     """The loop of :func:`fit` (which sets and restores the learning rate around it)."""
     gen = torch.Generator().manual_seed(cfg.seed + len(history))
@@ -254,17 +347,18 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
             f"{len(views)} session(s) in the model but {len(neurals)} neural and "
             f"{len(behaviors)} behavior array(s)"
         )
-    cross = cfg.cross_modal if behaviors[0] is not None else 0.0
     torch.manual_seed(cfg.seed + len(history))
     sizes = [y.shape[0] for y in neurals]
-    N = sum(sizes)
-    device = neurals[0].device
+    N, device = sum(sizes), neurals[0].device
+    loop = _Loop(
+        model, views, neurals, behaviors, cfg, optimizer,
+        cfg.cross_modal if behaviors[0] is not None else 0.0, N, device, cm_gen, mask_gen,
+    )
     start_epoch = len(history)
     fresh = (start_epoch, max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0)
     origin, warm = warmup or fresh
     t0 = time.perf_counter() - (history.elapsed_s[-1] if history.elapsed_s else 0.0)
-    full: list[float] = []
-    anneal_from: int | None = None  # the epoch the plateau was found, then annealing
+    plateau = _Plateau(cfg, optimizer, start_epoch)
     good_state = copy.deepcopy(model.state_dict())
     good_opt = _snapshot(optimizer.state_dict())
     for i in range(cfg.epochs):
@@ -274,63 +368,27 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
         tot, tot_all, n_full = np.zeros(3), np.zeros(3), 0
         model.train()
         for k, idx in _epoch_batches(sizes, cfg.batch_size, gen, device):
-            view, neural, behavior = views[k], neurals[k], behaviors[k]
-            encoders = None
-            if cross > 0:
-                u = torch.rand(len(idx), generator=cm_gen)
-                encoders = torch.full((len(idx),), ENCODE_BOTH, dtype=torch.long)
-                encoders[u < cross] = ENCODE_BEHAVIOR
-                encoders[u < cross / 2] = ENCODE_NEURAL
-                encoders = encoders.to(device)
-            hidden = hidden_channels(
-                len(idx), neural.shape[-1], None if behavior is None else behavior.shape[-1],
-                cfg.channel_masking, mask_gen, device,
-            )
-            failure = None
-            try:
-                terms = elbo_terms(
-                    view, neural[idx], None if behavior is None else behavior[idx], beta,
-                    cfg.n_samples, encoders=encoders, hidden=hidden,
-                )
-                loss = terms.loss * (N / len(idx)) / N
-                if not torch.isfinite(loss):
-                    failure = "the ELBO became non-finite"
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    if torch.isfinite(norm):
-                        optimizer.step()
-                    else:  # a step would make every parameter NaN
-                        failure = "the gradient became non-finite"
-            except NUMERICAL_ERRORS as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                failure = f"a numerical error stopped training ({type(exc).__name__}: {first})"
-            if failure is not None:
+            done = loop.step(k, idx, beta)
+            if isinstance(done, str):
                 model.load_state_dict(good_state)
                 optimizer.load_state_dict(good_opt)
                 raise TrainingFailed(
-                    f"{failure} at epoch {start_epoch + i + 1}; the model was restored to its "
+                    f"{done} at epoch {start_epoch + i + 1}; the model was restored to its "
                     "last good state (try a smaller learning rate, or rescale the data)"
                 )
-            pt = terms.per_trial.cpu().numpy().astype(float)
+            pt, encoders = done
             tot_all += pt.sum(1)
-            if encoders is None:
-                tot += pt.sum(1)
-                n_full += len(idx)
-            else:
-                full_trials = (encoders == ENCODE_BOTH).cpu().numpy()
-                tot += pt[:, full_trials].sum(1)
-                n_full += int(full_trials.sum())
+            full_trials = slice(None) if encoders is None else (encoders == ENCODE_BOTH).cpu().numpy()
+            tot += pt[:, full_trials].sum(1)
+            n_full += len(idx) if encoders is None else int(full_trials.sum())
         good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         good_opt = _snapshot(optimizer.state_dict())
         # ELBO per trial from the both-encoder trials only (all trials if, by chance, none).
         tot = tot / n_full if n_full else tot_all / N
-        elbo = float(tot[0] + tot[1] - tot[2])
         report = EpochReport(
             epoch=start_epoch + i + 1,
             n_epochs=start_epoch + cfg.epochs,
-            elbo=elbo,
+            elbo=float(tot[0] + tot[1] - tot[2]),
             ell_neural=float(tot[0]),
             ell_behavior=float(tot[1]),
             kl=float(tot[2]),
@@ -341,28 +399,8 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
         history.append(report)
         if on_epoch is not None:
             on_epoch(report)
-        # Early stop on a plateau: the mean ELBO of the last half-patience window improved by less
-        # than min_delta (relative) over the window before it. Windows average out the noise of
-        # mini-batches and Monte Carlo samples; only epochs at full KL weight count. Then the
-        # learning rate anneals (cosine) over the last epochs.
-        if beta >= 1.0:
-            full.append(elbo)
-            w = max(1, cfg.patience // 2)
-            if anneal_from is None and len(full) >= 2 * w:
-                recent, before = np.mean(full[-w:]), np.mean(full[-2 * w : -w])
-                if recent - before < cfg.min_delta * abs(recent):
-                    anneal_from = i + 1
-            if anneal_from is not None:
-                length = max(1, round(ANNEAL_LENGTH * cfg.patience))
-                done = i + 1 - anneal_from
-                if done >= length or ANNEAL_LENGTH <= 0:
-                    return FitOutcome(
-                        "converged", i + 1,
-                        f"ELBO plateaued after {start_epoch + anneal_from} epochs; learning "
-                        f"rate annealed over {done} more",
-                    )
-                cos = 0.5 * (1.0 + math.cos(math.pi * (done + 1) / length))
-                _set_lr(optimizer, cfg.lr * (ANNEAL_FLOOR + (1.0 - ANNEAL_FLOOR) * cos))
+        if (outcome := plateau.update(i, report.elbo, beta)) is not None:
+            return outcome
     return FitOutcome("max_epochs", cfg.epochs)
 
 

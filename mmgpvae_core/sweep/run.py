@@ -103,7 +103,6 @@ def run_config(
     """
     import torch
 
-    from mmgpvae_core.api import MMGPVAE
     from mmgpvae_core.heldout import evaluate, session_folds
 
     score = settings.scorer or evaluate
@@ -131,26 +130,13 @@ def run_config(
         if should_stop is not None and should_stop():
             row["status"] = "cancelled"
             break
-        model = MMGPVAE(
-            config["shared"], config["private_neural"], config["private_behavior"], **kwargs
-        )
         train = [
             (n.subset(tr), None if b is None else b.subset(tr))
             for (n, b), (tr, _) in zip(datas, parts)
         ]
-        try:
-            if names is None:
-                model.fit(*train[0], epochs=settings.epochs, should_stop=should_stop)
-            else:
-                model.fit(
-                    [n for n, _ in train], None if datas[0][1] is None else [b for _, b in train],
-                    names=names, epochs=settings.epochs, should_stop=should_stop,
-                )
-        except Exception as exc:  # one bad configuration must not end the sweep
-            row["status"] = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
-            break
-        if model.outcome is not None and model.outcome.status == "cancelled":
-            row["status"] = "cancelled"
+        model = _fit_fold(config, kwargs, train, names, settings, should_stop)
+        if isinstance(model, str):
+            row["status"] = model
             break
         epochs_run += model.outcome.epochs_run if model.outcome else settings.epochs
         evs = []
@@ -161,7 +147,7 @@ def run_config(
             )
             per_trial[offsets[k] + val] = ev.pop("score_per_trial")
             evs.append(ev)
-        fold_metrics.append(evs[0] if len(evs) == 1 else _mean_over_sessions(evs))
+        fold_metrics.append(_mean_over_sessions(evs))
         if f == 0 and settings.save_dir:
             path = Path(settings.save_dir) / f"{config_name(config)}.mmgp"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +156,26 @@ def run_config(
     row["fit_seconds"] = round(time.perf_counter() - t0, 2)
     row["epochs_run"] = epochs_run
     return _summarized(row, fold_metrics, per_trial)
+
+
+def _fit_fold(config, kwargs, train, names, settings, should_stop):
+    """The fitted model of one fold's training data ``train`` (each session's (neural,
+    behavior)); a status string ("failed: …", "cancelled") when it did not finish."""
+    from mmgpvae_core.api import MMGPVAE
+
+    model = MMGPVAE(config["shared"], config["private_neural"], config["private_behavior"], **kwargs)
+    try:
+        if names is None:
+            model.fit(*train[0], epochs=settings.epochs, should_stop=should_stop)
+        else:
+            behavior = None if train[0][1] is None else [b for _, b in train]
+            model.fit([n for n, _ in train], behavior, names=names, epochs=settings.epochs,
+                      should_stop=should_stop)
+    except Exception as exc:  # one bad configuration must not end the sweep
+        return f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    if model.outcome is not None and model.outcome.status == "cancelled":
+        return "cancelled"
+    return model
 
 
 def session_pairs(neural, behavior) -> list[tuple[Dataset, Dataset | None]]:
@@ -181,7 +187,9 @@ def session_pairs(neural, behavior) -> list[tuple[Dataset, Dataset | None]]:
 
 
 def _mean_over_sessions(evs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each held-out metric averaged over the sessions' evaluations."""
+    """Each held-out metric averaged over the sessions' evaluations (one session's as it is)."""
+    if len(evs) == 1:
+        return evs[0]
     return {k: np.mean([ev[k] for ev in evs], axis=0) for k in evs[0] if all(k in ev for ev in evs)}
 
 
