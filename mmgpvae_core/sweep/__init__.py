@@ -26,7 +26,8 @@ weakly: extra dimensions mostly *tie*. So the best score alone is not the answer
 
     among the configurations whose mean per-trial score is within one standard error (of the
     per-trial paired difference) of the best, take the one with the fewest latent dimensions,
-    then the fewest shared dimensions (sharing is the stronger claim), then the highest score
+    then the fewest shared dimensions (sharing is the stronger claim), then linear decoders
+    over MLPs where the sweep tries both, then the highest score
 
 (the "one-standard-error rule" of cross-validation). Per-trial scores are paired across
 configurations (every trial is held out once, under the same folds), which makes the standard

@@ -12,6 +12,12 @@ import numpy as np
 from mmgpvae_core.sweep.grid import config_name, format_value, swept
 
 
+def mlp_decoders(row: dict[str, Any]) -> int:
+    """How many of the decoders a configuration sets are MLPs: of two tied configurations the
+    one with linear read-outs is the simpler (0 where the sweep left the decoders alone)."""
+    return sum(row.get(k) == "mlp" for k in ("neural_decoder", "behavior_decoder"))
+
+
 def select_best(rows: Sequence[dict[str, Any]]) -> tuple[int, str]:
     """Index of the chosen row by the one-standard-error rule (module docstring), and why."""
     ok = [i for i, r in enumerate(rows) if r.get("status") == "ok" and np.isfinite(r["score"])]
@@ -25,7 +31,12 @@ def select_best(rows: Sequence[dict[str, Any]]) -> tuple[int, str]:
         se = np.std(d, ddof=1) / math.sqrt(len(d)) if len(d) > 1 else 0.0
         if d.mean() <= se:
             tied.append(i)
-    chosen = min(tied, key=lambda i: (rows[i]["n_latents"], rows[i]["shared"], -rows[i]["score"]))
+    chosen = min(
+        tied,
+        key=lambda i: (
+            rows[i]["n_latents"], rows[i]["shared"], mlp_decoders(rows[i]), -rows[i]["score"]
+        ),
+    )
     if chosen == top:
         why = f"highest held-out predictive score ({rows[top]['score']:.2f} nats/trial)"
     else:

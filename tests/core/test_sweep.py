@@ -118,6 +118,8 @@ def test_cli_sweep_prints_best_last(sim, tmp_path, capsys):
             "0",
             "--private-behavior",
             "0",
+            "--neural-decoder",
+            "linear",
             "--folds",
             "2",
             "--epochs",
@@ -276,12 +278,13 @@ def test_cli_sweep_takes_fits_data_options_and_says_how_it_held_out(tmp_path, ca
     argv = ["sweep", "--neural", str(neural), "--behavior", str(behavior), "--window", "3"]
     argv += ["--bin-size", "0.1", "--zscore", "behavior", "--shared", "1", "--private-neural"]
     argv += ["0", "--private-behavior", "0", "--folds", "3", "--epochs", "1", "--jobs", "1"]
+    argv += ["--neural-decoder", "linear"]
     argv += ["--quiet", "--out", str(tmp_path / "sweep.csv")]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "3 blocked folds (contiguous windows of the session" in captured.err
     out = captured.out.strip().splitlines()
-    assert out[-1] == "best: shared=1 private_neural=0 private_behavior=0"
+    assert out[-1] == "best: shared=1 private_neural=0 private_behavior=0 neural_decoder=linear"
     assert any(line.startswith("folds: 3 blocked folds") for line in out)
     assert not any(line.startswith("edge:") for line in out)  # one value tried: no edge
     (row,) = read_csv(tmp_path / "sweep.csv")

@@ -41,12 +41,13 @@ def test_cli_sweep_tries_each_kernel_and_prints_it_in_the_best_line(tmp_path, ca
     argv = ["sweep", "--neural", str(paths["neural"]), "--behavior", str(paths["behavior"])]
     argv += ["--shared", "1", "--private-neural", "0", "--private-behavior", "0"]
     argv += ["--kernel", "rbf,matern12", "--folds", "2", "--epochs", "2", "--jobs", "1"]
+    argv += ["--neural-decoder", "linear"]
     argv += ["--quiet", "--out", str(tmp_path / "sweep.csv")]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] in (
-        "best: shared=1 private_neural=0 private_behavior=0 kernel=rbf",
-        "best: shared=1 private_neural=0 private_behavior=0 kernel=matern12",
+        "best: shared=1 private_neural=0 private_behavior=0 kernel=rbf neural_decoder=linear",
+        "best: shared=1 private_neural=0 private_behavior=0 kernel=matern12 neural_decoder=linear",
     )
     csv = (tmp_path / "sweep.csv").read_text().splitlines()
     assert "kernel" in csv[0].split(",")

@@ -165,3 +165,46 @@ def test_fit_takes_the_marginal_variance(tiny, tmp_path):
     argv += ["--marginal-variance", "2.5", "--epochs", "1", "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     assert MMGPVAE.load(out).marginal_variance == 2.5
+
+
+def test_of_two_tied_configurations_the_linear_read_out_is_chosen():
+    from mmgpvae_core.sweep import select_best
+
+    scores = np.linspace(-1.0, 1.0, 20)
+    noise = np.random.default_rng(0).normal(0.0, 0.5, 20)
+    noise -= noise.mean()  # the MLP better by 0.01 on average, far inside one SE
+    rows = [
+        {**make_grid([1], [0], [0], neural_decoder=[d])[0], "n_latents": 1, "status": "ok",
+         "score": float(np.mean(scores + bump)), "score_per_trial": scores + bump}
+        for d, bump in (("mlp", 0.01 + noise), ("linear", 0.0))
+    ]
+    assert rows[0]["score"] > rows[1]["score"]
+    assert rows[select_best(rows)[0]]["neural_decoder"] == "linear"  # within one SE: simpler
+    rows[0]["score_per_trial"] = scores + 1.0  # clearly better: the MLP
+    rows[0]["score"] = float(np.mean(rows[0]["score_per_trial"]))
+    assert rows[select_best(rows)[0]]["neural_decoder"] == "mlp"
+
+
+def test_a_sweep_of_spike_counts_tries_both_neural_read_outs_unless_one_is_named(
+    tiny, tmp_path, capsys
+):
+    paths = write_simulation(tmp_path / "data", tiny)  # Poisson spike counts
+    argv = ["sweep", "--neural", str(paths["neural"]), "--behavior", str(paths["behavior"])]
+    argv += ["--shared", "1", "--private-neural", "0", "--private-behavior", "0", "--folds", "2"]
+    argv += ["--epochs", "1", "--jobs", "1", "--quiet", "--out", str(tmp_path / "sweep.csv")]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "linear and an MLP neural read-out" in captured.err
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert sorted(r["neural_decoder"] for r in rows) == ["linear", "mlp"]
+    (best,) = [r for r in rows if r["chosen"] == "1"]
+    last = captured.out.strip().splitlines()[-1]
+    assert last == f"best: shared=1 private_neural=0 private_behavior=0 neural_decoder={best['neural_decoder']}"
+    assert cli.main([*argv[:-2], "--neural-decoder", "mlp", "--out", str(tmp_path / "m.csv")]) == 0
+    assert [r["neural_decoder"] for r in read_csv(tmp_path / "m.csv")] == ["mlp"]
+    assert "MLP neural read-out" not in capsys.readouterr().err
+    # calcium (a gaussian likelihood): the read-out is the default, not a grid
+    calcium = [*argv[:-2], "--neural-likelihood", "gaussian", "--out", str(tmp_path / "c.csv")]
+    assert cli.main(calcium) == 0
+    (row,) = read_csv(tmp_path / "c.csv")
+    assert "neural_decoder" not in row
