@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingHistory, preload_lazy_imports
 from mmgpvae_gui import actions, export, layout
@@ -40,6 +39,7 @@ from mmgpvae_gui.panels.training_panel import TrainingPanel
 from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot, data_summary
 from mmgpvae_gui.session_clock import SessionClock
+from mmgpvae_gui.subspaces import split_of
 from mmgpvae_gui.worker import TrainingWorker
 
 __all__ = ["MainWindow", "WindowHost"]
@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
 
     def _model_split(self) -> tuple[int, int, int]:
         kw = self.model_panel.model_kwargs()
-        return kw["shared"], kw["private_neural"], kw["private_behavior"]
+        return split_of(kw)
 
     @Slot(str)
     def _update_state(self, _what: str = "") -> None:
@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_selection_fit_chosen(self, row: dict) -> None:
         """Open the row's saved fit like a project; without one, set its split for Train."""
-        split = [int(row[k]) for k in SUBSPACES]
+        split = list(split_of(row))
         if (done := self.files.open_chosen_fit(row)) is None:
             return
         if done == "split":

@@ -26,12 +26,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.config import DataConfig
+from mmgpvae_core.config import SUBSPACES, DataConfig
 from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.data import Dataset, check_pair
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.loaders.checks import data_warnings
 from mmgpvae_core.model.kernels import latent_kernel_labels
+from mmgpvae_gui.subspaces import latent_name, split_of
 
 MODALITIES = ("neural", "behavior")
 
@@ -258,13 +259,10 @@ class Session:
     def latent_names(self, kw: dict) -> list[str]:
         """Display names of the latents of a split ``kw`` (shared, private_neural, …), each
         with its kernel when ``kw`` has one: "shared 1 · Matérn ½"."""
-        out = [f"shared {k + 1}" for k in range(kw["shared"])]
-        out += [f"private neural {k + 1}" for k in range(kw["private_neural"])]
-        if self.behavior is not None:
-            out += [f"private behavior {k + 1}" for k in range(kw["private_behavior"])]
+        counts = list(split_of(kw))
+        counts[2] *= self.behavior is not None  # no behavior: no private behavior latents
+        out = [latent_name(sub, k) for sub, n in zip(SUBSPACES, counts) for k in range(n)]
         if kw.get("kernel"):
-            counts = [kw["shared"], kw["private_neural"], kw["private_behavior"]]
-            counts[2] *= self.behavior is not None
             labels = latent_kernel_labels(kw["kernel"], counts)
             out = [f"{name} · {label}" for name, label in zip(out, labels)]
         return out

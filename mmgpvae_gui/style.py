@@ -31,11 +31,6 @@ TERM_COLORS = {
     "kl": PALETTE[3],  # reddish purple: distinct from the two likelihood terms
 }
 
-SUBSPACE_LABELS = {
-    "shared": "shared",
-    "private_neural": "private neural",
-    "private_behavior": "private behavior",
-}
 
 
 def condition_colors(labels: Sequence[str]) -> dict[str, tuple[int, int, int]]:

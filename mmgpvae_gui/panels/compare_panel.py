@@ -45,6 +45,7 @@ from mmgpvae_core.compare import CompareSettings, Comparison
 from mmgpvae_core.config import SUBSPACES
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot, legend_outside
+from mmgpvae_gui.subspaces import LETTERS
 
 #: methods in the order every output lists them, with their names in the app
 METHODS = {
@@ -124,7 +125,7 @@ class ComparePanel(QGroupBox):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         split = QHBoxLayout()
         self.split_spins = {k: QSpinBox(minimum=0, maximum=20) for k in SUBSPACES}
-        for label, key in zip("SAB", SUBSPACES):
+        for key, label in LETTERS.items():
             split.addWidget(QLabel(label))
             split.addWidget(self.split_spins[key])
             self.split_spins[key].valueChanged.connect(self._on_split_spin_changed)

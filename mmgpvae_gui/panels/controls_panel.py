@@ -43,9 +43,9 @@ from mmgpvae_core.figures.controls import (
 from mmgpvae_core.sweep import SweepSettings
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot
+from mmgpvae_gui.subspaces import LETTERS
 
 REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
-SHORT = {"shared": "S", "private_neural": "A", "private_behavior": "B"}  # as in the split row
 NULL_COLOR = (153, 153, 153)
 
 
@@ -92,9 +92,9 @@ class ControlsPanel(QGroupBox):
         self.private_neural_spin = QSpinBox(minimum=0, maximum=20, value=1)
         self.private_behavior_spin = QSpinBox(minimum=0, maximum=20, value=1)
         for label, spin in (
-            ("S", self.shared_spin),
-            ("A", self.private_neural_spin),
-            ("B", self.private_behavior_spin),
+            (LETTERS["shared"], self.shared_spin),
+            (LETTERS["private_neural"], self.private_neural_spin),
+            (LETTERS["private_behavior"], self.private_behavior_spin),
         ):
             split.addWidget(QLabel(label))
             split.addWidget(spin)
@@ -316,7 +316,7 @@ class ControlsPanel(QGroupBox):
                 dot_y += cc.tolist()
         self.consistency_bars.setOpts(x=xs, height=means)
         self.consistency_dots.setData(dot_x, dot_y)
-        axis.setTicks([[(x, f"{SHORT[sub]}{i + 1}") for x, _, sub, i in pos]])
+        axis.setTicks([[(x, f"{LETTERS[sub]}{i + 1}") for x, _, sub, i in pos]])
         if pos:
             self.consistency_plot.setXRange(pos[0][0] - 0.6, pos[-1][0] + 0.6, padding=0)
         self.consistency_plot.setLabel(

@@ -23,11 +23,11 @@ from mmgpvae_gui.redraw import RedrawQueue
 from mmgpvae_gui.style import (
     HIGHLIGHT,
     NO_CONDITION,
-    SUBSPACE_LABELS,
     condition_colors,
     hex_color,
     rgba_float,
 )
+from mmgpvae_gui.subspaces import LABELS, SUBSPACES, latent_name
 from mmgpvae_gui.widgets.latent_strip import LatentTimePlot
 from mmgpvae_gui.widgets.time_scrubber import TimeScrubber, joined
 
@@ -164,10 +164,10 @@ class LatentPanel(QWidget):
         current = self.subspace_combo.currentData()
         self.subspace_combo.blockSignals(True)
         self.subspace_combo.clear()
-        for key in ("shared", "private_neural", "private_behavior"):
+        for key in SUBSPACES:
             if key in self._latents:
                 d = self._latents[key].shape[2]
-                self.subspace_combo.addItem(f"{SUBSPACE_LABELS[key]} ({d}-D)", key)
+                self.subspace_combo.addItem(f"{LABELS[key]} ({d}-D)", key)
         idx = self.subspace_combo.findData(current)
         self.subspace_combo.setCurrentIndex(max(0, idx))
         self.subspace_combo.blockSignals(False)
@@ -277,7 +277,7 @@ class LatentPanel(QWidget):
             choice = c.currentText()
             if choice.startswith("latent"):
                 out[..., k] = z[..., int(choice.split()[1]) - 1]
-                names.append(f"{SUBSPACE_LABELS[key]} {choice.split()[1]} (a.u.)")
+                names.append(f"{LABELS[key]} {choice.split()[1]} (a.u.)")
             elif choice == TIME and extra:
                 out[..., k] = extra["time"][None, :]
                 names.append("session time (s)")
@@ -382,7 +382,7 @@ class LatentPanel(QWidget):
         coords, labels = self._coordinates(z)
         self._coords = coords
         if session is not None:
-            names = [f"{SUBSPACE_LABELS[key]} {k + 1}" for k in range(z.shape[2])]
+            names = [latent_name(key, k) for k in range(z.shape[2])]
             self.time_plot.set_series(self._clock[0], session[0], session[1], names)
             self._queue.request("latents/time", self._draw_time_view)
         self.view.set_labels(

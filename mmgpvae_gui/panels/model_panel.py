@@ -170,8 +170,7 @@ class ModelPanel(QWidget):
 
     def kwargs_but_split(self) -> dict:
         """:meth:`model_kwargs` except the latent split (a sweep varies it)."""
-        split = ("shared", "private_neural", "private_behavior")
-        return {k: v for k, v in self.model_kwargs().items() if k not in split}
+        return {k: v for k, v in self.model_kwargs().items() if k not in SUBSPACES}
 
     def model_kwargs(self) -> dict[str, Any]:
         """Every option the panel shows but the epochs, as ``MMGPVAE(**kwargs)`` takes them."""

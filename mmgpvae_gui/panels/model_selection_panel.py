@@ -49,11 +49,10 @@ from mmgpvae_gui.panels.compare_panel import ComparePanel
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
+from mmgpvae_gui.subspaces import LETTERS
 
 COLUMNS = (
-    ("shared", "S"),
-    ("private_neural", "A"),
-    ("private_behavior", "B"),
+    *LETTERS.items(),  # the split: S, A, B
     ("score", "score"),
     ("score_se", "± SE"),
     ("cosmooth_bps", "co-bps"),

@@ -165,3 +165,13 @@ def test_the_session_tells_its_subscribers_what_changed(tiny_sim):
     s.unsubscribe(heard.append)
     s.reset_model()
     assert heard == ["jobs", "jobs"]
+
+
+def test_latent_names_use_the_apps_words_for_the_subspaces(tiny_sim):
+    from mmgpvae_gui.subspaces import LETTERS, TITLES
+
+    s = Session()
+    s.set_datasets(tiny_sim.neural, None)  # no behavior: no private behavior latents
+    names = s.latent_names({"shared": 1, "private_neural": 2, "private_behavior": 1})
+    assert names == ["shared 1", "private neural 1", "private neural 2"]
+    assert "".join(LETTERS.values()) == "SAB" and TITLES["private_behavior"] == "Private behavior"
