@@ -15,9 +15,10 @@ Python-subclassed QObject in the worker waited for the GIL while holding Qt's co
 Python's cyclic garbage collector can also destroy Qt wrappers in whatever thread happens to
 allocate; :func:`collect_garbage_in_gui_thread` moves collection to a timer of the GUI thread.
 
-Every background job of the app follows the rule: the long ones (a fit, a sweep, a control) are
-:class:`CancellableJob` subclasses in ``worker.py``; a short call the caller waits for (reading a
-file, saving a project) goes through :func:`run_live`, which keeps the window repainting.
+Every background job of the app follows the rule: the long ones (a fit, a sweep, a control, a
+comparison) are :class:`CancellableJob` subclasses in ``worker.py``, started one at a time each by
+``jobs.py``; a short call the caller waits for (reading a file, saving a project) goes through
+:func:`run_live`, which keeps the window repainting.
 """
 
 from __future__ import annotations
