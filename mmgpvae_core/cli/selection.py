@@ -119,25 +119,33 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         write_csv,
     )
 
-    if not a.neural:
-        return fail("sweep: --neural FILE is required")
+    if not (a.neural or a.sessions):
+        return fail("sweep: --neural FILE (or --sessions SESSIONS.csv) is required")
     if a.grow < 0:
         return fail("sweep: --grow must be 0 or more extensions")
+    names = None
+    if a.sessions:  # several sessions, each configuration fitted on all of them together
+        from mmgpvae_core.cli.sessions import load_sessions
+
+        names, neural, behavior, _ = load_sessions(a)
+        first, first_b = neural[0], None if behavior is None else behavior[0]
+    else:
+        neural, behavior = load_data(a)
+        first, first_b = neural, behavior
     try:
-        axes = _axes(a, bool(a.behavior))
+        axes = _axes(a, first_b is not None)
         grid = make_grid(**axes)
     except ValueError as exc:
         return fail(f"sweep: {exc}")
     if not grid:
         return fail("sweep: the grid is empty")
-    neural, behavior = load_data(a)
     try:
-        folds = session_folds(neural, a.folds, a.seed)
+        folds = session_folds(first, a.folds, a.seed)
     except ValueError as exc:
         return fail(f"sweep: --folds {a.folds}: {exc}")
     settings = SweepSettings(
         folds=a.folds, epochs=a.epochs, seed=a.seed,
-        model_kwargs=_model_kwargs(a, neural, behavior), save_dir=a.save_fits,
+        model_kwargs=_model_kwargs(a, first, first_b), save_dir=a.save_fits,
     )
     if _tries_both_neural_decoders(a, settings.model_kwargs):
         axes["neural_decoder"] = list(COUNT_NEURAL_DECODERS)
@@ -150,7 +158,12 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         f"sweep: {len(grid)} configurations × {a.folds} folds, {a.epochs} epochs each, on "
         f"{where(a)}; {folds.describe()}", file=sys.stderr,
     )
+    if names:
+        print(f"sweep: {len(names)} sessions ({', '.join(names)}) in every fit; folds within "
+              "each session", file=sys.stderr)
     execution = dict(n_jobs=a.jobs, ray_address=a.ray_address, on_result=_progress(a))
+    if names:
+        execution["session_names"] = names
     result = run_sweep(neural, behavior, grid, settings, **execution)
     if a.grow:
         result, axes = _grow(a, neural, behavior, axes, result, settings, execution)
@@ -175,6 +188,11 @@ def add_parser(sub) -> None:
         "sweep", help="choose the latent split by k-fold cross-validation (CSV table, plot)"
     )
     add_data_arguments(w)
+    w.add_argument(
+        "--sessions", metavar="SESSIONS.csv",
+        help="several sessions (name,neural,behavior[,trials]): every configuration is one "
+        "model of all of them, held out fold by fold within each session",
+    )
     add_likelihood_arguments(w)
     w.add_argument("--shared", default="0-4", help="shared dimensions to try, e.g. 0-4 or 1,2,3")
     w.add_argument("--private-neural", default="0-2", help="private neural dimensions to try")

@@ -270,3 +270,15 @@ def test_sweep_and_null_test_hold_out_folds_within_each_session(small):
     )
     assert [int(r["shuffle"]) for r in null.rows] == [0, 1, 2]
     assert all(r["status"] == "ok" for r in null.rows) and np.isfinite(null.p)
+
+
+def test_sweep_and_null_test_commands_take_sessions(tmp_path, small, capsys):
+    path = _manifest(tmp_path, small[:2], ["a", "b"])
+    common = ["--folds", "2", "--epochs", "2", "--jobs", "1", "--private-behavior", "1"]
+    assert main(["sweep", "--sessions", str(path), "--shared", "1,2", "--private-neural", "1",
+                 "--neural-decoder", "linear", "--out", str(tmp_path / "s.csv"), *common]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("best: shared=")
+    assert main(["null-test", "--sessions", str(path), "--shuffles", "1", "--shared", "1",
+                 "--private-neural", "1", "--out", str(tmp_path / "n.csv"), *common]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("p=")
+    assert main(["null-test", "--out", str(tmp_path / "x.csv")]) == 2
