@@ -70,9 +70,8 @@ def parse_option(name: str, values: str | Sequence[str] | None) -> list[Any]:
     [None] (the model's default). A bad value raises ValueError naming the flag."""
     if values is None or values == "" or values == []:
         return [None]
-    if name == "kernel":
-        kernels = parse_kernels([values] if isinstance(values, str) else list(values))
-        return kernels
+    if name == "kernel":  # a value with "=" is one per-subspace setting, not a list
+        return parse_kernels([values] if isinstance(values, str) else list(values))
     _, f = option_field(name)
     texts = [values] if isinstance(values, str) else list(values)
     kind = str(f.type).replace(" | None", "")
@@ -87,8 +86,6 @@ def parse_option(name: str, values: str | Sequence[str] | None) -> list[Any]:
                 value: Any = {"int": int, "float": float}.get(kind, str)(part)
             except ValueError:
                 raise ValueError(f"{flag(name)} {part}: expected {kind} values, a,b,...") from None
-            if kind == "int" and float(part) != value:
-                raise ValueError(f"{flag(name)} {part}: expected whole numbers")
             try:
                 check_option(name, value)
             except ConfigError as exc:
