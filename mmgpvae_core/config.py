@@ -147,6 +147,7 @@ MODEL_BEFORE_OPTION: dict[str, Any] = {
     "length_scale_spread": 1.0,
     "length_scale_param": "softplus",
     "kernel": "rbf",
+    "read_in_above": 0,
 }
 
 
@@ -289,6 +290,12 @@ class ModelConfig(_Config):
     shared_fusion: str = "poe"
     encoder_hidden: tuple[int, ...] = (128, 64)
     decoder_hidden: tuple[int, ...] = (64, 64)
+    #: neural channels above which the neural encoder reads the data through a fixed PCA
+    #: read-in of ``read_in_components`` axes instead of every channel (0: never), computed
+    #: once per fit: an epoch of 5,000 ROIs no longer costs a 10,000-input first layer per bin
+    #: (``encoders.PseudoObservationEncoder``; benchmarks/RESULTS.md, "Scale")
+    read_in_above: int = 1024
+    read_in_components: int = 64
 
     @staticmethod
     def saved_dict(d: dict[str, Any]) -> dict[str, Any]:
@@ -326,6 +333,8 @@ class ModelConfig(_Config):
         _check(self.marginal_variance > 0, "marginal_variance", "must be > 0")
         _check(0 < self.prune_threshold < 1, "prune_threshold", "must be in (0, 1)")
         _check(self.padding >= 0, "padding", "must be >= 0 length-scales")
+        _check(self.read_in_above >= 0, "read_in_above", "must be >= 0 channels (0: never)")
+        _check(self.read_in_components >= 1, "read_in_components", "must be >= 1")
         subspace_kernels(self.kernel)
 
     @property

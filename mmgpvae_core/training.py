@@ -18,7 +18,7 @@ import torch
 
 from mmgpvae_core.config import TrainConfig
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
-from mmgpvae_core.model.module import MMGPVAEModule
+from mmgpvae_core.model.module import MMGPVAEModule, fixed_rows
 from mmgpvae_core.model.sessions import MultiSessionModule, as_list, session_modules
 
 
@@ -296,6 +296,8 @@ class _Loop:
     device: torch.device
     cm_gen: torch.Generator
     mask_gen: torch.Generator
+    #: per session, what the fit computes once of its trials (``MMGPVAEModule.fixed_inputs``)
+    fixed: list[dict] = field(default_factory=list)
 
     def encoders(self, n: int) -> torch.Tensor | None:
         """Cross-modal training: which encoders build each trial's posterior (None: both)."""
@@ -317,9 +319,11 @@ class _Loop:
             cfg.channel_masking, self.mask_gen, self.device,
         )
         try:
+            fixed = self.fixed[k] if self.fixed else {}
             terms = elbo_terms(
                 self.views[k], neural[idx], None if behavior is None else behavior[idx], beta,
                 cfg.n_samples, encoders=encoders, hidden=hidden,
+                fixed=fixed_rows(fixed, idx) if any(fixed.values()) else None,
             )
             loss = terms.loss * (self.n_total / len(idx)) / self.n_total
             if not torch.isfinite(loss):
@@ -353,6 +357,7 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
     loop = _Loop(
         model, views, neurals, behaviors, cfg, optimizer,
         cfg.cross_modal if behaviors[0] is not None else 0.0, N, device, cm_gen, mask_gen,
+        [view.fixed_inputs(n, b) for view, n, b in zip(views, neurals, behaviors)],
     )
     start_epoch = len(history)
     fresh = (start_epoch, max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0)

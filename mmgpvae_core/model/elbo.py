@@ -49,6 +49,40 @@ def _masked(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(obs, y, torch.zeros_like(y)), obs.to(y.dtype)
 
 
+def _hidden_masks(
+    neural: torch.Tensor,
+    behavior: torch.Tensor | None,
+    encoders: torch.Tensor | None,
+    hidden: dict[str, torch.Tensor] | None,
+) -> dict[str, torch.Tensor] | None:
+    """Per modality an (N, C) mask of the channels its encoder does not see: those of
+    ``hidden`` and, for a trial encoded from the other modality alone, every channel."""
+    out = dict(hidden or {})
+    if encoders is not None and behavior is not None:
+        for name, y, code in (("neural", neural, ENCODE_BEHAVIOR), ("behavior", behavior, ENCODE_NEURAL)):
+            off = (encoders == code).unsqueeze(1).expand(-1, y.shape[-1])
+            out[name] = off | out[name] if name in out else off
+    if "behavior" in out and behavior is None:
+        del out["behavior"]
+    return out or None
+
+
+def _posterior(model, neural, behavior, masks, features):
+    """The posterior with ``masks``' channels hidden from the encoders: set missing (NaN) in
+    the data of an encoder without a read-in, as always; handed to one with a read-in, which
+    takes them out of its fixed ``features`` instead of reading the data again."""
+    data = {"neural": neural, "behavior": behavior}
+    read_in = {}
+    for name, mask in (masks or {}).items():
+        if getattr(model, f"enc_{name}").n_read_in:
+            read_in[name] = mask
+        else:
+            data[name] = _hide(data[name], mask)
+    if not read_in and not features:
+        return model.posterior(data["neural"], data["behavior"])
+    return model.posterior(data["neural"], data["behavior"], read_in, features)
+
+
 def _hide(y: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     """``y`` (N, T, C) with the channels marked in ``channels`` (N, C) set missing (NaN)."""
     return torch.where(channels.unsqueeze(1), torch.full_like(y, float("nan")), y)
@@ -62,6 +96,7 @@ def elbo_terms(
     n_samples: int = 1,
     encoders: torch.Tensor | None = None,
     hidden: dict[str, torch.Tensor] | None = None,
+    fixed: dict[str, dict] | None = None,
 ) -> ElboTerms:
     """neural (N, T, C_A), behavior (N, T, C_B) or None; NaN = missing, masked out.
 
@@ -69,35 +104,37 @@ def elbo_terms(
     ``ENCODE_BOTH`` (0), ``ENCODE_NEURAL`` (1: neural encoder alone) or ``ENCODE_BEHAVIOR``
     (2: behavior encoder alone). The likelihood scores every modality given, whatever the code.
     ``hidden``, optional: per modality an (N, C) boolean mask of channels hidden from the
-    encoders (seen as missing), still scored by the likelihood.
+    encoders (seen as missing), still scored by the likelihood. ``fixed``, optional: what a
+    fit computes once of these trials (``MMGPVAEModule.fixed_inputs``): ``features`` of an
+    encoder's read-in and ``statistics`` of a likelihood, per modality.
     """
-    enc_n, enc_b = neural, behavior
-    if encoders is not None and behavior is not None:
-        hide_b = (encoders == ENCODE_NEURAL).view(-1, 1, 1)
-        hide_n = (encoders == ENCODE_BEHAVIOR).view(-1, 1, 1)
-        enc_b = torch.where(hide_b, torch.full_like(behavior, float("nan")), behavior)
-        enc_n = torch.where(hide_n, torch.full_like(neural, float("nan")), neural)
-    if hidden is not None:
-        if "neural" in hidden:
-            enc_n = _hide(enc_n, hidden["neural"])
-        if "behavior" in hidden and enc_b is not None:
-            enc_b = _hide(enc_b, hidden["behavior"])
-    post = model.posterior(enc_n, enc_b)
+    fixed = fixed or {}
+    post = _posterior(model, neural, behavior, _hidden_masks(neural, behavior, encoders, hidden),
+                      fixed.get("features"))
     z_mean = z_var = samples = None
     zero = neural.new_zeros(neural.shape[0])
     ell = {"neural": zero, "behavior": zero}
     data = {"neural": neural, "behavior": behavior}
+    stats = fixed.get("statistics") or {}
     for name, idx, dec, lik in model.modalities():
         y = data[name]
         if y is None:
             continue
-        y0, mask = _masked(y)
         if dec.is_linear and lik.closed_form:
             if z_mean is None:
                 z_mean, z_var = post.time_mean(), post.time_var()
+            st = stats.get(name)
+            if st is not None and bool(st["complete"].all()):
+                W, b = dec.affine()
+                ell[name] = lik.expected_log_prob_linear(
+                    y, st, select_latents(z_mean, idx), select_latents(z_var, idx), W, b
+                )
+                continue
+            y0, mask = _masked(y)
             m, v = model.predictor_moments(name, z_mean, z_var)
             lp = lik.expected_log_prob(y0, m, v)
         else:
+            y0, mask = _masked(y)
             if samples is None:
                 samples = post.sample_time(n_samples)
             lp = lik.log_prob(y0.unsqueeze(0), dec(select_latents(samples, idx))).mean(0)

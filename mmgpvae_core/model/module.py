@@ -81,8 +81,8 @@ class ModelShape:
 #: state-dict names of what each session of a multi-session model has of its own: the neural
 #: encoder's read-in (its first layer and input standardization) and the neural read-out
 #: (loadings, offsets, likelihood parameters). Everything else is shared.
-SESSION_OWN = ("enc_neural.net.0.", "enc_neural.in_loc", "enc_neural.in_scale", "dec_neural.",
-               "lik_neural.")
+SESSION_OWN = ("enc_neural.net.0.", "enc_neural.in_loc", "enc_neural.in_scale",
+               "enc_neural.read_in", "dec_neural.", "lik_neural.")
 
 
 def is_session_own(name: str) -> bool:
@@ -144,6 +144,7 @@ class MMGPVAEModule(nn.Module):
         self.enc_neural = PseudoObservationEncoder(
             shape.n_neural, len(self.idx_neural), cfg.encoder_hidden,
             log_transform=likelihood_class(cfg.neural_likelihood).counts,
+            read_in=cfg.read_in_components if shape.n_neural > cfg.read_in_above > 0 else 0,
         )
         self.dec_neural = Decoder(
             len(self.idx_neural), shape.n_neural, cfg.neural_decoder, cfg.decoder_hidden
@@ -202,19 +203,47 @@ class MMGPVAEModule(nn.Module):
         enc.fit_input_stats(y)
         lik.init_from_data(y.reshape(-1, y.shape[-1]), dec.out_bias())
 
+    @torch.no_grad()
+    def fixed_inputs(
+        self, neural: torch.Tensor, behavior: torch.Tensor | None = None
+    ) -> dict[str, dict[str, torch.Tensor]]:
+        """What a fit computes once of its training trials and slices per step (``elbo_terms``'s
+        ``fixed``): a modality with a read-in (``read_in_above``) gets its ``features``
+        (trials, time, 2k + 1) and, with a linear decoder, its likelihood's per-trial
+        ``statistics``; other modalities nothing (every step reads their data as before)."""
+        out: dict[str, dict] = {"features": {}, "statistics": {}}
+        data = {"neural": neural, "behavior": behavior}
+        for name, _, dec, lik in self.modalities():
+            enc = getattr(self, f"enc_{name}")
+            if data[name] is None or not enc.n_read_in:
+                continue
+            out["features"][name] = enc.read_in_features(data[name])
+            if dec.is_linear and lik.closed_form:
+                stats = lik.linear_statistics(data[name])
+                if stats is not None:
+                    out["statistics"][name] = stats
+        return out
+
     # ------------------------------------------------------------------ inference
     def pseudo_observations(
-        self, neural: torch.Tensor | None, behavior: torch.Tensor | None
+        self,
+        neural: torch.Tensor | None,
+        behavior: torch.Tensor | None,
+        hidden: dict[str, torch.Tensor] | None = None,
+        features: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, T, D) pseudo-observation means and precisions from the modalities given."""
+        """(N, T, D) pseudo-observation means and precisions from the modalities given.
+        ``hidden``, optional: per modality an (N, C) mask of channels the encoder sees as
+        missing; ``features``: per modality with a read-in, its ``read_in_features``."""
         assert neural is not None or behavior is not None, "need at least one modality"
         D = self.n_latents
+        hidden, features = hidden or {}, features or {}
         parts = []
         if neural is not None:
-            m, p = self.enc_neural(neural)
+            m, p = self.enc_neural(neural, hidden.get("neural"), features.get("neural"))
             parts.append((self.idx_neural, m, p))
         if behavior is not None and self.has_behavior:
-            m, p = self.enc_behavior(behavior)
+            m, p = self.enc_behavior(behavior, hidden.get("behavior"), features.get("behavior"))
             parts.append((self.idx_behavior, m, p))
         if self.cfg.shared_fusion == "poe":
             prec_sum = sum(embed_latents(p, idx, D) for idx, _, p in parts)
@@ -233,9 +262,14 @@ class MMGPVAEModule(nn.Module):
         return mu_sum / c, prec
 
     def posterior(
-        self, neural: torch.Tensor | None, behavior: torch.Tensor | None
+        self,
+        neural: torch.Tensor | None,
+        behavior: torch.Tensor | None,
+        hidden: dict[str, torch.Tensor] | None = None,
+        features: dict[str, torch.Tensor] | None = None,
     ) -> FourierPosterior:
-        mu, prec = self.pseudo_observations(neural, behavior)
+        """The posterior of trials ``neural``, ``behavior`` (``pseudo_observations``)."""
+        mu, prec = self.pseudo_observations(neural, behavior, hidden, features)
         T = mu.shape[1]
         log_s, keep = self.prior.log_variances(self.omega)
         return fourier_posterior(mu, prec, self.basis[:T], log_s, keep)
@@ -276,3 +310,14 @@ class MMGPVAEModule(nn.Module):
                 z = post.sample_time(n_samples)
                 out[name] = lik.mean(dec(select_latents(z, idx))).mean(0)
         return out
+
+
+def fixed_rows(fixed: dict[str, dict], idx: torch.Tensor) -> dict[str, dict]:
+    """``fixed`` (``MMGPVAEModule.fixed_inputs``) of trials ``idx``."""
+    return {
+        kind: {
+            name: ({k: v[idx] for k, v in part.items()} if isinstance(part, dict) else part[idx])
+            for name, part in parts.items()
+        }
+        for kind, parts in fixed.items()
+    }
