@@ -150,9 +150,15 @@ class TimeDomainMMGPVAEModule(MMGPVAEModule):
         return td.to(next(module.parameters()).device)
 
     def posterior(  # type: ignore[override]
-        self, neural: torch.Tensor | None, behavior: torch.Tensor | None
+        self,
+        neural: torch.Tensor | None,
+        behavior: torch.Tensor | None,
+        hidden: dict[str, torch.Tensor] | None = None,
+        features: dict[str, torch.Tensor] | None = None,
     ) -> TimeDomainPosterior:
-        mu, prec = self.pseudo_observations(neural, behavior)
+        """As ``MMGPVAEModule.posterior`` (the same pseudo-observations, channels ``hidden``
+        from the encoders, a read-in's ``features``), with the exact time-domain prior."""
+        mu, prec = self.pseudo_observations(neural, behavior, hidden, features)
         T = mu.shape[1]
         K = self.prior.covariance(T)
         K = K + (self.jitter * self.prior.variance) * torch.eye(T, device=K.device, dtype=K.dtype)

@@ -155,6 +155,12 @@ def test_module_posterior_agrees_with_fourier_module():
         # neural alone (cross-modal inference) works the same way
         fp1, tp1 = fm.posterior(neural, None), tm.posterior(neural, None)
         torch.testing.assert_close(fp1.time_mean(), tp1.time_mean(), atol=2e-3, rtol=2e-3)
+        # channels hidden from the encoders (channel masking) reach the pseudo-observations
+        hidden = {"neural": torch.zeros(neural.shape[0], neural.shape[-1], dtype=torch.bool)}
+        hidden["neural"][:, :3] = True
+        fp2, tp2 = fm.posterior(neural, behavior, hidden), tm.posterior(neural, behavior, hidden)
+        torch.testing.assert_close(fp2.time_mean(), tp2.time_mean(), atol=2e-3, rtol=2e-3)
+        assert not torch.allclose(tp2.time_mean(), tp.time_mean(), atol=1e-4)
 
 
 def test_training_steps_reduce_loss_and_reach_length_scales():
