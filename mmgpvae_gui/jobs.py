@@ -100,11 +100,13 @@ class TrainingControl(QObject):
         # out of the garbage collector's sight. A full collection of it took 100–300 ms of the
         # GUI thread (or of the worker, holding the GIL) and froze the window during fits.
         gc.freeze()
+        neural, behavior, fit_kw = s.training_data()
         w = self.worker = TrainingWorker(
-            model, s.neural, s.behavior, epochs,
+            model, neural, behavior, epochs,
             autosave_path=self.autosave_path, autosave_every_s=self.autosave_every_s,
-            data_config=s.data_config() if s.sources else None,
+            data_config=fit_kw.get("data_config"), names=fit_kw.get("names"),
         )
+        w.session_index = s.chosen
         w.progressed.connect(self._on_worker_progressed)
         w.autosave_failed.connect(self._on_worker_autosave_failed)
         w.snapshot_ready.connect(self._on_worker_snapshot_ready)
@@ -389,11 +391,15 @@ class CompareJob(PanelJob):
         seed = int(kwargs.pop("seed", settings.seed) or 0)
         settings = dataclasses.replace(settings, model_kwargs=kwargs, seed=seed)
         w = CompareWorker(neural, behavior, settings)
-        w.progressed.connect(lambda done, total: self.progressed.emit(done, total, None))
+        w.progressed.connect(self._on_worker_progressed)
         w.reported.connect(self._on_worker_reported)
         w.result_ready.connect(self.result_ready)
         s, a, b = (kwargs.get(k, 0) for k in SUBSPACES)
         return self._run(w, 1, f"Fitting the baselines and the split S={s} A={a} B={b}…")
+
+    @Slot(int, int)
+    def _on_worker_progressed(self, done: int, total: int) -> None:
+        self.progressed.emit(done, total, None)
 
     @Slot(str)
     def _on_worker_reported(self, line: str) -> None:
