@@ -639,7 +639,6 @@ class MMGPVAE:
             return self.for_session(session).posterior(neural, behavior)
         return self.infer(neural, behavior, reconstruction=False)[0]
 
-    @torch.no_grad()
     def infer(
         self,
         neural: Any = None,
@@ -652,25 +651,48 @@ class MMGPVAE:
         """(:meth:`posterior`, :meth:`reconstruct` as ``dtype``) from one pass of inference, in
         batches of about ``BATCH_VALUES`` data values (each trial's posterior is its own); a
         part not asked for is empty. Saving and the views' snapshots need both: one pass."""
+        n = None
+        parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
+        rec: dict[str, np.ndarray] = {}
+        for rows, post, batch, n in self.iter_infer(
+            neural, behavior, posterior=posterior, reconstruction=reconstruction
+        ):
+            for k, v in post.items():
+                parts[k].append(v)
+            for k, v in batch.items():
+                if k not in rec:
+                    rec[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
+                rec[k][rows] = v
+        return ({k: np.concatenate(v) for k, v in parts.items()} if posterior else {}), rec
+
+    @torch.no_grad()
+    def iter_infer(
+        self,
+        neural: Any = None,
+        behavior: Any = None,
+        *,
+        posterior: bool = True,
+        reconstruction: bool = True,
+    ):
+        """:meth:`infer` batch by batch: yields (rows, posterior ``mean``/``var`` float64,
+        reconstruction as float32 numpy, number of trials) for each slice of trials, so a
+        caller can write a long session's reconstruction without holding it whole."""
         m = self.require_fitted()
         m.eval()
         if neural is None and behavior is None:
             neural, behavior = self.neural, self.behavior
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
         n = (nd if nd is not None else bd).n_trials
-        parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
-        rec: dict[str, np.ndarray] = {}
         for rows in _batches(nd, bd):
             post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
+            out = {}
             if posterior:
-                parts["mean"].append(post.time_mean().cpu().numpy().astype(np.float64))
-                parts["var"].append(post.time_var().cpu().numpy().astype(np.float64))
+                out["mean"] = post.time_mean().cpu().numpy().astype(np.float64)
+                out["var"] = post.time_var().cpu().numpy().astype(np.float64)
+            rec = {}
             if reconstruction:
-                for k, v in m.reconstruct(post).items():
-                    if k not in rec:
-                        rec[k] = np.empty((n, *v.shape[1:]), dtype=dtype)
-                    rec[k][rows] = v.cpu().numpy()
-        return ({k: np.concatenate(v) for k, v in parts.items()} if posterior else {}), rec
+                rec = {k: v.cpu().numpy() for k, v in m.reconstruct(post).items()}
+            yield rows, out, rec, n
 
     def subspace_indices(self) -> dict[str, list[int]]:
         m = self.require_fitted()

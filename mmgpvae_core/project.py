@@ -144,7 +144,8 @@ def _fsync(path: Path, directory: bool = False) -> None:
 def write_project(path: str | Path, contents: dict[str, Any]) -> None:
     """Atomically write a project. ``contents`` keys: config (dict of dicts), neural, behavior
     (Dataset or None), state (name → array), optimizer (bytes), history (name → array),
-    posterior (dict), reconstruction (name → array), outcome (dict), fit_state (dict or None).
+    posterior (dict, or a callable giving it), reconstruction (name → array, or batches:
+    ``_write_reconstruction``), outcome (dict), fit_state (dict or None).
 
     The data reach the disk (fsync) before the rename replaces the old file, so neither a kill
     nor a power cut can leave a project that is renamed but empty."""
@@ -202,17 +203,33 @@ def _write_fit(f: h5py.Group, contents: dict[str, Any]) -> None:
     model = f.create_group("model")
     for k, v in contents.get("state", {}).items():
         model.create_dataset(k, data=np.asarray(v))
+    _write_reconstruction(f.create_group("reconstruction"), contents.get("reconstruction") or {})
+    posterior = contents.get("posterior") or {}
     post = f.create_group("posterior")
-    for k, v in contents.get("posterior", {}).items():
+    for k, v in (posterior() if callable(posterior) else posterior).items():
         if isinstance(v, dict):
             sub = post.create_group(k)
             for k2, v2 in v.items():
                 sub.create_dataset(k2, data=np.asarray(v2, dtype=np.float32))
         else:
             post.create_dataset(k, data=np.asarray(v, dtype=np.float32))
-    rec = f.create_group("reconstruction")
-    for k, v in contents.get("reconstruction", {}).items():
-        rec.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+
+
+def _write_reconstruction(rec: h5py.Group, arrays: Any) -> None:
+    """``arrays``: name → (trials, time, channels) array, or an object whose ``batches()``
+    yields (rows, n_trials, {name: (rows' trials, time, channels)}): each batch is written
+    into its float32 dataset as it comes, so a long session's reconstruction is never held
+    whole. The posterior is written after it (``contents["posterior"]`` may be a callable that
+    gives it once the batches, which gather it, are done)."""
+    if not callable(getattr(arrays, "batches", None)):
+        for k, v in arrays.items():
+            rec.create_dataset(k, data=np.asarray(v, dtype=np.float32))
+        return
+    for rows, n, batch in arrays.batches():
+        for k, v in batch.items():
+            if k not in rec:
+                rec.create_dataset(k, shape=(n, *v.shape[1:]), dtype=np.float32)
+            rec[k][rows] = np.asarray(v, dtype=np.float32)
 
 
 def _read_fit(g: h5py.Group, posterior: bool, reconstruction: bool) -> dict[str, Any]:

@@ -36,17 +36,12 @@ def save_model(
     ``fit_state``. ``inferred``: ``model.infer(dtype=np.float32)`` of the model as it is now,
     where the caller has it already (a long session's inference costs seconds). Saving leaves
     torch's random streams as they were, so a fit that saves checkpoints trains exactly as one
-    that does not."""
-    from mmgpvae_core.api import rng_unchanged
-
+    that does not. Without ``inferred``, the inference runs while the file is written, batch
+    by batch (:class:`_Inference`)."""
     model.require_fitted()
     first = model.for_session(0)
-    if inferred is None:
-        with rng_unchanged(model.torch_device):
-            # One pass of inference; the reconstruction (for readers of the file) in float32.
-            inferred = first.infer(dtype=np.float32)
     outcome = outcome or model.outcome
-    contents = _fit_contents(first, inferred)
+    contents = _fit_contents(first, inferred if inferred is not None else _Inference(first))
     contents.update(
         optimizer=torch_bytes(model.optimizer_.state_dict()),
         history=model.history_.to_arrays(),
@@ -66,8 +61,7 @@ def save_model(
         sessions = {}
         for k, name in enumerate(model.session_names[1:], start=1):
             view = model.for_session(k)
-            with rng_unchanged(model.torch_device):
-                part = _fit_contents(view, view.infer(dtype=np.float32))
+            part = _fit_contents(view, _Inference(view))
             part["config"] = {"data": part["config"]["data"], "shape": part["config"]["shape"]}
             part["state"] = {
                 key: v.detach().cpu().numpy() for key, v in view.module_.own_state().items()
@@ -77,13 +71,49 @@ def save_model(
     write_project(path, contents)
 
 
-def _fit_contents(model, inferred: tuple[dict, dict]) -> dict[str, Any]:
-    """What of one session goes in a project: config, data, weights, posterior (raw and in
-    display coordinates) and reconstruction."""
-    post, reconstruction = inferred
+class _Inference:
+    """One pass of inference of a session's training data (``MMGPVAE.iter_infer``, torch's
+    random streams left as they were), written as it goes: ``write_project`` writes each
+    batch's reconstruction (float32, for readers of the file) into its dataset, and then the
+    posterior, gathered on the way (``posterior``). Only the posterior, (trials, time,
+    latents), is held whole: saving an hour of 5,000 channels no longer holds a second copy
+    of the data's size."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
+
+    def batches(self):
+        from mmgpvae_core.api import rng_unchanged
+
+        with rng_unchanged(self.model.torch_device):
+            for rows, post, rec, n in self.model.iter_infer():
+                for k, v in post.items():
+                    self.parts[k].append(v)
+                yield rows, n, rec
+
+    def posterior(self) -> dict[str, Any]:
+        post = {k: np.concatenate(v) for k, v in self.parts.items()}
+        self.parts = {"mean": [], "var": []}
+        return _posterior_contents(self.model, post)
+
+
+def _posterior_contents(model, post: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The posterior raw and in display coordinates, and the transforms between them."""
     posterior: dict[str, Any] = {"raw_mean": post["mean"], "raw_var": post["var"]}
     posterior.update(model.display_latents(post))
     posterior["transform"] = model.orthonormal_transforms()
+    return posterior
+
+
+def _fit_contents(model, inferred: tuple[dict, dict] | _Inference) -> dict[str, Any]:
+    """What of one session goes in a project: config, data, weights, posterior (raw and in
+    display coordinates) and reconstruction; from ``inferred`` (posterior, reconstruction),
+    or an :class:`_Inference` to run while writing."""
+    if isinstance(inferred, _Inference):
+        posterior, reconstruction = inferred.posterior, inferred
+    else:
+        posterior, reconstruction = _posterior_contents(model, inferred[0]), inferred[1]
     return {
         "config": {
             "model": model.model_config.to_dict(),
