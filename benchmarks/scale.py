@@ -219,7 +219,7 @@ def run_stage(a: argparse.Namespace) -> None:
     folder = Path(a.data_dir) / a.case
     neural = next(p for p in (folder / "units.npz", folder / "suite2p" / "plane0") if p.exists())
     pose = folder / "poseDLC_resnet50_scale.h5"
-    run = folder / "run.mmgp"
+    run = folder / f"run-{a.label}.mmgp"
     rate = CASES[a.case][2]
     base = _AnonPeak.now()
     t = time.perf_counter()
@@ -280,7 +280,7 @@ def run_stage(a: argparse.Namespace) -> None:
             elapsed = f["history/elapsed_s"][()]
         info = {"code": code, "phases": phases, **_epoch_times(elapsed)}
     else:
-        out = folder / "latents.npz"
+        out = folder / f"latents-{a.label}.npz"
         code = cli.main(["export-latents", str(run), "--out", str(out), "--continuous"])
         with np.load(out) as z:
             info = {"code": code, "bins": int(z["time"].size), "out_mb": out.stat().st_size / 2**20}
@@ -300,12 +300,15 @@ def _epoch_times(elapsed: np.ndarray) -> dict:
             "s_per_epoch": float(np.mean(per[1:] if per.size > 1 else per))}
 
 
-def stage(a: argparse.Namespace, case: str, name: str) -> dict:
+def stage(a: argparse.Namespace, case: str, name: str, label: str = "new",
+          code: Path = ROOT) -> dict:
+    """One stage in a fresh process, with the ``mmgpvae_core`` of ``code`` (this checkout, or
+    ``--baseline``'s)."""
     cmd = [sys.executable, __file__, "--stage", name, "--case", case, "--data-dir", a.data_dir,
            "--window", str(a.window), "--epochs", str(a.epochs), "--threads", str(a.threads),
-           "--max-gb", str(a.max_gb)]
+           "--max-gb", str(a.max_gb), "--label", label]
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "OMP_WAIT_POLICY": "PASSIVE",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(code)}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if p.returncode or line is None:
@@ -314,12 +317,51 @@ def stage(a: argparse.Namespace, case: str, name: str) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+# ---------------------------------------------------------------------------- recovery
+#: blocks of consecutive bins the recovery's cross-validation folds are made of
+RECOVERY_BLOCKS = 20
+
+
+def truth_latents(case: str, minutes: float) -> dict[str, tuple[np.ndarray, float]]:
+    """The latents each writer drew, as (samples, 3) and their rate: the neural ones (spikes
+    at 1 kHz, seed 0; suite2p at 30 Hz, seed 2) and the pose's (seed 101)."""
+    seconds = minutes * 60
+    neural_rate, neural_seed = (1000.0, 0) if case == "spikes" else (30.0, 2)
+    pose_rate = CASES[case][2]
+    return {
+        "neural": (_latents(int(round(seconds * neural_rate)), neural_rate, neural_seed),
+                   neural_rate),
+        "pose": (_latents(int(round(seconds * pose_rate)), pose_rate, 101), pose_rate),
+    }
+
+
+def recovery(case: str, latents_path: Path, minutes: float) -> dict:
+    """Cross-validated R² of the best affine map from the stitched latents (every subspace)
+    to the latents that drew the neural data and the pose (folds: ``RECOVERY_BLOCKS`` blocks
+    of consecutive bins)."""
+    from mmgpvae_core.config import SUBSPACES
+    from mmgpvae_core.recovery import cv_r2
+
+    with np.load(latents_path) as z:
+        t = z["time"]
+        x = np.hstack([z[k] for k in SUBSPACES if k in z.files])
+    m = len(t) // RECOVERY_BLOCKS * RECOVERY_BLOCKS
+    out = {}
+    for name, (truth, rate) in truth_latents(case, minutes).items():
+        y = truth[np.clip((t * rate).astype(int), 0, len(truth) - 1)]
+        out[name] = cv_r2(x[:m].reshape(RECOVERY_BLOCKS, -1, x.shape[1]),
+                          y[:m].reshape(RECOVERY_BLOCKS, -1, y.shape[1]))
+    return out
+
+
 # ---------------------------------------------------------------------------- report
 def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: float) -> str:
+    first = results[next(iter(results))]
     lines = [
         "## Scale: hour-long sessions (benchmarks/scale.py)",
         "",
-        f"`benchmarks/scale.py --minutes {a.minutes:g} --epochs {a.epochs} --window {a.window:g}`"
+        f"`benchmarks/scale.py --minutes {a.minutes:g} --epochs {a.epochs} --window {a.window:g}"
+        + (" --baseline DIR" if a.baseline else "") + "`"
         f", run {datetime.now():%Y-%m-%d %H:%M}, {minutes_total:.1f} min in all; torch "
         f"{_torch_version()}, {a.threads} thread(s) per process, {os.cpu_count()} CPU cores "
         f"visible; load average at start {load0}, at end {load1}.",
@@ -331,60 +373,70 @@ def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: fl
         "- Every stage runs in a fresh process. *data MB*: the binned tensors (neural + behavior) "
         "as loaded. *peak anon*: peak anonymous memory (RssAnon, sampled every 20 ms) — what the "
         "process allocated, torch and Python included (~"
-        f"{results[next(iter(results))]['load']['base_anon_mb']:.0f} MB before the stage); *peak "
+        f"{first['load']['base_anon_mb']:.0f} MB before the stage); *peak "
         "RSS*: `ru_maxrss`, which also counts touched pages of memory-mapped input files. "
         "*× data*: (peak anon − anon before the stage) / data MB. Fit: `mmgpvae fit --window "
         f"{a.window:g}` with default settings (likelihoods auto, batch 25), the project written "
-        "at the end; s/epoch leaves out the first epoch when there are more. Export: "
-        "`mmgpvae export-latents RUN --out lat.npz --continuous`.",
+        "at the end; s/epoch leaves out the first epoch when there are more; *set-up* and "
+        "*write*: seconds before the first epoch and writing the project. Export: "
+        "`mmgpvae export-latents RUN --out lat.npz --continuous`; *R²*: cross-validated R² of "
+        "an affine map from the stitched latents (every subspace) to the latents that drew the "
+        f"neural data / the pose ({RECOVERY_BLOCKS} folds of consecutive bins)."
+        + (" *code*: `before` is `--baseline` (the code before this change), `new` this "
+           "checkout; their stages ran interleaved (fit before, fit new, export before, export "
+           "new) on the same data." if a.baseline else ""),
         "",
-        "| case | bins × neural + behavior channels | windows | data MB | stage | wall s | "
-        "peak anon MB | × data | peak RSS MB | s/epoch | s/epoch per hour of data |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| case | bins × neural + behavior channels | windows | data MB | code | stage | wall s | "
+        "peak anon MB | × data | peak RSS MB | s/epoch | set-up s | write s | R² neural / pose |",
+        "|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for case, r in results.items():
         ld = r["load"]
         n, b = ld["neural"], ld["behavior"]
-        bins = n[0] * n[1]
-        hours = bins * ld["bin_size_s"] / 3600
         data_mb = ld["data_bytes"] / 2**20
-        shape = f"{bins:,} × {n[2]:,} + {b[2]}"
-        for name in ("load", "fit", "export"):
-            s = r[name]
-            if s.get("skipped"):
-                lines.append(f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | "
-                             "skipped (no fit) | | | | | |")
-                continue
-            if s.get("stopped"):
-                where = f" ({s['stopped_in']})" if s.get("stopped_in") else ""
-                lines.append(
-                    f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | stopped at "
-                    f"{s['wall_s']:.0f} s{where} | > {a.max_gb * 1024:,.0f} | > "
-                    f"{(a.max_gb * 1024 - s['base_anon_mb']) / data_mb:.1f}× | "
-                    f"{s['peak_rss_mb']:,.0f} | | |")
-                continue
-            spe = f"{s['s_per_epoch']:.1f}" if "s_per_epoch" in s else ""
-            sph = f"{s['s_per_epoch'] / hours:.1f}" if "s_per_epoch" in s else ""
-            lines.append(
-                f"| {case} | {shape} | {n[0]} | {data_mb:,.0f} | {name} | {s['wall_s']:.1f} | "
-                f"{s['peak_anon_mb']:,.0f} | "
-                f"{(s['peak_anon_mb'] - s['base_anon_mb']) / data_mb:.1f}× | "
-                f"{s['peak_rss_mb']:,.0f} | {spe} | {sph} |"
-            )
+        head = f"| {case} | {n[0] * n[1]:,} × {n[2]:,} + {b[2]} | {n[0]} | {data_mb:,.0f} |"
+        lines.append(head + f" | load | {ld['wall_s']:.1f} | {ld['peak_anon_mb']:,.0f} | "
+                     f"{(ld['peak_anon_mb'] - ld['base_anon_mb']) / data_mb:.1f}× | "
+                     f"{ld['peak_rss_mb']:,.0f} | | | | |")
+        for name in ("fit", "export"):
+            for label, v in r["versions"].items():
+                lines.append(head + f" {label} | {name} | " + _cells(a, v[name], name, data_mb))
     lines.append("")
     for case, r in results.items():
         data_mb = r["load"]["data_bytes"] / 2**20
-        base = r["fit"].get("base_anon_mb", 0.0)
-        phases = "; ".join(
-            f"{PHASES[k]} {v['wall_s']:.0f} s, peak anon {v['peak_anon_mb']:,.0f} MB "
-            f"({(v['peak_anon_mb'] - base) / data_mb:.1f}×)"
-            for k, v in r["fit"].get("phases", {}).items()
-        )
-        lines.append(f"- {case}: data {r['load']['dtype']}; fit epochs (s): "
-                     + ", ".join(f"{x:.1f}" for x in r["fit"].get("epoch_s", []))
-                     + (f"; fit by phase: {phases}" if phases else "")
-                     + f"; written in {r['write_s']:.0f} s ({r['disk_mb']:,.0f} MB on disk)")
+        for label, v in r["versions"].items():
+            base = v["fit"].get("base_anon_mb", 0.0)
+            phases = "; ".join(
+                f"{PHASES[k]} {p['wall_s']:.0f} s, peak anon {p['peak_anon_mb']:,.0f} MB "
+                f"({(p['peak_anon_mb'] - base) / data_mb:.1f}×)"
+                for k, p in v["fit"].get("phases", {}).items() if k in PHASES
+            )
+            lines.append(f"- {case}, {label}: fit epochs (s): "
+                         + ", ".join(f"{x:.1f}" for x in v["fit"].get("epoch_s", []))
+                         + (f"; fit by phase: {phases}" if phases else ""))
+        lines.append(f"- {case}: data {r['load']['dtype']}, written in {r['write_s']:.0f} s "
+                     f"({r['disk_mb']:,.0f} MB on disk)")
     return "\n".join(lines) + "\n"
+
+
+def _cells(a: argparse.Namespace, s: dict, name: str, data_mb: float) -> str:
+    """The cells from *wall s* on of one stage's row."""
+    if s.get("skipped"):
+        return "skipped (no fit) | | | | | | | |"
+    if s.get("stopped"):
+        where = f" ({s['stopped_in']})" if s.get("stopped_in") else ""
+        return (f"stopped at {s['wall_s']:.0f} s{where} | > {a.max_gb * 1024:,.0f} | > "
+                f"{(a.max_gb * 1024 - s['base_anon_mb']) / data_mb:.1f}× | "
+                f"{s['peak_rss_mb']:,.0f} | | | | |")
+    phases = s.get("phases", {})
+    spe = f"{s['s_per_epoch']:.1f}" if "s_per_epoch" in s else ""
+    setup = f"{phases['set-up']['wall_s']:.0f}" if "set-up" in phases else ""
+    write = f"{phases['save']['wall_s']:.0f}" if "save" in phases else ""
+    r2 = s.get("recovery")
+    r2 = f"{r2['neural']:.3f} / {r2['pose']:.3f}" if r2 else ""
+    return (f"{s['wall_s']:.1f} | {s['peak_anon_mb']:,.0f} | "
+            f"{(s['peak_anon_mb'] - s['base_anon_mb']) / data_mb:.1f}× | "
+            f"{s['peak_rss_mb']:,.0f} | {spe} | {setup} | {write} | {r2} |")
 
 
 #: the fit stage's phases, as the report names them
@@ -427,6 +479,11 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the data folder")
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    p.add_argument("--baseline", metavar="DIR",
+                   help="a checkout of the code before a change (e.g. `git archive REV | tar -x "
+                   "-C DIR`): its fit and export run interleaved with this checkout's, on the "
+                   "same data and load, and the report has a row for each")
+    p.add_argument("--label", default="new", help=argparse.SUPPRESS)
     p.add_argument("--stage", choices=("load", "fit", "export"), help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument(
@@ -456,12 +513,21 @@ def main() -> None:
                 write_case(case, folder, a)
             r: dict = {"write_s": time.perf_counter() - t, "disk_mb": _du(folder)}
             print(f"{case}: wrote {r['disk_mb']:,.0f} MB in {r['write_s']:.0f} s", file=sys.stderr)
-            for name in ("load", "fit", "export"):
-                if name == "export" and r["fit"].get("stopped"):
-                    r[name] = {"skipped": True}
-                    continue
-                r[name] = stage(a, case, name)
-                print(f"{case} {name}: {json.dumps(r[name])}", file=sys.stderr)
+            r["load"] = stage(a, case, "load")
+            print(f"{case} load: {json.dumps(r['load'])}", file=sys.stderr)
+            versions = ([("before", Path(a.baseline))] if a.baseline else []) + [("new", ROOT)]
+            r["versions"] = {label: {} for label, _ in versions}
+            for name in ("fit", "export"):
+                for label, code in versions:
+                    v = r["versions"][label]
+                    if name == "export" and v["fit"].get("stopped"):
+                        v[name] = {"skipped": True}
+                        continue
+                    v[name] = stage(a, case, name, label, code)
+                    if name == "export":
+                        v[name]["recovery"] = recovery(
+                            case, folder / f"latents-{label}.npz", a.minutes)
+                    print(f"{case} {label} {name}: {json.dumps(v[name])}", file=sys.stderr)
             results[case] = r
             if own and not a.keep:
                 shutil.rmtree(folder, ignore_errors=True)
