@@ -38,6 +38,27 @@ def open_data_dialog(win, modality: str) -> None:
         win.open_data_file(path, modality)
 
 
+def add_session_dialog(win) -> None:
+    """Ask for a session's neural file, then its behavior file (cancel: none), and add it."""
+    start = settings().value("recent/data_dir", str(win.host.demo_dir))
+    neural, _ = QFileDialog.getOpenFileName(win, "Add a session: neural file", start, DATA_FILTER)
+    if not neural:
+        return
+    behavior, _ = QFileDialog.getOpenFileName(
+        win, "Add a session: behavior file (cancel: none)", str(Path(neural).parent), DATA_FILTER
+    )
+    win.add_session(neural, behavior or None)
+
+
+def open_manifest_dialog(win) -> None:
+    start = settings().value("recent/data_dir", str(win.host.demo_dir))
+    path, _ = QFileDialog.getOpenFileName(
+        win, "Open a sessions manifest", start, "Sessions manifest (*.csv);;All files (*)"
+    )
+    if path:
+        win.open_manifest(path)
+
+
 def open_project_dialog(win) -> None:
     start = settings().value("recent/project_dir", str(Path.home()))
     path, _ = QFileDialog.getOpenFileName(win, "Open project", start, PROJECT_FILTER)

@@ -33,6 +33,7 @@ class Files(QObject):
     arrays_found = Signal(str, object, object, object)
     project_opened = Signal(object)  # session.Opened, now the session's
     project_saved = Signal(object)  # Path
+    sessions_changed = Signal()  # the session's recordings (several sessions) changed
 
     def __init__(
         self,
@@ -106,6 +107,40 @@ class Files(QObject):
         for one in loaded:
             self.session.set_data(one)
             self.data_loaded.emit(one)
+        return True
+
+    def add_session(self, name: str, neural: str | Path, behavior: str | Path | None) -> bool:
+        """Add one session (its files) to the sessions held (the one loaded becomes the first);
+        on bad data or a mismatch (other behavior channels) say why and change nothing."""
+        if self._refused("adding a session"):
+            return False
+        try:
+            rec = self._live(
+                f"Reading {Path(neural).name}…",
+                lambda: self.session.read_recording(name, neural, behavior),
+            )
+        except Exception as exc:  # an unreadable file must never kill the app
+            self._report("Cannot add the session", file_error_text(neural, exc))
+            return False
+        self.session.add_recordings([rec])
+        self.sessions_changed.emit()
+        return True
+
+    def open_manifest(self, path: str | Path) -> bool:
+        """The sessions of a manifest replace the data held (``name,neural,behavior[,trials]``;
+        ``mmgpvae fit --sessions``)."""
+        if self._refused("loading data"):
+            return False
+        try:
+            recs = self._live(
+                f"Reading the sessions of {Path(path).name}…",
+                lambda: self.session.read_manifest(path),
+            )
+        except Exception as exc:  # an unreadable file must never kill the app
+            self._report("Cannot read the sessions", file_error_text(path, exc))
+            return False
+        self.session.add_recordings(recs, replace=True)
+        self.sessions_changed.emit()
         return True
 
     def open_demo(self) -> bool:

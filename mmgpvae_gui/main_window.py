@@ -168,6 +168,10 @@ class MainWindow(QMainWindow):
         tp, t, f = self.training_panel, self.training, self.files
         self.data_panel.open_requested.connect(lambda m: actions.open_data_dialog(self, m))
         self.data_panel.arrays_chosen.connect(lambda m, p, fld: f.open_data_file(p, m, fld))
+        sessions = self.data_panel.sessions  # several sessions in one latent space
+        sessions.add_requested.connect(lambda: actions.add_session_dialog(self))
+        sessions.manifest_requested.connect(lambda: actions.open_manifest_dialog(self))
+        sessions.chosen.connect(self.choose_session)
         reading = self.data_panel.reading  # a rate and window length for the next files read
         reading.changed.connect(lambda m, opts: self.session.set_read_options(m, **opts))
         reading.reread_requested.connect(f.reread)
@@ -203,6 +207,7 @@ class MainWindow(QMainWindow):
         t.ended.connect(self._on_training_ended)
         f.data_loaded.connect(self._on_files_data_loaded)
         f.arrays_found.connect(self.data_panel.set_arrays)
+        f.sessions_changed.connect(self._on_files_sessions_changed)
         f.project_opened.connect(self._on_files_project_opened)
         f.project_saved.connect(self._on_files_project_saved)
 
@@ -297,9 +302,52 @@ class MainWindow(QMainWindow):
         self.training_panel.set_history(TrainingHistory())
         self.setWindowTitle(TITLE)
 
+    # ---------------------------------------------------------------- several sessions
+    def add_session(self, neural: str | Path, behavior: str | Path | None) -> bool:
+        """Add a session from its files (named after the neural file) to those held."""
+        from mmgpvae_gui.session import session_name
+
+        taken = {r.name for r in self.session.recordings}
+        name, k = session_name(Path(neural).parent.name + "_" + Path(neural).stem), 2
+        while name in taken:
+            name, k = f"{name}_{k}", k + 1
+        return self.files.add_session(name, neural, behavior)
+
+    def open_manifest(self, path: str | Path) -> bool:
+        return self.files.open_manifest(path)
+
+    @Slot()
+    def _on_files_sessions_changed(self) -> None:
+        s = self.session
+        self.data_panel.sessions.set_sessions([r.name for r in s.recordings], s.chosen)
+        self._show_data()
+        self.statusBar().showMessage(
+            f"{len(s.recordings)} sessions: one latent space, each its own neural read-in and "
+            "read-out", 8000,
+        )
+
+    @Slot(int)
+    def choose_session(self, index: int) -> None:
+        """Show session ``index`` (of several) in every view; a fit in progress goes on with
+        all of them and its snapshots show this one."""
+        s = self.session
+        if not (0 <= index < len(s.recordings)) or index == s.chosen:
+            return
+        snap_before = s.last_snapshot
+        s.choose_session(index)
+        if self.worker is not None:
+            self.worker.session_index = index
+        history = s.model.history if s.model is not None else TrainingHistory()
+        self._show_data()
+        self.training_panel.set_history(history)
+        if s.last_snapshot is not None and s.last_snapshot is not snap_before:
+            self._show_snapshot(s.last_snapshot)
+        self.data_panel.sessions.set_sessions([r.name for r in s.recordings], index)
+
     @Slot(object)
     def _on_files_data_loaded(self, loaded: Loaded) -> None:
         self.model_panel.follow_data(loaded.modality, loaded.dataset)  # likelihood follows it
+        self.data_panel.sessions.set_sessions([])  # a file opened: one session again
         self._show_data()
         self.last_data_warnings = notes = loaded.notes
         bar = self.statusBar()
@@ -330,6 +378,9 @@ class MainWindow(QMainWindow):
             rates = {m: o.get("rate_hz") for m, (_, o) in sources.items()}
             self.data_panel.reading.set_options(rates, window)
         self._show_data()
+        self.data_panel.sessions.set_sessions(
+            [r.name for r in self.session.recordings], self.session.chosen
+        )
         names = self.session.latent_names(model.model_config.to_dict())
         self.training_panel.set_latent_names(names)
         self.training_panel.set_history(model.history)

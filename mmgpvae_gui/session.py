@@ -48,6 +48,14 @@ class Snapshot:
     length_scales: np.ndarray
 
 
+def session_name(text: str) -> str:
+    """``text`` made a valid session name (letters, digits, ``_ . -``)."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")
+    return name if name and name[0].isalnum() else f"s{name}"
+
+
 def data_summary(ds: Dataset) -> dict[str, Any]:
     """``Dataset.summary()``, with ``session_s`` (the session's length in seconds) for a
     continuous session cut into windows, whose "trials" are then windows."""
@@ -111,6 +119,17 @@ class Loaded:
     dataset: Dataset
     notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One session of a multi-session fit, as the data panel lists it: its name, data and the
+    files (and read options) it came from."""
+
+    name: str
+    neural: Dataset
+    behavior: Dataset | None
+    config: DataConfig
 
 
 @dataclass(frozen=True)
@@ -188,6 +207,10 @@ class Session:
         # --behavior-rate, --window); and each file held, with the options it was read with.
         self.read_options: dict[str, dict[str, Any]] = {m: {} for m in MODALITIES}
         self.sources: dict[str, tuple[Path, dict[str, Any]]] = {}
+        # Several sessions fitted in one latent space (``fit --sessions``): every one, in order;
+        # ``neural``/``behavior`` are then the chosen one's, which the views show. [] = one.
+        self.recordings: list[Recording] = []
+        self.chosen = 0
 
     # ------------------------------------------------------------------ who listens
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -251,7 +274,10 @@ class Session:
         if self.neural is None:
             return "no data"
         b = "" if self.behavior is None else f" + behavior {self.behavior.n_channels} ch"
-        return f"{self.neural.n_trials} trials · neural {self.neural.n_channels} ch{b}"
+        one = f"{self.neural.n_trials} trials · neural {self.neural.n_channels} ch{b}"
+        if not self.recordings:
+            return one
+        return f"{len(self.recordings)} sessions · {self.recordings[self.chosen].name}: {one}"
 
     def model_summary(self) -> str:
         return "no model" if self.model is None else f"model: {self.epochs_trained} epochs trained"
@@ -358,10 +384,104 @@ class Session:
             if new is not old:
                 self.sources.pop(modality, None)  # set_data records the file it came from
         self.neural, self.behavior = neural, behavior
+        self.recordings, self.chosen = [], 0  # new files: one session again
         self.reset_model()
 
     def datasets(self) -> tuple[Dataset | None, Dataset | None]:
         return self.neural, self.behavior
+
+    # ------------------------------------------------------------------ several sessions
+    def read_recording(
+        self, name: str, neural_path: str | Path, behavior_path: str | Path | None
+    ) -> Recording:
+        """Read one more session's files (slow: off the GUI thread), checked as a pair and
+        against the sessions held (same behavior channels); changes nothing."""
+        from mmgpvae_core.api import check_session_names, check_sessions
+
+        neural = load_dataset(neural_path, **self.read_options["neural"])
+        behavior = (
+            None if not behavior_path
+            else load_dataset(behavior_path, **self.read_options["behavior"])
+        )
+        check_pair(neural, behavior)
+        held = self._held_recordings()
+        check_session_names([r.name for r in held] + [name])
+        check_sessions(
+            [r.name for r in held] + [name], [r.neural for r in held] + [neural],
+            [r.behavior for r in held] + [behavior],
+        )
+        config = DataConfig(
+            str(neural_path), str(behavior_path or ""), dict(self.read_options["neural"]),
+            dict(self.read_options["behavior"]),
+        )
+        return Recording(name, neural, behavior, config)
+
+    def read_manifest(self, path: str | Path) -> list[Recording]:
+        """The sessions of a manifest (``name,neural,behavior[,trials]``; the CLI's
+        ``--sessions``), each read and checked as :meth:`read_recording`; changes nothing."""
+        from mmgpvae_core.api import check_session_names, check_sessions
+        from mmgpvae_core.loaders.manifest import read_manifest
+
+        out = []
+        for e in read_manifest(path):
+            opts = {m: dict(self.read_options[m]) for m in MODALITIES}
+            if e.trials is not None:
+                opts["neural"]["trials"] = opts["behavior"]["trials"] = str(e.trials)
+            neural = load_dataset(e.neural, **opts["neural"])
+            behavior = None if e.behavior is None else load_dataset(e.behavior, **opts["behavior"])
+            check_pair(neural, behavior)
+            config = DataConfig(
+                str(e.neural), str(e.behavior or ""), opts["neural"], opts["behavior"]
+            )
+            out.append(Recording(e.name, neural, behavior, config))
+        names = [r.name for r in out]
+        check_session_names(names)
+        check_sessions(names, [r.neural for r in out], [r.behavior for r in out])
+        return out
+
+    def _held_recordings(self) -> list[Recording]:
+        """The sessions held: the recordings, or the one session loaded (named after its
+        neural file), or none."""
+        if self.recordings or self.neural is None:
+            return list(self.recordings)
+        name = Path(self.sources["neural"][0]).stem if "neural" in self.sources else "session1"
+        return [Recording(session_name(name), self.neural, self.behavior, self.data_config())]
+
+    @tells("data")
+    def add_recordings(self, recordings: list[Recording], replace: bool = False) -> None:
+        """Hold ``recordings`` besides the sessions held (``replace``: instead of them); the
+        model is dropped (it was fitted to other data). The first session is shown."""
+        held = [] if replace else self._held_recordings()
+        every = held + list(recordings)
+        if self.is_training:
+            raise RuntimeError("stop training before adding sessions")
+        self.reset_model()
+        self.recordings, self.chosen = every, 0
+        self.neural, self.behavior = every[0].neural, every[0].behavior
+        self.sources = {}
+
+    @tells("data")
+    def choose_session(self, index: int) -> None:
+        """Show session ``index`` in the views (its data; the model's part of it)."""
+        r = self.recordings[index]
+        self.chosen = index
+        self.neural, self.behavior = r.neural, r.behavior
+        self.last_snapshot = (
+            take_snapshot(self.model.for_session(index)) if self.is_fitted else None
+        )
+
+    def training_data(self) -> tuple[Any, Any, dict[str, Any]]:
+        """(neural, behavior, partial_fit keywords) of a fit: lists and the session names when
+        several sessions are held; the data configs with them."""
+        if not self.recordings:
+            return self.neural, self.behavior, (
+                {"data_config": self.data_config()} if self.sources else {}
+            )
+        rs = self.recordings
+        behavior = None if rs[0].behavior is None else [r.behavior for r in rs]
+        return [r.neural for r in rs], behavior, {
+            "names": [r.name for r in rs], "data_config": [r.config for r in rs],
+        }
 
     # ------------------------------------------------------------------ model and fit
     @tells("model")
@@ -442,6 +562,11 @@ class Session:
             raise RuntimeError("stop training before opening a project")
         self.neural, self.behavior = opened.model.neural, opened.model.behavior
         self.model = opened.model
+        self.recordings = [
+            Recording(name, view.neural, view.behavior, view.data_config)
+            for name, view in opened.model.sessions()
+        ] if opened.model.is_multi_session else []
+        self.chosen = 0
         cfg = opened.model.data_config  # the files it was fitted to, as they were read
         self.sources = {
             m: (Path(path), dict(opts))

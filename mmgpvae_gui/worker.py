@@ -93,10 +93,15 @@ class TrainingWorker(CancellableJob):
         max_snapshot_share: float = 0.25,
         autosave_path: Path | None = None,
         autosave_every_s: float = CHECKPOINT_EVERY_S,
-        data_config: DataConfig | None = None,
+        data_config: DataConfig | list[DataConfig] | None = None,
+        names: list[str] | None = None,
     ) -> None:
         super().__init__(name="mmgpvae-training")
         self._data_config = data_config  # the files and read options, saved with the project
+        # Several sessions (``neural``/``behavior`` lists): their names; the snapshots show
+        # session ``session_index`` (the one the views show; the window may change it).
+        self._names = names
+        self.session_index = 0
         self._model = model
         self._neural, self._behavior = neural, behavior
         self._epochs = epochs
@@ -148,6 +153,7 @@ class TrainingWorker(CancellableJob):
                 should_stop=self.stop_event.is_set,
                 warmup=None if interrupted is None else interrupted.warmup,
                 data_config=self._data_config,
+                **({"names": self._names} if self._names else {}),
             )
             outcome = self._model.outcome or FitOutcome("max_epochs", self._epochs)
             self._emit_snapshot_safely()  # a fit that ran stands, even without its last picture
@@ -202,15 +208,19 @@ class TrainingWorker(CancellableJob):
         except Exception:  # the fit's own outcome matters more than its autosave
             traceback.print_exc()
 
-    def _emit_snapshot(self) -> tuple[dict, dict]:
-        """Emit a snapshot of the model as it is now; return its ``infer`` result."""
+    def _emit_snapshot(self) -> tuple[dict, dict] | None:
+        """Emit a snapshot of the model (of the session the views show) as it is now; return
+        its ``infer`` result where saving the model may reuse it."""
         t0 = time.perf_counter()
-        inferred = self._model.infer(dtype=np.float32)
-        snap = take_snapshot(self._model, inferred)
+        k = self.session_index
+        view = self._model.for_session(k) if self._model.is_multi_session else self._model
+        inferred = view.infer(dtype=np.float32)
+        snap = take_snapshot(view, inferred)
         self._last_snapshot = time.perf_counter()
         self._snapshot_cost = self._last_snapshot - t0
         self.snapshot_ready.emit(snap)
-        return inferred
+        # what a save of the whole model may reuse: the first session's inference only
+        return inferred if k == 0 or not self._model.is_multi_session else None
 
     def _emit_snapshot_safely(self) -> None:
         try:

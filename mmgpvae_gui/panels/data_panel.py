@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -170,10 +171,73 @@ class ReadingBox(QGroupBox):
             self._emit(modality)
 
 
+class SessionsBox(QGroupBox):
+    """Several sessions fitted in one latent space: the list (the chosen one is what the views
+    show), a button to add a session from its files and one to read a manifest
+    (``name,neural,behavior[,trials]``, as ``mmgpvae fit --sessions``)."""
+
+    add_requested = Signal()
+    manifest_requested = Signal()
+    chosen = Signal(int)  # the session the views show
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Sessions", parent)
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setToolTip(
+            "Sessions of one task (different neurons, the same behavior variables) fitted in "
+            "one latent space; the views show the chosen one"
+        )
+        self.list.setMaximumHeight(90)
+        self.list.currentRowChanged.connect(self._on_row_changed)
+        self.hint = QLabel("One session: the files below. Add sessions to fit them together.")
+        self.hint.setWordWrap(True)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("Add session…")
+        self.add_button.setToolTip(
+            "Add a session (its neural and behavior files) to the one loaded: the model then "
+            "has one latent space for all, each session its own neural read-in and read-out"
+        )
+        self.add_button.clicked.connect(self.add_requested)
+        self.manifest_button = QPushButton("From manifest…")
+        self.manifest_button.setToolTip(
+            "Read the sessions of a CSV with columns name,neural,behavior[,trials] (paths "
+            "absolute or relative to the CSV), as mmgpvae fit --sessions"
+        )
+        self.manifest_button.clicked.connect(self.manifest_requested)
+        row.addWidget(self.add_button)
+        row.addWidget(self.manifest_button)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+        self.list.setVisible(False)
+        self._filling = False
+
+    def set_sessions(self, names: list[str], chosen: int = 0) -> None:
+        """List ``names`` ([]: one session, the list hidden), ``chosen`` selected."""
+        self._filling = True
+        try:
+            self.list.clear()
+            self.list.addItems(names)
+            if names:
+                self.list.setCurrentRow(chosen)
+        finally:
+            self._filling = False
+        self.list.setVisible(bool(names))
+        self.hint.setVisible(not names)
+
+    def names(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def _on_row_changed(self, row: int) -> None:
+        if not self._filling and row >= 0:
+            self.chosen.emit(row)
+
+
 class DataPanel(QWidget):
-    """The reading settings (:class:`ReadingBox`), then two boxes (neural, behavior), each with
-    an Open… button, the arrays to choose from in a file that holds several, and the file's
-    summary."""
+    """The reading settings (:class:`ReadingBox`), the sessions (:class:`SessionsBox`), then two
+    boxes (neural, behavior: the chosen session's), each with an Open… button, the arrays to
+    choose from in a file that holds several, and the file's summary."""
 
     open_requested = Signal(str)  # modality
     arrays_chosen = Signal(str, str, str)  # modality, path, field ("pos,vel")
@@ -186,6 +250,8 @@ class DataPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.reading = ReadingBox()
         layout.addWidget(self.reading)
+        self.sessions = SessionsBox()
+        layout.addWidget(self.sessions)
         for modality in MODALITIES:
             box = QGroupBox(f"{modality.capitalize()} data")
             form = QFormLayout(box)

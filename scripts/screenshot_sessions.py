@@ -1,0 +1,56 @@
+"""Screenshot for the README: the app holding three sessions of one task (different neurons),
+fitted together, showing the second.
+
+Simulates the sessions, fits them briefly as one model, opens the project in the main window,
+chooses the second session and saves the window.
+
+xvfb-run -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshot_sessions.py [--out PNG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots/sessions.png"))
+    parser.add_argument("--epochs", type=int, default=120)
+    args = parser.parse_args()
+
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.simulate import simulate_sessions
+
+    sims = simulate_sessions(n_neurons=(30, 45, 60), n_trials=30, n_time=60, seed=1)
+    model = MMGPVAE(2, 1, 1, epochs=args.epochs, seed=0)
+    model.fit([s.neural for s in sims], [s.behavior for s in sims], names=["day1", "day2", "day3"])
+    project = Path(tempfile.mkdtemp()) / "sessions.mmgp"
+    model.save(project)
+
+    from mmgpvae_gui.app import create_application
+
+    app = create_application(settings_dir="/tmp/mmgpvae-screenshots")
+    from mmgpvae_gui.main_window import MainWindow
+
+    win = MainWindow()
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    if not win.open_project(project, remember=False):
+        return 1
+    win.data_panel.sessions.list.setCurrentRow(1)
+    for _ in range(5):
+        win.redraw_queue.flush()
+        app.processEvents()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    win.screenshot().save(str(args.out))
+    print(args.out)
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
