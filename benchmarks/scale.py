@@ -271,7 +271,7 @@ def run_stage(a: argparse.Namespace) -> None:
         code = cli.main([
             "fit", "--neural", str(neural), "--behavior", str(pose), "--window", str(a.window),
             "--behavior-rate", str(rate), "--epochs", str(a.epochs), "--out", str(run),
-            "--quiet", "--device", "cpu", "--checkpoint-every", "0", "--seed", "0",
+            "--quiet", "--device", a.device, "--checkpoint-every", "0", "--seed", "0",
         ])
         import h5py
 
@@ -301,12 +301,12 @@ def _epoch_times(elapsed: np.ndarray) -> dict:
 
 
 def stage(a: argparse.Namespace, case: str, name: str, label: str = "new",
-          code: Path = ROOT) -> dict:
+          code: Path = ROOT, device: str = "cpu") -> dict:
     """One stage in a fresh process, with the ``mmgpvae_core`` of ``code`` (this checkout, or
-    ``--baseline``'s)."""
+    ``--baseline``'s), fitting on ``device``."""
     cmd = [sys.executable, __file__, "--stage", name, "--case", case, "--data-dir", a.data_dir,
            "--window", str(a.window), "--epochs", str(a.epochs), "--threads", str(a.threads),
-           "--max-gb", str(a.max_gb), "--label", label]
+           "--max-gb", str(a.max_gb), "--label", label, "--device", device]
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "OMP_WAIT_POLICY": "PASSIVE",
            "PYTHONPATH": str(code)}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -416,6 +416,7 @@ def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: fl
                          + (f"; fit by phase: {phases}" if phases else ""))
         lines.append(f"- {case}: data {r['load']['dtype']}, written in {r['write_s']:.0f} s "
                      f"({r['disk_mb']:,.0f} MB on disk)")
+    lines += [x.format(threads=a.threads) for x in gpu_ratio(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -460,6 +461,27 @@ def write_section(text: str, path: Path) -> None:
     path.write_text(new)
 
 
+def _has_cuda() -> bool:
+    """Whether this machine has a CUDA device (then the fit also runs there: row ``cuda``)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def gpu_ratio(results: dict) -> list[str]:
+    """The CPU/GPU ratio of seconds per epoch of each case that ran on both."""
+    out = []
+    for case, r in results.items():
+        versions = r["versions"]
+        cpu, gpu = versions.get("new", {}).get("fit", {}), versions.get("cuda", {}).get("fit", {})
+        if "s_per_epoch" in cpu and "s_per_epoch" in gpu:
+            ratio = cpu["s_per_epoch"] / gpu["s_per_epoch"]
+            out.append(f"- {case}: CPU/GPU time per epoch {ratio:.1f}× "
+                       f"({cpu['s_per_epoch']:.2f} s on {{threads}} CPU thread(s), "
+                       f"{gpu['s_per_epoch']:.2f} s on the GPU)")
+    return out
+
+
 def _du(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
@@ -484,6 +506,7 @@ def main() -> None:
                    "-C DIR`): its fit and export run interleaved with this checkout's, on the "
                    "same data and load, and the report has a row for each")
     p.add_argument("--label", default="new", help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--stage", choices=("load", "fit", "export"), help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument(
@@ -515,15 +538,16 @@ def main() -> None:
             print(f"{case}: wrote {r['disk_mb']:,.0f} MB in {r['write_s']:.0f} s", file=sys.stderr)
             r["load"] = stage(a, case, "load")
             print(f"{case} load: {json.dumps(r['load'])}", file=sys.stderr)
-            versions = ([("before", Path(a.baseline))] if a.baseline else []) + [("new", ROOT)]
-            r["versions"] = {label: {} for label, _ in versions}
+            versions = ([("before", Path(a.baseline), "cpu")] if a.baseline else []) + [
+                ("new", ROOT, "cpu")] + ([("cuda", ROOT, "cuda")] if _has_cuda() else [])
+            r["versions"] = {label: {} for label, _, _ in versions}
             for name in ("fit", "export"):
-                for label, code in versions:
+                for label, code, device in versions:
                     v = r["versions"][label]
                     if name == "export" and v["fit"].get("stopped"):
                         v[name] = {"skipped": True}
                         continue
-                    v[name] = stage(a, case, name, label, code)
+                    v[name] = stage(a, case, name, label, code, device)
                     if name == "export":
                         v[name]["recovery"] = recovery(
                             case, folder / f"latents-{label}.npz", a.minutes)

@@ -236,6 +236,15 @@ class MMGPVAE:
             return None
         return torch.as_tensor(ds.data[rows], dtype=torch.float32, device=self.torch_device)
 
+    def _training_tensor(self, ds: Dataset | None) -> torch.Tensor | None:
+        """The training data as the fit reads it: on a CUDA device, left in CPU memory (the
+        float32 array itself, no copy), from which ``training.fit`` moves each mini-batch
+        through a pinned buffer (an hour of 5,000 channels need not fit on the GPU, and is
+        not held twice); elsewhere on the device, as :meth:`_tensor`."""
+        if ds is None or self.torch_device.type != "cuda":
+            return self._tensor(ds)
+        return torch.as_tensor(ds.data, dtype=torch.float32)
+
     def _shapes(
         self, cfg: ModelConfig, neurals: list[Dataset], behaviors: list[Dataset | None]
     ) -> list[ModelShape]:
@@ -272,7 +281,7 @@ class MMGPVAE:
         self.shape_ = self._shapes(cfg, [neural], [behavior])[0]
         torch.manual_seed(self.seed)
         self.module_ = MMGPVAEModule(cfg, self.shape_).to(self.torch_device)
-        self.module_.init_from_data(self._tensor(neural), self._tensor(behavior))
+        self.module_.init_from_data(self._training_tensor(neural), self._training_tensor(behavior))
         self.optimizer_ = make_optimizer(self.module_, self.train_config)
         self.history_ = TrainingHistory()
 
@@ -290,7 +299,7 @@ class MMGPVAE:
         torch.manual_seed(self.seed)
         multi = MultiSessionModule.build(cfg, shapes).to(self.torch_device)
         for view, nd in zip(multi.sessions, neurals):
-            view.init_modality("neural", self._tensor(nd))
+            view.init_modality("neural", self._training_tensor(nd))
         if behaviors[0] is not None:  # the shared behavior parts: from every session's behavior
             C = behaviors[0].n_channels
             every = torch.cat([self._tensor(b).reshape(-1, C) for b in behaviors])  # type: ignore[union-attr]
@@ -407,8 +416,8 @@ class MMGPVAE:
         train = self.train_config if epochs is None else self.train_config.replace(epochs=epochs)
         self.outcome_ = fit(
             self.module_,
-            self._tensor(neural_ds),  # type: ignore[arg-type]
-            self._tensor(behavior_ds),
+            self._training_tensor(neural_ds),  # type: ignore[arg-type]
+            self._training_tensor(behavior_ds),
             train,
             optimizer=self.optimizer_,
             history=self.history_,
@@ -471,8 +480,8 @@ class MMGPVAE:
             train = train.replace(epochs=options["epochs"])
         self.outcome_ = fit(
             self.multi_,
-            [self._tensor(nd) for nd in neurals],
-            [self._tensor(bd) for bd in behaviors],
+            [self._training_tensor(nd) for nd in neurals],
+            [self._training_tensor(bd) for bd in behaviors],
             train,
             optimizer=self.optimizer_,
             history=self.history_,

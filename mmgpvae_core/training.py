@@ -298,6 +298,8 @@ class _Loop:
     mask_gen: torch.Generator
     #: per session, what the fit computes once of its trials (``MMGPVAEModule.fixed_inputs``)
     fixed: list[dict] = field(default_factory=list)
+    #: pinned buffers of :meth:`rows`, one per data tensor
+    pinned: dict[int, torch.Tensor] = field(default_factory=dict)
 
     def encoders(self, n: int) -> torch.Tensor | None:
         """Cross-modal training: which encoders build each trial's posterior (None: both)."""
@@ -309,10 +311,25 @@ class _Loop:
         encoders[u < self.cross / 2] = ENCODE_NEURAL
         return encoders.to(self.device)
 
+    def rows(self, y: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+        """``y[idx]`` on the model's device. Data kept in CPU memory (a CUDA fit,
+        ``MMGPVAE._training_tensor``) are gathered into a pinned buffer, kept for the next
+        batch, and copied from there (page-locked memory: the copy is a DMA transfer)."""
+        if y is None or y.device == self.device:
+            return None if y is None else y[idx]
+        shape = (len(idx), *y.shape[1:])
+        buf = self.pinned.get(id(y))
+        if buf is None or buf.shape[0] < shape[0]:
+            buf = self.pinned[id(y)] = torch.empty(shape, dtype=y.dtype, pin_memory=True)
+        out = buf[: shape[0]]
+        torch.index_select(y, 0, idx.cpu(), out=out)
+        return out.to(self.device)
+
     def step(self, k: int, idx: torch.Tensor, beta: float):
         """One optimisation step on trials ``idx`` of session ``k``: (per-trial terms, the
         encoders used), or the reason it failed (a string)."""
-        neural, behavior, cfg = self.neurals[k], self.behaviors[k], self.cfg
+        cfg = self.cfg
+        neural, behavior = self.neurals[k], self.behaviors[k]
         encoders = self.encoders(len(idx))
         hidden = hidden_channels(
             len(idx), neural.shape[-1], None if behavior is None else behavior.shape[-1],
@@ -321,7 +338,7 @@ class _Loop:
         try:
             fixed = self.fixed[k] if self.fixed else {}
             terms = elbo_terms(
-                self.views[k], neural[idx], None if behavior is None else behavior[idx], beta,
+                self.views[k], self.rows(neural, idx), self.rows(behavior, idx), beta,
                 cfg.n_samples, encoders=encoders, hidden=hidden,
                 fixed=fixed_rows(fixed, idx) if any(fixed.values()) else None,
             )
@@ -340,6 +357,12 @@ class _Loop:
         return terms.per_trial.cpu().numpy().astype(float), encoders
 
 
+def _model_device(model: torch.nn.Module, default: torch.device) -> torch.device:
+    """Where the model's parameters are (the data may be in CPU memory)."""
+    p = next(model.parameters(), None)
+    return default if p is None else p.device
+
+
 def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop, warmup):
     """The loop of :func:`fit` (which sets and restores the learning rate around it)."""
     gen = torch.Generator().manual_seed(cfg.seed + len(history))
@@ -353,7 +376,7 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
         )
     torch.manual_seed(cfg.seed + len(history))
     sizes = [y.shape[0] for y in neurals]
-    N, device = sum(sizes), neurals[0].device
+    N, device = sum(sizes), _model_device(model, neurals[0].device)
     loop = _Loop(
         model, views, neurals, behaviors, cfg, optimizer,
         cfg.cross_modal if behaviors[0] is not None else 0.0, N, device, cm_gen, mask_gen,

@@ -117,6 +117,7 @@ class PseudoObservationEncoder(nn.Module):
 
     def standardized(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x, obs): ``y`` transformed, standardized and zero-filled where missing; the mask."""
+        y = y.to(self.in_loc.device)  # a block of data kept in CPU memory (a CUDA fit)
         obs = ~torch.isnan(y)
         x = (self.transform(torch.nan_to_num(y)) - self.in_loc) / self.in_scale
         return torch.where(obs, x, torch.zeros_like(x)), obs
@@ -132,7 +133,7 @@ class PseudoObservationEncoder(nn.Module):
         gen = torch.Generator().manual_seed(seed)
         n_rows = min(flat.shape[0], max(4 * k, READ_IN_VALUES // C))
         rows = torch.randperm(flat.shape[0], generator=gen)[:n_rows].sort().values
-        x, _ = self.standardized(flat[rows.to(flat.device)])
+        x = self._standardized_sample(flat[rows.to(flat.device)])
         q = torch.randn(C, min(C, k + 16), generator=gen, dtype=x.dtype).to(x.device)
         basis = torch.linalg.qr(x @ q).Q
         for _ in range(2):
@@ -143,6 +144,14 @@ class PseudoObservationEncoder(nn.Module):
             v = torch.cat([v, v.new_zeros(C, k - v.shape[1])], dim=1)
         signs = torch.sign(v.gather(0, v.abs().argmax(0, keepdim=True)))
         self.read_in.copy_((v * torch.where(signs == 0, 1.0, signs)).to(self.read_in.dtype))
+
+    def _standardized_sample(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`standardized` of a gathered copy, in place (one array of the sample's size)."""
+        x = x.to(self.in_loc.device)
+        missing = torch.isnan(x)
+        if self.log_transform:
+            x = torch.log1p(x.clamp_min_(0))
+        return x.sub_(self.in_loc).div_(self.in_scale).masked_fill_(missing, 0.0)
 
     @torch.no_grad()
     def read_in_features(self, y: torch.Tensor) -> torch.Tensor:
@@ -171,7 +180,7 @@ class PseudoObservationEncoder(nn.Module):
         k = self.n_read_in
         out = features.clone()
         if len(some):
-            x, obs = self.standardized(y[some])
+            x, obs = self.standardized(y[some.to(y.device)])
             h = (obs & hidden[some].unsqueeze(1)).to(x.dtype)  # observed, now hidden
             v = self.read_in
             out[some, :, :k] -= (x * h) @ v

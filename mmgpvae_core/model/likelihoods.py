@@ -444,7 +444,7 @@ class GaussianLikelihood(Likelihood):
         step = max(1, (1 << 20) // max(1, y.shape[1] * y.shape[2]))
         parts = []
         for s in range(0, y.shape[0], step):
-            block = y[s : s + step]
+            block = y[s : s + step].to(self.loc.device)  # data kept in CPU memory: by block
             x = self._standardize(block).double()
             parts.append((~torch.isnan(block).flatten(1).any(1), x.sum(1), (x**2).sum(1)))
         complete, total, sq = (torch.cat(p) for p in zip(*parts))
