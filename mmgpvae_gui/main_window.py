@@ -37,7 +37,14 @@ from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
 from mmgpvae_gui.panels.training_panel import TrainingPanel
 from mmgpvae_gui.redraw import RedrawQueue
-from mmgpvae_gui.session import Loaded, Opened, Session, Snapshot, data_summary
+from mmgpvae_gui.session import (
+    Loaded,
+    Opened,
+    Session,
+    Snapshot,
+    all_session_latents,
+    data_summary,
+)
 from mmgpvae_gui.session_clock import SessionClock
 from mmgpvae_gui.subspaces import split_of
 from mmgpvae_gui.worker import TrainingWorker
@@ -172,6 +179,7 @@ class MainWindow(QMainWindow):
         sessions.add_requested.connect(lambda: actions.add_session_dialog(self))
         sessions.manifest_requested.connect(lambda: actions.open_manifest_dialog(self))
         sessions.chosen.connect(self.choose_session)
+        self.latent_panel.all_sessions_toggled.connect(self._on_latent_panel_all_sessions_toggled)
         reading = self.data_panel.reading  # a rate and window length for the next files read
         reading.changed.connect(lambda m, opts: self.session.set_read_options(m, **opts))
         reading.reread_requested.connect(f.reread)
@@ -427,8 +435,30 @@ class MainWindow(QMainWindow):
 
     def _show_snapshot(self, snap: Snapshot) -> None:
         self.reconstruction_panel.set_reconstruction(snap.reconstruction)
-        neural = self.session.neural
-        self.latent_panel.set_latents(snap.latents, None if neural is None else neural.conditions)
+        model = self.session.model
+        self.latent_panel.offer_all_sessions(model is not None and model.is_multi_session)
+        self._show_latents(snap)
+
+    @Slot(bool)
+    def _on_latent_panel_all_sessions_toggled(self, _checked: bool) -> None:
+        self._show_latents(self.session.last_snapshot)
+
+    def _show_latents(self, snap: Snapshot | None) -> None:
+        """The latent view: the chosen session's latents by condition, or, with All sessions
+        ticked (a model of several sessions, not while it trains), every session's in their
+        one space, by session."""
+        s, panel = self.session, self.latent_panel
+        model = s.model
+        every = panel.all_sessions_box.isChecked() and model is not None and (
+            model.is_multi_session and not self.is_training
+        )
+        if every:
+            latents, labels = self._live("Inferring every session's latents…",
+                                         lambda: all_session_latents(model))
+            panel.set_latents(latents, labels)
+        elif snap is not None:
+            neural = s.neural
+            panel.set_latents(snap.latents, None if neural is None else neural.conditions)
 
     @Slot(object)
     def _on_training_progressed(self, report: EpochReport) -> None:

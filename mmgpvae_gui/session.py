@@ -108,6 +108,26 @@ def take_snapshot(model: MMGPVAE, inferred: tuple[dict, dict] | None = None) -> 
     )
 
 
+def all_session_latents(model: MMGPVAE) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every session's posterior-mean latents in display coordinates (their one space),
+    trials of each session in turn (padded with NaN to the longest), and each trial's session
+    name: what the latent view draws with All sessions ticked."""
+    parts, labels = [], []
+    for name, view in model.sessions():
+        post = view.latent_posterior()
+        parts.append({k: np.asarray(v["mean"], dtype=np.float32) for k, v in post.items()})
+        labels += [name] * view.neural.n_trials
+    T = max(p[k].shape[1] for p in parts for k in p)
+    latents = {
+        k: np.concatenate([
+            np.pad(p[k], ((0, 0), (0, T - p[k].shape[1]), (0, 0)), constant_values=np.nan)
+            for p in parts
+        ])
+        for k in parts[0]
+    }
+    return latents, np.asarray(labels)
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A file read and checked against the other modality, not yet the session's.

@@ -19,6 +19,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots/sessions.png"))
     parser.add_argument("--epochs", type=int, default=120)
+    parser.add_argument(
+        "--all", action="store_true", help="tick All sessions in the latent view"
+    )
     args = parser.parse_args()
 
     from mmgpvae_core.api import MMGPVAE
@@ -42,6 +45,8 @@ def main() -> int:
     if not win.open_project(project, remember=False):
         return 1
     win.data_panel.sessions.list.setCurrentRow(1)
+    if args.all:
+        win.latent_panel.all_sessions_box.setChecked(True)
     for _ in range(5):
         win.redraw_queue.flush()
         app.processEvents()

@@ -16,7 +16,15 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mmgpvae_gui.gl_view import OffscreenGLView
 from mmgpvae_gui.redraw import RedrawQueue
@@ -49,6 +57,7 @@ class LatentPanel(QWidget):
     subspace_changed = Signal(str)
     export_requested = Signal()  # the user asked to export the 3D view
     view_changed = Signal(int, int)  # continuous session: the view's bins [start, stop)
+    all_sessions_toggled = Signal(bool)  # several sessions: draw them all in their one space
 
     def __init__(self, parent: QWidget | None = None, redraw: RedrawQueue | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +103,14 @@ class LatentPanel(QWidget):
         self.subspace_combo.setMinimumContentsLength(14)
         self.subspace_combo.currentIndexChanged.connect(self._on_subspace_combo_changed)
         row.addWidget(self.subspace_combo)
+        self.all_sessions_box = QCheckBox("All sessions")
+        self.all_sessions_box.setToolTip(
+            "Several sessions fitted together: draw every session's latents in their one "
+            "space, colored by session (off: the chosen session, colored by condition)"
+        )
+        self.all_sessions_box.toggled.connect(self.all_sessions_toggled)
+        self.all_sessions_box.hide()
+        row.addWidget(self.all_sessions_box)
         self.reset_button = QPushButton("Reset view")
         row.addStretch(1)
         row.addWidget(self.reset_button)
@@ -175,6 +192,12 @@ class LatentPanel(QWidget):
         self._session, self._stitched = {}, {}  # stitched latents of an older fit: dropped
         self._update_legend()
         self._request_redraw()
+
+    def offer_all_sessions(self, available: bool) -> None:
+        """Show the All sessions box (a model of several sessions) or hide and clear it."""
+        self.all_sessions_box.setVisible(available)
+        if not available:
+            self.all_sessions_box.setChecked(False)
 
     def set_session_time(self, time: np.ndarray | None, window_bins: int = 0) -> None:
         """A continuous session: its bin centres in session seconds (windows × window,) and
@@ -338,10 +361,12 @@ class LatentPanel(QWidget):
         parts = [
             f"<span style='color:{hex_color(c)}'>■</span> {lab}" for lab, c in self._colors.items()
         ]
+        group = "Sessions" if self.all_sessions_box.isChecked() else "Conditions"
+        mean = "session" if group == "Sessions" else "condition"
         self.legend.setText(
-            "Conditions: "
+            f"{group}: "
             + " &nbsp; ".join(parts)
-            + " &nbsp;·&nbsp; thin: trials, bold: condition mean, "
+            + f" &nbsp;·&nbsp; thin: trials, bold: {mean} mean, "
             f"<span style='color:{hex_color(HIGHLIGHT)}'><b>black</b></span>: current trial"
         )
 

@@ -63,3 +63,25 @@ def test_a_manifest_replaces_the_data_and_a_mismatch_is_refused(window, session_
     assert not win.open_manifest(bad)
     assert errors and "behavior" in errors[-1]
     assert win.data_panel.sessions.names() == ["a", "b"]  # kept
+
+
+def test_the_latent_view_overlays_every_session_in_one_space(window, qtbot, session_files, tmp_path):
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.loaders import load_dataset
+
+    (a, b), _ = session_files
+    data = [(load_dataset(p["neural"]), load_dataset(p["behavior"])) for p in (a, b)]
+    model = MMGPVAE(2, 1, 1, epochs=2).fit(
+        [n for n, _ in data], [bb for _, bb in data], names=["a", "b"]
+    )
+    model.save(tmp_path / "two.mmgp")
+    win = window
+    assert win.files.open_project(tmp_path / "two.mmgp")
+    panel = win.latent_panel
+    assert panel.all_sessions_box.isVisibleTo(win) and not panel.all_sessions_box.isChecked()
+    assert panel._latents["shared"].shape[0] == 8  # the chosen session's trials
+    panel.all_sessions_box.setChecked(True)
+    assert panel._latents["shared"].shape[0] == 16  # both sessions, one space
+    assert set(panel._conditions) == {"a", "b"} and "Sessions" in panel.legend.text()
+    panel.all_sessions_box.setChecked(False)
+    assert panel._latents["shared"].shape[0] == 8
