@@ -32,15 +32,9 @@ def main() -> int:
     project = Path(tempfile.mkdtemp()) / "session.mmgp"
     model.save(project)
 
-    from mmgpvae_gui.app import create_application
+    from shot import main_window, save
 
-    app = create_application(settings_dir="/tmp/mmgpvae-screenshots")
-    from mmgpvae_gui.main_window import MainWindow
-
-    win = MainWindow()
-    win.resize(1600, 1000)
-    win.show()
-    app.processEvents()
+    app, win = main_window()
     if not win.open_project(project, remember=False):
         return 1
     rp, lp = win.reconstruction_panel, win.latent_panel
@@ -53,12 +47,7 @@ def main() -> int:
     rp.scrubber.set_width(2)
     t_mid = args.at if args.at is not None else float(stitched["time"][-1]) / 2
     rp.set_session_time(t_mid)
-    for _ in range(5):
-        win.redraw_queue.flush()
-        app.processEvents()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    win.screenshot().save(str(args.out))
-    print(args.out)
+    save(app, win, args.out)
     win.close()
     return 0
 

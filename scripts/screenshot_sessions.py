@@ -33,26 +33,15 @@ def main() -> int:
     project = Path(tempfile.mkdtemp()) / "sessions.mmgp"
     model.save(project)
 
-    from mmgpvae_gui.app import create_application
+    from shot import main_window, save
 
-    app = create_application(settings_dir="/tmp/mmgpvae-screenshots")
-    from mmgpvae_gui.main_window import MainWindow
-
-    win = MainWindow()
-    win.resize(1600, 1000)
-    win.show()
-    app.processEvents()
+    app, win = main_window()
     if not win.open_project(project, remember=False):
         return 1
     win.data_panel.sessions.list.setCurrentRow(1)
     if args.all:
         win.latent_panel.all_sessions_box.setChecked(True)
-    for _ in range(5):
-        win.redraw_queue.flush()
-        app.processEvents()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    win.screenshot().save(str(args.out))
-    print(args.out)
+    save(app, win, args.out)
     win.close()
     return 0
 
