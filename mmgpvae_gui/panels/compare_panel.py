@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.compare import CompareSettings, Comparison
 from mmgpvae_core.config import SUBSPACES
+from mmgpvae_gui.panels.job_view import JobView
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot, legend_outside
 from mmgpvae_gui.subspaces import LETTERS
@@ -79,7 +80,7 @@ def _columns(result: Comparison | None) -> list[tuple[str, str, str]]:
     ]
 
 
-class ComparePanel(QGroupBox):
+class ComparePanel(JobView, QGroupBox):
     """Split and held-out settings, Run / Cancel, progress, the pooled scores, R² per channel
     and a held-out stretch."""
 
@@ -277,25 +278,11 @@ class ComparePanel(QGroupBox):
         self.run_requested.emit(self.settings())
         return self._running  # the job has said whether it started (a direct connection)
 
-    def cancel(self) -> None:
-        self.cancel_requested.emit()
-
     # ---------------------------------------------------------------- what the job says
-    def set_running(self, running: bool) -> None:
-        self._running = running
-        self.run_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-
     def begin(self, total: int, message: str) -> None:
         self.result = None
         self._show(None)
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
-        self.status_label.setText(message)
-        self.set_running(True)
-
-    def show_status(self, text: str) -> None:
-        self.status_label.setText(text)
+        self.begin_progress(total, message)
 
     def show_progress(self, done: int, total: int, _item: object = None) -> None:
         self.progress.setMaximum(max(total, 1))
@@ -331,9 +318,6 @@ class ComparePanel(QGroupBox):
 
     def _on_run_clicked(self) -> None:
         self.start()
-
-    def _on_cancel_clicked(self) -> None:
-        self.cancel()
 
     def _on_channel_combo_changed(self, _index: int) -> None:
         self._queue.request("compare/stretch", lambda: self._draw_stretch(self.result))

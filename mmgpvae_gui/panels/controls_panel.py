@@ -41,6 +41,7 @@ from mmgpvae_core.figures.controls import (
     score_range,
 )
 from mmgpvae_core.sweep import SweepSettings
+from mmgpvae_gui.panels.job_view import JobView
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot
 from mmgpvae_gui.subspaces import LETTERS
@@ -49,7 +50,7 @@ REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
 NULL_COLOR = (153, 153, 153)
 
 
-class ControlsPanel(QGroupBox):
+class ControlsPanel(JobView, QGroupBox):
     """Split and control settings, Run / Cancel, progress, the null histogram and the seed
     consistency of each subspace."""
 
@@ -219,24 +220,12 @@ class ControlsPanel(QGroupBox):
             self._draw_consistency(None)
         return self._running
 
-    def cancel(self) -> None:
-        self.cancel_requested.emit()
-
     # ---------------------------------------------------------------- what the job says
-    def set_running(self, running: bool) -> None:
-        self._running = running
-        for b in (self.null_button, self.consistency_button):
-            b.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
+    def run_buttons(self) -> list:
+        return [self.null_button, self.consistency_button]
 
     def begin(self, total: int, message: str) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
-        self.status_label.setText(message)
-        self.set_running(True)
-
-    def show_status(self, text: str) -> None:
-        self.status_label.setText(text)
+        self.begin_progress(total, message)
 
     def show_progress(self, done: int, total: int, partial: NullTestResult | None) -> None:
         self.progress.setMaximum(total)
@@ -268,9 +257,6 @@ class ControlsPanel(QGroupBox):
 
     def _on_consistency_clicked(self) -> None:
         self.start_consistency()
-
-    def _on_cancel_clicked(self) -> None:
-        self.cancel()
 
     # ---------------------------------------------------------------- view
     def _draw_null(self, result: NullTestResult | None = None) -> None:

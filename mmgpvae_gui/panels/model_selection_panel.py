@@ -47,6 +47,7 @@ from mmgpvae_core.sweep import (
 )
 from mmgpvae_gui.panels.compare_panel import ComparePanel
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
+from mmgpvae_gui.panels.job_view import JobView
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
 from mmgpvae_gui.subspaces import LETTERS
@@ -62,7 +63,7 @@ COLUMNS = (
 )
 
 
-class ModelSelectionPanel(QWidget):
+class ModelSelectionPanel(JobView, QWidget):
     """Sweep settings, Run / Cancel, a progress bar, the results table and the score plot."""
 
     fit_chosen = Signal(object)  # the chosen row (dict)
@@ -193,27 +194,13 @@ class ModelSelectionPanel(QWidget):
         self.run_requested.emit(configs, self.settings())
         return self._running  # the job has said whether it started (a direct connection)
 
-    def cancel(self) -> None:
-        self.cancel_requested.emit()
-
     # ---------------------------------------------------------------- what the job says
-    def set_running(self, running: bool) -> None:
-        self._running = running
-        self.run_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-
     def begin(self, total: int, message: str) -> None:
         self._rows = []
         self.result = None
         self.table.setRowCount(0)
         self._clear_plot()
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
-        self.status_label.setText(message)
-        self.set_running(True)
-
-    def show_status(self, text: str) -> None:
-        self.status_label.setText(text)
+        self.begin_progress(total, message)
 
     def show_progress(self, done: int, total: int, row: dict) -> None:
         self.progress.setMaximum(total)
@@ -246,9 +233,6 @@ class ModelSelectionPanel(QWidget):
     # ---------------------------------------------------------------- slots
     def _on_run_clicked(self) -> None:
         self.start()
-
-    def _on_cancel_clicked(self) -> None:
-        self.cancel()
 
     def _on_table_double_clicked(self, row: int, _column: int) -> None:
         self.choose_row(row)
