@@ -442,16 +442,19 @@ class GaussianLikelihood(Likelihood):
         """``complete`` (N,) no value missing; ``sum``, ``sum_sq`` (N, C): Σ over time of
         the standardized data and of its square (complete trials; trial blocks, float64)."""
         step = max(1, (1 << 20) // max(1, y.shape[1] * y.shape[2]))
-        parts = []
-        for s in range(0, y.shape[0], step):
-            block = y[s : s + step].to(self.loc.device)  # data kept in CPU memory: by block
-            x = self._standardize(block).double()
-            parts.append((~torch.isnan(block).flatten(1).any(1), x.sum(1), (x**2).sum(1)))
-        complete, total, sq = (torch.cat(p) for p in zip(*parts))
-        zero = torch.zeros((), dtype=total.dtype, device=total.device)
-        total = torch.where(complete.unsqueeze(1), total, zero).to(y.dtype)
-        sq = torch.where(complete.unsqueeze(1), sq, zero).to(y.dtype)
-        return {"complete": complete, "sum": total, "sum_sq": sq}
+        N, C, device = y.shape[0], y.shape[2], self.loc.device
+        # Allocated first, filled block by block (no small results kept between temporaries).
+        out = {"complete": torch.empty(N, dtype=torch.bool, device=device),
+               "sum": torch.empty((N, C), dtype=y.dtype, device=device),
+               "sum_sq": torch.empty((N, C), dtype=y.dtype, device=device)}
+        for s in range(0, N, step):
+            block = y[s : s + step].to(device)  # data kept in CPU memory: by block
+            complete = ~torch.isnan(block).flatten(1).any(1)
+            x = torch.where(complete.view(-1, 1, 1), self._standardize(block), 0.0).double()
+            out["complete"][s : s + step] = complete
+            out["sum"][s : s + step] = x.sum(1)
+            out["sum_sq"][s : s + step] = (x**2).sum(1)
+        return out
 
     def expected_log_prob_linear(self, y, stats, z_mean, z_var, W, b):
         """Σ_tc of :meth:`expected_log_prob` expanded: with ỹ standardized, m = z W^T + b,
