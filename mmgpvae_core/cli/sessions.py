@@ -31,4 +31,11 @@ def load_sessions(a: argparse.Namespace):
         neural.append(nd)
         behavior.append(bd)
         configs.append(DataConfig(neural_path=str(e.neural), behavior_path=str(e.behavior or "")))
+    from mmgpvae_core.api import check_sessions
+    from mmgpvae_core.data import DataError
+
+    try:  # before any fit: the same behavior variables in every session
+        check_sessions(names, neural, behavior)
+    except ValueError as exc:
+        raise DataError(a.sessions, "behavior", str(exc)) from None
     return names, neural, (behavior if entries[0].behavior is not None else None), configs

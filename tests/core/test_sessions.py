@@ -282,3 +282,39 @@ def test_sweep_and_null_test_commands_take_sessions(tmp_path, small, capsys):
                  "--private-neural", "1", "--out", str(tmp_path / "n.csv"), *common]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("p=")
     assert main(["null-test", "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_a_manifest_with_a_missing_file_or_other_behavior_channels_exits_2(tmp_path, small, capsys):
+    path = _manifest(tmp_path, small[:2], ["a", "b"])
+    b = tmp_path / "b" / "behavior.h5"
+    fewer = dataclasses.replace(
+        small[1].behavior, data=small[1].behavior.data[..., :-2],
+        channel_names=small[1].behavior.channel_names[:-2],
+    )
+    from mmgpvae_core.simulate import Simulation
+
+    write_simulation(tmp_path / "b", Simulation(small[1].neural, fewer, small[1].truth))
+    assert main(["fit", "--sessions", str(path), "--out", str(tmp_path / "x.mmgp")]) == 2
+    err = capsys.readouterr().err
+    assert "session 'b'" in err and str(b) in err and "same behavior variables" in err
+    path.write_text("name,neural,behavior\na,a/neural.h5,a/nowhere.h5\n")
+    assert main(["fit", "--sessions", str(path), "--out", str(tmp_path / "x.mmgp")]) == 2
+    assert "nowhere.h5: file not found" in capsys.readouterr().err
+
+
+def test_a_new_session_of_five_trials_learns_only_its_own_parameters(small):
+    neural, behavior = _lists(small)
+    run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
+    five = [dataclasses.replace(d, data=d.data[:5], conditions=d.conditions[:5])
+            for d in (neural[2], behavior[2])]
+    before = {k: v.clone() for k, v in run.module_.state_dict().items()}
+    new = run.new_sessions([five[0]], [five[1]], ["c"])
+    own_before = {k: v.clone() for k, v in new.module_.own_state().items()}
+    new.partial_fit([five[0]], [five[1]], names=["c"], epochs=3)
+    own = new.module_.own_state()
+    for k, v in new.module_.state_dict().items():
+        if k not in own:
+            assert torch.equal(v, before[k]), k  # shared: bit-identical
+    assert not torch.equal(own["dec_neural.head.weight"], own_before["dec_neural.head.weight"])
+    assert not torch.equal(own["enc_neural.net.0.weight"], own_before["enc_neural.net.0.weight"])
+    assert len(new.history) == 3 and new.for_session("c").neural.n_trials == 5

@@ -1,0 +1,249 @@
+"""Many sessions, one latent space: separate fits vs one multi-session fit vs a new session
+added to a fitted model (``fit --sessions``, ``--from``).
+
+Simulated: sessions of one task recorded from different neurons (``simulate_sessions``: one
+latent process and one body, 30–72 neurons each). Each fit's shared latents are mapped to the
+truth by one linear map fitted over all sessions together (cross-validated over trials): the
+measure of one latent space. A fifth session is then added to the four-session model with few
+training trials (``add_sessions``, as ``fit --from``) and scored on its held-out trials (the
+held-out predictive score and behavior from its neurons), against a fresh fit on the same
+trials. And the time per epoch of one fit against the total number of trials.
+
+Real (skipped when ``../shared/real-samples/paired`` is absent): the S1 reaching session split
+into two "recordings" of different neurons — the first half of the session with the even
+units, the second half with the odd ones. Velocity decoded from each half's own neurons on its
+last 20 %, through one model of both halves and through a fit of that half alone.
+
+    python benchmarks/sessions.py [--epochs 150] [--s1-epochs 150] [--out RESULTS.md]
+
+Prints a Markdown section (append it to RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import time_to_fit as ttf  # its --smoke option (this folder is on the path)
+import torch
+
+S1 = (
+    Path(__file__).resolve().parents[2]
+    / "shared" / "real-samples" / "paired" / "s1_area2_reaching.mat"
+)
+
+
+def r2(pred: np.ndarray, truth: np.ndarray) -> float:
+    pred, truth = pred.reshape(-1, pred.shape[-1]), truth.reshape(-1, truth.shape[-1])
+    ok = ~(np.isnan(pred).any(1) | np.isnan(truth).any(1))
+    pred, truth = pred[ok], truth[ok]
+    return float(1 - ((pred - truth) ** 2).sum() / ((truth - truth.mean(0)) ** 2).sum())
+
+
+def affine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    X = x.reshape(-1, x.shape[-1])
+    Y = y.reshape(-1, y.shape[-1])
+    ok = ~(np.isnan(X).any(1) | np.isnan(Y).any(1))
+    coef, *_ = np.linalg.lstsq(np.column_stack([X[ok], np.ones(ok.sum())]), Y[ok], rcond=None)
+    return coef
+
+
+def apply(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    X = x.reshape(-1, x.shape[-1])
+    return (np.column_stack([X, np.ones(len(X))]) @ coef).reshape(*x.shape[:-1], -1)
+
+
+def trials(ds, rows):
+    cond = None if ds.conditions is None else ds.conditions[rows]
+    return dataclasses.replace(ds, data=ds.data[rows], conditions=cond)
+
+
+# ---------------------------------------------------------------------------- simulated
+def one_map(a, MMGPVAE, known) -> tuple[list[str], object]:
+    """Separate fits vs one multi-session fit: shared latents through one map over all."""
+    from mmgpvae_core.recovery import cv_r2
+
+    truth = [s.truth["shared"] for s in known]
+    kw = dict(epochs=a.epochs, seed=0)
+    t0 = time.perf_counter()
+    separate = [
+        MMGPVAE(2, 1, 1, **kw).fit(s.neural, s.behavior).transform()["shared"] for s in known
+    ]
+    t_sep = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    joint = MMGPVAE(2, 1, 1, **kw).fit(
+        [s.neural for s in known], [s.behavior for s in known],
+        names=[f"s{k}" for k in range(len(known))],
+    )
+    t_joint = time.perf_counter() - t0
+    together = [joint.transform(session=k)["shared"] for k in range(len(known))]
+    rows = [
+        "| fit | shared R², one map over all sessions | per session (own map), min–max | fit s |",
+        "|---|---:|---|---:|",
+    ]
+    fits = (("separate fits", separate, t_sep), ("one multi-session fit", together, t_joint))
+    for name, lat, secs in fits:
+        per = [cv_r2(x, y) for x, y in zip(lat, truth)]
+        rows.append(
+            f"| {name} | {cv_r2(np.concatenate(lat), np.concatenate(truth)):.3f} | "
+            f"{min(per):.3f}–{max(per):.3f} | {secs:.0f} |"
+        )
+    return rows, joint
+
+
+def carried_over(a, MMGPVAE, joint, new_sim) -> list[str]:
+    """A new session with few training trials: added to the fitted model (``--from``) vs a
+    fresh fit on the same trials, scored on its held-out trials."""
+    from mmgpvae_core.heldout import evaluate
+
+    test = slice(a.trials // 2, a.trials)
+    nd_test, bd_test = trials(new_sim.neural, test), trials(new_sim.behavior, test)
+    rows = [
+        f"A new session ({new_sim.neural.n_channels} neurons) with few training trials, scored "
+        f"on its {test.stop - test.start} held-out trials: the held-out predictive score "
+        "(nats per trial, the sweep's: co-smoothing and cross-modal prediction) and behavior "
+        "predicted from its neurons alone (R²):",
+        "",
+        "| training trials | added to the fitted model: score | R² | fresh fit: score | R² |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for n in a.few:
+        few = slice(0, n)
+        nd, bd = trials(new_sim.neural, few), trials(new_sim.behavior, few)
+        added = joint.add_sessions([nd], [bd], ["new"], epochs=a.epochs).for_session("new")
+        fresh = MMGPVAE(2, 1, 1, epochs=a.epochs, seed=0).fit(nd, bd)
+        cells = []
+        for m in (added, fresh):
+            ev = evaluate(m, nd_test, bd_test)
+            cells += [f"{ev['score']:.1f}", f"{ev['r2_behavior_from_neural']:.3f}"]
+        rows.append(f"| {n} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def epoch_time(a, MMGPVAE, known) -> list[str]:
+    """Seconds per epoch of one multi-session fit against the total number of trials."""
+    rows = [
+        "| sessions | trials in all | s/epoch | s/epoch per 100 trials |",
+        "|---:|---:|---:|---:|",
+    ]
+    for k in range(1, len(known) + 1):
+        part = known[:k]
+        m = MMGPVAE(2, 1, 1, epochs=a.time_epochs, seed=0)
+        m.fit([s.neural for s in part], [s.behavior for s in part])
+        h = np.diff([0.0, *m.history.elapsed_s])[1:]  # the first epoch left out
+        n = sum(s.neural.n_trials for s in part)
+        rows.append(f"| {k} | {n} | {np.median(h):.3f} | {100 * np.median(h) / n:.3f} |")
+    return rows
+
+
+def simulated(a, MMGPVAE) -> list[str]:
+    from mmgpvae_core.simulate import simulate_sessions
+
+    sims = simulate_sessions(n_neurons=a.neurons, n_trials=a.trials, n_time=a.time, seed=a.seed)
+    known, new_sim = sims[:-1], sims[-1]
+    rows, joint = one_map(a, MMGPVAE, known)
+    head = (
+        f"{len(known)} simulated sessions of one task ({', '.join(map(str, a.neurons[:-1]))} "
+        f"neurons; {a.trials} trials × {a.time} bins each; split 2 + 1 + 1; up to {a.epochs} "
+        "epochs, seed 0):"
+    )
+    return [
+        head, "", *rows, "", *carried_over(a, MMGPVAE, joint, new_sim), "",
+        f"Time per epoch of one fit of the first k sessions ({a.time_epochs} epochs, median "
+        "after the first):", "", *epoch_time(a, MMGPVAE, known),
+    ]
+
+
+# ---------------------------------------------------------------------------- S1
+def s1_recordings(window: int):
+    """The S1 session as two recordings of different neurons: (neural, behavior) Datasets of
+    ``window``-bin windows for the first half (even units) and the second half (odd units)."""
+    import scipy.io
+
+    from mmgpvae_core.data import Dataset
+
+    m = scipy.io.loadmat(S1, variable_names=["spikes", "vel"])
+    spikes, vel = m["spikes"].astype(np.float32), m["vel"].astype(np.float32)
+    vel = (vel - vel.mean(0)) / vel.std(0)
+    half = len(spikes) // 2
+    out = []
+    halves = ((slice(0, half), slice(0, None, 2)), (slice(half, None), slice(1, None, 2)))
+    for part, units in halves:
+        x, v = spikes[part, units], vel[part]
+        n = len(x) // window
+        out.append((
+            Dataset(x[: n * window].reshape(n, window, -1), bin_size_s=0.05, source=f"S1 {part}"),
+            Dataset(v[: n * window].reshape(n, window, -1), bin_size_s=0.05, source=f"S1 {part}",
+                    channel_names=["vel_x", "vel_y"]),
+        ))
+    return out
+
+
+def s1(a, MMGPVAE) -> list[str]:
+    """Velocity decoded from each half's neurons on its last 20 %: one model of both halves
+    against a fit of that half alone."""
+    halves = s1_recordings(a.s1_window)
+    split, kw = (6, 2, 1), dict(epochs=a.s1_epochs, seed=0)
+    parts = []
+    for nd, bd in halves:
+        n = nd.n_trials
+        train, test = slice(0, int(0.8 * n)), slice(int(0.8 * n) + 1, n)  # one window left out
+        parts.append((trials(nd, train), trials(bd, train), trials(nd, test), trials(bd, test)))
+    joint = MMGPVAE(*split, **kw).fit(
+        [p[0] for p in parts], [p[1] for p in parts], names=["first", "second"]
+    )
+    rows = [
+        "| recording | units | velocity R², one model of both | a fit of this half alone |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, (name, (n_tr, b_tr, n_te, b_te)) in enumerate(zip(("first", "second"), parts)):
+        alone = MMGPVAE(*split, **kw).fit(n_tr, b_tr)
+        r_joint = r2(joint.reconstruct(n_te, None, session=k)["behavior"], b_te.data)
+        r_alone = r2(alone.reconstruct(n_te, None)["behavior"], b_te.data)
+        rows.append(f"| {name} half | {n_tr.n_channels} | {r_joint:.3f} | {r_alone:.3f} |")
+    head = (
+        f"S1 (area 2, reaching; `../shared/real-samples/paired`) split into two recordings: the "
+        f"first half of the session with the even units, the second half with the odd units; "
+        f"{a.s1_window * 0.05:g} s windows, velocity z-scored, split 6 + 2 + 1, up to "
+        f"{a.s1_epochs} epochs, seed 0; each half trained on its first 80 % and scored on its "
+        "last 20 % (one window left out between), velocity from its own neurons alone:"
+    )
+    return [head, "", *rows]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--s1-epochs", type=int, default=150)
+    p.add_argument("--trials", type=int, default=60)
+    p.add_argument("--time", type=int, default=60)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="append the section to this file")
+    p.add_argument("--no-s1", action="store_true", help="skip the real S1 part")
+    ttf.add_smoke_argument(p, "tiniest sizes (3 sessions of 6 trials, 2 epochs, no S1)")
+    a = p.parse_args()
+    a.neurons, a.few, a.s1_window, a.time_epochs = (30, 45, 60, 72, 40), (5, 10), 100, 6
+    if a.smoke:
+        a.neurons, a.few, a.trials, a.time, a.epochs = (8, 10, 12), (3,), 6, 20, 2
+        a.no_s1, a.out, a.time_epochs = True, None, 2
+    torch.set_num_threads(2)
+    from mmgpvae_core.api import MMGPVAE
+
+    t0 = time.perf_counter()
+    lines = ["## Many sessions, one latent space", "", *simulated(a, MMGPVAE)]
+    if not a.no_s1 and S1.is_file():
+        lines += ["", *s1(a, MMGPVAE)]
+    took = time.perf_counter() - t0
+    lines += ["", f"(`python benchmarks/sessions.py`, {took:.0f} s on this machine)", ""]
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        with open(a.out, "a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
