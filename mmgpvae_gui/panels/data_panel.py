@@ -190,8 +190,10 @@ class SessionsBox(QGroupBox):
         )
         self.list.setMaximumHeight(90)
         self.list.currentRowChanged.connect(self._on_row_changed)
-        self.hint = QLabel("One session: the files below. Add sessions to fit them together.")
-        self.hint.setWordWrap(True)
+        # not word-wrapped: a wrapping label makes the column lay out by height-for-width, and a
+        # box shown later in it (a file's arrays) kept a zero height until the next pass
+        self.hint = QLabel("One session: the files above.")
+        self.hint.setToolTip("Add sessions of the same task to fit them in one latent space")
         row = QHBoxLayout()
         self.add_button = QPushButton("Add session…")
         self.add_button.setToolTip(
@@ -235,9 +237,9 @@ class SessionsBox(QGroupBox):
 
 
 class DataPanel(QWidget):
-    """The reading settings (:class:`ReadingBox`), the sessions (:class:`SessionsBox`), then two
-    boxes (neural, behavior: the chosen session's), each with an Open… button, the arrays to
-    choose from in a file that holds several, and the file's summary."""
+    """The reading settings (:class:`ReadingBox`), two boxes (neural, behavior: the chosen
+    session's), each with an Open… button, the arrays to choose from in a file that holds
+    several, and the file's summary; then the sessions (:class:`SessionsBox`)."""
 
     open_requested = Signal(str)  # modality
     arrays_chosen = Signal(str, str, str)  # modality, path, field ("pos,vel")
@@ -250,8 +252,6 @@ class DataPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.reading = ReadingBox()
         layout.addWidget(self.reading)
-        self.sessions = SessionsBox()
-        layout.addWidget(self.sessions)
         for modality in MODALITIES:
             box = QGroupBox(f"{modality.capitalize()} data")
             form = QFormLayout(box)
@@ -280,6 +280,8 @@ class DataPanel(QWidget):
             labels["missing"].setToolTip("Fraction of samples that are NaN (missing)")
             self._values[modality] = labels
             layout.addWidget(box)
+        self.sessions = SessionsBox()
+        layout.addWidget(self.sessions)
         layout.addStretch(1)
 
     def set_arrays(
