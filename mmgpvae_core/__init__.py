@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.version import __version__
 
-__all__ = ["DataConfig", "DataError", "Dataset", "ModelConfig", "TrainConfig", "MMGPVAE"]
-__version__ = "0.1.0"
+__all__ = [
+    "DataConfig", "DataError", "Dataset", "ModelConfig", "TrainConfig", "MMGPVAE", "__version__",
+]
 
 
 def __getattr__(name: str):

@@ -33,13 +33,14 @@ from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, r
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.prior import length_scale_from_data
 from mmgpvae_core.model.sessions import MultiSessionModule
-from mmgpvae_core.training import (
+from mmgpvae_core.training import (  # rng_unchanged: also api's, as before
     EpochReport,
     FitOutcome,
     TrainingHistory,
     fit,
     make_optimizer,
     resolve_device,
+    rng_unchanged,  # noqa: F401 (api.rng_unchanged, as before)
 )
 
 _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
@@ -51,15 +52,6 @@ BATCH_VALUES = 1 << 23
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(ModelConfig) + dataclasses.fields(TrainConfig)
 }
-
-
-def rng_unchanged(device: torch.device | str):
-    """A context in which torch's random draws (MLP decoders' sampled reconstructions) leave the
-    global generator of the CPU, and of ``device``, as they found it."""
-    device = resolve_device(device) if isinstance(device, str) else device
-    if device.type == "cpu":
-        return torch.random.fork_rng(devices=[])
-    return torch.random.fork_rng(devices=[device], device_type=device.type)
 
 
 def _as_dataset(x: Any, name: str) -> Dataset | None:

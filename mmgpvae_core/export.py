@@ -60,7 +60,7 @@ def collect_latents(source: Any) -> Latents:
     else:
         if source.module is None or source.neural is None:
             raise ValueError("the model is not fitted yet: nothing to export")
-        from mmgpvae_core.api import rng_unchanged
+        from mmgpvae_core.training import rng_unchanged
 
         with rng_unchanged(source.device):  # exporting mid-fit leaves the fit's random draws
             post = source.latent_posterior()

@@ -185,7 +185,7 @@ def _session_file(latents: Latents, session: dict[str, Any]):
     from pynwb import NWBFile
     from pynwb.file import Subject
 
-    from mmgpvae_core import __version__
+    from mmgpvae_core.version import __version__
 
     common = {
         "was_generated_by": [("MM-GPVAE Studio", __version__)],
@@ -342,7 +342,7 @@ def _add_trials(nwb, latents: Latents, times, order: np.ndarray, per_trial: bool
 
 def _about(latents: Latents, session: dict, times, per_trial: bool) -> dict[str, Any]:
     """The processing module's description: what it holds, how, and where it came from."""
-    from mmgpvae_core import __version__
+    from mmgpvae_core.version import __version__
 
     neural = latents.neural
     return {

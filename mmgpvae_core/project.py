@@ -158,7 +158,7 @@ def write_project(path: str | Path, contents: dict[str, Any]) -> None:
     )
     os.close(fd)
     try:
-        from mmgpvae_core import __version__
+        from mmgpvae_core.version import __version__
 
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT

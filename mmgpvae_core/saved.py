@@ -84,7 +84,7 @@ class _Inference:
         self.parts: dict[str, list[np.ndarray]] = {"mean": [], "var": []}
 
     def batches(self):
-        from mmgpvae_core.api import rng_unchanged
+        from mmgpvae_core.training import rng_unchanged
 
         with rng_unchanged(self.model.torch_device):
             for rows, post, rec, n in self.model.iter_infer():

@@ -103,6 +103,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def rng_unchanged(device: torch.device | str):
+    """A context in which torch's random draws (MLP decoders' sampled reconstructions) leave the
+    global generator of the CPU, and of ``device``, as they found it (saving or exporting
+    mid-fit must not change the fit's draws)."""
+    device = resolve_device(device) if isinstance(device, str) else device
+    if device.type == "cpu":
+        return torch.random.fork_rng(devices=[])
+    return torch.random.fork_rng(devices=[device], device_type=device.type)
+
+
 def preload_lazy_imports() -> None:
     """Import now what torch imports on the first optimizer it builds (``torch._dynamo`` and
     ~800 modules with it: 1–3 s). A program with a user interface calls this at start-up:
