@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from mmgpvae_core.config import SUBSPACES, subspace_kernels
+from mmgpvae_core.model import registry
 from mmgpvae_core.model.registry import lookup
 
 KERNEL_CLASSES: dict[str, type[Kernel]] = {}
@@ -89,13 +90,7 @@ def register(cls: type[Kernel]) -> type[Kernel]:
     silent overwrite."""
     if not cls.name:
         raise ValueError(f"{cls.__name__}: a registered kernel needs a name")
-    if cls.name in KERNEL_CLASSES:
-        raise ValueError(
-            f"{cls.__name__}: kernel name {cls.name!r} is taken by "
-            f"{KERNEL_CLASSES[cls.name].__name__}"
-        )
-    KERNEL_CLASSES[cls.name] = cls
-    return cls
+    return registry.add(KERNEL_CLASSES, cls, "kernel")
 
 
 def kernel_class(name: str) -> type[Kernel]:

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mmgpvae_core.config import AUTO
+from mmgpvae_core.model import registry
 from mmgpvae_core.model.prior import inv_softplus
 from mmgpvae_core.model.registry import lookup
 from mmgpvae_core.model.values import WITNESSES, ValueSummary, nan_moments
@@ -191,13 +192,13 @@ LIKELIHOOD_CLASSES: dict[str, type[Likelihood]] = {}
 
 
 def register(cls: type[Likelihood]) -> type[Likelihood]:
-    """Class decorator: make ``cls`` available under ``cls.name``."""
+    """Class decorator: make ``cls`` available under ``cls.name``; a name taken already is an
+    error, never a silent overwrite (as for kernels)."""
     if not cls.name or cls.name == AUTO:
         raise ValueError(
             f"{cls.__name__}: a registered likelihood needs a name other than {AUTO!r}"
         )
-    LIKELIHOOD_CLASSES[cls.name] = cls
-    return cls
+    return registry.add(LIKELIHOOD_CLASSES, cls, "likelihood")
 
 
 def likelihood_class(name: str) -> type[Likelihood]:
