@@ -114,7 +114,6 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         edge_line,
         format_table,
         make_grid,
-        plot_sweep,
         run_sweep,
         write_csv,
     )
@@ -170,6 +169,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     out = write_csv(result, a.out)
     print(f"wrote {out}", file=sys.stderr)
     if a.plot:
+        from mmgpvae_core.figures.sweep import plot_sweep
+
         print(f"wrote {plot_sweep(result, a.plot)}", file=sys.stderr)
     print(format_table(result))
     print(f"folds: {folds.describe()}")

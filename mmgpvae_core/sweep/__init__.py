@@ -67,7 +67,6 @@ from mmgpvae_core.sweep.output import (
     CSV_COLUMNS,
     csv_columns,
     format_table,
-    plot_sweep,
     read_csv,
     write_csv,
     write_rows,
@@ -121,3 +120,11 @@ __all__ = [
     "write_csv",
     "write_rows",
 ]
+
+
+def plot_sweep(result: SweepResult, path):
+    """:func:`mmgpvae_core.figures.sweep.plot_sweep` (the figure lives with the figures; kept
+    here for scripts that import it from the sweep)."""
+    from mmgpvae_core.figures.sweep import plot_sweep as plot
+
+    return plot(result, path)
