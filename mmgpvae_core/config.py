@@ -21,6 +21,11 @@ from typing import Any, TypeVar
 LIKELIHOODS = ("poisson", "gaussian", "bernoulli", "negbinomial")
 #: a likelihood chosen from the data when the model is fitted (``likelihoods.choose_likelihood``)
 AUTO = "auto"
+#: what kind of signal a reader knows it read, whatever the values (``Dataset.signal``, set by
+#: each loader; "" when it cannot tell): the automatic likelihood follows it. Name → words.
+SIGNALS = {
+    "spikes": "spike counts", "calcium": "calcium", "pose": "pose", "position": "position",
+}
 DECODERS = ("linear", "mlp")
 FUSIONS = ("poe", "mean")
 #: the latent subspaces, in the order of the latent split (shared, private A, private B)

@@ -77,6 +77,9 @@ class Dataset:
     checksum: str = ""
     kind: str = "generic"
     preprocessing: dict[str, Any] = dc_field(default_factory=dict)
+    #: what the reader knows the signal is (``config.SIGNALS``: "spikes", "calcium", "pose",
+    #: "position"), whatever its values; "" when it cannot tell
+    signal: str = ""
 
     def __post_init__(self) -> None:
         data = np.asarray(self.data)
@@ -204,6 +207,7 @@ class Dataset:
         return {
             "source": self.source,
             "kind": self.kind,
+            "signal": self.signal,
             "trials": self.n_trials,
             "bins": self.n_time,
             "trial_length_range": [int(lengths.min()), int(lengths.max())],
@@ -232,6 +236,7 @@ class Dataset:
             checksum=self.checksum,
             kind=self.kind,
             preprocessing=prep,
+            signal=self.signal,
         )
 
 

@@ -58,6 +58,7 @@ def _write_dataset(g: h5py.Group, ds: Dataset) -> None:
     g.attrs["field"] = ds.field
     g.attrs["checksum"] = ds.checksum
     g.attrs["kind"] = ds.kind
+    g.attrs["signal"] = ds.signal
     g.attrs["bin_size_s"] = np.nan if ds.bin_size_s is None else float(ds.bin_size_s)
     g.attrs["preprocessing"] = json.dumps(ds.preprocessing)
 
@@ -76,6 +77,7 @@ def _read_dataset(g: h5py.Group) -> Dataset:
         field=str(g.attrs["field"]),
         checksum=str(g.attrs["checksum"]),
         kind=str(g.attrs["kind"]),
+        signal=str(g.attrs.get("signal", "")),  # projects saved before it: unknown
         preprocessing=json.loads(g.attrs.get("preprocessing", "{}")),
     )
 

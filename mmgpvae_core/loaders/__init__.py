@@ -387,6 +387,7 @@ def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
         field=rec.field,
         checksum=rec.checksum,
         kind=rec.kind,
+        signal=rec.signal,
         preprocessing=prep,
     )
     return _finish_tensor(ds, None, "--rate", mod)

@@ -131,6 +131,7 @@ def _layout_values(
         source=str(path),
         field="coords",
         kind="deeplabcut",
+        signal="pose",
         pose_layout=layout,
         checksum=file_checksum(path),
         preprocessing={

@@ -56,6 +56,9 @@ _NOT_READ = {
 #: electrophysiology: read when named, never the default behavior series
 _EPHYS = ("ElectricalSeries", "PatchClampSeries")
 
+#: the signal each NWB series type holds, whatever its values (``Dataset.signal``)
+NWB_SIGNALS = {"RoiResponseSeries": "calcium", "SpatialSeries": "position"}
+
 
 def _types(obj) -> set[str]:
     """The neurodata types of ``obj`` and of every type it extends (OpticalSeries →
@@ -146,7 +149,8 @@ def _series(path: Path, kind: str, ts) -> Recording:
     if len(names) != data.shape[1]:
         names = [f"{ts.name}_{i}" for i in range(data.shape[1])]
     rec = Recording(
-        values=data, channel_names=names, source=str(path), field=ts.name, kind=f"nwb:{kind}"
+        values=data, channel_names=names, source=str(path), field=ts.name, kind=f"nwb:{kind}",
+        signal=NWB_SIGNALS.get(kind, ""),
     )
     _timing(rec, ts, ts.name)
     if rec.timestamps is not None and len(rec.timestamps) != data.shape[0]:
@@ -170,6 +174,7 @@ def _units(path: Path, units) -> Recording:
         source=str(path),
         field="units/spike_times",
         kind="nwb:Units",
+        signal="spikes",
         spike_times=spikes,
     )
 
@@ -203,6 +208,7 @@ def _pose(path: Path, pe, threshold: float) -> Recording:
         source=str(path),
         field=pe.name,
         kind="nwb:PoseEstimation",
+        signal="pose",
         pose_layout=layout,
         preprocessing={"likelihood_threshold": threshold, "points_masked_low_likelihood": n_masked},
     )

@@ -59,6 +59,7 @@ class Recording:
     times_are_frame_indices: bool = False
     checksum: str = ""
     preprocessing: dict[str, Any] = dc_field(default_factory=dict)
+    signal: str = ""  # what the reader knows it read (config.SIGNALS); "": unknown
 
     def __post_init__(self) -> None:
         if self.values is not None:
@@ -172,6 +173,7 @@ class Recording:
         info: dict[str, Any] = {
             "source": self.source,
             "kind": self.kind,
+            "signal": self.signal,
             "field": self.field,
             "layout": "spike times" if self.is_events else "continuous (time, channels)",
         }

@@ -177,6 +177,7 @@ def _recording(
         source=str(path),
         field=field,
         kind="sleap",
+        signal="pose",
         rate_hz=rate,
         rate_from=rate_from,
         pose_layout=layout,

@@ -219,6 +219,7 @@ def load_suite2p(
         source=str(plane),
         field=fld,
         kind="suite2p",
+        signal="calcium",
         rate_hz=rate,
         rate_from=rate_from,
         checksum=_folder_checksum(plane, tuple(f"{n}.npy" for n in arrays) + ("iscell.npy",)),

@@ -275,6 +275,7 @@ def to_dataset(
         field=rec.field,
         checksum=rec.checksum,
         kind=rec.kind,
+        signal=rec.signal,
         preprocessing=prep,
     )
 

@@ -31,24 +31,25 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mmgpvae_core.config import AUTO
+from mmgpvae_core.config import AUTO, SIGNALS
 from mmgpvae_core.model import registry
 from mmgpvae_core.model.prior import inv_softplus
 from mmgpvae_core.model.registry import lookup
 from mmgpvae_core.model.values import WITNESSES, ValueSummary, nan_moments
 
-#: Dataset.kind values (set by the loaders) that say what a signal is, whatever its values.
-CALCIUM_KINDS = {
-    "suite2p": "calcium (suite2p)",
-    "nwb:RoiResponseSeries": "calcium (NWB ROI series)",
-}
-POSE_KINDS = {
-    "deeplabcut": "pose (DeepLabCut)",
-    "sleap": "pose (SLEAP)",
-    "nwb:PoseEstimation": "pose (NWB PoseEstimation)",
-    "nwb:SpatialSeries": "position (NWB SpatialSeries)",
-}
-SPIKE_KINDS = {"nwb:Units": "spike counts (NWB units)"}
+
+@dataclass(frozen=True)
+class Signal:
+    """What the reader of a data set knew it read (``Dataset.signal``, ``config.SIGNALS``; ""
+    unknown), and how to say it: "calcium (suite2p)"."""
+
+    name: str = ""
+    label: str = ""
+
+    @classmethod
+    def of(cls, data: Any) -> Signal:
+        name, kind = getattr(data, "signal", ""), getattr(data, "kind", "")
+        return cls(name, f"{SIGNALS[name]} ({kind})" if name in SIGNALS else "")
 
 
 class Likelihood(nn.Module):
@@ -148,10 +149,13 @@ class Likelihood(nn.Module):
         return cls.data_problem(ValueSummary.of(values)) is None
 
     @classmethod
-    def auto_score(cls, values: ValueSummary, kind: str, modality: str) -> tuple[float, str] | None:
+    def auto_score(
+        cls, values: ValueSummary, signal: Signal, modality: str
+    ) -> tuple[float, str] | None:
         """(score, reason) if the automatic choice may pick this likelihood for the finite
-        values summarised in ``values`` of a Dataset of ``kind`` in ``modality``; the highest
-        score wins. Convention: 10 when ``kind`` names the signal, 1–3 from the values alone,
+        values summarised in ``values`` of a Dataset whose reader said ``signal`` (a
+        :class:`Signal`) in ``modality``; the highest score wins. Convention: 10 when the
+        signal names it, 1–3 from the values alone,
         None: never chosen. Read only the summary's predicates (``integer``, ``non_negative``,
         ``binary``, whether ``n_zero``/``n_one`` > 0): ``choose_likelihood`` stops reading the
         data once no further values could change them in a way that changes its choice."""
@@ -222,32 +226,32 @@ class LikelihoodChoice:
 
 
 def choose_likelihood(
-    data: Any, kind: str | None = None, modality: str = "neural"
+    data: Any, signal: Signal | None = None, modality: str = "neural"
 ) -> LikelihoodChoice:
-    """The likelihood for ``data`` (a Dataset, whose ``kind`` is used, or an array): the
-    registered class with the highest ``auto_score``.
+    """The likelihood for ``data`` (a Dataset, whose reader's ``signal`` is used, or an array):
+    the registered class with the highest ``auto_score``.
 
     The values are summarised block by block, and the pass stops as soon as no values still
     to come could change the choice (calcium and pose: after the first block; counts, which
     one negative or fractional value would turn Gaussian: at the end), so the choice is the
     one all the values give, without a copy of them."""
-    kind = kind if kind is not None else getattr(data, "kind", "generic")
+    signal = signal if signal is not None else Signal.of(data)
     if isinstance(data, ValueSummary):
-        return _best_choice(data, kind, modality)
+        return _best_choice(data, signal, modality)
     seen = ValueSummary()
     blocks = ValueSummary.blocks(data)
     for block in blocks:
         seen = seen.merge(ValueSummary.of_block(block))
-        choice = _best_choice(seen, kind, modality)
-        if all(_best_choice(seen.merge(w), kind, modality) == choice for w in WITNESSES):
+        choice = _best_choice(seen, signal, modality)
+        if all(_best_choice(seen.merge(w), signal, modality) == choice for w in WITNESSES):
             return choice
-    return _best_choice(seen, kind, modality)
+    return _best_choice(seen, signal, modality)
 
 
-def _best_choice(values: ValueSummary, kind: str, modality: str) -> LikelihoodChoice:
+def _best_choice(values: ValueSummary, signal: Signal, modality: str) -> LikelihoodChoice:
     best: tuple[float, str, str] | None = None
     for name, cls in LIKELIHOOD_CLASSES.items():
-        scored = cls.auto_score(values, kind, modality)
+        scored = cls.auto_score(values, signal, modality)
         if scored is not None and (best is None or scored[0] > best[0]):
             best = (scored[0], name, scored[1])
     assert best is not None, "the Gaussian likelihood accepts any data"
@@ -306,13 +310,13 @@ class PoissonLikelihood(_CountLikelihood):
     closed_form = True
 
     @classmethod
-    def auto_score(cls, values, kind, modality):
+    def auto_score(cls, values, signal, modality):
         if cls.data_problem(values) is not None:
             return None
-        if kind in SPIKE_KINDS:
-            return 10.0, SPIKE_KINDS[kind]
-        if kind in CALCIUM_KINDS or kind in POSE_KINDS or modality != "neural":
-            return None  # integer pose or pixel values are not counts
+        if signal.name == "spikes":
+            return 10.0, signal.label
+        if signal.name or modality != "neural":
+            return None  # integer calcium, pose or pixel values are not counts
         return 2.0, "non-negative integer counts"
 
     def log_prob(self, y, f):
@@ -406,11 +410,9 @@ class GaussianLikelihood(Likelihood):
         self.register_buffer("scale", torch.ones(n_channels))
 
     @classmethod
-    def auto_score(cls, values, kind, modality):
-        if kind in CALCIUM_KINDS:
-            return 10.0, CALCIUM_KINDS[kind]
-        if kind in POSE_KINDS:
-            return 10.0, POSE_KINDS[kind]
+    def auto_score(cls, values, signal, modality):
+        if signal.name in ("calcium", "pose", "position"):
+            return 10.0, signal.label
         if not values.integer:
             return 1.0, "non-integer values"
         if not values.non_negative:
@@ -507,8 +509,8 @@ class BernoulliLikelihood(Likelihood):
         return None
 
     @classmethod
-    def auto_score(cls, values, kind, modality):
-        if kind in CALCIUM_KINDS or kind in POSE_KINDS or kind in SPIKE_KINDS:
+    def auto_score(cls, values, signal, modality):
+        if signal.name:  # the reader knows what it is: not a 0/1 signal
             return None
         if values.binary and values.n_zero and values.n_one:
             return 3.0, "only 0/1 values"

@@ -24,8 +24,8 @@ from mmgpvae_core.model.likelihoods import (
 )
 
 
-def _ds(values, kind="generic"):
-    return Dataset(np.asarray(values, dtype=float), kind=kind)
+def _ds(values, kind="generic", signal=""):
+    return Dataset(np.asarray(values, dtype=float), kind=kind, signal=signal)
 
 
 # ---------------------------------------------------------------------------- registry
@@ -114,19 +114,25 @@ def test_auto_chooses_bernoulli_for_binary_data(rng):
     )
 
 
-def test_auto_follows_the_kind_a_loader_gives(rng):
+def test_auto_follows_the_signal_a_loader_says_it_read(rng):
     # suite2p-like: non-negative fluorescence, even if it happens to be whole numbers.
     f = rng.poisson(200.0, (4, 10, 5)).astype(float)
-    choice = choose_likelihood(_ds(f, kind="suite2p"))
+    choice = choose_likelihood(_ds(f, kind="suite2p", signal="calcium"))
     assert (choice.name, choice.reason) == ("gaussian", "auto: calcium (suite2p)")
-    assert choose_likelihood(_ds(f + 0.25, kind="nwb:RoiResponseSeries")).name == "gaussian"
+    assert choose_likelihood(_ds(f, kind="suite2p")).name == "poisson"  # no signal: the values
+    assert choose_likelihood(
+        _ds(f + 0.25, kind="nwb:RoiResponseSeries", signal="calcium")
+    ).name == "gaussian"
     # NWB units binned to 0/1 at fine bins are still spike counts.
     spikes = rng.integers(0, 2, (4, 10, 5))
-    units = choose_likelihood(_ds(spikes, kind="nwb:Units"))
-    assert (units.name, units.reason) == ("poisson", "auto: spike counts (NWB units)")
+    units = choose_likelihood(_ds(spikes, kind="nwb:Units", signal="spikes"))
+    assert (units.name, units.reason) == ("poisson", "auto: spike counts (nwb:Units)")
     # ... unless they were z-scored.
-    assert choose_likelihood(_ds(spikes - 0.5, kind="nwb:Units")).name == "gaussian"
-    assert choose_likelihood(_ds(f, kind="deeplabcut"), modality="behavior").name == "gaussian"
+    assert choose_likelihood(_ds(spikes - 0.5, kind="nwb:Units", signal="spikes")).name == (
+        "gaussian"
+    )
+    pose = _ds(f, kind="deeplabcut", signal="pose")
+    assert choose_likelihood(pose, modality="behavior").name == "gaussian"
 
 
 def test_integer_behavior_is_not_taken_for_spike_counts(rng):

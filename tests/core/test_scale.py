@@ -107,6 +107,8 @@ def test_value_summary_by_blocks_is_the_whole_arrays(tiny_chunks):
     assert ValueSummary.of([0.0, 1.0, np.nan]).binary
 
 
+#: the signal each loader kind below says it read (Dataset.signal)
+SIGNAL_OF = {"suite2p": "calcium", "nwb:Units": "spikes", "deeplabcut": "pose"}
 CHOICE_CASES = [  # (values, kind, modality): the automatic-choice tests' data
     (np.random.default_rng(0).poisson(3.0, (4, 10, 5)), "generic", "neural"),
     (np.random.default_rng(1).uniform(0, 5, (4, 10, 5)), "generic", "neural"),
@@ -124,7 +126,9 @@ CHOICE_CASES = [  # (values, kind, modality): the automatic-choice tests' data
 def test_blockwise_choice_is_the_whole_arrays(monkeypatch):
     def choices():
         return [
-            str(choose_likelihood(Dataset(v.astype(float), kind=k), modality=m))
+            str(choose_likelihood(
+                Dataset(v.astype(float), kind=k, signal=SIGNAL_OF.get(k, "")), modality=m
+            ))
             for v, k, m in CHOICE_CASES
         ]
 
@@ -147,7 +151,7 @@ def test_the_choice_stops_reading_once_the_rest_cannot_change_it(monkeypatch):
         classmethod(lambda cls, b: read.append(b.size) or of_block(cls, b)),
     )
     f = np.random.default_rng(0).normal(100, 5, (4, 10, 5))
-    assert choose_likelihood(Dataset(f, kind="suite2p")).name == "gaussian"
+    assert choose_likelihood(Dataset(f, kind="suite2p", signal="calcium")).name == "gaussian"
     assert len(read) == 1  # calcium: whatever comes next, Gaussian
     read.clear()
     assert choose_likelihood(Dataset(np.ones((4, 10, 5)) * 2)).name == "poisson"
