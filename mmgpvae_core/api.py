@@ -26,7 +26,7 @@ import torch
 
 from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import SUBSPACES, DataConfig, ModelConfig, TrainConfig
-from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair
+from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair, default_session_names
 from mmgpvae_core.model.fourier import circular_length
 from mmgpvae_core.model.kernels import padding_for
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
@@ -390,14 +390,7 @@ class MMGPVAE:
         behavior_ds = _as_dataset(behavior, "behavior")
         assert neural_ds is not None
         fresh = not self.is_fitted
-        cfg = self.model_config
-        if fresh:
-            choices = self.resolve_likelihoods(neural_ds, behavior_ds)
-            cfg = cfg.replace(**{f"{m}_likelihood": c.name for m, c in choices.items()})
-        check_for_likelihood(neural_ds, cfg.neural_likelihood)
-        if behavior_ds is not None:
-            check_for_likelihood(behavior_ds, cfg.behavior_likelihood)
-        check_pair(neural_ds, behavior_ds)
+        cfg = self._checked_config([(neural_ds, behavior_ds)])
         if fresh:
             self._build(cfg, neural_ds, behavior_ds)
         elif neural_ds.n_time != self.shape_.n_time:
@@ -420,6 +413,22 @@ class MMGPVAE:
         self.fit_state_ = None
         return self
 
+    def _checked_config(self, pairs: list[tuple[Dataset, Dataset | None]]) -> ModelConfig:
+        """The model configuration a fit on ``pairs`` (each session's neural and behavior)
+        uses — before a first fit with any "auto" likelihood resolved from the first
+        session — after checking every session's data against its likelihoods and as a
+        pair."""
+        cfg = self.model_config
+        if not self.is_fitted:
+            choices = self.resolve_likelihoods(*pairs[0])
+            cfg = cfg.replace(**{f"{m}_likelihood": c.name for m, c in choices.items()})
+        for nd, bd in pairs:
+            check_for_likelihood(nd, cfg.neural_likelihood)
+            if bd is not None:
+                check_for_likelihood(bd, cfg.behavior_likelihood)
+            check_pair(nd, bd)
+        return cfg
+
     def _partial_fit_sessions(
         self, neural, behavior, names, data_config, **options: Any
     ) -> MMGPVAE:
@@ -433,7 +442,7 @@ class MMGPVAE:
                 f"{len(neurals)} neural and {len(behaviors)} behavior data sets: give one of "
                 "each per session"
             )
-        names = check_session_names(names or [f"session{k}" for k in range(len(neurals))])
+        names = check_session_names(names or default_session_names(len(neurals)))
         check_sessions(names, neurals, behaviors)  # type: ignore[arg-type]
         fresh = not self.is_fitted
         if not fresh and not self.is_multi_session:
@@ -442,15 +451,7 @@ class MMGPVAE:
             raise ValueError(
                 f"continue training on the model's sessions {self.session_names}; got {names}"
             )
-        cfg = self.model_config
-        if fresh:
-            choices = self.resolve_likelihoods(neurals[0], behaviors[0])
-            cfg = cfg.replace(**{f"{m}_likelihood": c.name for m, c in choices.items()})
-        for nd, bd in zip(neurals, behaviors):
-            check_for_likelihood(nd, cfg.neural_likelihood)
-            if bd is not None:
-                check_for_likelihood(bd, cfg.behavior_likelihood)
-            check_pair(nd, bd)
+        cfg = self._checked_config(list(zip(neurals, behaviors)))
         if fresh:
             self._build_sessions(cfg, neurals, behaviors, names)  # type: ignore[arg-type]
         else:
@@ -516,11 +517,8 @@ class MMGPVAE:
             raise ValueError("give one neural and one behavior data set per new session")
         ref = self.behavior if self.behavior is not None else behaviors[0]
         check_sessions(["(fitted model)", *names], [self.neural, *neurals], [ref, *behaviors])
-        cfg = self.model_config
-        for name, nd, bd in zip(names, neurals, behaviors):
-            check_for_likelihood(nd, cfg.neural_likelihood)
-            check_for_likelihood(bd, cfg.behavior_likelihood)
-            check_pair(nd, bd)
+        cfg = self._checked_config(list(zip(neurals, behaviors)))
+        for name, nd in zip(names, neurals):
             if nd.n_time > self.shape_.n_time:
                 raise ValueError(
                     f"session '{name}': trials of {nd.n_time} bins, longer than the fitted "
@@ -537,7 +535,7 @@ class MMGPVAE:
             [MMGPVAEModule(cfg, shape, shared_with=owner) for shape in shapes]
         ).to(self.torch_device)
         for view, nd in zip(multi.sessions, neurals):
-            view.init_modality("neural", new._tensor(nd))
+            view.init_modality("neural", new._training_tensor(nd))
         new._set_sessions(multi, names, shapes, data_configs or [DataConfig() for _ in names])
         new.session_data_ = list(zip(neurals, behaviors))
         new.neural_, new.behavior_ = new.session_data_[0]

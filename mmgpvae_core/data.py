@@ -293,3 +293,22 @@ def file_checksum(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def default_session_names(n: int) -> list[str]:
+    """The names of ``n`` sessions given none: session0, session1, …"""
+    return [f"session{k}" for k in range(n)]
+
+
+def stack_sessions(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per key, every session's ``(trials, time, …)`` array in turn along the trials, each
+    padded with NaN to the longest trials (sessions may differ in length)."""
+    T = max(p[k].shape[1] for p in parts for k in p)
+    return {
+        k: np.concatenate([
+            np.pad(p[k], [(0, 0), (0, T - p[k].shape[1])] + [(0, 0)] * (p[k].ndim - 2),
+                   constant_values=np.nan)
+            for p in parts
+        ])
+        for k in parts[0]
+    }

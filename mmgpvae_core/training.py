@@ -462,13 +462,9 @@ def fit_readout(
     ]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    N = neural.shape[0]
-    bs = N if cfg.batch_size is None else min(cfg.batch_size, N)
     view.train()
     for _ in range(epochs):
-        perm = torch.randperm(N, generator=gen).to(neural.device)
-        for s in range(0, N, bs):
-            idx = perm[s : s + bs]
+        for _, idx in _epoch_batches([neural.shape[0]], cfg.batch_size, gen, neural.device):
             encoders = torch.full((len(idx),), ENCODE_BEHAVIOR, dtype=torch.long, device=neural.device)
             terms = elbo_terms(view, neural[idx], behavior[idx], 1.0, cfg.n_samples, encoders=encoders)
             loss = -terms.ell_neural / len(idx)

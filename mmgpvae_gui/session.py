@@ -28,7 +28,7 @@ import numpy as np
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import SUBSPACES, DataConfig
 from mmgpvae_core.continuous import is_continuous
-from mmgpvae_core.data import Dataset, check_pair
+from mmgpvae_core.data import Dataset, check_pair, stack_sessions
 from mmgpvae_core.loaders import load_dataset
 from mmgpvae_core.loaders.checks import data_warnings
 from mmgpvae_core.model.kernels import latent_kernel_labels
@@ -117,15 +117,7 @@ def all_session_latents(model: MMGPVAE) -> tuple[dict[str, np.ndarray], np.ndarr
         post = view.latent_posterior()
         parts.append({k: np.asarray(v["mean"], dtype=np.float32) for k, v in post.items()})
         labels += [name] * view.neural.n_trials
-    T = max(p[k].shape[1] for p in parts for k in p)
-    latents = {
-        k: np.concatenate([
-            np.pad(p[k], ((0, 0), (0, T - p[k].shape[1]), (0, 0)), constant_values=np.nan)
-            for p in parts
-        ])
-        for k in parts[0]
-    }
-    return latents, np.asarray(labels)
+    return stack_sessions(parts), np.asarray(labels)
 
 
 @dataclass(frozen=True)

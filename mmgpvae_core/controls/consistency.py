@@ -13,7 +13,7 @@ import numpy as np
 
 from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.controls.common import number, split_dict, stopped
-from mmgpvae_core.data import Dataset
+from mmgpvae_core.data import Dataset, stack_sessions
 from mmgpvae_core.sweep import (
     SweepSettings,
     read_csv,
@@ -59,14 +59,7 @@ def fitted_latents(model, neural: Any = None, behavior: Any = None) -> dict[str,
     if getattr(model, "is_multi_session", False):
         data = model.session_data_ if neural is None else list(zip(neural, behavior or [None] * len(neural)))
         parts = [fitted_latents(model.for_session(k), n, b) for k, (n, b) in enumerate(data)]
-        T = max(p[SUBSPACES[0]].shape[1] for p in parts)
-        out = {
-            name: np.concatenate([
-                np.pad(p[name], ((0, 0), (0, T - p[name].shape[1]), (0, 0)), constant_values=np.nan)
-                for p in parts
-            ])
-            for name in parts[0]
-        }
+        out = stack_sessions(parts)
         out[SESSION_KEY] = np.concatenate(
             [np.full(p[SUBSPACES[0]].shape[0], k) for k, p in enumerate(parts)]
         )

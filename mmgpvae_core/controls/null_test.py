@@ -15,7 +15,7 @@ import numpy as np
 from mmgpvae_core.config import SUBSPACES
 from mmgpvae_core.controls.common import number, split_dict, stopped
 from mmgpvae_core.controls.shifts import circular_shifts, min_shift_bins, shifted
-from mmgpvae_core.data import Dataset
+from mmgpvae_core.data import Dataset, default_session_names
 from mmgpvae_core.sweep import (
     SweepSettings,
     read_csv,
@@ -351,7 +351,7 @@ def run_null_test(
     nulls = per[0] if len(per) == 1 else _per_session(per, kind)
     base = {**split_dict(split), "length_scale_init": None, "lr": None}
     if isinstance(neural, list):
-        base["sessions"] = list(session_names or [f"session{k}" for k in range(len(neural))])
+        base["sessions"] = list(session_names or default_session_names(len(neural)))
     configs = [{**base, "shuffle": 0, "pairing": "real"}] + [{**base, **c} for c in nulls]
     rows = run_jobs(pairing_job, configs, neural, behavior, settings, **execution)
     rows.sort(key=lambda r: int(r["shuffle"]))

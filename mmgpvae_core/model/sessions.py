@@ -61,4 +61,3 @@ def session_modules(model: nn.Module) -> list[MMGPVAEModule]:
 def as_list(x) -> list:
     """``x`` as a per-session list (a tensor or None is one session's)."""
     return list(x) if isinstance(x, (list, tuple)) else [x]
-

@@ -338,7 +338,9 @@ def run_sweep(
     if not configs:
         raise ValueError("the sweep has no configurations")
     if isinstance(neural, list):  # several sessions: every configuration fits them together
-        names = list(session_names or [f"session{k}" for k in range(len(neural))])
+        from mmgpvae_core.data import default_session_names
+
+        names = list(session_names or default_session_names(len(neural)))
         configs = [{**c, "sessions": names} for c in configs]
     rows = run_jobs(
         run_config,
