@@ -22,8 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mmgpvae_core.evaluation.recovery import cv_r2  # noqa: E402
 from mmgpvae_core.model.prior import rbf_kernel  # noqa: E402
-from mmgpvae_core.recovery import cv_r2  # noqa: E402
 
 SMOKE_HELP = "tiniest sizes, one seed: only checks that the script still runs (seconds)"
 #: ``simulate_hard`` at the smallest size that still has every feature (ragged, occluded)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     a = p.parse_args(argv)
-    from mmgpvae_core.simulate import simulate_hard
+    from mmgpvae_core.synthetic.simulate import simulate_hard
 
     size = SMOKE_SIZE if a.smoke else {}
     seeds = a.seeds[:1] if a.smoke else a.seeds

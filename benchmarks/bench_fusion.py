@@ -39,8 +39,8 @@ SMOKE_SIZE = {"n_trials": 12, "n_time": 30, "n_neurons": 10, "n_keypoints": 2}
 
 def run_one(fusion: str, seed: int, epochs: int, size: dict | None = None) -> dict:
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.recovery import cv_r2, score_latents
-    from mmgpvae_core.simulate import simulate
+    from mmgpvae_core.evaluation.recovery import cv_r2, score_latents
+    from mmgpvae_core.synthetic.simulate import simulate
 
     sim = simulate(seed=seed, **(size or {}))
     model = MMGPVAE(shared_fusion=fusion, epochs=epochs, device="cpu")

@@ -63,7 +63,7 @@ def run_config(spec: dict) -> dict:
     from mmgpvae_core.model.fourier import circular_length
     from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
     from mmgpvae_core.model.time_domain import TimeDomainMMGPVAEModule
-    from mmgpvae_core.simulate import simulate
+    from mmgpvae_core.synthetic.simulate import simulate
     from mmgpvae_core.training import TrainingHistory, fit, make_optimizer, resolve_device
 
     device = resolve_device(spec["device"])
@@ -147,7 +147,7 @@ def _context():
                 "torch",
                 "mmgpvae_core.model.module",
                 "mmgpvae_core.model.time_domain",
-                "mmgpvae_core.simulate",
+                "mmgpvae_core.synthetic.simulate",
                 "mmgpvae_core.training",
             ]
         )

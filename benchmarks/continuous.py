@@ -49,7 +49,7 @@ def main() -> None:
 
     from mmgpvae_core.api import MMGPVAE
     from mmgpvae_core.continuous import continuous_latents
-    from mmgpvae_core.simulate import simulate_session
+    from mmgpvae_core.synthetic.simulate import simulate_session
 
     t0 = time.perf_counter()
     sim = simulate_session(n_bins=a.bins, window_bins=a.window, seed=a.seed)

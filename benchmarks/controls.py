@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     from mmgpvae_core.figures import consistency_figure, null_test_figure, save_figure
     from mmgpvae_core.loaders import load_pair
-    from mmgpvae_core.simulate import simulate
     from mmgpvae_core.sweep import SweepSettings
+    from mmgpvae_core.synthetic.simulate import simulate
 
     t_start = time.perf_counter()
     load0 = os.getloadavg()

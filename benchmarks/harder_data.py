@@ -1,7 +1,7 @@
 """Harder data, same defaults: sparse firing, unequal NaN-padded trials, occluded pose, short and
 long length-scales — default recovery and time, before vs after.
 
-Data: ``simulate_hard(seed=s)`` (``mmgpvae_core.simulate``): 90 trials of 48–80 bins (NaN-padded
+Data: ``simulate_hard(seed=s)`` (``synthetic.simulate``): 90 trials of 48–80 bins (NaN-padded
 to 80), 50 Poisson neurons at 0.3 spikes per bin on average, 6 keypoints (12 channels) with
 about 14 % of their bins occluded in blocks of 5–20 bins, 2 + 1 + 1 latents with length-scales
 3, 5.6, 10.6 and 20 bins dealt in a random order. Fit, export and scoring as in
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     size = ttf.apply_smoke(a)
     sys.path.insert(0, str(ttf.ROOT))
-    from mmgpvae_core.simulate import simulate_hard
+    from mmgpvae_core.synthetic.simulate import simulate_hard
 
     make = functools.partial(simulate_hard, **size)
     rows, facts = ttf.run_all(a, lambda seed: make(seed=seed))

@@ -2,14 +2,14 @@
 
 Experiments, each over several seeds (a seed draws the data and the network weights):
 
-- ``digits`` — **single modality, rotating digit** (``mmgpvae_core.digits.simulate_digits``):
+- ``digits`` — **single modality, rotating digit** (``synthetic.digits.simulate_digits``):
   the image frames alone (Gaussian pixels, MLP decoder, 2 latents), as the paper's
   single-modality experiment, the digit turning ``--max-angle`` (45°) per unit of its angle
   latent; truths: the rotation angle and the horizontal shift, each scored from both inferred
   latents (``recovery.cv_r2``: cross-validated affine map, 5 folds over trials).
 - ``digits_wide`` — the same at the simulator's default ±100° (``--wide-angle``), on the first
   ``--wide-seeds`` (3) seeds: a probe of a harder case.
-- ``simulation`` — **multi-modal, standard simulation** (``mmgpvae_core.simulate.simulate``:
+- ``simulation`` — **multi-modal, standard simulation** (``synthetic.simulate.simulate``:
   Poisson neurons + pose, 2 shared + 1 + 1 private latents), split 2 + 1 + 1 with the default
   model; R² per subspace and leakage (``recovery.score_latents``).
 
@@ -50,10 +50,10 @@ sys.path.insert(0, str(HERE))
 import time_to_fit as ttf  # noqa: E402  (its --smoke option and publish)
 
 from mmgpvae_core.api import MMGPVAE  # noqa: E402
-from mmgpvae_core.digits import simulate_digits  # noqa: E402
+from mmgpvae_core.evaluation.recovery import cv_r2, score_latents  # noqa: E402
 from mmgpvae_core.model.time_domain import TimeDomainMMGPVAEModule  # noqa: E402
-from mmgpvae_core.recovery import cv_r2, score_latents  # noqa: E402
-from mmgpvae_core.simulate import simulate  # noqa: E402
+from mmgpvae_core.synthetic.digits import simulate_digits  # noqa: E402
+from mmgpvae_core.synthetic.simulate import simulate  # noqa: E402
 from mmgpvae_core.training import make_optimizer  # noqa: E402
 
 SECTION = "## Identifiability: Fourier vs time domain"

@@ -1,6 +1,6 @@
 """Latent recovery by kernel, on smooth (RBF) and rough (Ornstein–Uhlenbeck) latents.
 
-Data: ``simulate(seed=s, kernel=K)`` (``mmgpvae_core.simulate``: 100 trials × 80 bins, 60
+Data: ``simulate(seed=s, kernel=K)`` (``mmgpvae_core.synthetic.simulate``: 100 trials × 80 bins, 60
 Poisson neurons, 8 keypoints, 2 shared + 1 + 1 private latents at 8–16 bins) with K = rbf
 (smooth) and K = matern12 (OU: the same random stream, rough paths). Each model kernel is fitted
 to each data set with the defaults (``MMGPVAE(2, 1, 1, kernel=…)``, ``--epochs`` at most, early
@@ -32,8 +32,8 @@ import time_to_fit as ttf  # noqa: E402  (its publish)
 
 from mmgpvae_core.api import MMGPVAE  # noqa: E402
 from mmgpvae_core.config import KERNELS  # noqa: E402
-from mmgpvae_core.recovery import score_latents  # noqa: E402
-from mmgpvae_core.simulate import simulate  # noqa: E402
+from mmgpvae_core.evaluation.recovery import score_latents  # noqa: E402
+from mmgpvae_core.synthetic.simulate import simulate  # noqa: E402
 
 SECTION = "## Kernels: recovery of smooth and rough latents"
 DATA_KERNELS = ("rbf", "matern12")

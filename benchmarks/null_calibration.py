@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mmgpvae_core.controls import run_null_test  # noqa: E402
-from mmgpvae_core.simulate import simulate  # noqa: E402
 from mmgpvae_core.sweep import SweepSettings  # noqa: E402
+from mmgpvae_core.synthetic.simulate import simulate  # noqa: E402
 
 SIZE = {"n_trials": 24, "n_time": 30, "n_neurons": 20, "n_keypoints": 4}
 

@@ -340,7 +340,7 @@ def recovery(case: str, latents_path: Path, minutes: float) -> dict:
     to the latents that drew the neural data and the pose (folds: ``RECOVERY_BLOCKS`` blocks
     of consecutive bins)."""
     from mmgpvae_core.config import SUBSPACES
-    from mmgpvae_core.recovery import cv_r2
+    from mmgpvae_core.evaluation.recovery import cv_r2
 
     with np.load(latents_path) as z:
         t = z["time"]

@@ -64,7 +64,7 @@ def trials(ds, rows):
 # ---------------------------------------------------------------------------- simulated
 def one_map(a, MMGPVAE, known) -> tuple[list[str], object]:
     """Separate fits vs one multi-session fit: shared latents through one map over all."""
-    from mmgpvae_core.recovery import cv_r2
+    from mmgpvae_core.evaluation.recovery import cv_r2
 
     truth = [s.truth["shared"] for s in known]
     kw = dict(epochs=a.epochs, seed=0)
@@ -97,7 +97,7 @@ def one_map(a, MMGPVAE, known) -> tuple[list[str], object]:
 def carried_over(a, MMGPVAE, joint, new_sim) -> list[str]:
     """A new session with few training trials: added to the fitted model (``--from``) vs a
     fresh fit on the same trials, scored on its held-out trials."""
-    from mmgpvae_core.heldout import evaluate
+    from mmgpvae_core.evaluation.heldout import evaluate
 
     test = slice(a.trials // 2, a.trials)
     nd_test, bd_test = trials(new_sim.neural, test), trials(new_sim.behavior, test)
@@ -140,7 +140,7 @@ def epoch_time(a, MMGPVAE, known) -> list[str]:
 
 
 def simulated(a, MMGPVAE) -> list[str]:
-    from mmgpvae_core.simulate import simulate_sessions
+    from mmgpvae_core.synthetic.simulate import simulate_sessions
 
     sims = simulate_sessions(n_neurons=a.neurons, n_trials=a.trials, n_time=a.time, seed=a.seed)
     known, new_sim = sims[:-1], sims[-1]

@@ -35,7 +35,7 @@ def bayes_ceiling(sim, train, val, seed=0) -> float:
     reg = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=500, random_state=seed)
     reg.fit(zs[train].reshape(-1, zs.shape[2]), y[train].reshape(-1, y.shape[2]))
     pred = reg.predict(zs[val].reshape(-1, zs.shape[2])).reshape(y[val].shape)
-    from mmgpvae_core.heldout import r2_pooled
+    from mmgpvae_core.evaluation.heldout import r2_pooled
 
     return r2_pooled(y[val], pred)
 
@@ -43,7 +43,7 @@ def bayes_ceiling(sim, train, val, seed=0) -> float:
 def cross_modal(sim, split, epochs, seed, **kwargs) -> dict:
     """Fit ``split`` on 75 % of the trials; predict behavior from neural alone on the rest."""
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.heldout import evaluate, train_val_split
+    from mmgpvae_core.evaluation.heldout import evaluate, train_val_split
 
     train, val = train_val_split(sim.neural.n_trials, 0.25, sim.neural.conditions, seed=seed)
     model = MMGPVAE(*split, seed=seed, **kwargs)
@@ -93,7 +93,6 @@ def main() -> int:
 
     torch.set_num_threads(1)
     from mmgpvae_core.config import TrainConfig
-    from mmgpvae_core.simulate import simulate
     from mmgpvae_core.sweep import (
         SweepSettings,
         format_table,
@@ -102,6 +101,7 @@ def main() -> int:
         run_sweep,
         write_csv,
     )
+    from mmgpvae_core.synthetic.simulate import simulate
 
     # Private behavior latent at weight 0.5: shared structure dominates behavior (see simulate).
     sim = simulate(n_trials=a.trials, n_time=a.bins, seed=a.seed, private_behavior_weight=0.5)

@@ -61,7 +61,7 @@ def _worker(spec: dict) -> None:
 
     torch.set_num_threads(spec["threads"])
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.export import export_latents
+    from mmgpvae_core.project.export import export_latents
 
     z = np.load(spec["data"])
     out = Path(spec["out"])
@@ -79,7 +79,7 @@ def _worker(spec: dict) -> None:
 
 
 def _run(label: str, code_root: Path, data: Path, kwargs: dict, threads: int) -> dict:
-    from mmgpvae_core.recovery import score_latents
+    from mmgpvae_core.evaluation.recovery import score_latents
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = {"data": str(data), "out": tmp, "kwargs": kwargs, "threads": threads}
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     size = apply_smoke(a) or STANDARD
     sys.path.insert(0, str(ROOT))
-    from mmgpvae_core.simulate import simulate
+    from mmgpvae_core.synthetic.simulate import simulate
 
     rows, facts = run_all(a, lambda seed: simulate(seed=seed, **size))
     data = (

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import SUBSPACES, DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.data import Dataset, check_for_likelihood, check_pair, default_session_names
 from mmgpvae_core.model.fourier import circular_length
@@ -33,6 +32,7 @@ from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, r
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.prior import length_scale_from_data
 from mmgpvae_core.model.sessions import MultiSessionModule
+from mmgpvae_core.project.checkpoint import FitState
 from mmgpvae_core.training import (  # rng_unchanged: also api's, as before
     EpochReport,
     FitOutcome,
@@ -618,7 +618,7 @@ class MMGPVAE:
     def score(self, neural: Any, behavior: Any = None) -> float:
         """Held-out predictive score, nats per trial (higher is better): the sweep's selection
         score (``heldout.evaluate``), for scikit-learn's model selection."""
-        from mmgpvae_core.heldout import evaluate
+        from mmgpvae_core.evaluation.heldout import evaluate
 
         return float(evaluate(self, neural, behavior)["score"])
 
@@ -804,14 +804,14 @@ class MMGPVAE:
         inferred: tuple[dict, dict] | None = None,
     ) -> None:
         """Write a complete ``.mmgp`` project (atomically; :func:`saved.save_model`)."""
-        from mmgpvae_core.saved import save_model
+        from mmgpvae_core.project.saved import save_model
 
         save_model(self, path, outcome=outcome, fit_state=fit_state, inferred=inferred)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> MMGPVAE:
         """Reopen a project: config, data, weights, optimizer state and history."""
-        from mmgpvae_core.saved import load_model
+        from mmgpvae_core.project.saved import load_model
 
         return load_model(cls, path, device)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-from mmgpvae_core.project import pid_alive
+from mmgpvae_core.project.file import pid_alive
 
 _NAME = re.compile(r"^session-(\d+)-[0-9a-z]+\.mmgp$")
 

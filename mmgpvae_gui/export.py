@@ -205,7 +205,7 @@ def write_latents(model, path: str | Path) -> Path:
     ``mmgpvae export-latents`` writes; for a continuous session, as ``--continuous`` does: one
     row per bin on the session clock, stitched across windows."""
     from mmgpvae_core.continuous import is_continuous
-    from mmgpvae_core.export import export_continuous, export_latents
+    from mmgpvae_core.project.export import export_continuous, export_latents
 
     if model.neural is not None and is_continuous(model.neural):
         return export_continuous(model, path)

@@ -25,10 +25,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.compare import CompareSettings
 from mmgpvae_core.config import SUBSPACES, ConfigError
 from mmgpvae_core.controls import NullTestResult, null_kind, run_consistency, run_null_test
+from mmgpvae_core.project.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.sweep import SweepSettings
 from mmgpvae_core.training import EpochReport, FitOutcome
 from mmgpvae_gui.background import CancellableJob, stop_and_wait

@@ -367,7 +367,7 @@ class MainWindow(QMainWindow):
 
     def open_digit_demo(self, **options) -> None:
         """Simulate the rotating-digit session and set the model up for it."""
-        from mmgpvae_core.digits import simulate_digits, suggested_model
+        from mmgpvae_core.synthetic.digits import simulate_digits, suggested_model
 
         text = "Simulating the rotating-digit session…"
         if (sim := self.files.simulate(text, lambda: simulate_digits(**options))) is None:

@@ -30,10 +30,10 @@ import torch
 from PySide6.QtCore import Signal
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
 from mmgpvae_core.compare import CompareSettings, compare_folds, run_compare
 from mmgpvae_core.config import DataConfig
 from mmgpvae_core.data import DataError, Dataset
+from mmgpvae_core.project.checkpoint import CHECKPOINT_EVERY_S, Checkpointer
 from mmgpvae_core.sweep import SweepSettings, run_sweep
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingFailed
 from mmgpvae_gui.background import CancellableJob

@@ -23,7 +23,7 @@ def main() -> int:
 
     from mmgpvae_core.api import MMGPVAE
     from mmgpvae_core.continuous import continuous_latents, session_time
-    from mmgpvae_core.simulate import simulate_session
+    from mmgpvae_core.synthetic.simulate import simulate_session
 
     sim = simulate_session(n_bins=3000, window_bins=50, n_neurons=60, n_keypoints=4, seed=2)
     model = MMGPVAE(2, 1, 1, epochs=args.epochs, seed=0, behavior_likelihood="gaussian")

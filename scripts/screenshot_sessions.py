@@ -25,7 +25,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.simulate import simulate_sessions
+    from mmgpvae_core.synthetic.simulate import simulate_sessions
 
     sims = simulate_sessions(n_neurons=(30, 45, 60), n_trials=30, n_time=60, seed=1)
     model = MMGPVAE(2, 1, 1, epochs=args.epochs, seed=0)

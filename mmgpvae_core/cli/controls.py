@@ -42,8 +42,8 @@ def cmd_null_test(a: argparse.Namespace) -> int:
     for a continuous session); prints ``p=P real=R null=M±SD`` last."""
     from mmgpvae_core.config import SUBSPACES
     from mmgpvae_core.controls import null_kind, run_null_test, write_null_csv
+    from mmgpvae_core.evaluation.heldout import session_folds
     from mmgpvae_core.figures import null_test_figure, save_figure
-    from mmgpvae_core.heldout import session_folds
     from mmgpvae_core.sweep import SweepSettings
 
     if a.shuffles < 1:

@@ -10,7 +10,7 @@ from typing import Any
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from mmgpvae_core.simulate import simulate, write_simulation
+    from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
     sim = simulate(
         n_trials=a.trials,
@@ -32,7 +32,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     path = Path(a.file)
     info: dict[str, Any]
     if path.suffix == ".mmgp":
-        from mmgpvae_core.project import summarize_project
+        from mmgpvae_core.project.file import summarize_project
 
         info = summarize_project(path)
     else:

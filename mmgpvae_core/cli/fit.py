@@ -10,7 +10,6 @@ import sys
 import threading
 from pathlib import Path
 
-from mmgpvae_core.checkpoint import CHECKPOINT_EVERY_S
 from mmgpvae_core.cli.common import (
     add_data_arguments,
     add_model_arguments,
@@ -18,6 +17,7 @@ from mmgpvae_core.cli.common import (
     load_data,
     model_kwargs,
 )
+from mmgpvae_core.project.checkpoint import CHECKPOINT_EVERY_S
 
 
 class Progress:
@@ -225,7 +225,7 @@ def _save(job: FitJob, code: int, checkpoint) -> int:
 def cmd_fit(a: argparse.Namespace) -> int:
     import torch
 
-    from mmgpvae_core.checkpoint import Checkpointer
+    from mmgpvae_core.project.checkpoint import Checkpointer
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if a.resume:

@@ -14,16 +14,16 @@ from mmgpvae_core.cli.common import fail
 
 
 def cmd_export_latents(a: argparse.Namespace) -> int:
-    from mmgpvae_core.export import collect_latents, export_latents, latents_format
+    from mmgpvae_core.project.export import collect_latents, export_latents, latents_format
 
     latents_format(a.out)  # a wrong extension fails before the project is read
-    from mmgpvae_core.project import read_project_config
+    from mmgpvae_core.project.file import read_project_config
 
     names = read_project_config(a.run).get("sessions", {}).get("names")
     if names:
         return _export_sessions(a, names)
     if a.continuous:
-        from mmgpvae_core.export import export_continuous
+        from mmgpvae_core.project.export import export_continuous
 
         out = export_continuous(a.run, a.out)
         with np.load(out) if out.suffix == ".npz" else contextlib.nullcontext() as z:
@@ -40,12 +40,12 @@ def cmd_export_latents(a: argparse.Namespace) -> int:
 def _export_sessions(a: argparse.Namespace, names: list[str]) -> int:
     """A project of several sessions: one file per session, ``X_<name>.npz`` (or ``.nwb``),
     each with the keys a single session's file has; its shared latents in one space."""
-    from mmgpvae_core.export import collect_session_latents, export_latents, session_stems
+    from mmgpvae_core.project.export import collect_session_latents, export_latents, session_stems
 
     outs = session_stems(a.out, names)
     if a.continuous:
         from mmgpvae_core.api import MMGPVAE
-        from mmgpvae_core.export import export_continuous
+        from mmgpvae_core.project.export import export_continuous
 
         model = MMGPVAE.load(a.run, device="cpu")
         for (name, view), out in zip(model.sessions(), outs):
@@ -60,7 +60,7 @@ def _export_sessions(a: argparse.Namespace, names: list[str]) -> int:
 
 
 def cmd_score(a: argparse.Namespace) -> int:
-    from mmgpvae_core.recovery import score_latent_files
+    from mmgpvae_core.evaluation.recovery import score_latent_files
 
     scores, folds = score_latent_files(a.latents, a.truth, with_folds=True)
     print(f"score: linear maps fitted and scored on {folds}", file=sys.stderr)

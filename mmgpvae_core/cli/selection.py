@@ -108,7 +108,7 @@ def _grow(a, neural, behavior, axes, result, settings, execution):
 
 def cmd_sweep(a: argparse.Namespace) -> int:
     """Cross-validated sweep over latent splits; prints ``best: ...`` last."""
-    from mmgpvae_core.heldout import session_folds
+    from mmgpvae_core.evaluation.heldout import session_folds
     from mmgpvae_core.sweep import (
         SweepSettings,
         edge_line,

@@ -86,7 +86,7 @@ def _model_prediction(model, x_a, x_b, target: str, window: int | None) -> np.nd
     """(bins, channels) of ``target`` predicted from one modality's segment (the other None):
     as trials (``window`` None: the segment is one trial) or stitched windows."""
     from mmgpvae_core.continuous import BATCH_ELEMENTS, Stitcher, window_starts, windows_of
-    from mmgpvae_core.heldout import predict
+    from mmgpvae_core.evaluation.heldout import predict
 
     x = x_a if x_a is not None else x_b
     if window is None:
@@ -106,7 +106,7 @@ def _model_prediction(model, x_a, x_b, target: str, window: int | None) -> np.nd
 
 def _metrics(direction: str, y: np.ndarray, p: np.ndarray, names: list[str], counts: bool):
     """(channel, metric, value) of held-out ``y`` predicted by ``p``, both (bins, channels)."""
-    from mmgpvae_core.heldout import bits_per_spike, r2_per_channel, r2_pooled
+    from mmgpvae_core.evaluation.heldout import bits_per_spike, r2_per_channel, r2_pooled
 
     out = []
     if direction == "neural_from_behavior" and counts:
@@ -152,7 +152,7 @@ def _baseline_segments(nt, bt, nv, bv, lags: int, counts: bool) -> dict[tuple[st
 
 def compare_folds(neural: Dataset, settings: CompareSettings):
     """The held-out split(s) of ``settings`` for ``neural``: a ``heldout.Folds``."""
-    from mmgpvae_core.heldout import session_folds, session_test_split
+    from mmgpvae_core.evaluation.heldout import session_folds, session_test_split
 
     if settings.folds:
         return session_folds(neural, settings.folds, settings.seed)

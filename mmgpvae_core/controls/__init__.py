@@ -22,7 +22,7 @@ slow signals with their neighbours, so re-pairing them breaks what any time-lock
 slow common signal keeps, and gives false positives (even with the behavior reversed in time).
 Its null is the behavior shifted circularly in time against the neural data (``shifts``): each
 modality keeps its own structure, only their alignment is broken. Folds are then contiguous
-blocks of windows (:func:`mmgpvae_core.heldout.session_folds`).
+blocks of windows (:func:`mmgpvae_core.evaluation.heldout.session_folds`).
 
 The p-value is the permutation test's ``(1 + #{null ≥ real}) / (1 + shuffles)``: with 19 shuffles
 the smallest possible is 0.05. It says whether the cross-modal prediction of the *real* pairing

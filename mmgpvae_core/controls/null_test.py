@@ -57,12 +57,12 @@ def cross_modal_scores(
 
     ``score_per_trial`` (trials,): log-likelihood (nats) of the behavior given the neural data
     alone plus that of the neural data given the behavior alone — the two cross-modal terms of
-    :func:`mmgpvae_core.heldout.evaluate` (same predictive densities). Also their means
+    :func:`mmgpvae_core.evaluation.heldout.evaluate` (same predictive densities). Also their means
     (``cross_behavior``, ``cross_neural``), R² of behavior from neural (pooled and per channel)
     and bits/spike (Poisson) or R² of the neural data from behavior. ``n_groups`` is unused (no
     co-smoothing here); it is accepted to match the scorer signature.
     """
-    from mmgpvae_core.heldout import bits_per_spike, predict, r2_per_channel, r2_pooled
+    from mmgpvae_core.evaluation.heldout import bits_per_spike, predict, r2_per_channel, r2_pooled
     from mmgpvae_core.model.likelihoods import likelihood_class
 
     if behavior is None:
@@ -181,7 +181,7 @@ def _null_pairing(neural: Dataset, behavior: Dataset, perm, shift) -> Dataset:
 class NullTestResult:
     """The fits of a null test: ``rows[k]["shuffle"]`` 0 is the real pairing, 1… the shuffles
     (re-pairings, or circular time shifts when ``null`` is "shift"); ``folds``: how the fits
-    held data out (:meth:`~mmgpvae_core.heldout.Folds.describe`)."""
+    held data out (:meth:`~mmgpvae_core.evaluation.heldout.Folds.describe`)."""
 
     rows: list[dict[str, Any]]
     within_condition: bool = False
@@ -316,7 +316,7 @@ def run_null_test(
     """Fit the real pairing and ``shuffles`` null pairings of ``split`` (a (shared, private
     neural, private behavior) tuple or dict), each by k-fold cross-validation (``settings``:
     folds, epochs, seed, model options; the same folds for every fit: blocked for a session,
-    :func:`~mmgpvae_core.heldout.session_folds`), and score each on its held-out trials by
+    :func:`~mmgpvae_core.evaluation.heldout.session_folds`), and score each on its held-out trials by
     cross-modal prediction.
 
     ``null``: "auto" (circular time shifts of the behavior for a continuous session, re-paired
@@ -327,7 +327,7 @@ def run_null_test(
     ``execution``: the keywords of :func:`~mmgpvae_core.sweep.run_jobs` — ``n_jobs`` local
     processes or ``ray_address`` (and ``gpus_per_trial``), ``on_result(done, total, row)`` as
     each fit ends, ``should_stop()`` to cancel (unfinished fits are dropped)."""
-    from mmgpvae_core.heldout import session_folds
+    from mmgpvae_core.evaluation.heldout import session_folds
 
     if behavior is None:
         raise ValueError("the null test needs behavior data: it re-pairs behavior trials")

@@ -81,7 +81,7 @@ def _subspace_label(name: str, d: int) -> list[str]:
 
 
 def _load(run_path: str | Path) -> dict[str, Any]:
-    from mmgpvae_core.project import read_project
+    from mmgpvae_core.project.file import read_project
 
     p = read_project(run_path)
     if p["neural"] is None:

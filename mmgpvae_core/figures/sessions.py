@@ -16,7 +16,7 @@ from mmgpvae_core.figures.style import DEFAULT_DPI, trial_labels
 
 def session_latents(run_path: str | Path, subspace: str = "shared"):
     """(names, latents per session (trials, time, dim), conditions per session) as saved."""
-    from mmgpvae_core.export import collect_session_latents
+    from mmgpvae_core.project.export import collect_session_latents
 
     out = collect_session_latents(run_path)
     names = [name for name, _ in out]

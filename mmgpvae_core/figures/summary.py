@@ -1,6 +1,6 @@
 """A short summary of a fit, as JSON and as text: config, final ELBO terms, length-scales, R².
 
-Works on the dictionary :func:`mmgpvae_core.project.read_project` returns; needs no matplotlib.
+Works on the dictionary :func:`mmgpvae_core.project.file.read_project` returns; needs no matplotlib.
 """
 
 from __future__ import annotations

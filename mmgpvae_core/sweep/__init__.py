@@ -5,7 +5,7 @@ every core or on a Ray cluster (Ray Tune).
 The selection criterion
 -----------------------
 Each configuration is fitted on k − 1 folds and scored on the held-out fold by the *predictive*
-log-likelihood of held-out data (:mod:`mmgpvae_core.heldout`), summed over four terms:
+log-likelihood of held-out data (:mod:`mmgpvae_core.evaluation.heldout`), summed over four terms:
 
 1. held-out neurons given the other neurons and the behavior (co-smoothing),
 2. held-out behavior channels given the other behavior channels and the neural data,
@@ -42,7 +42,7 @@ Folds: for a continuous session (consecutive windows, no trials table) contiguou
 windows, with one window left unused between a validation block and the training windows, so
 that no held-out window sits between training neighbours that share its slow signals; trials of
 a trials table are dealt at random, stratified by condition
-(:func:`mmgpvae_core.heldout.session_folds`).
+(:func:`mmgpvae_core.evaluation.heldout.session_folds`).
 """
 
 from mmgpvae_core.sweep.grid import (

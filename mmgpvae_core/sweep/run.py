@@ -87,7 +87,7 @@ def run_config(
 ) -> dict[str, Any]:
     """Fit one configuration on each training fold, score it on the held-out fold.
 
-    Folds are :func:`~mmgpvae_core.heldout.session_folds`: contiguous blocks of windows with
+    Folds are :func:`~mmgpvae_core.evaluation.heldout.session_folds`: contiguous blocks of windows with
     one window left unused beside each validation block for a continuous session, stratified by
     condition for trials. Several sessions (``neural`` and ``behavior`` lists, their names in
     ``config["sessions"]``): fold f holds out fold f of every session, one multi-session model
@@ -103,7 +103,7 @@ def run_config(
     """
     import torch
 
-    from mmgpvae_core.heldout import evaluate, session_folds
+    from mmgpvae_core.evaluation.heldout import evaluate, session_folds
 
     score = settings.scorer or evaluate
     torch.set_num_threads(1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import torch
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import TRAIN_BEFORE_OPTION, TrainConfig
 from mmgpvae_core.model.elbo import elbo_terms
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_core.training import hidden_channels
 
 

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.checkpoint import Checkpointer, FitState, interrupted_fit
 from mmgpvae_core.cli import main
-from mmgpvae_core.project import read_project, write_project
-from mmgpvae_core.simulate import simulate, write_simulation
+from mmgpvae_core.project.checkpoint import Checkpointer, FitState, interrupted_fit
+from mmgpvae_core.project.file import read_project, write_project
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 from mmgpvae_core.training import EpochReport
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
@@ -123,7 +123,7 @@ _WRITER = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from mmgpvae_core.project import write_project
+    from mmgpvae_core.project.file import write_project
 
     class Stall:  # reached while the temporary file is half written
         def __array__(self, dtype=None, copy=None):
@@ -273,7 +273,7 @@ def test_an_unwritable_out_keeps_the_fit_in_a_rescue_file(tmp_path, capsys, monk
     import tempfile
 
     from mmgpvae_core import cli
-    from mmgpvae_core.simulate import simulate, write_simulation
+    from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
     paths = write_simulation(tmp_path / "sim", simulate(n_trials=6, n_time=12, n_neurons=5,
                                                        n_keypoints=2, seed=1))

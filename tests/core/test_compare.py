@@ -21,7 +21,7 @@ from mmgpvae_core.compare import (
     write_csv,
 )
 from mmgpvae_core.compare.baselines import lagged, poisson_glm
-from mmgpvae_core.simulate import simulate, simulate_session
+from mmgpvae_core.synthetic.simulate import simulate, simulate_session
 
 LAST_LINE = re.compile(
     r"^behavior_from_neural r2: mmgpvae=(\S+) wiener=(\S+) wiener_causal=(\S+) \| "
@@ -116,7 +116,7 @@ def test_compare_scores_every_method_on_the_held_out_end_of_a_session(session_re
 
 
 def test_compare_cli_on_trials_holds_out_stratified_folds(tmp_path, capsys):
-    from mmgpvae_core.simulate import write_simulation
+    from mmgpvae_core.synthetic.simulate import write_simulation
 
     paths = write_simulation(tmp_path / "sim", simulate(n_trials=12, n_time=30, n_neurons=8, n_keypoints=2, seed=5))
     code = main([
@@ -132,7 +132,7 @@ def test_compare_cli_on_trials_holds_out_stratified_folds(tmp_path, capsys):
 
 
 def test_compare_without_behavior_exits_2(tmp_path, capsys):
-    from mmgpvae_core.simulate import write_simulation
+    from mmgpvae_core.synthetic.simulate import write_simulation
 
     paths = write_simulation(tmp_path / "sim", simulate(n_trials=6, n_time=20, n_neurons=4, n_keypoints=1, seed=5))
     with pytest.raises(SystemExit) as exc:

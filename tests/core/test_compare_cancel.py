@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from mmgpvae_core.compare import CompareSettings, run_compare
-from mmgpvae_core.simulate import simulate_session
+from mmgpvae_core.synthetic.simulate import simulate_session
 
 
 def test_should_stop_ends_the_comparison_at_the_next_epoch_and_scores_no_cut_fold():

@@ -8,7 +8,7 @@ import pytest
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents, hann_weights, stitch, window_starts
 from mmgpvae_core.data import DataError
-from mmgpvae_core.simulate import simulate, simulate_session
+from mmgpvae_core.synthetic.simulate import simulate, simulate_session
 
 W = 40
 

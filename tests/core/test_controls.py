@@ -25,8 +25,8 @@ from mmgpvae_core.controls import (
     run_null_test,
     shifted,
 )
-from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import SweepSettings
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
 SHUFFLES = 4
 SETTINGS = SweepSettings(folds=2, epochs=15, seed=0, model_kwargs={"device": "cpu"})

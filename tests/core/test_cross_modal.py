@@ -8,9 +8,9 @@ import torch
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import ConfigError, TrainConfig
-from mmgpvae_core.heldout import evaluate, train_val_split
+from mmgpvae_core.evaluation.heldout import evaluate, train_val_split
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 def test_cross_modal_config_is_validated():

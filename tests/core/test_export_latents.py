@@ -10,8 +10,8 @@ import pytest
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.cli import main
-from mmgpvae_core.export import SUBSPACES, collect_latents, export_latents
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.project.export import SUBSPACES, collect_latents, export_latents
+from mmgpvae_core.synthetic.simulate import simulate
 
 pynwb = pytest.importorskip("pynwb")
 

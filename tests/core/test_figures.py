@@ -29,7 +29,7 @@ from mmgpvae_core.figures import (
     save_figure,
     write_figure_set,
 )
-from mmgpvae_core.project import read_project
+from mmgpvae_core.project.file import read_project
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 FORMATS = ("png", "svg", "pdf")

@@ -12,7 +12,7 @@ from mmgpvae_core import training
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.export import export_continuous
+from mmgpvae_core.project.export import export_continuous
 
 pytestmark = [
     pytest.mark.gpu,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.heldout import (
+from mmgpvae_core.evaluation.heldout import (
     PREDICTIVE_TERMS,
     bits_per_spike,
     blocked_kfold_splits,
@@ -21,7 +21,7 @@ from mmgpvae_core.heldout import (
     session_test_split,
     train_val_split,
 )
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 @pytest.fixture(scope="module")

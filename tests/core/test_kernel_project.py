@@ -10,8 +10,8 @@ import numpy as np
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.cli import main
 from mmgpvae_core.config import ModelConfig
-from mmgpvae_core.project import read_project
-from mmgpvae_core.simulate import simulate, write_simulation
+from mmgpvae_core.project.file import read_project
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
 
 def test_cli_fit_with_a_kernel_per_subspace_saves_and_reopens_it(tmp_path, capsys):

@@ -180,8 +180,8 @@ def test_a_matern12_fit_on_ou_data_beats_rbf_on_held_out_trials():
     shrinking its length-scales (shared: at most 5.4 bins against the true 10–16); the Matérn ½
     model's average 9.3–11.6. Both assertions hold on seeds 1, 2 and 3. (~15 s.)"""
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.heldout import cosmooth, train_val_split
-    from mmgpvae_core.simulate import simulate
+    from mmgpvae_core.evaluation.heldout import cosmooth, train_val_split
+    from mmgpvae_core.synthetic.simulate import simulate
 
     torch.set_num_threads(1)
     sim = simulate(n_trials=60, n_time=40, n_neurons=60, n_keypoints=4, seed=1, kernel="matern12")

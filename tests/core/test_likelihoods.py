@@ -9,7 +9,7 @@ import torch
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import AUTO, LIKELIHOODS, ConfigError, ModelConfig
 from mmgpvae_core.data import DataError, Dataset, check_for_likelihood
-from mmgpvae_core.heldout import cosmooth, evaluate
+from mmgpvae_core.evaluation.heldout import cosmooth, evaluate
 from mmgpvae_core.model.likelihoods import (
     LIKELIHOOD_CLASSES,
     GaussianLikelihood,

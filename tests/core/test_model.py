@@ -206,7 +206,7 @@ def test_a_project_saved_before_the_length_scale_options_reopens_as_it_was_fitte
 
     import h5py
 
-    from mmgpvae_core.project import read_project
+    from mmgpvae_core.project.file import read_project
 
     m = _model(tiny_sim, min_length_scale_fraction=0.5, length_scale_param="softplus")
     path = tmp_path / "old.mmgp"

@@ -11,7 +11,7 @@ import pytest
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.cli import main
-from mmgpvae_core.project import read_project
+from mmgpvae_core.project.file import read_project
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,13 @@ def test_resume_continues_from_saved_optimizer_state(fitted, tmp_path):
 def test_atomic_write_leaves_no_partial_file(fitted, tmp_path, monkeypatch):
     m, _ = fitted
     target = tmp_path / "crash.mmgp"
-    import mmgpvae_core.project as project
+    import mmgpvae_core.project.file as project
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(project, "torch_bytes", boom)
-    monkeypatch.setattr("mmgpvae_core.saved.torch_bytes", boom)
+    monkeypatch.setattr("mmgpvae_core.project.saved.torch_bytes", boom)
     with pytest.raises(RuntimeError):
         m.save(target)
     assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,7 @@ from mmgpvae_core.config import ModelConfig, TrainConfig
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
 from mmgpvae_core.model.likelihoods import GaussianLikelihood, data_product
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape, fixed_rows, is_session_own
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_core.training import fit, hidden_channels
 
 C, B, T, N = 40, 5, 30, 12
@@ -160,7 +160,7 @@ def test_fit_uses_what_it_computed_once():
 
 
 def test_sessions_each_have_their_own_read_in(tmp_path):
-    from mmgpvae_core.simulate import simulate_sessions
+    from mmgpvae_core.synthetic.simulate import simulate_sessions
 
     sims = simulate_sessions(n_neurons=(24, 8, 30), n_trials=10, n_time=30, seed=3)
     neural, behavior = [s.neural for s in sims], [s.behavior for s in sims]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.recovery import cv_r2, score_latents
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.evaluation.recovery import cv_r2, score_latents
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 def _pca_baseline(sim, n_shared: int) -> dict[str, float]:
@@ -54,7 +54,7 @@ def test_a_session_on_its_clock_is_scored_on_blocks_and_unrelated_latents_score_
     """Latents unrelated to the truth, both slow: a map scored on bins dealt at random between
     its training bins looks good; on contiguous blocks with 10 s unused beside each, it does
     not."""
-    from mmgpvae_core.recovery import latent_splits, random_splits
+    from mmgpvae_core.evaluation.recovery import latent_splits, random_splits
 
     rng = np.random.default_rng(0)
     n = 3000

@@ -23,7 +23,7 @@ from mmgpvae_core.model.encoders import PseudoObservationEncoder
 from mmgpvae_core.model.likelihoods import choose_likelihood, make_likelihood
 from mmgpvae_core.model.prior import length_scale_from_data
 from mmgpvae_core.model.values import ValueSummary, nan_moments
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 @pytest.fixture
@@ -320,7 +320,7 @@ def test_stitching_batch_by_batch_equals_stitching_at_once():
 @pytest.fixture(scope="module")
 def session_model():
     from mmgpvae_core.api import MMGPVAE
-    from mmgpvae_core.simulate import simulate_session
+    from mmgpvae_core.synthetic.simulate import simulate_session
 
     sim = simulate_session(n_bins=400, window_bins=20, n_neurons=12, n_keypoints=3, seed=2)
     model = MMGPVAE(1, 1, 1, epochs=3, seed=0, behavior_likelihood="gaussian", device="cpu")
@@ -356,7 +356,7 @@ def test_posterior_and_reconstruction_do_not_depend_on_the_batch(session_model, 
 # ---------------------------------------------------------------------------- NWB
 def test_overlapping_trials_export_to_nwb_as_per_trial_columns(tmp_path):
     pynwb = pytest.importorskip("pynwb")
-    from mmgpvae_core.export import Latents, write_nwb
+    from mmgpvae_core.project.export import Latents, write_nwb
 
     rng = np.random.default_rng(4)
     n, T = 3, 10

@@ -12,10 +12,10 @@ import torch
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.cli import main
 from mmgpvae_core.data import DataError
+from mmgpvae_core.evaluation.recovery import cv_r2
 from mmgpvae_core.loaders.manifest import read_manifest
 from mmgpvae_core.model.sessions import MultiSessionModule
-from mmgpvae_core.recovery import cv_r2
-from mmgpvae_core.simulate import simulate_sessions, write_simulation
+from mmgpvae_core.synthetic.simulate import simulate_sessions, write_simulation
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +291,7 @@ def test_a_manifest_with_a_missing_file_or_other_behavior_channels_exits_2(tmp_p
         small[1].behavior, data=small[1].behavior.data[..., :-2],
         channel_names=small[1].behavior.channel_names[:-2],
     )
-    from mmgpvae_core.simulate import Simulation
+    from mmgpvae_core.synthetic.simulate import Simulation
 
     write_simulation(tmp_path / "b", Simulation(small[1].neural, fewer, small[1].truth))
     assert main(["fit", "--sessions", str(path), "--out", str(tmp_path / "x.mmgp")]) == 2

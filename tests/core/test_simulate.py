@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmgpvae_core.simulate import simulate, simulate_hard
+from mmgpvae_core.synthetic.simulate import simulate, simulate_hard
 
 
 def test_harder_data_has_sparse_ragged_occluded_observations_and_spread_length_scales():

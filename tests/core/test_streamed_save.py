@@ -12,7 +12,7 @@ import torch
 
 from mmgpvae_core import api
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 
 @pytest.fixture(scope="module")

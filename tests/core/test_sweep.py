@@ -10,7 +10,6 @@ from real_s1 import needs_s1, s1_files, s1_session
 
 from mmgpvae_core import cli
 from mmgpvae_core.continuous import is_continuous
-from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import (
     SweepSettings,
     make_grid,
@@ -20,6 +19,7 @@ from mmgpvae_core.sweep import (
     select_best,
     write_csv,
 )
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 
 from mmgpvae_core import cli
 from mmgpvae_core.config import ConfigError
-from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import config_name, make_grid, parse_kernels
 from mmgpvae_core.sweep.selection import SweepResult
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
 
 def test_kernel_values_of_a_sweep_are_names_or_per_subspace_settings():

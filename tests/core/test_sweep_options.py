@@ -11,7 +11,6 @@ import pytest
 from mmgpvae_core import cli
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import ConfigError
-from mmgpvae_core.simulate import simulate, write_simulation
 from mmgpvae_core.sweep import (
     CLI_SWEEP_OPTIONS,
     SWEEP_OPTIONS,
@@ -25,6 +24,7 @@ from mmgpvae_core.sweep import (
 )
 from mmgpvae_core.sweep.grow import extended
 from mmgpvae_core.sweep.selection import SweepResult
+from mmgpvae_core.synthetic.simulate import simulate, write_simulation
 
 #: what the fits of ``_recording_scorer`` were given, one dict of their parameters per fit
 SEEN: list[dict] = []

@@ -19,7 +19,7 @@ from mmgpvae_core.model.time_domain import (
     rbf_covariance,
     time_domain_posterior,
 )
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 F64 = torch.float64
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgpvae_core.simulate import simulate_session
+from mmgpvae_core.synthetic.simulate import simulate_session
 from mmgpvae_gui.panels.compare_panel import METHODS, ComparePanel
 
 

@@ -9,7 +9,7 @@ import pytest
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents, session_time
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.simulate import simulate, simulate_session
+from mmgpvae_core.synthetic.simulate import simulate, simulate_session
 from mmgpvae_gui import export
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel

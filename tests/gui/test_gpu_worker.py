@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmgpvae_core.api import MMGPVAE
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 
 pytestmark = [
     pytest.mark.gpu,

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 from mmgpvae_core.config import ModelConfig, TrainConfig
 from mmgpvae_core.figures import length_scale_figure
 from mmgpvae_core.figures.history import latent_kernels
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_gui.panels.model_panel import ModelPanel
 from mmgpvae_gui.session import Session
 

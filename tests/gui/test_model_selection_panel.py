@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_gui.panels.model_selection_panel import ModelSelectionPanel
 
 

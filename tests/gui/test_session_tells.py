@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mmgpvae_core.simulate import simulate
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_gui.main_window import MainWindow
 from mmgpvae_gui.session import Session
 

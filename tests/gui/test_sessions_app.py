@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgpvae_core.simulate import simulate_sessions, write_simulation
+from mmgpvae_core.synthetic.simulate import simulate_sessions, write_simulation
 
 
 @pytest.fixture(scope="module")

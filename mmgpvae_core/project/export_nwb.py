@@ -42,7 +42,7 @@ from mmgpvae_core.data import DataError, Dataset
 from mmgpvae_core.loaders.checks import warn_data
 
 if TYPE_CHECKING:
-    from mmgpvae_core.export import Latents
+    from mmgpvae_core.project.export import Latents
 
 MODULE = "mmgpvae"
 LABELS = {

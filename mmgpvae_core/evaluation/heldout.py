@@ -16,7 +16,7 @@ Predictive scores (nats, summed over bins and channels, one number per trial):
 - ``cross_neural``: all neurons given the behavior alone.
 
 Their sum, ``score``, is the model-selection criterion of :mod:`mmgpvae_core.sweep`
-(:mod:`mmgpvae_core.recovery` scores latents against a known truth instead). Reported as
+(:mod:`mmgpvae_core.evaluation.recovery` scores latents against a known truth instead). Reported as
 well: NLB-style co-smoothing bits/spike (held-out neurons from held-in neurons only), R² per
 behavior channel predicted from neural activity alone, bits/spike of neurons predicted from
 behavior alone, and the held-out ELBO per modality.

@@ -1,6 +1,6 @@
 """A fitted :class:`~mmgpvae_core.api.MMGPVAE` to and from a ``.mmgp`` project.
 
-``project.py`` knows the file (its groups, atomic writes); this module knows what of an
+``file.py`` knows the file (its groups, atomic writes); this module knows what of an
 estimator goes in it: configuration, data, weights, optimizer state, history, the posterior and
 reconstructions at save time (for readers without torch), how the fit ended and, for a
 checkpoint, the fit in progress.
@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmgpvae_core.checkpoint import FitState
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.sessions import MultiSessionModule
-from mmgpvae_core.project import read_project, torch_bytes, torch_from_bytes, write_project
+from mmgpvae_core.project.checkpoint import FitState
+from mmgpvae_core.project.file import read_project, torch_bytes, torch_from_bytes, write_project
 from mmgpvae_core.training import FitOutcome, TrainingHistory, make_optimizer
 
 

@@ -10,7 +10,7 @@ NPZ (the keys scripts rely on; unchanged since the first release)::
 
 Bins past a trial's end (NaN padding) are NaN; a subspace of no dimension is ``(trials, time, 0)``.
 
-NWB: :mod:`mmgpvae_core.export_nwb` (its layout is described there).
+NWB: :mod:`mmgpvae_core.project.export_nwb` (its layout is described there).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def collect_latents(source: Any) -> Latents:
     """The latents of ``source``: a fitted :class:`~mmgpvae_core.api.MMGPVAE` or the path of a
     ``.mmgp`` project (read as saved, without rebuilding the model)."""
     if isinstance(source, (str, Path)):
-        from mmgpvae_core.project import read_project
+        from mmgpvae_core.project.file import read_project
 
         p = read_project(source, reconstruction=False)
         if p["neural"] is None:
@@ -107,7 +107,7 @@ def collect_session_latents(source: Any) -> list[tuple[str, Latents]]:
     ``.mmgp`` path); a single-session project: [(its neural file's stem, latents)]."""
     if not isinstance(source, (str, Path)):
         return [(name, collect_latents(view)) for name, view in source.sessions()]
-    from mmgpvae_core.project import read_project
+    from mmgpvae_core.project.file import read_project
 
     p = read_project(source, reconstruction=False)
     names = p["config"].get("sessions", {}).get("names")
@@ -204,7 +204,7 @@ def export_latents(source: Any, out_path: str | Path) -> Path:
     return out
 
 
-from mmgpvae_core.export_nwb import trial_times, write_nwb  # noqa: E402
+from mmgpvae_core.project.export_nwb import trial_times, write_nwb  # noqa: E402
 
 __all__ = [
     "Latents", "collect_continuous", "collect_latents", "collect_session_latents",

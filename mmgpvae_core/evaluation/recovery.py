@@ -6,7 +6,7 @@ trials. Latents of a continuous session on its clock (``export-latents --continu
 ``SESSION_GAP_S`` seconds left unused beside each validation block: neighbouring bins share
 slow signals, and a map scored on bins between its training bins would be flattered.
 
-Held-out scores of a fit on data without a truth are in :mod:`mmgpvae_core.heldout`.
+Held-out scores of a fit on data without a truth are in :mod:`mmgpvae_core.evaluation.heldout`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Checkpoints of a fit in progress, so that a killed fit loses at most a few minutes.
 
-A checkpoint is the whole ``.mmgp`` project (same layout, written atomically by ``project.py``)
+A checkpoint is the whole ``.mmgp`` project (same layout, written atomically by ``file.py``)
 plus a ``/fit_state`` group saying the fit was still running: which epoch it had reached, where
 it began and where it was going, and its KL warm-up. Its outcome status is "running" (or
 "interrupted" when the fit saved on its way out, after Ctrl+C or SIGTERM). A project written at
@@ -63,7 +63,7 @@ def interrupted_fit(path: str | Path) -> FitState | None:
     """The fit a project's checkpoint recorded as in progress, or None for a project written at
     the end of a fit. Not None means the fit was killed or interrupted (or is still running in
     another process): ``mmgpvae fit --resume`` continues it to its target epoch. Reads no arrays."""
-    from mmgpvae_core.project import read_fit_state
+    from mmgpvae_core.project.file import read_fit_state
 
     d = read_fit_state(path)
     return None if d is None else FitState.from_dict(d)

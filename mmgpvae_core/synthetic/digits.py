@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates, zoom
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.simulate import Simulation, gp_samples, neural_dataset
+from mmgpvae_core.synthetic.simulate import Simulation, gp_samples, neural_dataset
 
 CONDITIONS = ("clockwise", "counter-clockwise")
 
