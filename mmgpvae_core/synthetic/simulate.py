@@ -80,6 +80,59 @@ def pose_dataset(pose: np.ndarray, conditions: np.ndarray, bin_size_s: float, so
     )
 
 
+def _conditions(rng: np.random.Generator, n_trials: int, n_conditions: int) -> np.ndarray:
+    """(n_trials,) condition indices 0 … ``n_conditions`` − 1, balanced, in a random order."""
+    conditions = np.arange(n_trials) % n_conditions
+    rng.shuffle(conditions)
+    return conditions
+
+
+def _standard_latents(
+    rng: np.random.Generator,
+    conditions: np.ndarray,
+    T: int,
+    n_conditions: int,
+    sizes: tuple[int, int, int],
+    kernel: str = "rbf",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z_S, z_A, z_B of the standard simulation, ``sizes`` (shared, private neural, private
+    behavior) dimensions of length-scales uniform in 10–16, 8–12 and 10–14 bins; the shared
+    ones carry condition means (``_latents``)."""
+    shared, private_neural, private_behavior = sizes
+    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True, kernel)
+    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions, False, kernel)
+    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions, False, kernel)
+    return z_s, z_a, z_b
+
+
+def _simulation(
+    label: str,
+    conditions: np.ndarray,
+    bin_size_s: float,
+    latents: tuple[np.ndarray, np.ndarray, np.ndarray],
+    observed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    **extra: np.ndarray,
+) -> Simulation:
+    """The Simulation of ``observed`` (counts, rates, pose, pose_clean) drawn from ``latents``
+    (z_S, z_A, z_B), its trials named "cond0", "cond1", … by their ``conditions`` (indices), its
+    datasets' sources "<``label`` neural>" and "<``label`` behavior>"; ``extra``: more of ``truth``."""
+    z_s, z_a, z_b = latents
+    counts, rates, pose, pose_clean = observed
+    cond_names = np.array([f"cond{c}" for c in conditions])
+    truth = {
+        "shared": z_s,
+        "private_neural": z_a,
+        "private_behavior": z_b,
+        "conditions": cond_names,
+        "rates": rates,
+        "pose_clean": pose_clean,
+        **extra,
+    }
+    neural = neural_dataset(counts, cond_names, bin_size_s, f"<{label} neural>")
+    behavior = pose_dataset(pose, cond_names, bin_size_s, f"<{label} behavior>")
+    return Simulation(neural, behavior, truth)
+
+
 def simulate(
     n_trials: int = 100,
     n_time: int = 80,
@@ -109,30 +162,11 @@ def simulate(
     test's comparison with PCA.)
     """
     rng = np.random.default_rng(seed)
-    T = n_time
-    conditions = np.arange(n_trials) % n_conditions
-    rng.shuffle(conditions)
-
-    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True, kernel)
-    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions, False, kernel)
-    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions, False, kernel)
-
-    counts, rates, pose, pose_clean = _observe(
-        rng, z_s, z_a, z_b, n_neurons, n_keypoints, behavior_noise, private_behavior_weight
-    )
-
-    cond_names = np.array([f"cond{c}" for c in conditions])
-    neural = neural_dataset(counts, cond_names, bin_size_s, "<simulated neural>")
-    behavior = pose_dataset(pose, cond_names, bin_size_s, "<simulated behavior>")
-    truth = {
-        "shared": z_s,
-        "private_neural": z_a,
-        "private_behavior": z_b,
-        "conditions": cond_names,
-        "rates": rates,
-        "pose_clean": pose_clean,
-    }
-    return Simulation(neural, behavior, truth)
+    conditions = _conditions(rng, n_trials, n_conditions)
+    sizes = (shared, private_neural, private_behavior)
+    z = _standard_latents(rng, conditions, n_time, n_conditions, sizes, kernel)
+    observed = _observe(rng, *z, n_neurons, n_keypoints, behavior_noise, private_behavior_weight)
+    return _simulation("simulated", conditions, bin_size_s, z, observed)
 
 
 def _observe(
@@ -150,22 +184,42 @@ def _observe(
     C [z_S; z_A] + d, and keypoints from a fixed random tanh network of [z_S; z_B] plus noise.
     ``mean_rate``: scale the rates so that their mean is this many spikes per bin (the same
     random draws, only d shifted). Returns counts, rates, pose, pose_clean."""
-    za_full = np.concatenate([z_s, z_a], axis=2)
-    C = rng.normal(0, 1, (n_neurons, za_full.shape[2]))
-    C *= 0.7 / np.sqrt(za_full.shape[2])
+    counts, rates = _spikes(rng, np.concatenate([z_s, z_a], axis=2), n_neurons, mean_rate)
+    pose_of = _pose_network(rng, z_s.shape[2] + z_b.shape[2], n_keypoints)
+    zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
+    pose, pose_clean = pose_of(zb_full, behavior_noise)
+    return counts, rates, pose, pose_clean
+
+
+def _spikes(
+    rng: np.random.Generator, z: np.ndarray, n_neurons: int, mean_rate: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson counts and their rates (trials, time, ``n_neurons``), log rate C z + d for latents
+    ``z`` (trials, time, dims), random loadings C and offsets d (15–60 Hz at 20 ms bins), rates
+    scaled to a mean of ``mean_rate`` spikes per bin if given."""
+    C = rng.normal(0, 1, (n_neurons, z.shape[2]))
+    C *= 0.7 / np.sqrt(z.shape[2])
     d = np.log(rng.uniform(0.3, 1.2, n_neurons))  # 15–60 Hz at 20 ms bins
-    rates = np.exp(za_full @ C.T + d)
+    rates = np.exp(z @ C.T + d)
     if mean_rate is not None:
         rates *= mean_rate / rates.mean()
-    counts = rng.poisson(rates).astype(float)
-    zb_full = np.concatenate([z_s, private_behavior_weight * z_b], axis=2)
+    return rng.poisson(rates).astype(float), rates
+
+
+def _pose_network(rng: np.random.Generator, n_latents: int, n_keypoints: int):
+    """A fixed random tanh network (12 hidden units) from ``n_latents`` latents to x, y of
+    ``n_keypoints`` keypoints. Returns ``pose_of(z, noise)``: (pose, pose_clean) for latents ``z``
+    (trials, time, n_latents), pose being pose_clean plus Gaussian noise of sd ``noise``."""
     n_hidden = 12
-    W1 = rng.normal(0, 0.8, (n_hidden, zb_full.shape[2]))
+    W1 = rng.normal(0, 0.8, (n_hidden, n_latents))
     b1 = rng.normal(0, 0.3, n_hidden)
     W2 = rng.normal(0, 1.0 / np.sqrt(n_hidden), (2 * n_keypoints, n_hidden))
-    pose_clean = np.tanh(zb_full @ W1.T + b1) @ W2.T
-    pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
-    return counts, rates, pose, pose_clean
+
+    def pose_of(z: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray]:
+        pose_clean = np.tanh(z @ W1.T + b1) @ W2.T
+        return pose_clean + rng.normal(0, noise, pose_clean.shape), pose_clean
+
+    return pose_of
 
 
 def simulate_hard(
@@ -201,8 +255,7 @@ def simulate_hard(
     rng = np.random.default_rng(seed)
     T = n_time
     D = shared + private_neural + private_behavior
-    conditions = np.arange(n_trials) % n_conditions
-    rng.shuffle(conditions)
+    conditions = _conditions(rng, n_trials, n_conditions)
     ells = rng.permutation(np.geomspace(length_scales[0], length_scales[1], D))
 
     z_s = _latents(rng, ells[:shared], T, conditions, n_conditions, True)
@@ -223,21 +276,11 @@ def simulate_hard(
     pose[np.repeat(occluded, 2, axis=2)] = np.nan
     for x in (counts, rates, pose, pose_clean, z_s, z_a, z_b):
         x[pad] = np.nan
-
-    cond_names = np.array([f"cond{c}" for c in conditions])
-    neural = neural_dataset(counts, cond_names, bin_size_s, "<simulated hard neural>")
-    behavior = pose_dataset(pose, cond_names, bin_size_s, "<simulated hard behavior>")
-    truth = {
-        "shared": z_s,
-        "private_neural": z_a,
-        "private_behavior": z_b,
-        "conditions": cond_names,
-        "rates": rates,
-        "pose_clean": pose_clean,
-        "lengths": lengths,
-        "length_scales": ells,
-    }
-    return Simulation(neural, behavior, truth)
+    observed = (counts, rates, pose, pose_clean)
+    return _simulation(
+        "simulated hard", conditions, bin_size_s, (z_s, z_a, z_b), observed,
+        lengths=lengths, length_scales=ells,
+    )
 
 
 def long_gp_samples(rng: np.random.Generator, n: int, T: int, ell: float) -> np.ndarray:
@@ -344,37 +387,17 @@ def simulate_sessions(
     loadings and rates). A model of all sessions should find one shared latent space; separate
     fits find one each, related to the others by an unknown map."""
     rng = np.random.default_rng(seed)
-    K, T = len(n_neurons), n_time
-    conditions = np.arange(K * n_trials) % n_conditions
-    rng.shuffle(conditions)
-    z_s = _latents(rng, rng.uniform(10, 16, shared), T, conditions, n_conditions, True)
-    z_a = _latents(rng, rng.uniform(8, 12, private_neural), T, conditions, n_conditions)
-    z_b = _latents(rng, rng.uniform(10, 14, private_behavior), T, conditions, n_conditions)
-    n_hidden = 12
-    zb_dim = shared + private_behavior
-    W1 = rng.normal(0, 0.8, (n_hidden, zb_dim))
-    b1 = rng.normal(0, 0.3, n_hidden)
-    W2 = rng.normal(0, 1.0 / np.sqrt(n_hidden), (2 * n_keypoints, n_hidden))
+    conditions = _conditions(rng, len(n_neurons) * n_trials, n_conditions)
+    sizes = (shared, private_neural, private_behavior)
+    z_s, z_a, z_b = _standard_latents(rng, conditions, n_time, n_conditions, sizes)
+    pose_of = _pose_network(rng, shared + private_behavior, n_keypoints)
     out = []
     for k, n in enumerate(n_neurons):
         rows = slice(k * n_trials, (k + 1) * n_trials)
         zs, za, zb = z_s[rows], z_a[rows], z_b[rows]
-        za_full = np.concatenate([zs, za], axis=2)
-        C = rng.normal(0, 1, (n, za_full.shape[2])) * 0.7 / np.sqrt(za_full.shape[2])
-        d = np.log(rng.uniform(0.3, 1.2, n))
-        rates = np.exp(za_full @ C.T + d)
-        counts = rng.poisson(rates).astype(float)
-        pose_clean = np.tanh(np.concatenate([zs, zb], axis=2) @ W1.T + b1) @ W2.T
-        pose = pose_clean + rng.normal(0, behavior_noise, pose_clean.shape)
-        cond_names = np.array([f"cond{c}" for c in conditions[rows]])
-        out.append(
-            Simulation(
-                neural_dataset(counts, cond_names, bin_size_s, f"<simulated session {k} neural>"),
-                pose_dataset(pose, cond_names, bin_size_s, f"<simulated session {k} behavior>"),
-                {
-                    "shared": zs, "private_neural": za, "private_behavior": zb,
-                    "conditions": cond_names, "rates": rates, "pose_clean": pose_clean,
-                },
-            )
-        )
+        counts, rates = _spikes(rng, np.concatenate([zs, za], axis=2), n)
+        pose, pose_clean = pose_of(np.concatenate([zs, zb], axis=2), behavior_noise)
+        observed = (counts, rates, pose, pose_clean)
+        label = f"simulated session {k}"
+        out.append(_simulation(label, conditions[rows], bin_size_s, (zs, za, zb), observed))
     return out
