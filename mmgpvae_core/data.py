@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
@@ -226,17 +226,12 @@ class Dataset:
                 info[key] = [info[key][int(i)] for i in np.arange(self.n_trials)[trials]]
         if info:
             prep["trials"] = info
-        return Dataset(
+        return replace(
+            self,
             data=self.data[trials],
             conditions=None if self.conditions is None else self.conditions[trials],
             channel_names=list(self.channel_names),
-            bin_size_s=self.bin_size_s,
-            source=self.source,
-            field=self.field,
-            checksum=self.checksum,
-            kind=self.kind,
             preprocessing=prep,
-            signal=self.signal,
         )
 
 
@@ -261,20 +256,18 @@ def check_pair(neural: Dataset, behavior: Dataset | None) -> None:
     """Both modalities must describe the same trials on the same time grid."""
     if behavior is None:
         return
-    if neural.n_trials != behavior.n_trials:
-        raise DataError(
-            behavior.source,
-            behavior.field,
-            f"{behavior.n_trials} trials, but the neural data ({neural.source}) has "
-            f"{neural.n_trials}; both modalities must have the same trials",
-        )
-    if neural.n_time != behavior.n_time:
-        raise DataError(
-            behavior.source,
-            behavior.field,
-            f"{behavior.n_time} time bins per trial, but the neural data ({neural.source}) has "
-            f"{neural.n_time}; bin both modalities on one time grid",
-        )
+    same_trials = "both modalities must have the same trials"
+    same_grid = "bin both modalities on one time grid"
+    for n_neural, n_behavior, what, fix in (
+        (neural.n_trials, behavior.n_trials, "trials", same_trials),
+        (neural.n_time, behavior.n_time, "time bins per trial", same_grid),
+    ):
+        if n_neural != n_behavior:
+            raise DataError(
+                behavior.source,
+                behavior.field,
+                f"{n_behavior} {what}, but the neural data ({neural.source}) has {n_neural}; {fix}",
+            )
     if (
         neural.bin_size_s is not None
         and behavior.bin_size_s is not None

@@ -35,10 +35,12 @@ from mmgpvae_core.loaders.trials import (
     DEFAULT_SPIKE_BIN_S,
     DEFAULT_WINDOW_S,
     check_within,
+    missing_channels,
     overlap,
     read_trials_table,
     to_dataset,
     windows,
+    without_channels,
     zscore_channels,
 )
 
@@ -375,21 +377,10 @@ def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
     names = list(rec.channel_names)
     prep = dict(rec.preprocessing)
     prep["trials"] = {"source": "whole recording (no sampling rate)"}
-    all_nan = np.isnan(data).all(axis=(0, 1))
+    all_nan = missing_channels(data)
     if all_nan.any() and mod.get("drop_missing_channels", True) and not all_nan.all():
-        prep["dropped_channels"] = [names[i] for i in np.flatnonzero(all_nan)]
-        data = data[:, :, ~all_nan]
-        names = [n for n, bad in zip(names, all_nan) if not bad]
-    ds = Dataset(
-        data=data,
-        channel_names=names,
-        source=rec.source,
-        field=rec.field,
-        checksum=rec.checksum,
-        kind=rec.kind,
-        signal=rec.signal,
-        preprocessing=prep,
-    )
+        data, names = without_channels(data, names, prep, all_nan)
+    ds = Dataset(data=data, channel_names=names, preprocessing=prep, **rec.provenance())
     return _finish_tensor(ds, None, "--rate", mod)
 
 

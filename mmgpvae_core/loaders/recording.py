@@ -69,6 +69,17 @@ class Recording:
             if problem:
                 raise DataError(self.source, self.field, problem)
 
+    def provenance(self) -> dict[str, str]:
+        """What a Dataset made of this recording carries from it: source, field, checksum, kind
+        and signal (``Dataset(data=…, **rec.provenance())``)."""
+        return {
+            "source": self.source,
+            "field": self.field,
+            "checksum": self.checksum,
+            "kind": self.kind,
+            "signal": self.signal,
+        }
+
     # ------------------------------------------------------------------ shape and time
     @property
     def is_events(self) -> bool:

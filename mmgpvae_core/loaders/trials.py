@@ -252,17 +252,15 @@ def to_dataset(
     prep["trials"] = trials_info
     prep["bin_size_s"] = bin_size_s
     prep["binning"] = "spike counts per bin" if rec.is_events else "mean of observed samples"
-    all_nan = _all_missing_channels(data)
+    all_nan = missing_channels(data)
     if all_nan.any() and drop_missing_channels:
-        prep["dropped_channels"] = [names[i] for i in np.flatnonzero(all_nan)]
         if all_nan.all():
             raise DataError(
                 rec.source,
                 rec.field,
                 "every channel is entirely missing (NaN) in the trials; expected observed samples",
             )
-        data = data[:, :, ~all_nan]
-        names = [n for n, bad in zip(names, all_nan) if not bad]
+        data, names = without_channels(data, names, prep, all_nan)
     if zscore:
         data, mean, std = zscore_channels(data)
         prep["zscore"] = {"mean": mean.tolist(), "std": std.tolist()}
@@ -271,16 +269,21 @@ def to_dataset(
         conditions=table.conditions,
         channel_names=names,
         bin_size_s=bin_size_s,
-        source=rec.source,
-        field=rec.field,
-        checksum=rec.checksum,
-        kind=rec.kind,
-        signal=rec.signal,
         preprocessing=prep,
+        **rec.provenance(),
     )
 
 
-def _all_missing_channels(data: np.ndarray) -> np.ndarray:
+def without_channels(
+    data: np.ndarray, names: list[str], prep: dict[str, Any], drop: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """``data`` (trials, time, channels) and its channel ``names`` without the channels where
+    ``drop`` ((channels,) bool) is True, which ``prep["dropped_channels"]`` then names."""
+    prep["dropped_channels"] = [names[i] for i in np.flatnonzero(drop)]
+    return data[:, :, ~drop], [n for n, bad in zip(names, drop) if not bad]
+
+
+def missing_channels(data: np.ndarray) -> np.ndarray:
     """(channels,) True where a channel of ``(trials, time, channels)`` is all NaN (chunked)."""
     seen = np.zeros(data.shape[2], dtype=bool)
     for sl in data_blocks(data.shape):
