@@ -66,11 +66,7 @@ def _tensor(
     names: list[str] | None = None,
 ) -> Dataset:
     """A trial tensor with the file's ``bin_size_s``, ``conditions`` and ``channel_names``."""
-    bin_size = attrs.get("bin_size_s")
-    if bin_size is None and "bin_size_s" in keys:
-        bin_size = get("bin_size_s")
-    if bin_size is not None:
-        bin_size = _positive(path, "bin_size_s", bin_size, "a positive number of seconds")
+    bin_size = _setting(path, "bin_size_s", get, keys, attrs, "a positive number of seconds")
     conditions = get("conditions") if "conditions" in keys else None
     if names is None:
         names = _strings(get("channel_names")) if "channel_names" in keys else []
@@ -84,6 +80,17 @@ def _tensor(
         checksum=file_checksum(path),
         kind="generic",
     )
+
+
+def _setting(
+    path: Path, key: str, get, keys: set[str], attrs: dict[str, Any], what: str
+) -> float | None:
+    """The file's ``key`` (an attribute, else an array of that name) as a positive float (else
+    a DataError saying it is not ``what``), or None where the file has none."""
+    value = attrs.get(key)
+    if value is None and key in keys:
+        value = get(key)
+    return None if value is None else _positive(path, key, value, what)
 
 
 def _positive(path: Path, key: str, value: Any, what: str) -> float:
@@ -270,11 +277,8 @@ def _values_recording(
         raise DataError(path, fld, problem)
     rate, rate_from = None, None
     for k in RATE_KEYS + ("bin_size_s",):
-        v = attrs.get(k)
-        if v is None and k in keys:
-            v = get(k)
+        v = _setting(path, k, get, keys, attrs, "a positive number")
         if v is not None:
-            v = _positive(path, k, v, "a positive number")
             rate, rate_from = (1.0 / v if k == "bin_size_s" else v), k
             break
     start = float(np.asarray(get("start_time")).ravel()[0]) if "start_time" in keys else 0.0
