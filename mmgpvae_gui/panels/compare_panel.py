@@ -46,7 +46,7 @@ from mmgpvae_core.config import SUBSPACES
 from mmgpvae_gui.panels.job_view import JobView
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot, legend_outside
-from mmgpvae_gui.subspaces import LETTERS
+from mmgpvae_gui.widgets.split import SplitSpins
 
 #: methods in the order every output lists them, with their names in the app
 METHODS = {
@@ -125,11 +125,9 @@ class ComparePanel(JobView, QGroupBox):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         split = QHBoxLayout()
-        self.split_spins = {k: QSpinBox(minimum=0, maximum=20) for k in SUBSPACES}
-        for key, label in LETTERS.items():
-            split.addWidget(QLabel(label))
-            split.addWidget(self.split_spins[key])
-            self.split_spins[key].valueChanged.connect(self._on_split_spin_changed)
+        self.split_spins = SplitSpins()
+        self.split_spins.edited.connect(self._on_split_spins_edited)
+        split.addWidget(self.split_spins)
         self.split_source = QLabel("")
         self.split_source.setStyleSheet("color: gray")
         split.addWidget(self.split_source)
@@ -236,17 +234,13 @@ class ComparePanel(JobView, QGroupBox):
         return self._running
 
     def split(self) -> tuple[int, int, int]:
-        return tuple(self.split_spins[k].value() for k in SUBSPACES)  # type: ignore[return-value]
+        return self.split_spins.split()
 
     def set_split(self, shared: int, private_neural: int, private_behavior: int,
                   source: str = "sweep") -> None:
         """Compare this split: ``source`` "sweep" (a sweep's choice, which the model panel's no
         longer replaces) or "model" (the model panel's, the default)."""
-        for key, v in zip(SUBSPACES, (shared, private_neural, private_behavior)):
-            spin = self.split_spins[key]
-            spin.blockSignals(True)
-            spin.setValue(int(v))
-            spin.blockSignals(False)
+        self.split_spins.set_split(shared, private_neural, private_behavior)
         self._split_from = source
         self.split_source.setText(
             {"sweep": "the sweep's choice", "model": "as the model panel"}.get(source, "")
@@ -308,7 +302,7 @@ class ComparePanel(JobView, QGroupBox):
         self.follow_model_split()  # the model panel may have changed since
         super().showEvent(event)
 
-    def _on_split_spin_changed(self, _value: int) -> None:
+    def _on_split_spins_edited(self) -> None:
         self._split_from = "user"
         self.split_source.setText("")
 

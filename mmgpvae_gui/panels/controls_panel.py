@@ -45,6 +45,7 @@ from mmgpvae_gui.panels.job_view import JobView
 from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, labelled_plot
 from mmgpvae_gui.subspaces import LETTERS
+from mmgpvae_gui.widgets.split import SplitSpins
 
 REAL_COLOR = PALETTE[1]  # vermillion, as in the exported figure
 NULL_COLOR = (153, 153, 153)
@@ -89,16 +90,8 @@ class ControlsPanel(JobView, QGroupBox):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         split = QHBoxLayout()
-        self.shared_spin = QSpinBox(minimum=0, maximum=20, value=2)
-        self.private_neural_spin = QSpinBox(minimum=0, maximum=20, value=1)
-        self.private_behavior_spin = QSpinBox(minimum=0, maximum=20, value=1)
-        for label, spin in (
-            (LETTERS["shared"], self.shared_spin),
-            (LETTERS["private_neural"], self.private_neural_spin),
-            (LETTERS["private_behavior"], self.private_behavior_spin),
-        ):
-            split.addWidget(QLabel(label))
-            split.addWidget(spin)
+        self.split_spins = SplitSpins()
+        split.addWidget(self.split_spins)
         split.addStretch(1)
         self.shuffles_spin = QSpinBox(minimum=1, maximum=999, value=19)
         self.shuffles_spin.setToolTip("19 shuffles: the smallest possible p is 0.05")
@@ -182,17 +175,11 @@ class ControlsPanel(JobView, QGroupBox):
         return self._running
 
     def split(self) -> tuple[int, int, int]:
-        return (
-            self.shared_spin.value(),
-            self.private_neural_spin.value(),
-            self.private_behavior_spin.value(),
-        )
+        return self.split_spins.split()
 
     def set_split(self, shared: int, private_neural: int, private_behavior: int) -> None:
         """Test this split (the model-selection view sets the sweep's chosen one)."""
-        self.shared_spin.setValue(int(shared))
-        self.private_neural_spin.setValue(int(private_neural))
-        self.private_behavior_spin.setValue(int(private_behavior))
+        self.split_spins.set_split(shared, private_neural, private_behavior)
 
     def settings(self) -> SweepSettings:
         """Folds and epochs of each fit (the job adds the model panel's options)."""

@@ -1,1 +1,2 @@
-"""Widgets shared by the panels: the session-time scrubber and the pooled heat map."""
+"""Widgets shared by the panels: the session-time scrubber, the pooled heat map and the split's
+spin boxes (``split.SplitSpins``, for the Controls and Baselines sections)."""

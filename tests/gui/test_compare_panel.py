@@ -127,7 +127,7 @@ def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qt
     split[0] = (4, 4, 4)
     panel.follow_model_split()
     assert panel.split() == (1, 2, 0) and panel.split_source.text() == "the sweep's choice"
-    panel.split_spins["shared"].setValue(5)  # the user's own
+    panel.split_spins.spins["shared"].setValue(5)  # the user's own
     assert panel.split_source.text() == ""
     panel.follow_model_split()
     assert panel.split() == (5, 2, 0)
