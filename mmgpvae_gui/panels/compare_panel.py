@@ -124,15 +124,10 @@ class ComparePanel(JobView, QGroupBox):
     def _build_form(self) -> QFormLayout:
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        split = QHBoxLayout()
         self.split_spins = SplitSpins()
         self.split_spins.edited.connect(self._on_split_spins_edited)
-        split.addWidget(self.split_spins)
-        self.split_source = QLabel("")
-        self.split_source.setStyleSheet("color: gray")
-        split.addWidget(self.split_source)
-        split.addStretch(1)
         self.set_split(2, 1, 1, source="model")
+        form.addRow("Split (shared, private A, B)", self.split_spins)
         held = QHBoxLayout()
         self.heldout_combo = QComboBox()
         self.heldout_combo.addItems(["test fraction", "K folds"])
@@ -152,7 +147,6 @@ class ComparePanel(JobView, QGroupBox):
         self.seeds_spin = QSpinBox(minimum=1, maximum=20, value=1)
         self.seeds_spin.setToolTip("Model fits per fold (seeds); the baselines are deterministic")
         self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=150)
-        form.addRow("Split (shared, private A, B)", split)
         form.addRow("Held out", held)
         form.addRow("Lags (baselines)", self.lags_spin)
         form.addRow("Seeds", self.seeds_spin)
@@ -242,7 +236,7 @@ class ComparePanel(JobView, QGroupBox):
         longer replaces) or "model" (the model panel's, the default)."""
         self.split_spins.set_split(shared, private_neural, private_behavior)
         self._split_from = source
-        self.split_source.setText(
+        self.split_spins.note.setText(
             {"sweep": "the sweep's choice", "model": "as the model panel"}.get(source, "")
         )
 
@@ -304,7 +298,7 @@ class ComparePanel(JobView, QGroupBox):
 
     def _on_split_spins_edited(self) -> None:
         self._split_from = "user"
-        self.split_source.setText("")
+        self.split_spins.note.setText("")
 
     def _on_heldout_combo_changed(self, index: int) -> None:
         self.fraction_spin.setVisible(index == 0)

@@ -13,7 +13,8 @@ from mmgpvae_gui.subspaces import LETTERS, SUBSPACES
 
 
 class SplitSpins(QWidget):
-    """Three labelled spin boxes holding a split (shared, private neural, private behavior).
+    """Three labelled spin boxes holding a split (shared, private neural, private behavior),
+    then ``note``, a grey label saying where the split came from (empty unless a panel sets it).
 
     ``spins``: subspace name → its ``QSpinBox``. ``edited`` is emitted when the user changes a
     value, not when :meth:`set_split` does.
@@ -29,6 +30,10 @@ class SplitSpins(QWidget):
         for key in SUBSPACES:
             row.addWidget(QLabel(LETTERS[key]))
             row.addWidget(self.spins[key])
+        self.note = QLabel("")
+        self.note.setStyleSheet("color: gray")
+        row.addWidget(self.note)
+        row.addStretch(1)
         self.set_split(*split)
         for spin in self.spins.values():
             spin.valueChanged.connect(self._on_spin_changed)

@@ -119,16 +119,16 @@ def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qt
     panel = ComparePanel(lambda: split[0])
     qtbot.addWidget(panel)
     panel.show()  # showing it takes the model panel's split
-    assert panel.split() == (2, 1, 1) and panel.split_source.text() == "as the model panel"
+    assert panel.split() == (2, 1, 1) and panel.split_spins.note.text() == "as the model panel"
     split[0] = (3, 0, 1)
     panel.follow_model_split()
     assert panel.split() == (3, 0, 1)
     panel.set_split(1, 2, 0, source="sweep")
     split[0] = (4, 4, 4)
     panel.follow_model_split()
-    assert panel.split() == (1, 2, 0) and panel.split_source.text() == "the sweep's choice"
+    assert panel.split() == (1, 2, 0) and panel.split_spins.note.text() == "the sweep's choice"
     panel.split_spins.spins["shared"].setValue(5)  # the user's own
-    assert panel.split_source.text() == ""
+    assert panel.split_spins.note.text() == ""
     panel.follow_model_split()
     assert panel.split() == (5, 2, 0)
     assert panel.settings().model_kwargs["shared"] == 5
@@ -153,4 +153,4 @@ def test_a_finished_sweep_hands_its_split_to_the_baselines(window, qtbot, sim):
     window.tabs.setCurrentWidget(p)
     p.side_tabs.setCurrentWidget(p.compare_panel)  # shown: the sweep's choice stays
     assert p.compare_panel.split() == expected
-    assert p.compare_panel.split_source.text() == "the sweep's choice"
+    assert p.compare_panel.split_spins.note.text() == "the sweep's choice"
