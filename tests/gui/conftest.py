@@ -99,6 +99,33 @@ def train():
     return _train
 
 
+def _tiny_sweep(win, data, grid: tuple[str, str, str] = ("1-2", "0", "0")):
+    """The window's model-selection view set for a tiny sweep on ``data`` (a Simulation): the
+    ``grid`` (shared, private neural, private behavior), 2 folds of 2 epochs, one fit at a time.
+    Returns the view."""
+    win.set_datasets(data.neural, data.behavior)
+    win.jobs.sweep.n_jobs = 1
+    p = win.model_selection_panel
+    for edit, text in zip((p.shared_edit, p.private_neural_edit, p.private_behavior_edit), grid):
+        edit.setText(text)
+    p.folds_spin.setValue(2)
+    p.epochs_spin.setValue(2)
+    return p
+
+
+@pytest.fixture
+def tiny_sweep():
+    return _tiny_sweep
+
+
+@pytest.fixture(scope="module")
+def sweep_sim():
+    """Twelve short trials, ten neurons, three keypoints: what a tiny sweep fits in seconds."""
+    from mmgpvae_core.synthetic.simulate import simulate
+
+    return simulate(n_trials=12, n_time=24, n_neurons=10, n_keypoints=3, seed=5)
+
+
 @pytest.fixture
 def n_trials():
     return N_TRIALS

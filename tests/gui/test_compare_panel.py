@@ -134,16 +134,9 @@ def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qt
     assert panel.settings().model_kwargs["shared"] == 5
 
 
-def test_a_finished_sweep_hands_its_split_to_the_baselines(window, qtbot, sim):
-    window.set_datasets(sim.neural, sim.behavior)
+def test_a_finished_sweep_hands_its_split_to_the_baselines(window, qtbot, sim, tiny_sweep):
+    p = tiny_sweep(window, sim, ("1-2", "0", "1"))
     window.model_panel.set_split(4, 4, 4)
-    window.jobs.sweep.n_jobs = 1
-    p = window.model_selection_panel
-    p.shared_edit.setText("1-2")
-    p.private_neural_edit.setText("0")
-    p.private_behavior_edit.setText("1")
-    p.folds_spin.setValue(2)
-    p.epochs_spin.setValue(2)
     with qtbot.waitSignal(p.sweep_finished, timeout=120000) as blocker:
         assert p.start()
     best = blocker.args[0].best

@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgpvae_core.synthetic.simulate import simulate
-
 
 def _tiny(controls, epochs: int = 2) -> None:
     controls.window().jobs.controls.n_jobs = 1
@@ -78,16 +76,8 @@ def test_closing_the_window_stops_a_running_null_test(loaded, qtbot):
     assert win.session.running_jobs == [] and not controls.is_running
 
 
-def test_a_finished_sweep_hands_its_split_to_the_controls(window, qtbot):
-    sim = simulate(n_trials=12, n_time=24, n_neurons=10, n_keypoints=3, seed=5)
-    window.set_datasets(sim.neural, sim.behavior)
-    window.jobs.sweep.n_jobs = 1
-    p = window.model_selection_panel
-    p.shared_edit.setText("1-2")
-    p.private_neural_edit.setText("0")
-    p.private_behavior_edit.setText("1")
-    p.folds_spin.setValue(2)
-    p.epochs_spin.setValue(2)
+def test_a_finished_sweep_hands_its_split_to_the_controls(window, qtbot, tiny_sweep, sweep_sim):
+    p = tiny_sweep(window, sweep_sim, ("1-2", "0", "1"))
     p.controls_panel.set_split(4, 4, 4)
     with qtbot.waitSignal(p.sweep_finished, timeout=60000) as blocker:
         assert p.start()
