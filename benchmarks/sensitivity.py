@@ -81,16 +81,39 @@ def load(data: str, minutes: float, trials: int | None):
     return neural.subset(keep), behavior.subset(keep)
 
 
-def settings_list(ell0: float, only: list[str] | None) -> list[tuple[str, float | None]]:
+def settings_list(
+    ell0: float, only: list[str] | None, length_scales: list[float] | None = None
+) -> list[tuple[str, float | None]]:
     """(option, value) of every setting: the default first ("default", None), then each option's
-    other values."""
+    other values (the initial length-scale: ``length_scales`` bins, or ``AROUND``'s factors of
+    the data's estimate ``ell0``)."""
     out: list[tuple[str, float | None]] = [("default", None)]
     for name, values in AROUND.items():
         if only and name not in only:
             continue
-        for v in values:
-            out.append((name, round(v * ell0, 1) if name == "length_scale_init" else v))
+        if name == "length_scale_init":
+            values = length_scales or [round(v * ell0, 1) for v in values]
+        out.extend((name, v) for v in values)
     return out
+
+
+def number(text) -> str | float:
+    """A CSV cell as a number where it is one (the table reads rows back from the CSV)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def finite(value) -> bool:
+    """Whether a cell holds a measured number (not NaN, not empty)."""
+    value = number(value)
+    return isinstance(value, float) and bool(np.isfinite(value))
+
+
+def cell(value, digits: int) -> str:
+    """``value`` to ``digits`` decimals; a dash where it was not measured (NaN, empty)."""
+    return f"{number(value):.{digits}f}" if finite(value) else "—"
 
 
 def consistency_columns(result) -> dict:
@@ -129,7 +152,8 @@ def table(rows: list[dict], ell0: float) -> str:
             continue
         block.append({**default, "option": name, "value": defaults[name], "is_default": True})
         block.sort(key=lambda r: float(r["value"]))
-        best = max(block, key=lambda r: r["score"])
+        scored = [r for r in block if finite(r["score"])]
+        best = max(scored, key=lambda r: float(r["score"])) if scored else None
         for i, r in enumerate(block):
             v = float(r["value"])
             text = f"{v:g}"
@@ -137,15 +161,15 @@ def table(rows: list[dict], ell0: float) -> str:
                 text = f"from the data (≈ {v:.1f})"
             if r.get("is_default"):
                 text = f"**{text}** (default)"
-            score = f"{r['score']:.0f} ± {r['score_se']:.0f}"
+            score = f"{cell(r['score'], 0)} ± {cell(r['score_se'], 0)}" if r in scored else "—"
             lines.append(
                 f"| {LABELS[name] if i == 0 else ''} | {text} | "
                 + (f"**{score}**" if r is best else score)
-                + f" | {r['cosmooth_bps']:.3f} | {r['r2_behavior_from_neural']:.3f} | "
-                f"{r['bps_neural_from_behavior']:.3f} | {r['heldout_elbo']:.0f} | "
-                f"{r['sweep_epochs']} | {r['cc_shared_mean']:.3f} / {r['cc_shared_min']:.3f} | "
-                f"{r['cc_private_neural_mean']:.3f} | {r['cc_private_behavior_mean']:.3f} | "
-                f"{r['consistency_epochs']} |"
+                + f" | {cell(r['cosmooth_bps'], 3)} | {cell(r['r2_behavior_from_neural'], 3)} | "
+                f"{cell(r['bps_neural_from_behavior'], 3)} | {cell(r['heldout_elbo'], 0)} | "
+                f"{r['sweep_epochs']} | {cell(r['cc_shared_mean'], 3)} / "
+                f"{cell(r['cc_shared_min'], 3)} | {cell(r['cc_private_neural_mean'], 3)} | "
+                f"{cell(r['cc_private_behavior_mean'], 3)} | {r['consistency_epochs']} |"
             )
     return "\n".join(lines)
 
@@ -160,6 +184,14 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=2, help="seeds per setting for consistency")
     p.add_argument("--jobs", type=int, default=1, help="processes (1: in this one)")
     p.add_argument("--options", help="only these options, e.g. lr,prune_threshold")
+    p.add_argument(
+        "--length-scales", help="initial length-scales to try, bins (default ½ and 2 × the data's)"
+    )
+    p.add_argument(
+        "--no-scores", action="store_true",
+        help="seed consistency only (no cross-validated fits): the score columns stay empty",
+    )
+    p.add_argument("--table", metavar="CSV", help="only print the table of this script's CSV")
     p.add_argument("--out", help="CSV (default benchmarks/sensitivity_<data>.csv)")
     ttf.add_smoke_argument(
         p, "12 demo trials, the step size only, 1 epoch, CSV to a temporary folder"
@@ -183,6 +215,10 @@ def main(argv=None) -> int:
     folds = a.folds or FOLDS[a.data]
     ell0 = length_scale_from_data([neural.data, behavior.data], [True, False], seed=0)
     seeds = list(range(a.seeds))
+    if a.table:
+        with open(a.table, newline="") as f:
+            print(table(list(csv.DictReader(f)), ell0))
+        return 0
     load0, t_start = os.getloadavg(), time.perf_counter()
     print(
         f"{a.data}: {neural.n_trials} windows/trials × {neural.n_time} bins, "
@@ -192,13 +228,18 @@ def main(argv=None) -> int:
         file=sys.stderr, flush=True,
     )
     rows: list[dict] = []
-    for name, value in settings_list(ell0, a.options.split(",") if a.options else None):
+    length_scales = [float(x) for x in a.length_scales.split(",")] if a.length_scales else None
+    only = a.options.split(",") if a.options else None
+    for name, value in settings_list(ell0, only, length_scales):
         options = {} if value is None else {name: value}
         base = {"device": "cpu"}
         t0 = time.perf_counter()
         grid = make_grid([split[0]], [split[1]], [split[2]], **{k: [v] for k, v in options.items()})
         settings = SweepSettings(folds=folds, epochs=a.epochs, seed=0, model_kwargs=base)
-        r = run_sweep(neural, behavior, grid, settings, n_jobs=a.jobs).rows[0]
+        if a.no_scores:
+            r = {"status": "ok", "folds": "", "epochs_run": "", "score": float("nan")}
+        else:
+            r = run_sweep(neural, behavior, grid, settings, n_jobs=a.jobs).rows[0]
         if r["status"] != "ok":
             print(f"{name}={value}: {r['status']}", file=sys.stderr)
         t1 = time.perf_counter()
@@ -213,8 +254,9 @@ def main(argv=None) -> int:
         )
         row = {
             "option": name, "value": "" if value is None else value,
-            **{k: r[k] for k in ("score", "score_se", "cosmooth_bps", "r2_behavior_from_neural",
-                                 "bps_neural_from_behavior", "heldout_elbo", "folds")},
+            **{k: r.get(k, float("nan"))
+               for k in ("score", "score_se", "cosmooth_bps", "r2_behavior_from_neural",
+                         "bps_neural_from_behavior", "heldout_elbo", "folds")},
             "sweep_epochs": r["epochs_run"], "sweep_seconds": round(t1 - t0, 1),
             "seeds": len(seeds), **consistency_columns(cons),
             "consistency_seconds": round(time.perf_counter() - t1, 1),
@@ -232,6 +274,9 @@ def main(argv=None) -> int:
         f"load {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     )
     print(table(rows, ell0))
+    if a.smoke:  # the table read back from the CSV, as --table does
+        with open(out, newline="") as f:
+            table(list(csv.DictReader(f)), ell0)
     if scratch is not None:
         scratch.cleanup()
     return 0
