@@ -1,7 +1,7 @@
 """The Baselines section of the model-selection view: a comparison on a small simulated session
 runs to the end and fills the pooled table, the R² bars and the held-out stretch; Cancel stops
 it at the model's next epoch; closing the window while it runs stops it; the split follows the
-model panel until a sweep chooses one."""
+model panel until a sweep chooses one (a real sweep's hand-over: ``test_controls_panel``)."""
 
 from __future__ import annotations
 
@@ -133,17 +133,3 @@ def test_the_split_follows_the_model_panel_until_a_sweep_or_the_user_sets_one(qt
     assert panel.split() == (5, 2, 0)
     assert panel.settings().model_kwargs["shared"] == 5
 
-
-def test_a_finished_sweep_hands_its_split_to_the_baselines(window, qtbot, sim, tiny_sweep):
-    p = tiny_sweep(window, sim, ("1-2", "0", "1"))
-    window.model_panel.set_split(4, 4, 4)
-    with qtbot.waitSignal(p.sweep_finished, timeout=120000) as blocker:
-        assert p.start()
-    best = blocker.args[0].best
-    qtbot.waitUntil(lambda: not p.is_running, timeout=10000)
-    expected = (best["shared"], 0, 1)
-    assert p.compare_panel.split() == expected
-    window.tabs.setCurrentWidget(p)
-    p.side_tabs.setCurrentWidget(p.compare_panel)  # shown: the sweep's choice stays
-    assert p.compare_panel.split() == expected
-    assert p.compare_panel.split_spins.note.text() == "the sweep's choice"

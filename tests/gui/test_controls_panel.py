@@ -1,6 +1,6 @@
 """The Controls section of the model-selection view: a tiny null test shows the null histogram,
 the real score and p; consistency shows one line per subspace; closing the window stops a
-running control; a finished sweep hands its chosen split to the controls."""
+running control; a finished sweep hands its chosen split to the controls and the baselines."""
 
 from __future__ import annotations
 
@@ -76,11 +76,21 @@ def test_closing_the_window_stops_a_running_null_test(loaded, qtbot):
     assert win.session.running_jobs == [] and not controls.is_running
 
 
-def test_a_finished_sweep_hands_its_split_to_the_controls(window, qtbot, tiny_sweep, sweep_sim):
+def test_a_finished_sweep_hands_its_split_to_the_controls_and_the_baselines(
+    window, qtbot, tiny_sweep, sweep_sim
+):
     p = tiny_sweep(window, sweep_sim, ("1-2", "0", "1"))
+    window.model_panel.set_split(4, 4, 4)
     p.controls_panel.set_split(4, 4, 4)
-    with qtbot.waitSignal(p.sweep_finished, timeout=60000) as blocker:
+    with qtbot.waitSignal(p.sweep_finished, timeout=120000) as blocker:
         assert p.start()
     best = blocker.args[0].best
-    assert p.controls_panel.split() == (best["shared"], 0, 1)
+    qtbot.waitUntil(lambda: not p.is_running, timeout=10000)
+    expected = (best["shared"], 0, 1)
+    assert p.controls_panel.split() == expected
+    assert p.compare_panel.split() == expected
+    window.tabs.setCurrentWidget(p)
+    p.side_tabs.setCurrentWidget(p.compare_panel)  # shown: the sweep's choice stays
+    assert p.compare_panel.split() == expected
+    assert p.compare_panel.split_spins.note.text() == "the sweep's choice"
     assert window.jobs.stop_and_wait(60000)
