@@ -209,15 +209,24 @@ def length_scale_from_data(
     of the same average (an initial value: the fit learns ℓ); below it every trial is read and
     the result is the whole-array one.
     """
-    estimates = []
     T = arrays[0].shape[1]
-    for y, log in zip(arrays, log_transform):
-        max_lag = max(3, T // 3)
-        ac = _autocovariance(np.asarray(y), log, max_lag, seed)
+    max_lag = max(3, T // 3)
+    acs = [
+        _autocovariance(np.asarray(y), log, max_lag, seed)
+        for y, log in zip(arrays, log_transform)
+    ]
+    return length_scale_from_autocovariance(acs, T)
+
+
+def length_scale_from_autocovariance(acs: list[np.ndarray], T: int) -> float:
+    """The fit of :func:`length_scale_from_data` (bins) given each modality's autocovariance at
+    lags 0, 1, …, max_lag − 1 (``(max_lag,)`` each) over trials of ``T`` bins."""
+    estimates = []
+    for ac in acs:
         if ac[1] <= 0:
             continue
         r = ac[1:] / ac[1]
-        taus = np.arange(1, max_lag)
+        taus = np.arange(1, len(ac))
         ok = (r > 0.2) & (taus > 1)
         stop = np.argmax(~ok[1:]) + 1 if (~ok[1:]).any() else len(ok)
         ok[stop:] = False

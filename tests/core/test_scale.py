@@ -206,27 +206,16 @@ def test_blockwise_set_up_statistics_match_whole_array_ones(monkeypatch):
 
 
 def _whole_array_length_scale(arrays, log_transform):
-    """The estimate as it was before blocks: whole-array temporaries, every trial."""
-    estimates = []
+    """The estimate as it was before blocks: the autocovariance from whole-array temporaries of
+    every trial (the fit to it is the module's own)."""
     T = arrays[0].shape[1]
+    max_lag = max(3, T // 3)
+    acs = []
     for y, log in zip(arrays, log_transform):
         x = np.log1p(np.clip(y, 0, None)) if log else np.array(y, dtype=float)
         x = np.nan_to_num(x - np.nanmean(x, axis=(0, 1), keepdims=True))
-        max_lag = max(3, T // 3)
-        ac = np.array([(x[:, : T - k] * x[:, k:]).mean() for k in range(max_lag)])
-        if ac[1] <= 0:
-            continue
-        r, taus = ac[1:] / ac[1], np.arange(1, max_lag)
-        ok = (r > 0.2) & (taus > 1)
-        stop = np.argmax(~ok[1:]) + 1 if (~ok[1:]).any() else len(ok)
-        ok[stop:] = False
-        if not ok.any():
-            estimates.append(1.0)
-            continue
-        a, b = taus[ok] ** 2 - 1.0, -2.0 * np.log(r[ok])
-        estimates.append(float(np.sqrt((a * a).sum() / max((a * b).sum(), 1e-12))))
-    ell = float(np.median(estimates)) if estimates else T / 10
-    return float(np.clip(ell, 2.0, max(2.0, T / 4)))
+        acs.append(np.array([(x[:, : T - k] * x[:, k:]).mean() for k in range(max_lag)]))
+    return prior_mod.length_scale_from_autocovariance(acs, T)
 
 
 def test_length_scale_by_blocks_is_the_whole_arrays(monkeypatch):
