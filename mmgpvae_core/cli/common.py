@@ -39,12 +39,15 @@ def fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
 
 
 # ---------------------------------------------------------------------------- data
-def add_data_arguments(p: argparse.ArgumentParser, required: bool = False) -> None:
-    """The data files and how they are read, aligned and cut into trials (fit, null-test)."""
-    p.add_argument("--neural", required=required, help="neural data file (spikes or calcium)")
-    p.add_argument(
-        "--behavior", required=required, help="behavior data file (pose, stimulus, images)"
-    )
+def add_data_arguments(p, required: bool = False, files: bool = True) -> None:
+    """The data files and how they are read, aligned and cut into trials (fit, null-test).
+    ``files`` False: only how they are read (a command whose files come from a manifest,
+    ``consistency --sessions``); ``p`` a parser or an argument group."""
+    if files:
+        p.add_argument("--neural", required=required, help="neural data file (spikes or calcium)")
+        p.add_argument(
+            "--behavior", required=required, help="behavior data file (pose, stimulus, images)"
+        )
     p.add_argument("--trials", help="trials table (CSV: start_time, stop_time[, condition])")
     p.add_argument("--bin-size", type=float, help="common bin size in seconds")
     p.add_argument("--neural-rate", type=float, help="sampling rate (Hz) of the neural file")

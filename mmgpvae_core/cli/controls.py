@@ -110,6 +110,60 @@ def cmd_null_test(a: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest_sessions(a: argparse.Namespace, model) -> tuple[list, list | None]:
+    """(neural, behavior) of ``a.sessions`` (read with the data options, as for sweep and
+    null-test) in the order of the project's sessions; ValueError when they are not the
+    project's: other names, other neural channel counts, other behavior channels or modalities,
+    or trials longer than the project's."""
+    from mmgpvae_core.cli.sessions import load_sessions
+
+    if not model.is_multi_session:
+        raise ValueError(
+            f"{a.run} holds one session; --sessions refits a project of several sessions "
+            "(fit --sessions)"
+        )
+    names, neural, behavior, _ = load_sessions(a)
+    run_names = model.session_names
+    if sorted(names) != sorted(run_names):
+        missing = [n for n in run_names if n not in names]
+        extra = [n for n in names if n not in run_names]
+        raise ValueError(
+            f"its sessions are not the project's ({', '.join(run_names)}): "
+            + "; ".join(part for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"not in the project: {', '.join(extra)}" if extra else "",
+            ) if part)
+        )
+    order = [names.index(n) for n in run_names]
+    neural = [neural[k] for k in order]
+    behavior = None if behavior is None else [behavior[k] for k in order]
+    fitted_b = model.session_data_[0][1]
+    for k, (name, nd) in enumerate(zip(run_names, neural)):
+        shape, bd = model.session_shapes_[k], None if behavior is None else behavior[k]
+        what = f"session '{name}' ({nd.source})"
+        if nd.n_channels != shape.n_neural:
+            raise ValueError(
+                f"{what}: {nd.n_channels} neural channels, but the project's session "
+                f"'{name}' was fitted on {shape.n_neural}"
+            )
+        if nd.n_time > shape.n_time:
+            raise ValueError(
+                f"{what}: trials of {nd.n_time} bins, longer than the project's "
+                f"{shape.n_time} (read them as the project was: --window, --trials)"
+            )
+        if (bd is None) != (fitted_b is None):
+            raise ValueError(
+                f"{what}: {'no' if bd is None else 'a'} behavior file, but the project was "
+                f"fitted {'with' if fitted_b is not None else 'without'} behavior"
+            )
+        if bd is not None and list(bd.channel_names) != list(fitted_b.channel_names):
+            raise ValueError(
+                f"session '{name}' ({bd.source}): behavior channels {list(bd.channel_names)} "
+                f"differ from the project's {list(fitted_b.channel_names)}"
+            )
+    return neural, behavior
+
+
 def cmd_consistency(a: argparse.Namespace) -> int:
     """Refit a project with other seeds; one line per subspace (canonical correlations)."""
     from mmgpvae_core.api import MMGPVAE
@@ -134,7 +188,17 @@ def cmd_consistency(a: argparse.Namespace) -> int:
         f"{seeds[0]}–{seeds[-1]}, up to {settings.epochs} epochs each, on {where(a)}",
         file=sys.stderr,
     )
-    if model.is_multi_session:  # refit every session together
+    reference = None
+    if a.sessions:  # the manifest's recordings of the project's sessions, refitted together
+        try:
+            neural, behavior = _manifest_sessions(a, model)
+        except ValueError as exc:
+            return fail(f"consistency: --sessions {a.sessions}: {exc}")
+        reference = fitted_latents(model, neural, behavior)
+        print(f"consistency: {len(neural)} sessions ({', '.join(model.session_names)}) from "
+              f"{a.sessions} in each refit, the project's latents inferred on them",
+              file=sys.stderr)
+    elif model.is_multi_session:  # refit every session together
         neural = [n for n, _ in model.session_data_]
         behavior = None if model.behavior is None else [b for _, b in model.session_data_]
         print(f"consistency: {len(neural)} sessions ({', '.join(model.session_names)}) in "
@@ -143,7 +207,8 @@ def cmd_consistency(a: argparse.Namespace) -> int:
         neural, behavior = model.neural, model.behavior
     result = run_consistency(
         neural, behavior, split, seeds, settings,
-        reference=fitted_latents(model), reference_seed=first, n_jobs=a.jobs,
+        reference=fitted_latents(model) if reference is None else reference,
+        reference_seed=first, n_jobs=a.jobs,
         session_names=model.session_names or None,
         ray_address=a.ray_address,
         on_result=lambda d, n, r: fit_line(d, n, f"seed {r['seed']}", r, a.quiet),
@@ -202,6 +267,16 @@ def add_consistency_parser(sub) -> None:
         "--seeds", type=int, default=5,
         help="seeds in all, the project's included (default 5: its seed s, and refits with "
         "seeds s+1 … s+4)",
+    )
+    k.add_argument(
+        "--sessions", metavar="SESSIONS.csv",
+        help="a project of several sessions: refit them from these files (name,neural,behavior"
+        "[,trials]; the project's session names and channels), read with the options below; "
+        "the project's latents are inferred on them for the comparison",
+    )
+    add_data_arguments(
+        k.add_argument_group("reading --sessions", "how the manifest's files are read (as fit)"),
+        files=False,
     )
     k.add_argument("--epochs", type=int, help="maximum epochs per refit (default: the project's)")
     k.add_argument("--out", help="one row per subspace and refit (.csv)")

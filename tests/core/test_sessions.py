@@ -284,6 +284,40 @@ def test_sweep_and_null_test_commands_take_sessions(tmp_path, small, capsys):
     assert main(["null-test", "--out", str(tmp_path / "x.csv")]) == 2
 
 
+def test_consistency_takes_the_projects_sessions_from_a_manifest(tmp_path, small, capsys):
+    path = _manifest(tmp_path, small[:2], ["a", "b"])
+    run = tmp_path / "run.mmgp"
+    assert main(["fit", "--sessions", str(path), "--out", str(run), "--epochs", "2", "--quiet"]) == 0
+    # rows in another order than the project's: matched by name
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
+    capsys.readouterr()
+    argv = ["consistency", str(run), "--seeds", "2", "--epochs", "2", "--jobs", "1", "--quiet"]
+    assert main([*argv, "--sessions", str(path), "--out", str(tmp_path / "k.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(" ")[0] for line in out.strip().splitlines()] == [
+        "shared", "private_neural", "private_behavior"]
+    assert f"2 sessions (a, b) from {path}" in err
+    # sessions that are not the project's: exit 2 naming them
+    p = write_simulation(tmp_path / "c", small[2])
+    other = tmp_path / "other.csv"
+    other.write_text(f"{lines[0]}\n{lines[1]}\nc,{p['neural']},{p['behavior']}\n")
+    assert main([*argv, "--sessions", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "missing b" in err and "not in the project: c" in err
+    # session b recorded from other neurons than the project's b: exit 2 naming it and its file
+    other.write_text(f"{lines[0]}\n{lines[1]}\nb,{p['neural']},{p['behavior']}\n")
+    assert main([*argv, "--sessions", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "session 'b'" in err and "14 neural channels" in err and "fitted on 18" in err
+    assert str(p["neural"]) in err
+    single = tmp_path / "single.mmgp"
+    assert main(["fit", "--neural", str(p["neural"]), "--behavior", str(p["behavior"]),
+                 "--out", str(single), "--epochs", "1", "--quiet"]) == 0
+    assert main(["consistency", str(single), "--sessions", str(path)]) == 2
+    assert "holds one session" in capsys.readouterr().err
+
+
 def test_a_manifest_with_a_missing_file_or_other_behavior_channels_exits_2(tmp_path, small, capsys):
     path = _manifest(tmp_path, small[:2], ["a", "b"])
     b = tmp_path / "b" / "behavior.h5"
