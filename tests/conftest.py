@@ -25,6 +25,24 @@ def _torch_threads():
     torch.set_num_threads(n)
 
 
+def _fit_session(epochs: int, **simulation):
+    """(sim, model): a continuous simulated session (``simulate_session(**simulation)``, in
+    windows), and a 2 + 1 + 1 model with a Gaussian behavior likelihood fitted to it."""
+    from mmgpvae_core.api import MMGPVAE
+    from mmgpvae_core.synthetic.simulate import simulate_session
+
+    sim = simulate_session(**simulation)
+    model = MMGPVAE(2, 1, 1, epochs=epochs, seed=0, behavior_likelihood="gaussian")
+    model.fit(sim.neural, sim.behavior)
+    return sim, model
+
+
+@pytest.fixture(scope="session")
+def fit_session():
+    """``fit_session(epochs, **simulation)``: a fitted continuous session, (sim, model)."""
+    return _fit_session
+
+
 def _crash_report_file(config):
     """The stream pytest's faulthandler plugin writes crash tracebacks to (a dup of stderr)."""
     try:

@@ -8,16 +8,14 @@ import pytest
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents, hann_weights, stitch, window_starts
 from mmgpvae_core.data import DataError
-from mmgpvae_core.synthetic.simulate import simulate, simulate_session
+from mmgpvae_core.synthetic.simulate import simulate
 
 W = 40
 
 
 @pytest.fixture(scope="module")
-def session():
-    sim = simulate_session(n_bins=1200, window_bins=W, n_neurons=30, n_keypoints=4, seed=5)
-    model = MMGPVAE(2, 1, 1, epochs=60, seed=0, behavior_likelihood="gaussian")
-    model.fit(sim.neural, sim.behavior)
+def session(fit_session):
+    sim, model = fit_session(60, n_bins=1200, window_bins=W, n_neurons=30, n_keypoints=4, seed=5)
     return sim, model, continuous_latents(model)
 
 

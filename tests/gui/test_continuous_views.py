@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents, session_time
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.synthetic.simulate import simulate, simulate_session
+from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_gui import export
 from mmgpvae_gui.panels.latent_panel import LatentPanel
 from mmgpvae_gui.panels.reconstruction_panel import ReconstructionPanel
@@ -20,10 +19,8 @@ DT = 0.02
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    sim = simulate_session(n_bins=800, window_bins=W, n_neurons=20, n_keypoints=3, seed=3)
-    model = MMGPVAE(2, 1, 1, epochs=15, seed=0, behavior_likelihood="gaussian")
-    model.fit(sim.neural, sim.behavior)
+def fitted(fit_session):
+    sim, model = fit_session(15, n_bins=800, window_bins=W, n_neurons=20, n_keypoints=3, seed=3)
     post = model.latent_posterior()
     latents = {k: np.asarray(v["mean"], dtype=np.float32) for k, v in post.items()}
     rec = {k: np.asarray(v, dtype=np.float32) for k, v in model.reconstruct().items()}
