@@ -13,6 +13,9 @@ between trials or between a training and a held-out block.
   calcium; the Poisson L2 penalty chosen per neuron on a blocked inner validation set, the
   ridge penalty by inner cross-validation.
 
+- :class:`Bayes` — behavior from spike counts by Bayes' rule: the place-field decoder of
+  hippocampal work, generalised to any behavior channels (counts only).
+
 Inputs are z-scored with the training segments' statistics; a missing sample (NaN) in the
 inputs becomes the training mean (0 after z-scoring), and output bins that are missing are
 left out of the fit.
@@ -238,3 +241,80 @@ def poisson_fit_cv(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alphas=POIS
         better = ll > best
         best, chosen = np.where(better, ll, best), np.where(better, a, chosen)
     return poisson_glm(X, Y, chosen, init=theta)
+
+
+def window_sums(segments: list[np.ndarray], half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the sum of ``x`` over bins ``t - half … t + half`` of its own segment (NaN as
+    0), and how many bins that window holds: ((Σ bins, channels), (Σ bins,))."""
+    sums, lengths = [], []
+    for x in segments:
+        n = len(x)
+        c = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(np.nan_to_num(x), axis=0)])
+        lo, hi = np.clip(np.arange(n) - half, 0, n), np.clip(np.arange(n) + half + 1, 0, n)
+        sums.append(c[hi] - c[lo])
+        lengths.append((hi - lo).astype(float))
+    return np.concatenate(sums), np.concatenate(lengths)
+
+
+class Bayes:
+    """Behavior from spike counts by Bayes' rule, as the place-field decoder (Zhang et al. 1998)
+    for any behavior channels.
+
+    The z-scored training behavior is summarised by ``states`` k-means centres; a neuron's rate
+    at a centre (counts per bin) is its counts averaged over the training bins with a Gaussian
+    weight of their distance to the centre (bandwidth chosen from ``BANDWIDTHS`` by decoding a
+    blocked inner validation block); the prior is the centres' weighted occupancy. A held-out
+    bin's counts summed over ±h bins (h ≤ L, chosen with the bandwidth) give each centre a
+    Poisson likelihood; the prediction is the posterior mean of the centres. No dynamics: each
+    bin is decoded on its own."""
+
+    BANDWIDTHS = (0.25, 0.5, 1.0)  # in standard deviations of the z-scored behavior
+
+    def __init__(self, lags: int, states: int = 200, seed: int = 0) -> None:
+        self.lags = lags
+        self.states = states
+        self.seed = seed
+        self.scaler = Scaler()
+
+    def fit(self, neural: list[np.ndarray], behavior: list[np.ndarray]) -> Bayes:
+        from sklearn.cluster import KMeans
+
+        z = np.concatenate(self.scaler.fit(behavior)(behavior))
+        ok = ~np.isnan(np.concatenate(behavior)).any(1)
+        y = np.nan_to_num(np.concatenate(neural))
+        k = int(min(self.states, max(2, ok.sum() // 20)))
+        km = KMeans(n_clusters=k, n_init=1, random_state=self.seed).fit(z[ok])
+        self.centres = km.cluster_centers_
+        tr, va = inner_folds(segment_ids(neural))[-1]
+        tr, va = tr[ok[tr]], va[ok[va]]
+        errors = {}
+        for h in self.BANDWIDTHS:
+            self._tune(z[tr], y[tr], h)
+            for half in sorted({min(1, self.lags), min(2, self.lags), self.lags}):
+                counts, lengths = window_sums(neural, half)
+                errors[(h, half)] = ((self._decode(counts[va], lengths[va]) - z[va]) ** 2).sum()
+        self.bandwidth, self.half = min(errors, key=errors.get)
+        self._tune(z[ok], y[ok], self.bandwidth)
+        return self
+
+    def _tune(self, z: np.ndarray, y: np.ndarray, h: float) -> None:
+        """Rates (states, neurons) and log prior (states,) from behavior ``z`` and counts ``y``."""
+        d2 = ((self.centres[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+        w = np.exp(-0.5 * (d2 - d2.min(1, keepdims=True)) / h**2)  # (states, bins), row max 1
+        mass = w.sum(1)
+        floor = y.mean(0) + 1e-3  # a state with little weight leans to the neuron's mean rate
+        self.rates = (w @ y + floor) / (mass + 1.0)[:, None]
+        occupancy = np.exp(-0.5 * d2.min(1) / h**2) * mass
+        self.log_prior = np.log(occupancy / occupancy.sum() + 1e-12)
+
+    def _decode(self, counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Posterior-mean behavior (rows, channels), z-scored, of window counts."""
+        ll = counts @ np.log(self.rates).T - lengths[:, None] * self.rates.sum(1)[None, :]
+        ll += self.log_prior[None, :]
+        post = np.exp(ll - ll.max(1, keepdims=True))
+        return (post / post.sum(1, keepdims=True)) @ self.centres
+
+    def predict(self, neural: list[np.ndarray]) -> list[np.ndarray]:
+        """Per segment, (bins, behavior channels) in the behavior's own units."""
+        pred = self._decode(*window_sums(neural, self.half)) * self.scaler.std + self.scaler.mean
+        return np.split(pred, np.cumsum([len(x) for x in neural])[:-1])

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgpvae_core.compare.run import BASELINES, Comparison
+from mmgpvae_core.compare.run import BASELINES, EXTRA, Comparison
 
 COLUMNS = ("method", "direction", "channel", "metric", "value", "sd", "n_fits", "folds")
 #: methods in the order every output lists them
-METHODS = ("mmgpvae", "wiener", "wiener_causal", "glm")
+METHODS = ("mmgpvae", "wiener", "wiener_causal", "bayes", "glm")
 
 
 def write_csv(result: Comparison, path: str | Path) -> Path:
@@ -54,7 +54,10 @@ def format_table(result: Comparison) -> str:
             continue
         d, metric = r["direction"], r["metric"]
         cells = [f"mmgpvae {r['value']:.3f} ± {r['sd']:.3f}"]
-        cells += [f"{m} {value(result, m, d, metric):.3f}" for m in BASELINES[d]]
+        cells += [
+            f"{m} {value(result, m, d, metric):.3f}" for m in (*BASELINES[d], *EXTRA[d])
+            if np.isfinite(value(result, m, d, metric))
+        ]
         lines.append(f"{d:22s} {metric:15s} " + "   ".join(cells))
     return "\n".join(lines)
 
@@ -72,7 +75,7 @@ def plot_compare(result: Comparison, path: str | Path, dpi: int = 150) -> Path:
 
 def _figure(result: Comparison, new_figure):
     chans = result.behavior_channels
-    methods = [m for m in METHODS if m != "glm"]
+    methods = [m for m in METHODS if m != "glm" and np.isfinite(_row(result, m, "all")["value"])]
     ex = result.example
     n_show = min(len(chans), 4)
     fig = new_figure(max(6.0, 0.9 * len(chans) + 4), 3.0 + 1.5 * n_show)

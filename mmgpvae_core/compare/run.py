@@ -25,11 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from mmgpvae_core.compare.baselines import GLM, Wiener
+from mmgpvae_core.compare.baselines import GLM, Bayes, Wiener
 from mmgpvae_core.data import Dataset
 
 DIRECTIONS = ("behavior_from_neural", "neural_from_behavior")
+#: the baselines of every comparison (and of its summary line, a contract)
 BASELINES = {"behavior_from_neural": ("wiener", "wiener_causal"), "neural_from_behavior": ("glm",)}
+#: further methods, in the table, the CSV and the plot where the data allow them
+EXTRA = {"behavior_from_neural": ("bayes",), "neural_from_behavior": ()}
 
 
 @dataclass
@@ -147,6 +150,8 @@ def _baseline_segments(nt, bt, nv, bv, lags: int, counts: bool) -> dict[tuple[st
     for name, causal in (("wiener", False), ("wiener_causal", True)):
         out[(name, "behavior_from_neural")] = Wiener(lags, causal).fit(nt, bt).predict(nv)
     out[("glm", "neural_from_behavior")] = GLM(lags, counts).fit(bt, nt).predict(bv)
+    if counts:  # the Bayesian decoder's likelihood is Poisson
+        out[("bayes", "behavior_from_neural")] = Bayes(lags).fit(nt, bt).predict(nv)
     return out
 
 
