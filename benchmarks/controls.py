@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import time_to_fit as ttf  # its --smoke option (this folder is on the path)
+from _common import progress_printer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -126,13 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = SweepSettings(folds=a.folds, epochs=a.epochs, seed=0, model_kwargs={"device": "cpu"})
     split = (2, 1, 1)
 
-    def progress(done, total, row):
-        print(
-            f"[{time.perf_counter() - t_start:6.0f} s] {done}/{total} {row['pairing']}: "
-            f"{row['score']:.1f} ({row['status']})",
-            file=sys.stderr,
-            flush=True,
-        )
+    progress = progress_printer(
+        t_start, lambda row: f"{row['pairing']}: {row['score']:.1f} ({row['status']})"
+    )
 
     runs = {}
     tests = [

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import time_to_fit as ttf  # its --smoke option (this folder is on the path)
+from _common import progress_printer
 
 HERE = Path(__file__).resolve().parent
 
@@ -111,13 +112,11 @@ def main() -> int:
     settings = SweepSettings(folds=a.folds, epochs=a.epochs, seed=0)
     t0 = time.perf_counter()
 
-    def progress(done, total, row):
-        print(
-            f"[{time.perf_counter() - t0:6.0f} s] {done}/{total} s{row['shared']} "
-            f"a{row['private_neural']} b{row['private_behavior']} score {row['score']:.1f}",
-            file=sys.stderr,
-            flush=True,
-        )
+    progress = progress_printer(
+        t0,
+        lambda row: f"s{row['shared']} a{row['private_neural']} b{row['private_behavior']} "
+        f"score {row['score']:.1f}",
+    )
 
     result = run_sweep(sim.neural, sim.behavior, grid, settings, n_jobs=a.jobs, on_result=progress)
     sweep_s = time.perf_counter() - t0
