@@ -53,9 +53,10 @@ METHODS = {
     "mmgpvae": "MM-GPVAE",
     "wiener": "Wiener filter",
     "wiener_causal": "Wiener (causal)",
+    "bayes": "Bayesian decoder",
     "glm": "GLM",
 }
-BEHAVIOR_METHODS = ("mmgpvae", "wiener", "wiener_causal")
+BEHAVIOR_METHODS = ("mmgpvae", "wiener", "wiener_causal", "bayes")
 COLORS = dict(zip(METHODS, PALETTE))
 OBSERVED_COLOR = (0, 0, 0)
 STRETCH_S = 30.0  # the held-out stretch shown of a continuous session, as in the figure
