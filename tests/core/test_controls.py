@@ -46,6 +46,11 @@ def independent_behavior(sim):
     return dataclasses.replace(other.behavior, conditions=sim.neural.conditions)
 
 
+def _null_test(neural, behavior, split, shuffles=SHUFFLES, settings=SETTINGS, **kwargs):
+    """``run_null_test`` in this process (one fit at a time)."""
+    return run_null_test(neural, behavior, split, shuffles, settings, n_jobs=1, **kwargs)
+
+
 def test_permutations_exchange_trials_of_one_condition_and_length():
     cond = np.array(list("aabbbcc") * 2)
     lengths = np.array([30] * 12 + [20, 20])
@@ -91,14 +96,8 @@ def test_canonical_correlations_ignore_linear_maps():
 
 def test_paired_data_beats_every_shuffle(sim):
     seen = []
-    result = run_null_test(
-        sim.neural,
-        sim.behavior,
-        (2, 1, 1),
-        SHUFFLES,
-        SETTINGS,
-        n_jobs=1,
-        on_result=lambda d, n, r: seen.append(r["shuffle"]),
+    result = _null_test(
+        sim.neural, sim.behavior, (2, 1, 1), on_result=lambda d, n, r: seen.append(r["shuffle"])
     )
     assert sorted(seen) == list(range(SHUFFLES + 1))
     assert [r["shuffle"] for r in result.rows] == list(range(SHUFFLES + 1))
@@ -120,9 +119,7 @@ def test_independent_behavior_is_not_significant(sim, independent_behavior):
     shuffles, so a calibrated test gives the smallest p on one data set in K+1 (here 1 in 5),
     and a seeded assertion of it is a coin flip on the seed. Calibration itself is measured over
     20 data sets × 19 shuffles in ``benchmarks/null_calibration.py`` (RESULTS.md)."""
-    result = run_null_test(
-        sim.neural, independent_behavior, (2, 1, 1), SHUFFLES, SETTINGS, n_jobs=1
-    )
+    result = _null_test(sim.neural, independent_behavior, (2, 1, 1))
     null = result.null_scores
     assert len(null) == SHUFFLES and np.isfinite(result.p)
     assert result.real_score < null.max() + 2 * null.std(ddof=1), result.summary_line()
@@ -132,13 +129,12 @@ def test_independent_behavior_is_not_significant(sim, independent_behavior):
 
 def test_null_test_cancel(sim):
     done = []
-    result = run_null_test(
+    result = _null_test(
         sim.neural,
         sim.behavior,
         (1, 0, 0),
         3,
         dataclasses.replace(SETTINGS, epochs=2),
-        n_jobs=1,
         on_result=lambda d, n, r: done.append(d),
         should_stop=lambda: len(done) >= 1,
     )
@@ -205,7 +201,7 @@ def test_cli_consistency_one_line_per_subspace_and_figures(files, capsys):
 def test_null_test_on_local_ray_matches_local(sim):
     settings = dataclasses.replace(SETTINGS, epochs=2)
     ray = run_null_test(sim.neural, sim.behavior, (1, 0, 0), 1, settings, ray_address="local")
-    local = run_null_test(sim.neural, sim.behavior, (1, 0, 0), 1, settings, n_jobs=1)
+    local = _null_test(sim.neural, sim.behavior, (1, 0, 0), 1, settings)
     assert [r["shuffle"] for r in ray.rows] == [0, 1]
     assert np.allclose([r["score"] for r in ray.rows], [r["score"] for r in local.rows])
 
