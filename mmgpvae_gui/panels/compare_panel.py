@@ -32,8 +32,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -110,7 +108,7 @@ class ComparePanel(JobView, QGroupBox):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         layout.addLayout(self._build_form())
-        layout.addLayout(self._build_buttons())
+        layout.addLayout(self._build_job_row("Run comparison", "epochs"))
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
@@ -153,20 +151,6 @@ class ComparePanel(JobView, QGroupBox):
         form.addRow("Seeds", self.seeds_spin)
         form.addRow("Epochs per fit", self.epochs_spin)
         return form
-
-    def _build_buttons(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run comparison")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m epochs")
-        self.run_button.clicked.connect(self._on_run_clicked)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.progress, 1)
-        return row
 
     def _build_table(self) -> QTableWidget:
         self.table = QTableWidget(len(METHODS), 3)

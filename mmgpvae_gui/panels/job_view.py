@@ -4,12 +4,31 @@ and a status line show what it says. The job itself lives in ``jobs.py``; panels
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton
+
 
 class JobView:
     """A mixin for a panel with ``cancel_requested`` (a Signal), ``cancel_button``,
     ``progress``, ``status_label`` and the buttons :meth:`run_buttons` names."""
 
     _running = False
+
+    def _build_job_row(self, run_text: str, unit: str) -> QHBoxLayout:
+        """Run (``run_button``, to ``_on_run_clicked``), Cancel (``cancel_button``, off until a
+        job runs) and a ``progress`` bar counting ``unit`` ("%v / %m epochs"), in a row: the
+        controls of a view that runs one kind of job."""
+        row = QHBoxLayout()
+        self.run_button = QPushButton(run_text)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat(f"%v / %m {unit}")
+        self.run_button.clicked.connect(self._on_run_clicked)  # type: ignore[attr-defined]
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        return row
 
     def run_buttons(self) -> list:
         """The buttons that start a job (off while one runs)."""
