@@ -314,13 +314,13 @@ class MMGPVAE:
         self.data_config_ = data_configs[0]
 
     def _trainable(self) -> list[torch.nn.Parameter] | None:
-        """What the optimizer trains: an adapted model only its sessions' own parameters (the
-        rest frozen), every other model all (None)."""
+        """What the optimizer trains: an adapted model only its sessions' own parameters but
+        their carried read-in weights (the rest frozen), every other model all (None)."""
         if not getattr(self, "adapted_from_", None):
             return None
         for p in self.multi_.parameters():
             p.requires_grad_(False)
-        own = self.multi_.own_parameters()
+        own = self.multi_.adapted_parameters()
         for p in own:
             p.requires_grad_(True)
         return own
@@ -498,11 +498,15 @@ class MMGPVAE:
         with ``partial_fit`` (:meth:`add_sessions` does both)
         (``mmgpvae fit --sessions NEW.csv --from RUN``): everything shared (the GP prior, the
         behavior encoder and decoder, the neural encoder past its read-in) is copied and kept
-        fixed; each new session's own neural read-in and read-out are learned — here the
-        read-out, from latents inferred from the behavior alone; then, in ``partial_fit``,
-        both on the full ELBO.
+        fixed; each new session's own neural read-out is learned from latents inferred from
+        the behavior alone, and its read-in carried over from this model's sessions'
+        (``sessions.carry_read_in``: only a map of the new neurons to the latents is fitted
+        to the new trials); then, in ``partial_fit``, the read-out, the likelihood and the
+        read-in's bias on the full ELBO (the read-in's weights stay as carried:
+        ``sessions.CARRIED``).
         The shared and private-behavior latents are in this model's display coordinates. This
         model is left as it was."""
+        from mmgpvae_core.model.sessions import carry_read_in, carry_rows
         from mmgpvae_core.training import fit_readout
 
         src = self.require_fitted()
@@ -531,9 +535,11 @@ class MMGPVAE:
             dataclasses.replace(self.shape_, n_neural=nd.n_channels, n_time=nd.n_time)
             for nd in neurals
         ]
-        multi = MultiSessionModule(
-            [MMGPVAEModule(cfg, shape, shared_with=owner) for shape in shapes]
-        ).to(self.torch_device)
+        with torch.random.fork_rng(devices=[]):  # the same new sessions whatever ran before
+            torch.manual_seed(self.train_config.seed)
+            multi = MultiSessionModule(
+                [MMGPVAEModule(cfg, shape, shared_with=owner) for shape in shapes]
+            ).to(self.torch_device)
         for view, nd in zip(multi.sessions, neurals):
             view.init_modality("neural", new._training_tensor(nd))
         new._set_sessions(multi, names, shapes, data_configs or [DataConfig() for _ in names])
@@ -545,8 +551,16 @@ class MMGPVAE:
         }
         new.optimizer_ = make_optimizer(multi, new.train_config, params=new._trainable())
         new.history_ = TrainingHistory()
+        references = []
+        for _, fitted in self.sessions():
+            rows = carry_rows(fitted.neural.n_time, fitted.neural.n_channels)
+            references.append(
+                (fitted.module_, self._tensor(fitted.neural, rows), self._tensor(fitted.behavior, rows))
+            )
         for view, (nd, bd) in zip(multi.sessions, new.session_data_):
             fit_readout(view, new._tensor(nd), new._tensor(bd), new.train_config)
+            rows = carry_rows(nd.n_time, nd.n_channels)
+            carry_read_in(view, references, new._tensor(nd, rows), new._tensor(bd, rows))
         return new
 
     def add_sessions(

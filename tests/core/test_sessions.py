@@ -350,5 +350,39 @@ def test_a_new_session_of_five_trials_learns_only_its_own_parameters(small):
         if k not in own:
             assert torch.equal(v, before[k]), k  # shared: bit-identical
     assert not torch.equal(own["dec_neural.head.weight"], own_before["dec_neural.head.weight"])
-    assert not torch.equal(own["enc_neural.net.0.weight"], own_before["enc_neural.net.0.weight"])
+    assert not torch.equal(own["enc_neural.net.0.bias"], own_before["enc_neural.net.0.bias"])
+    # the read-in's weights stay as carried over from the fitted sessions
+    assert torch.equal(own["enc_neural.net.0.weight"], own_before["enc_neural.net.0.weight"])
     assert len(new.history) == 3 and new.for_session("c").neural.n_trials == 5
+
+
+def test_new_sessions_are_the_same_whatever_ran_before(small):
+    neural, behavior = _lists(small)
+    run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
+    states = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        new = run.new_sessions([neural[2]], [behavior[2]], ["c"])
+        states.append(new.module_.own_state())
+    for k, v in states[0].items():
+        assert torch.equal(v, states[1][k]), k
+
+
+def test_a_new_sessions_neurons_read_the_fitted_space_before_any_training(joint, recovery_sims):
+    """The carried read-in: right after ``new_sessions``, the shared latents inferred from the
+    new session's neurons alone go through the map fitted on the model's sessions."""
+    new_sim = recovery_sims[4]
+    few = slice(0, 10)
+    nd, bd = (dataclasses.replace(d, data=d.data[few], conditions=d.conditions[few])
+              for d in (new_sim.neural, new_sim.behavior))
+    new = joint.new_sessions([nd], [bd], ["e"])
+    coef = _map(
+        np.concatenate([joint.transform(session=k)["shared"] for k in range(4)]),
+        np.concatenate([s.truth["shared"] for s in recovery_sims[:4]]),
+    )
+    rest = slice(10, 40)  # trials the new session was not given
+    held = dataclasses.replace(new_sim.neural, data=new_sim.neural.data[rest],
+                               conditions=new_sim.neural.conditions[rest])
+    z = new.transform(held, None, session="e")["shared"]
+    r2 = _r2_through(coef, z, new_sim.truth["shared"][rest])
+    assert r2 > 0.5, r2
