@@ -54,6 +54,7 @@ LABELS = {
     "marginal_variance": "marginal variance",
     "length_scale_init": "initial length-scale (bins)",
     "prune_threshold": "pruning threshold",
+    "default": "none",
 }
 COLUMNS = (
     "option", "value", "score", "score_se", "cosmooth_bps", "r2_behavior_from_neural",
@@ -146,11 +147,11 @@ def table(rows: list[dict], ell0: float) -> str:
         "| CC private behavior | epochs (seeds) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name in AROUND:
-        block = [r for r in rows if r["option"] == name]
-        if not block:
-            continue
-        block.append({**default, "option": name, "value": defaults[name], "is_default": True})
+    names = [n for n in AROUND if any(r["option"] == n for r in rows)]
+    for name in names or ["default"]:  # the default alone (--options default): one line
+        block = [r for r in rows if r["option"] == name] if names else []
+        value = defaults.get(name, 0.0)
+        block.append({**default, "option": name, "value": value, "is_default": True})
         block.sort(key=lambda r: float(r["value"]))
         scored = [r for r in block if finite(r["score"])]
         best = max(scored, key=lambda r: float(r["score"])) if scored else None
@@ -160,7 +161,7 @@ def table(rows: list[dict], ell0: float) -> str:
             if name == "length_scale_init" and r.get("is_default"):
                 text = f"from the data (≈ {v:.1f})"
             if r.get("is_default"):
-                text = f"**{text}** (default)"
+                text = f"**{text}** (default)" if names else "every option at its default"
             score = f"{cell(r['score'], 0)} ± {cell(r['score_se'], 0)}" if r in scored else "—"
             lines.append(
                 f"| {LABELS[name] if i == 0 else ''} | {text} | "
@@ -182,8 +183,15 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=150, help="most epochs per fit (early stop)")
     p.add_argument("--folds", type=int, help="default: 3 for demo, 2 for s1")
     p.add_argument("--seeds", type=int, default=2, help="seeds per setting for consistency")
+    p.add_argument(
+        "--seed", type=int, default=0,
+        help="the sweep's seed, and the first of the consistency seeds (seed, seed + 1, ...)",
+    )
     p.add_argument("--jobs", type=int, default=1, help="processes (1: in this one)")
-    p.add_argument("--options", help="only these options, e.g. lr,prune_threshold")
+    p.add_argument(
+        "--options",
+        help="only these options, e.g. lr,prune_threshold ('default': the default alone)",
+    )
     p.add_argument(
         "--length-scales", help="initial length-scales to try, bins (default ½ and 2 × the data's)"
     )
@@ -214,7 +222,7 @@ def main(argv=None) -> int:
     split = SPLITS[a.data]
     folds = a.folds or FOLDS[a.data]
     ell0 = length_scale_from_data([neural.data, behavior.data], [True, False], seed=0)
-    seeds = list(range(a.seeds))
+    seeds = list(range(a.seed, a.seed + a.seeds))
     if a.table:
         with open(a.table, newline="") as f:
             print(table(list(csv.DictReader(f)), ell0))
@@ -235,7 +243,7 @@ def main(argv=None) -> int:
         base = {"device": "cpu"}
         t0 = time.perf_counter()
         grid = make_grid([split[0]], [split[1]], [split[2]], **{k: [v] for k, v in options.items()})
-        settings = SweepSettings(folds=folds, epochs=a.epochs, seed=0, model_kwargs=base)
+        settings = SweepSettings(folds=folds, epochs=a.epochs, seed=a.seed, model_kwargs=base)
         if a.no_scores:
             r = {"status": "ok", "folds": "", "epochs_run": "", "score": float("nan")}
         else:
@@ -246,7 +254,7 @@ def main(argv=None) -> int:
         refit_epochs: list[int] = []
         cons = run_consistency(
             neural, behavior, split, seeds,
-            SweepSettings(epochs=a.epochs, seed=0, model_kwargs={**base, **options}),
+            SweepSettings(epochs=a.epochs, seed=a.seed, model_kwargs={**base, **options}),
             n_jobs=a.jobs,
             on_result=lambda done, total, row, seen=refit_epochs: seen.append(
                 row.get("epochs_run", 0)
