@@ -23,18 +23,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=S1)
     args = parser.parse_args()
 
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QSplitter
 
     from mmgpvae_core.compare import format_table
-    from mmgpvae_gui.app import create_application
 
-    app = create_application(settings_dir="/tmp/mmgpvae-screenshots")
-    from mmgpvae_gui.main_window import MainWindow
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from shot import main_window, save_when_finished
 
-    win = MainWindow()
-    win.resize(1600, 1000)
-    win.show()
+    app, win = main_window()
     reading = win.data_panel.reading
     for modality in ("neural", "behavior"):
         reading.rate_spins[modality].setValue(20)
@@ -52,20 +48,7 @@ def main() -> int:
     panel.findChild(QSplitter).setSizes([560, 720])  # as a user drags the divider
     compare = panel.compare_panel
     compare.epochs_spin.setValue(args.epochs)
-
-    def shoot(result) -> None:
-        print(format_table(result))
-        win.redraw_queue.flush()
-        app.processEvents()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        win.screenshot().save(str(args.out))
-        print(args.out)
-        app.quit()
-
-    compare.finished.connect(lambda result: QTimer.singleShot(800, lambda: shoot(result)))
-    QTimer.singleShot(500, compare.start)
-    app.exec()
-    return 0
+    return save_when_finished(app, win, compare.finished, compare.start, args.out, format_table)
 
 
 if __name__ == "__main__":
