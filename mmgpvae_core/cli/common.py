@@ -115,7 +115,7 @@ def load_data(a: argparse.Namespace):
         neural["zscore"] = True
     if a.zscore in ("behavior", "both"):
         behavior["zscore"] = True
-    return load_pair(
+    pair = load_pair(
         a.neural,
         a.behavior,
         trials=a.trials,
@@ -126,6 +126,14 @@ def load_data(a: argparse.Namespace):
         behavior_options=behavior,
         window_s=a.window,
     )
+    for ds in pair:
+        if ds is not None and (dropped := ds.preprocessing.get("dropped_channels")):
+            print(
+                f"note: {ds.source} ({ds.field or ds.kind}): left out {len(dropped)} channel(s) "
+                f"entirely missing or constant, nothing to model: {', '.join(dropped)}",
+                file=sys.stderr,
+            )
+    return pair
 
 
 # ---------------------------------------------------------------------------- model

@@ -35,6 +35,7 @@ from mmgpvae_core.loaders.trials import (
     DEFAULT_SPIKE_BIN_S,
     DEFAULT_WINDOW_S,
     check_within,
+    constant_channels,
     missing_channels,
     overlap,
     read_trials_table,
@@ -62,7 +63,7 @@ __all__ = [
 FILE_SUFFIXES = (".nwb", ".csv", ".h5", ".hdf5", ".mat", ".npz", ".npy", ".slp")
 
 #: options a modality may take besides the reader's own (signal, series, likelihood_threshold, …)
-MODALITY_OPTIONS = ("zscore", "egocentric", "drop_missing_channels")
+MODALITY_OPTIONS = ("zscore", "egocentric", "drop_missing_channels", "drop_constant_channels")
 #: the formats whose arrays ``field`` names
 FIELD_KINDS = ("matlab", "generic")
 
@@ -316,6 +317,7 @@ def _bin(
                 float(bin_size_s),
                 trials_info=info,
                 drop_missing_channels=mod.get("drop_missing_channels", True),
+                drop_constant_channels=mod.get("drop_constant_channels", False),
                 zscore=bool(mod.get("zscore", False)),
             )
         )
@@ -337,7 +339,8 @@ def load_dataset(
     (NWB), else into consecutive ``window_s`` windows; binned at ``bin_size_s`` (default: its
     sampling period). A recording without a known rate, and nothing asking for time, becomes one
     trial with one bin per sample. Options: ``zscore``, ``egocentric`` (a body part),
-    ``drop_missing_channels`` (default True) and the reader's own (``signal``, ``series``, …).
+    ``drop_missing_channels`` (default True), ``drop_constant_channels`` (default False) and the
+    reader's own (``signal``, ``series``, …).
     """
     reader_opts, mod = _split(dict(options))
     src = read_source(path, **reader_opts)
@@ -378,8 +381,9 @@ def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
     prep = dict(rec.preprocessing)
     prep["trials"] = {"source": "whole recording (no sampling rate)"}
     all_nan = missing_channels(data)
-    if all_nan.any() and mod.get("drop_missing_channels", True) and not all_nan.all():
-        data, names = without_channels(data, names, prep, all_nan)
+    if mod.get("drop_missing_channels", True) and not all_nan.all():
+        empty = all_nan | (constant_channels(data) if mod.get("drop_constant_channels") else False)
+        data, names = without_channels(data, names, prep, empty if not empty.all() else all_nan)
     ds = Dataset(data=data, channel_names=names, preprocessing=prep, **rec.provenance())
     return _finish_tensor(ds, None, "--rate", mod)
 
@@ -403,10 +407,12 @@ def load_pair(
     of the time both cover, and binned at ``bin_size_s`` (default: the sampling period of the
     slower modality). ``neural_options`` / ``behavior_options`` go to each modality's reader
     (``signal``, ``series``, ``likelihood_threshold``, …) plus ``zscore``, ``egocentric``,
-    ``drop_missing_channels``.
+    ``drop_missing_channels``, ``drop_constant_channels`` (default: behavior only; a silent unit
+    keeps its place among the neurons).
     """
     n_reader, n_mod = _split(dict(neural_options or {}))
     b_reader, b_mod = _split(dict(behavior_options or {}))
+    b_mod.setdefault("drop_constant_channels", True)
     neural, behavior = _read_both(neural_path, behavior_path, n_reader, b_reader)
     kinds = {type(x) for x in (neural, behavior) if x is not None}
     if len(kinds) > 1:

@@ -160,6 +160,22 @@ def time_vector(values: dict[str, Any]) -> tuple[int, str] | None:
     return None
 
 
+def rate_from_times(values: dict[str, Any], n: int) -> tuple[float, str] | tuple[None, None]:
+    """``(rate in Hz, "time vector 'NAME'")`` from a vector of sample times in ``values`` with
+    one entry per each of the ``n`` samples and even steps (within 5 %), else ``(None, None)``:
+    a file that carries its times tells its rate."""
+    for k in TIME_VARS:
+        v = values.get(k)
+        if not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" or v.size != n or n < 2:
+            continue
+        t = np.asarray(v, dtype=np.float64).ravel()
+        step = (t[-1] - t[0]) / (n - 1)
+        # times rounded to the millisecond jitter a 50 ms step by 1 %; a dropped sample is 100 %
+        if step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step):
+            return 1.0 / step, f"time vector '{k}'"
+    return None, None
+
+
 def orient(
     source: str | Path,
     name: str,

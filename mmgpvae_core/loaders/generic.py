@@ -281,6 +281,9 @@ def _values_recording(
         if v is not None:
             rate, rate_from = (1.0 / v if k == "bin_size_s" else v), k
             break
+    if rate is None:
+        times = {k: np.asarray(get(k)) for k in fields.TIME_VARS if k in keys}
+        rate, rate_from = fields.rate_from_times(times, len(data))
     start = float(np.asarray(get("start_time")).ravel()[0]) if "start_time" in keys else 0.0
     return Recording(
         values=data if data.dtype.kind == "f" else data.astype(np.float64),

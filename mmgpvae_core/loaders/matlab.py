@@ -6,7 +6,8 @@ channels, see :mod:`~mmgpvae_core.loaders.fields`; or the only numeric matrix th
 vector): ``(trials, time, channels)`` becomes a trial tensor; ``(time, channels)`` (or a vector) a
 continuous recording, a matrix stored (channels × time) turned the right way round when a time
 vector ``time``/``t``/``timestamps`` or the other modality's length tells which axis is time;
-its rate comes from a scalar ``fs`` / ``rate_hz`` / ``sampling_rate`` (or ``bin_size_s``);
+its rate comes from a scalar ``fs`` / ``rate_hz`` / ``sampling_rate`` (or ``bin_size_s``), else
+from the evenly stepped time vector;
 a cell array ``spike_times`` (one vector of seconds per unit) spike times. Optional ``conditions``, ``channel_names``.
 """
 
@@ -28,6 +29,7 @@ from mmgpvae_core.loaders.fields import (
     field_names,
     join_channels,
     orient,
+    rate_from_times,
     resolve,
     samples_shape_error,
     time_vector,
@@ -263,7 +265,7 @@ def load_matlab(
     rate, rate_from = _scalar(path, vars, RATE_VARS)
     if rate is None:
         bin_size, key = _scalar(path, vars, ("bin_size_s",))
-        rate, rate_from = (1.0 / bin_size, key) if bin_size else (None, None)
+        rate, rate_from = (1.0 / bin_size, key) if bin_size else rate_from_times(vars, len(arr))
     return Recording(
         values=arr.astype(np.float64, copy=False),
         channel_names=file_names or [f"ch{i}" for i in range(arr.shape[1])],

@@ -241,9 +241,12 @@ def to_dataset(
     *,
     trials_info: dict[str, Any],
     drop_missing_channels: bool = True,
+    drop_constant_channels: bool = False,
     zscore: bool = False,
 ) -> Dataset:
-    """Bin ``rec`` on the trials of ``table`` into a Dataset; record every choice made."""
+    """Bin ``rec`` on the trials of ``table`` into a Dataset; record every choice made. With
+    ``drop_missing_channels``, channels entirely missing are left out, and constant ones too
+    with ``drop_constant_channels`` (a behavior axis that never moves), if any channel stays."""
     if not rec.is_events:
         check_bin_size(rec, bin_size_s)
     data = bin_recording(rec, table, bin_size_s)
@@ -253,14 +256,15 @@ def to_dataset(
     prep["bin_size_s"] = bin_size_s
     prep["binning"] = "spike counts per bin" if rec.is_events else "mean of observed samples"
     all_nan = missing_channels(data)
-    if all_nan.any() and drop_missing_channels:
+    if drop_missing_channels:
         if all_nan.all():
             raise DataError(
                 rec.source,
                 rec.field,
                 "every channel is entirely missing (NaN) in the trials; expected observed samples",
             )
-        data, names = without_channels(data, names, prep, all_nan)
+        empty = all_nan | (constant_channels(data) if drop_constant_channels else False)
+        data, names = without_channels(data, names, prep, empty if not empty.all() else all_nan)
     if zscore:
         data, mean, std = zscore_channels(data)
         prep["zscore"] = {"mean": mean.tolist(), "std": std.tolist()}
@@ -278,9 +282,26 @@ def without_channels(
     data: np.ndarray, names: list[str], prep: dict[str, Any], drop: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """``data`` (trials, time, channels) and its channel ``names`` without the channels where
-    ``drop`` ((channels,) bool) is True, which ``prep["dropped_channels"]`` then names."""
+    ``drop`` ((channels,) bool) is True, which ``prep["dropped_channels"]`` then names (entirely
+    missing, or constant: see :func:`missing_channels`, :func:`constant_channels`)."""
+    if not drop.any():
+        return data, names
     prep["dropped_channels"] = [names[i] for i in np.flatnonzero(drop)]
     return data[:, :, ~drop], [n for n, bad in zip(names, drop) if not bad]
+
+
+def constant_channels(data: np.ndarray) -> np.ndarray:
+    """(channels,) True where a channel of ``(trials, time, channels)`` holds one value over all
+    its observed samples (a silent unit, an axis a tracker never moved along): nothing to model
+    or decode, and no variance to score a prediction against (chunked)."""
+    lo = np.full(data.shape[2], np.inf)
+    hi = np.full(data.shape[2], -np.inf)
+    for sl in data_blocks(data.shape):
+        block = data[sl]
+        with np.errstate(invalid="ignore"):
+            lo = np.fmin(lo, np.nanmin(block, axis=(0, 1), initial=np.inf))
+            hi = np.fmax(hi, np.nanmax(block, axis=(0, 1), initial=-np.inf))
+    return np.isfinite(lo) & (lo == hi)
 
 
 def missing_channels(data: np.ndarray) -> np.ndarray:

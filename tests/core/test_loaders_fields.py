@@ -143,6 +143,44 @@ def test_channels_by_time_matrix_is_turned_by_a_time_vector(tmp_path):
     np.testing.assert_array_equal(read_source(v73, field="spikes").values, spikes)
 
 
+def test_an_evenly_stepped_time_vector_tells_the_rate(tmp_path, capsys):
+    """The motor-cortex file of issue 20 (spikes, handPos, handVel as channels × time, a 'time'
+    vector in ms-rounded 50 ms steps, handPos/handVel with a third row of zeros): read with no
+    rate option, the constant rows left out and named."""
+    spikes, pos, vel = _session()
+    t = np.round(12.591 + np.arange(T) * 0.05 + np.random.default_rng(1).normal(0, 1e-4, T), 3)
+    flat = np.zeros((T, 1))
+    path = tmp_path / "m1.mat"
+    scipy.io.savemat(path, {"spikes": spikes.T, "handPos": np.hstack([pos, flat]).T,
+                            "handVel": np.hstack([vel, flat]).T, "time": t[None]})
+    rec = read_source(path, field="spikes")
+    assert rec.rate_hz == pytest.approx(20.0, rel=1e-3) and rec.rate_from == "time vector 'time'"
+    for fmt in ("npz", "h5"):  # NPZ and HDF5 files tell it the same way
+        other = tmp_path / f"m1.{fmt}"
+        if fmt == "npz":
+            np.savez(other, spikes=spikes, time=t)
+        else:
+            with h5py.File(other, "w") as f:
+                f["spikes"], f["time"] = spikes, t
+        assert read_source(other, field="spikes").rate_hz == pytest.approx(20.0, rel=1e-3)
+    gap = t.copy()
+    gap[100:] += 0.05  # a dropped sample: the steps are not even, no rate is guessed
+    scipy.io.savemat(path, {"spikes": spikes.T, "time": gap[None]})
+    assert read_source(path, field="spikes").rate_hz is None
+
+    scipy.io.savemat(path, {"spikes": spikes.T, "handPos": np.hstack([pos, flat]).T,
+                            "handVel": np.hstack([vel, flat]).T, "time": t[None]})
+    p = argparse.ArgumentParser()
+    add_data_arguments(p)
+    a = p.parse_args(["--neural", str(path), "--neural-field", "spikes", "--behavior", str(path),
+                      "--behavior-field", "handPos,handVel", "--window", "5"])
+    neural, behavior = load_data(a)
+    assert neural.bin_size_s == pytest.approx(0.05, rel=1e-3) and neural.n_time == 100
+    assert behavior.channel_names == ["handPos_x", "handPos_y", "handVel_x", "handVel_y"]
+    assert behavior.preprocessing["dropped_channels"] == ["handPos_z", "handVel_z"]
+    assert "left out 2 channel(s) entirely missing or constant" in capsys.readouterr().err
+
+
 def test_channels_by_time_matrix_is_turned_by_the_other_modality(tmp_path):
     spikes, pos, _ = _session()
     neural = tmp_path / "neural.mat"

@@ -143,3 +143,14 @@ def test_all_missing_channel_dropped_and_recorded(tmp_path):
     assert ds.preprocessing["dropped_channels"] == ["b"]
     with pytest.raises(DataError, match="entirely missing"):
         load_dataset(path, drop_missing_channels=False)
+
+
+def test_a_constant_channel_is_dropped_and_recorded(tmp_path):
+    path = tmp_path / "rec.npz"
+    data = np.random.default_rng(0).normal(size=(100, 3))
+    data[:, 0] = 0.0  # e.g. the z of a planar task
+    data[:5, 2], data[5:, 2] = np.nan, 2.5  # constant where observed
+    np.savez(path, data=data, rate_hz=10.0, channel_names=np.array(["a", "b", "c"]))
+    ds = load_dataset(path, drop_constant_channels=True)  # load_pair's default for behavior
+    assert ds.channel_names == ["b"] and ds.preprocessing["dropped_channels"] == ["a", "c"]
+    assert load_dataset(path).channel_names == ["a", "b", "c"]  # neural: a silent unit stays
