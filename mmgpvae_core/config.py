@@ -235,7 +235,13 @@ class ModelConfig(_Config):
                     "pixels. Chosen from the data when a file loads; pick another to override.",
                     choices=LIKELIHOODS),
     )
-    neural_decoder: str = option("linear", choices=DECODERS)
+    neural_decoder: str = option(
+        "linear", choices=DECODERS,
+        shown=Shown("Neural decoder", "Neural read-out of the latents: an affine map (linear, "
+                    "the default) or a small neural network (mlp). A sweep of spike counts "
+                    "tries both and says which predicts held-out data better.",
+                    choices=("linear", "mlp")),
+    )
     behavior_decoder: str = option(
         "mlp", choices=DECODERS,
         shown=Shown("Behavior decoder", "Behavior decoder: a small neural network (mlp, for "

@@ -29,7 +29,7 @@ from mmgpvae_core.compare import CompareSettings
 from mmgpvae_core.config import SUBSPACES, ConfigError
 from mmgpvae_core.controls import NullTestResult, null_kind, run_consistency, run_null_test
 from mmgpvae_core.project.checkpoint import CHECKPOINT_EVERY_S
-from mmgpvae_core.sweep import SweepSettings
+from mmgpvae_core.sweep import SweepSettings, with_readouts, with_resolved_likelihoods
 from mmgpvae_core.training import EpochReport, FitOutcome
 from mmgpvae_gui.background import CancellableJob, stop_and_wait
 from mmgpvae_gui.host import Host
@@ -262,8 +262,10 @@ class SweepJob(PanelJob):
         self.n_jobs = n_jobs  # processes for the sweep (None: every core; 1: in the worker)
 
     def start(self, configs: list[dict[str, Any]], settings: SweepSettings) -> bool:
-        """Sweep ``configs`` (splits) with ``settings`` (folds, epochs; the model panel's options
-        and ``save_dir`` are added); False (and why, in ``status``) if it cannot start."""
+        """Sweep ``configs`` (splits, and any option they set) with ``settings`` (folds, epochs;
+        the model panel's options and ``save_dir`` are added); on spike counts a configuration
+        that names no neural read-out is tried with each (``sweep.with_readouts``, the CLI's
+        rule). False (and why, in ``status``) if it cannot start."""
         neural, behavior = self.session.datasets()
         if self.worker is not None:
             return False
@@ -273,13 +275,18 @@ class SweepJob(PanelJob):
             configs = [c for c in configs if c["private_behavior"] == 0]
         if not configs:
             return self._refuse("The grid is empty.")
-        settings = dataclasses.replace(
+        settings = with_resolved_likelihoods(dataclasses.replace(
             settings, model_kwargs=dict(self._model_kwargs()), save_dir=self.save_dir
-        )
-        w = SweepWorker(neural, behavior, configs, settings, self.n_jobs)
+        ), neural, behavior)
+        # spike counts and no read-out named: every split with each read-out, as the CLI does
+        tried = with_readouts(configs, settings.model_kwargs.get("neural_likelihood"))
+        how = ""
+        if len(tried) > len(configs):
+            how = " (spike counts: each split with a linear and an MLP neural read-out)"
+        w = SweepWorker(neural, behavior, tried, settings, self.n_jobs)
         w.progressed.connect(self.progressed)
         w.result_ready.connect(self.result_ready)
-        return self._run(w, len(configs), f"Running {len(configs)} configurations…")
+        return self._run(w, len(tried), f"Running {len(tried)} configurations{how}…")
 
 
 class ControlsJob(PanelJob):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.data import Dataset
+from mmgpvae_core.sweep import format_value, swept
 from mmgpvae_core.training import EpochReport, FitOutcome, TrainingHistory, preload_lazy_imports
 from mmgpvae_gui import actions, export, layout
 from mmgpvae_gui.actions import ACTIONS, RecentProjects, build_menus
@@ -54,7 +55,7 @@ TITLE = "MM-GPVAE Studio"
 CHOSEN_FIT = {  # what Model selection's "use this fit" did (files.open_chosen_fit)
     "opened": "Loaded the sweep's fit for shared={}, private neural={}, private behavior={} "
     "(its first training fold)",
-    "split": "Split set from the sweep (shared={}, private neural={}, private behavior={}): "
+    "split": "Split set from the sweep (shared={}, private neural={}, private behavior={}{}): "
     "press Train to fit it",
 }
 
@@ -508,15 +509,18 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_model_selection_fit_chosen(self, row: dict) -> None:
-        """Open the row's saved fit like a project; without one, set its split for Train."""
+        """Open the row's saved fit like a project; without one, set its split and the options
+        the sweep tried (its neural read-out, ...) for Train."""
         split = list(split_of(row))
         if (done := self.files.open_chosen_fit(row)) is None:
             return
         if done == "split":
             self.reset_model()
             self.model_panel.set_split(*split)
+            self.model_panel.apply_kwargs(dict(swept(row)))
         self.tabs.setCurrentIndex(0)
-        self.statusBar().showMessage(CHOSEN_FIT[done].format(*split), 8000)
+        options = "".join(f", {k}={format_value(v)}" for k, v in swept(row))
+        self.statusBar().showMessage(CHOSEN_FIT[done].format(*split, options), 8000)
 
     # ================================================================ events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

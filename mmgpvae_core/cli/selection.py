@@ -44,21 +44,6 @@ def _axes(a: argparse.Namespace, has_behavior: bool) -> dict[str, Any]:
     return axes
 
 
-#: the neural decoders a sweep of spike counts tries when ``--neural-decoder`` is not given: on
-#: the real S1 session a linear read-out of the latents lost to a Poisson GLM on spikes from
-#: behavior and an MLP read-out beat it (benchmarks/RESULTS.md, "Real recordings"); the sweep's
-#: held-out score tells which a recording needs (linear where they tie)
-COUNT_NEURAL_DECODERS = ("linear", "mlp")
-
-
-def _tries_both_neural_decoders(a: argparse.Namespace, model_kwargs: dict[str, Any]) -> bool:
-    """Spike counts (a counts likelihood) and no ``--neural-decoder`` given."""
-    from mmgpvae_core.model.likelihoods import likelihood_class
-
-    name = model_kwargs.get("neural_likelihood")
-    return not a.neural_decoder and name is not None and likelihood_class(name).counts
-
-
 def _model_kwargs(a: argparse.Namespace, neural, behavior) -> dict[str, Any]:
     """One likelihood choice for every fold (printed), and the device of each fit."""
     from mmgpvae_core.model.likelihoods import resolve_likelihood
@@ -114,6 +99,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         edge_line,
         format_table,
         make_grid,
+        readout_options,
         run_sweep,
         write_csv,
     )
@@ -146,8 +132,9 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         folds=a.folds, epochs=a.epochs, seed=a.seed,
         model_kwargs=_model_kwargs(a, first, first_b), save_dir=a.save_fits,
     )
-    if _tries_both_neural_decoders(a, settings.model_kwargs):
-        axes["neural_decoder"] = list(COUNT_NEURAL_DECODERS)
+    readouts = readout_options(settings.model_kwargs.get("neural_likelihood"), a.neural_decoder)
+    if readouts:  # spike counts, no --neural-decoder: both read-outs (the core's one rule)
+        axes.update(readouts)
         grid = make_grid(**axes)
         print(
             "sweep: spike counts: each split is tried with a linear and an MLP neural read-out "

@@ -47,6 +47,7 @@ a trials table are dealt at random, stratified by condition
 
 from mmgpvae_core.sweep.grid import (
     CLI_SWEEP_OPTIONS,
+    COUNT_NEURAL_DECODERS,
     HYPER_KEYS,
     SPLIT_KEYS,
     SWEEP_OPTIONS,
@@ -60,7 +61,9 @@ from mmgpvae_core.sweep.grid import (
     parse_kernels,
     parse_option,
     parse_range,
+    readout_options,
     swept,
+    with_readouts,
 )
 from mmgpvae_core.sweep.grow import edge_dimensions, edge_line, extended, grow_sweep
 from mmgpvae_core.sweep.output import (
@@ -68,6 +71,7 @@ from mmgpvae_core.sweep.output import (
     csv_columns,
     format_table,
     read_csv,
+    swept_columns,
     write_csv,
     write_rows,
 )
@@ -84,6 +88,7 @@ from mmgpvae_core.sweep.selection import SweepResult, choose, select_best
 
 __all__ = [
     "CLI_SWEEP_OPTIONS",
+    "COUNT_NEURAL_DECODERS",
     "CSV_COLUMNS",
     "HYPER_KEYS",
     "METRICS",
@@ -99,7 +104,10 @@ __all__ = [
     "format_value",
     "option_field",
     "parse_option",
+    "readout_options",
     "swept",
+    "swept_columns",
+    "with_readouts",
     "edge_dimensions",
     "edge_line",
     "extended",

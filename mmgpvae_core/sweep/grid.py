@@ -178,6 +178,43 @@ def make_grid(
     return grid
 
 
+#: the neural read-outs a sweep of spike counts tries where none is named: on the real S1 session
+#: a linear read-out of the latents lost to a Poisson GLM on spikes from behavior and an MLP
+#: read-out beat it (benchmarks/RESULTS.md, "Real recordings"); the sweep's held-out score tells
+#: which a recording needs (linear where they tie: ``selection.mlp_decoders``)
+COUNT_NEURAL_DECODERS = ("linear", "mlp")
+
+
+def readout_options(
+    neural_likelihood: str | None, neural_decoder: Any = None
+) -> dict[str, list[str]]:
+    """The read-outs a sweep adds to its grid, as ``make_grid`` options: both neural read-outs
+    (``COUNT_NEURAL_DECODERS``) for spike counts (a counts likelihood, resolved: not "auto")
+    when no neural decoder is named, else none ({}). The one rule the command line's sweep and
+    the app's both follow."""
+    from mmgpvae_core.model.likelihoods import likelihood_class
+
+    if neural_decoder or neural_likelihood is None:
+        return {}
+    if not likelihood_class(neural_likelihood).counts:
+        return {}
+    return {"neural_decoder": list(COUNT_NEURAL_DECODERS)}
+
+
+def with_readouts(
+    configs: Sequence[dict[str, Any]], neural_likelihood: str | None
+) -> list[dict[str, Any]]:
+    """``configs`` with the read-outs of :func:`readout_options`: a configuration that names no
+    neural decoder, once with each read-out a sweep of ``neural_likelihood`` data tries (in
+    ``make_grid``'s order: the read-out varies fastest); the others as they are."""
+    out: list[dict[str, Any]] = []
+    for config in configs:
+        options = readout_options(neural_likelihood, config.get("neural_decoder"))
+        values = options.get("neural_decoder")
+        out.extend([{**config, "neural_decoder": v} for v in values] if values else [config])
+    return out
+
+
 def swept(config: dict[str, Any]) -> list[tuple[str, Any]]:
     """The options a configuration (or a sweep's row) sets, as (name, value): the kernel
     first, then the others in config field order; options left at the default (None) and

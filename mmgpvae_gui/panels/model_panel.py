@@ -54,7 +54,9 @@ def _devices() -> list[str]:
 #: built from the config field's metadata (``config.Shown``, ``widgets/options.py``)
 GROUPS = {
     "Latent split": SUBSPACES,
-    "Likelihoods": ("neural_likelihood", "behavior_likelihood", "behavior_decoder"),
+    "Likelihoods": (
+        "neural_likelihood", "behavior_likelihood", "neural_decoder", "behavior_decoder"
+    ),
     "GP prior": ("kernel", "length_scale_init", "marginal_variance", "prune_threshold"),
     "Training": ("lr", "epochs", "batch_size", "device"),
 }

@@ -22,6 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -38,12 +39,15 @@ from PySide6.QtWidgets import (
 )
 
 from mmgpvae_core.sweep import (
+    COUNT_NEURAL_DECODERS,
     SPLIT_KEYS,
     SweepResult,
     SweepSettings,
     edge_line,
+    format_value,
     make_grid,
     parse_range,
+    swept_columns,
 )
 from mmgpvae_gui.panels.compare_panel import ComparePanel
 from mmgpvae_gui.panels.controls_panel import ControlsPanel
@@ -52,8 +56,12 @@ from mmgpvae_gui.redraw import RedrawQueue, settle_before_paint
 from mmgpvae_gui.style import PALETTE, legend_outside
 from mmgpvae_gui.subspaces import LETTERS
 
+SPLIT_COLUMNS = tuple(LETTERS.items())  # the split: S, A, B
+#: after the split, a column for each option the sweep tried (the neural read-out on spike
+#: counts, ...), headed by these words where they are shorter than the option's name
+OPTION_HEADERS = {"neural_decoder": "read-out", "behavior_decoder": "behavior read-out"}
 COLUMNS = (
-    *LETTERS.items(),  # the split: S, A, B
+    *SPLIT_COLUMNS,
     ("score", "score"),
     ("score_se", "± SE"),
     ("cosmooth_bps", "co-bps"),
@@ -81,6 +89,7 @@ class ModelSelectionPanel(JobView, QWidget):
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
         self._running = False
         self._rows: list[dict[str, Any]] = []
+        self._columns: tuple[tuple[str, str], ...] = COLUMNS  # and the options swept
         self.result: SweepResult | None = None
 
         sweep_side = QWidget()
@@ -120,11 +129,20 @@ class ModelSelectionPanel(JobView, QWidget):
             (self.private_behavior_edit, "private behavior dimensions to try"),
         ):
             w.setToolTip(tip)
+        self.readout_box = QComboBox()  # None: the sweep tries both on spike counts
+        self.readout_box.addItem("linear and MLP (spike counts)", None)
+        for name in COUNT_NEURAL_DECODERS:
+            self.readout_box.addItem(name, name)
+        self.readout_box.setToolTip(
+            "Neural read-outs to try: on spike counts each split is fitted with a linear and an "
+            "MLP read-out (twice the fits) and the held-out score chooses; or name one"
+        )
         self.folds_spin = QSpinBox(minimum=2, maximum=20, value=3)
         self.epochs_spin = QSpinBox(minimum=1, maximum=100000, value=150)
         form.addRow("Shared", self.shared_edit)
         form.addRow("Private neural", self.private_neural_edit)
         form.addRow("Private behavior", self.private_behavior_edit)
+        form.addRow("Neural read-out", self.readout_box)
         form.addRow("Folds", self.folds_spin)
         form.addRow("Epochs per fit", self.epochs_spin)
         layout.addLayout(form)
@@ -172,10 +190,14 @@ class ModelSelectionPanel(JobView, QWidget):
         return self._running or self.controls_panel.is_running or self.compare_panel.is_running
 
     def configs(self) -> list[dict[str, Any]]:
+        """The grid shown: the splits, each with the neural read-out named (none named: the job
+        adds both on spike counts, as the command line's sweep does)."""
+        readout = self.readout_box.currentData()
         return make_grid(
             parse_range(self.shared_edit.text()),
             parse_range(self.private_neural_edit.text()),
             parse_range(self.private_behavior_edit.text()),
+            neural_decoder=[readout],
         )
 
     def settings(self) -> SweepSettings:
@@ -199,6 +221,7 @@ class ModelSelectionPanel(JobView, QWidget):
         self._rows = []
         self.result = None
         self.table.setRowCount(0)
+        self._set_columns([])
         self._clear_plot()
         self.begin_progress(total, message)
 
@@ -207,8 +230,12 @@ class ModelSelectionPanel(JobView, QWidget):
         self.progress.setValue(done)
         self._rows.append(row)
         # One new table row now; the plot in a turn of its own (rebuilding the whole table and
-        # plot per result stalled the window longer as the sweep went on).
+        # plot per result stalled the window longer as the sweep went on). A row that sets an
+        # option not shown yet (the first row of a read-out sweep) adds its column, once.
         self.table.setRowCount(len(self._rows))
+        if self._set_columns(self._rows):
+            for i, r in enumerate(self._rows[:-1]):
+                self._fill_row(i, r, bold=False)
         self._fill_row(len(self._rows) - 1, row, bold=False)
         self._queue.request("model_selection/plot", lambda: self._update_plot(self._rows, None))
 
@@ -249,7 +276,23 @@ class ModelSelectionPanel(JobView, QWidget):
             self.fit_chosen.emit(copy.deepcopy(self._rows[index]))
 
     # ---------------------------------------------------------------- view
+    def _set_columns(self, rows: list[dict]) -> bool:
+        """The table's columns: the split, a column for each option ``rows`` set (the sweep's
+        ``swept_columns``: the neural read-out, ...), the scores; True if they changed."""
+        options = tuple(
+            (k, OPTION_HEADERS.get(k, k.replace("_", " "))) for k in swept_columns(rows)
+        )
+        at = len(SPLIT_COLUMNS)
+        columns = (*COLUMNS[:at], *options, *COLUMNS[at:])
+        if columns == self._columns and self.table.columnCount() == len(columns):
+            return False
+        self._columns = columns
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels([h for _, h in columns])
+        return True
+
     def _show_rows(self, rows: list[dict], best: int | None) -> None:
+        self._set_columns(rows)
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
             self._fill_row(i, r, bold=i == best)
@@ -257,14 +300,16 @@ class ModelSelectionPanel(JobView, QWidget):
         self._update_plot(rows, best)
 
     def _fill_row(self, i: int, r: dict, bold: bool) -> None:
-        for j, (key, _) in enumerate(COLUMNS):
+        for j, (key, _) in enumerate(self._columns):
             v = r.get(key)
             text = (
-                f"{v:.3g}"
+                ""
+                if v is None
+                else f"{v:.3g}"
                 if isinstance(v, float) and np.isfinite(v)
                 else ""
                 if isinstance(v, float)
-                else str(v)
+                else format_value(v)
             )
             item = QTableWidgetItem(text)
             if bold:
@@ -279,10 +324,13 @@ class ModelSelectionPanel(JobView, QWidget):
         self._best_marker.setData([], [])
 
     def _update_plot(self, rows: list[dict], best: int | None) -> None:
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple, list[dict]] = {}  # a curve per private split and options swept
+        options = swept_columns(rows)
         for r in rows:
             if r.get("status") == "ok" and np.isfinite(r.get("score", np.nan)):
-                groups.setdefault((r["private_neural"], r["private_behavior"]), []).append(r)
+                key = (r["private_neural"], r["private_behavior"],
+                       *(format_value(r.get(k)) for k in options))
+                groups.setdefault(key, []).append(r)
         for key in sorted(groups):
             rs = sorted(groups[key], key=lambda r: r["shared"])
             curve = self._curves.get(key)
@@ -294,7 +342,7 @@ class ModelSelectionPanel(JobView, QWidget):
                     symbolSize=6,
                     symbolBrush=pg.mkBrush(color),
                     symbolPen=None,
-                    name=f"A={key[0]} B={key[1]}",
+                    name=" ".join([f"A={key[0]} B={key[1]}", *key[2:]]),
                 )
                 self._curves[key] = curve
             curve.setData([r["shared"] for r in rs], [r["score"] for r in rs])

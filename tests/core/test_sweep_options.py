@@ -208,3 +208,20 @@ def test_a_sweep_of_spike_counts_tries_both_neural_read_outs_unless_one_is_named
     assert cli.main(calcium) == 0
     (row,) = read_csv(tmp_path / "c.csv")
     assert "neural_decoder" not in row
+
+
+def test_one_rule_says_which_read_outs_a_sweep_tries():
+    """``readout_options`` is what the CLI's sweep asks and ``with_readouts`` what the app's
+    asks: both read-outs on counts when none is named, in make_grid's order; else as given."""
+    from mmgpvae_core.sweep import readout_options, with_readouts
+
+    assert readout_options("poisson") == {"neural_decoder": ["linear", "mlp"]}
+    assert readout_options("negbinomial") == {"neural_decoder": ["linear", "mlp"]}
+    assert readout_options("poisson", "mlp") == {} == readout_options("gaussian")
+    assert readout_options(None) == {}
+    splits = make_grid([1, 2], [0], [0])
+    tried = with_readouts(splits, "poisson")
+    assert tried == make_grid([1, 2], [0], [0], neural_decoder=["linear", "mlp"])
+    assert with_readouts(splits, "gaussian") == splits
+    named = make_grid([1, 2], [0], [0], neural_decoder=["mlp"])
+    assert with_readouts(named, "poisson") == named

@@ -23,26 +23,33 @@ def test_sweep_from_the_window_and_choose_a_row(loaded, qtbot):
     with qtbot.waitSignal(panel.sweep_finished, timeout=90000) as blocker:
         assert panel.start()
     result = blocker.args[0]
-    assert [r["status"] for r in result.rows] == ["ok", "ok"]
+    assert [r["status"] for r in result.rows] == ["ok"] * 4  # spike counts: both read-outs
     assert all(Path(r["project"]).is_file() for r in result.rows)
     # The sweep used the model panel's likelihoods (not its split).
     assert result.rows[0]["shared"] == 1
     qtbot.waitUntil(lambda: not panel.is_running, timeout=10000)
 
-    # A row with a saved fit opens like a project.
-    panel.table.selectRow(1)
+    # A row with a saved fit opens like a project, its read-out with it.
+    assert [(r["shared"], r["neural_decoder"]) for r in result.rows][3] == (2, "mlp")
+    panel.table.selectRow(3)
     panel.load_button.click()
     assert win.model is not None and win.model.model_config.shared == 2
+    assert win.model.model_config.neural_decoder == "mlp"
     assert win.model_panel.shared.value() == 2
+    assert win.model_panel.model_kwargs()["neural_decoder"] == "mlp"
     assert win.tabs.currentIndex() == 0
     assert win.training_panel.n_epochs_shown == 2
     assert win.latent_panel.current_subspace() == "shared"
 
-    # A row without one sets the split, for the user to press Train.
-    row = dict(result.rows[0], project="")
+    # A row without one sets the split and its read-out, for the user to press Train.
+    row = dict(result.rows[1], project="")
+    assert row["neural_decoder"] == "mlp"
+    win.model_panel.apply_kwargs({"neural_decoder": "linear"})
     panel.fit_chosen.emit(row)
     assert win.model is None
     assert win.model_panel.model_kwargs()["shared"] == 1
+    assert win.model_panel.model_kwargs()["neural_decoder"] == "mlp"
+    assert "neural_decoder=mlp" in win.statusBar().currentMessage()
     assert win.training_panel.train_button.isEnabled()
 
 
