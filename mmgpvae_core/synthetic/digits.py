@@ -14,7 +14,12 @@ import numpy as np
 from scipy.ndimage import map_coordinates, zoom
 
 from mmgpvae_core.data import Dataset
-from mmgpvae_core.synthetic.simulate import Simulation, gp_samples, neural_dataset
+from mmgpvae_core.synthetic.simulate import (
+    Simulation,
+    balanced_conditions,
+    gp_samples,
+    neural_dataset,
+)
 
 CONDITIONS = ("clockwise", "counter-clockwise")
 
@@ -62,8 +67,7 @@ def simulate_digits(
     ``private_neural``, ``private_behavior`` (shift), each (trials, time, 1)."""
     rng = np.random.default_rng(seed)
     T = n_time
-    cond = np.arange(n_trials) % 2
-    rng.shuffle(cond)
+    cond = balanced_conditions(rng, n_trials, 2)
     t = np.linspace(0.0, 1.0, T)
     # Shared: a mean rotation ramp whose sign is the condition, plus a smooth GP deviation.
     mean = np.where(cond[:, None] == 0, -1.0, 1.0) * np.sin(np.pi * t)[None, :]

@@ -80,7 +80,7 @@ def pose_dataset(pose: np.ndarray, conditions: np.ndarray, bin_size_s: float, so
     )
 
 
-def _conditions(rng: np.random.Generator, n_trials: int, n_conditions: int) -> np.ndarray:
+def balanced_conditions(rng: np.random.Generator, n_trials: int, n_conditions: int) -> np.ndarray:
     """(n_trials,) condition indices 0 … ``n_conditions`` − 1, balanced, in a random order."""
     conditions = np.arange(n_trials) % n_conditions
     rng.shuffle(conditions)
@@ -162,7 +162,7 @@ def simulate(
     test's comparison with PCA.)
     """
     rng = np.random.default_rng(seed)
-    conditions = _conditions(rng, n_trials, n_conditions)
+    conditions = balanced_conditions(rng, n_trials, n_conditions)
     sizes = (shared, private_neural, private_behavior)
     z = _standard_latents(rng, conditions, n_time, n_conditions, sizes, kernel)
     observed = _observe(rng, *z, n_neurons, n_keypoints, behavior_noise, private_behavior_weight)
@@ -255,7 +255,7 @@ def simulate_hard(
     rng = np.random.default_rng(seed)
     T = n_time
     D = shared + private_neural + private_behavior
-    conditions = _conditions(rng, n_trials, n_conditions)
+    conditions = balanced_conditions(rng, n_trials, n_conditions)
     ells = rng.permutation(np.geomspace(length_scales[0], length_scales[1], D))
 
     z_s = _latents(rng, ells[:shared], T, conditions, n_conditions, True)
@@ -387,7 +387,7 @@ def simulate_sessions(
     loadings and rates). A model of all sessions should find one shared latent space; separate
     fits find one each, related to the others by an unknown map."""
     rng = np.random.default_rng(seed)
-    conditions = _conditions(rng, len(n_neurons) * n_trials, n_conditions)
+    conditions = balanced_conditions(rng, len(n_neurons) * n_trials, n_conditions)
     sizes = (shared, private_neural, private_behavior)
     z_s, z_a, z_b = _standard_latents(rng, conditions, n_time, n_conditions, sizes)
     pose_of = _pose_network(rng, shared + private_behavior, n_keypoints)
