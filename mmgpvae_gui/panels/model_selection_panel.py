@@ -24,10 +24,8 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -110,8 +108,6 @@ class ModelSelectionPanel(JobView, QWidget):
         splitter.setStretchFactor(1, 2)
         QVBoxLayout(self).addWidget(splitter)
 
-        self.run_button.clicked.connect(self._on_run_clicked)
-        self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.load_button.clicked.connect(self._on_load_clicked)
         self.table.cellDoubleClicked.connect(self._on_table_double_clicked)
 
@@ -147,16 +143,7 @@ class ModelSelectionPanel(JobView, QWidget):
         form.addRow("Epochs per fit", self.epochs_spin)
         layout.addLayout(form)
 
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run sweep")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m configurations")
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.progress, 1)
-        layout.addLayout(row)
+        layout.addLayout(self._build_job_row("Run sweep", "configurations"))
         self.status_label = QLabel("")
         layout.addWidget(self.status_label)
 

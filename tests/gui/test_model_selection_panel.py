@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_gui.panels.model_selection_panel import COLUMNS, ModelSelectionPanel
 
 
-@pytest.fixture(scope="module")
-def sim():
-    return simulate(n_trials=12, n_time=24, n_neurons=10, n_keypoints=3, seed=5)
-
-
 @pytest.fixture
-def panel(window, sim):
-    window.set_datasets(sim.neural, sim.behavior)
-    window.jobs.sweep.n_jobs = 1
-    p = window.model_selection_panel
-    p.shared_edit.setText("1-2")
-    p.private_neural_edit.setText("0")
-    p.private_behavior_edit.setText("0")
-    p.folds_spin.setValue(2)
-    p.epochs_spin.setValue(2)
+def panel(window, tiny_sweep, sweep_sim):
+    p = tiny_sweep(window, sweep_sim)
     yield p
     assert window.jobs.stop_and_wait(60000)
 
