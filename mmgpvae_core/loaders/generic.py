@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,33 @@ def _strings(values: Any) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
 
 
-def _from_mapping(
-    path: Path, get, keys: set[str], attrs: dict[str, Any], shapes=None, role: str | None = None
-) -> Dataset:
+@dataclass
+class _Contents:
+    """An open HDF5 / NPZ / NPY file as the readers below see it: ``get(key)`` reads an array,
+    ``keys`` names the arrays there are, ``attrs`` holds the file's attributes (HDF5 only)."""
+
+    path: Path
+    get: Callable[[str], Any]
+    keys: set[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def channel_names(self) -> list[str]:
+        """The file's ``channel_names`` as strings; [] where it has none."""
+        return _strings(self.get("channel_names")) if "channel_names" in self.keys else []
+
+    def setting(self, key: str, what: str) -> float | None:
+        """The file's ``key`` (an attribute, else an array of that name) as a positive float
+        (else a DataError saying it is not ``what``), or None where the file has none."""
+        value = self.attrs.get(key)
+        if value is None and key in self.keys:
+            value = self.get(key)
+        return None if value is None else _positive(self.path, key, value, what)
+
+
+def _from_mapping(src: _Contents, shapes=None, role: str | None = None) -> Dataset:
     """``data`` (or the lfads-torch layout) as a Dataset; ``shapes()``: the file's arrays and
     their shapes, listed when there is no ``data``."""
+    path, get, keys = src.path, src.get, src.keys
     if "data" in keys:
         data, fld = get("data"), "data"
     elif "train_encod_data" in keys:
@@ -53,44 +77,23 @@ def _from_mapping(
         raise DataError(
             path, fld, f"expected a 3-D array (trials, time, channels), found shape {data.shape}"
         )
-    return _tensor(path, data, fld, get, keys, attrs)
+    return _tensor(src, data, fld)
 
 
-def _tensor(
-    path: Path,
-    data: np.ndarray,
-    fld: str,
-    get,
-    keys: set[str],
-    attrs: dict[str, Any],
-    names: list[str] | None = None,
-) -> Dataset:
+def _tensor(src: _Contents, data: np.ndarray, fld: str, names: list[str] | None = None) -> Dataset:
     """A trial tensor with the file's ``bin_size_s``, ``conditions`` and ``channel_names``."""
-    bin_size = _setting(path, "bin_size_s", get, keys, attrs, "a positive number of seconds")
-    conditions = get("conditions") if "conditions" in keys else None
-    if names is None:
-        names = _strings(get("channel_names")) if "channel_names" in keys else []
+    bin_size = src.setting("bin_size_s", "a positive number of seconds")
+    conditions = src.get("conditions") if "conditions" in src.keys else None
     return Dataset(
         data=data,
         conditions=None if conditions is None else np.asarray(conditions),
-        channel_names=names,
+        channel_names=src.channel_names() if names is None else names,
         bin_size_s=bin_size,
-        source=str(path),
+        source=str(src.path),
         field=fld,
-        checksum=file_checksum(path),
+        checksum=file_checksum(src.path),
         kind="generic",
     )
-
-
-def _setting(
-    path: Path, key: str, get, keys: set[str], attrs: dict[str, Any], what: str
-) -> float | None:
-    """The file's ``key`` (an attribute, else an array of that name) as a positive float (else
-    a DataError saying it is not ``what``), or None where the file has none."""
-    value = attrs.get(key)
-    if value is None and key in keys:
-        value = get(key)
-    return None if value is None else _positive(path, key, value, what)
 
 
 def _positive(path: Path, key: str, value: Any, what: str) -> float:
@@ -167,16 +170,15 @@ def load_generic(path: str | Path, *, role: str | None = None, **_: Any) -> Data
         with _open_h5(path) as f:
             keys = _h5_arrays(f)
             attrs = {k: f.attrs[k] for k in f.attrs}
-            get = lambda k: read_h5(path, f[k])
-            return _from_mapping(path, get, keys, attrs, lambda: h5_shapes(f), role)
+            src = _Contents(path, lambda k: read_h5(path, f[k]), keys, attrs)
+            return _from_mapping(src, lambda: h5_shapes(f), role)
     if suffix == ".npz":
         with open_npz(path) as z:
-            get = lambda k: npz_array(path, z, k)
-            shapes = lambda: npz_shapes(path, z)
-            return _from_mapping(path, get, set(z.files), {}, shapes, role)
+            src = _Contents(path, lambda k: npz_array(path, z, k), set(z.files))
+            return _from_mapping(src, lambda: npz_shapes(path, z), role)
     if suffix == ".npy":
         arr = load_npy(path, "data", mmap=False)
-        return _from_mapping(path, lambda k: arr, {"data"}, {})
+        return _from_mapping(_Contents(path, lambda k: arr, {"data"}))
     raise DataError(path, "-", f"unknown file type '{suffix}'; expected .h5, .hdf5, .npz or .npy")
 
 
@@ -212,19 +214,20 @@ def save_generic(path: str | Path, ds: Dataset) -> None:
 RATE_KEYS = ("rate_hz", "fs", "sampling_rate")
 
 
-def _recording_from_mapping(path: Path, get, keys: set[str], attrs: dict[str, Any]):
+def _recording_from_mapping(src: _Contents):
     """``data`` ``(time, channels)`` or ``spike_times`` + ``spike_times_index`` as a Recording."""
-    if "spike_times" in keys:
-        return _spike_recording(path, get, keys)
-    names = _strings(get("channel_names")) if "channel_names" in keys else []
-    return _values_recording(path, np.asarray(get("data")), "data", get, keys, attrs, names)
+    if "spike_times" in src.keys:
+        return _spike_recording(src)
+    names = src.channel_names()
+    return _values_recording(src, np.asarray(src.get("data")), "data", names)
 
 
-def _spike_recording(path: Path, get, keys: set[str]):
+def _spike_recording(src: _Contents):
     """The NWB ragged layout: ``spike_times`` and the end index of each unit's spikes."""
     from mmgpvae_core.loaders.recording import Recording
 
-    names = _strings(get("channel_names")) if "channel_names" in keys else []
+    path, get, keys = src.path, src.get, src.keys
+    names = src.channel_names()
     times = np.asarray(get("spike_times"))
     problem = real_dtype_problem(times.dtype)
     if problem:
@@ -258,18 +261,11 @@ def _spike_recording(path: Path, get, keys: set[str]):
     )
 
 
-def _values_recording(
-    path: Path,
-    data: np.ndarray,
-    fld: str,
-    get,
-    keys: set[str],
-    attrs: dict[str, Any],
-    names: list[str],
-):
+def _values_recording(src: _Contents, data: np.ndarray, fld: str, names: list[str]):
     """Samples ``(time, channels)`` (a vector: one channel) with the file's rate and start."""
     from mmgpvae_core.loaders.recording import Recording
 
+    path, get, keys = src.path, src.get, src.keys
     if data.ndim == 1:
         data = data[:, None]
     problem = real_dtype_problem(data.dtype)
@@ -277,7 +273,7 @@ def _values_recording(
         raise DataError(path, fld, problem)
     rate, rate_from = None, None
     for k in RATE_KEYS + ("bin_size_s",):
-        v = _setting(path, k, get, keys, attrs, "a positive number")
+        v = src.setting(k, "a positive number")
         if v is not None:
             rate, rate_from = (1.0 / v if k == "bin_size_s" else v), k
             break
@@ -299,9 +295,10 @@ def _values_recording(
 
 
 def _named_arrays(
-    path: Path, get, shapes: dict[str, tuple], names: list[str], role: str | None
+    src: _Contents, shapes: dict[str, tuple], names: list[str], role: str | None
 ) -> list[tuple[str, np.ndarray]]:
     """The arrays ``names`` call for, as ``(time, channels)`` or ``(trials, time, channels)``."""
+    path, get = src.path, src.get
     out = []
     for name in names:
         key, transposed = fields.resolve(path, name, shapes, role)
@@ -323,17 +320,16 @@ def _named_arrays(
     return out
 
 
-def _read_fields(path: Path, get, shapes: dict[str, tuple], attrs: dict[str, Any], names, role):
+def _read_fields(src: _Contents, shapes: dict[str, tuple], names, role):
     """Named arrays of an HDF5 / NPZ file joined as channels: a Dataset (3-D) or a Recording."""
-    arrays = _named_arrays(path, get, shapes, names, role)
-    data = fields.join_channels(path, arrays)
-    keys = set(shapes)
-    in_file = _strings(get("channel_names")) if "channel_names" in keys else []
+    arrays = _named_arrays(src, shapes, names, role)
+    data = fields.join_channels(src.path, arrays)
+    in_file = src.channel_names()
     ch = in_file if len(in_file) == data.shape[-1] else fields.channel_names(arrays)
     label = ",".join(names)
     if data.ndim == 3:
-        return _tensor(path, data, label, get, keys, attrs, ch)
-    return _values_recording(path, data, label, get, keys, attrs, ch)
+        return _tensor(src, data, label, ch)
+    return _values_recording(src, data, label, ch)
 
 
 def read_generic(
@@ -346,13 +342,15 @@ def read_generic(
     names = fields.field_names(path, field)
     if names and suffix in HDF5_SUFFIXES:
         with _open_h5(path) as f:
+            shapes = h5_shapes(f)
             attrs = {k: f.attrs[k] for k in f.attrs}
-            get = lambda k: read_h5(path, f[k])
-            return _read_fields(path, get, h5_shapes(f), attrs, names, role)
+            src = _Contents(path, lambda k: read_h5(path, f[k]), set(shapes), attrs)
+            return _read_fields(src, shapes, names, role)
     if names and suffix == ".npz":
         with open_npz(path) as z:
-            get = lambda k: npz_array(path, z, k)
-            return _read_fields(path, get, npz_shapes(path, z), {}, names, role)
+            shapes = npz_shapes(path, z)
+            src = _Contents(path, lambda k: npz_array(path, z, k), set(shapes))
+            return _read_fields(src, shapes, names, role)
     if names:
         raise DataError(
             path, ",".join(names), "an .npy file holds one array; expected no array name"
@@ -362,7 +360,8 @@ def read_generic(
             keys = _h5_arrays(f)
             if "spike_times" in keys or ("data" in keys and f["data"].ndim in (1, 2)):
                 attrs = {k: f.attrs[k] for k in f.attrs}
-                return _recording_from_mapping(path, lambda k: read_h5(path, f[k]), keys, attrs)
+                src = _Contents(path, lambda k: read_h5(path, f[k]), keys, attrs)
+                return _recording_from_mapping(src)
         return load_generic(path, role=role, **options)
     if suffix == ".npz":
         with open_npz(path) as z:
@@ -370,10 +369,10 @@ def read_generic(
                 "data" in z.files and len(npz_header(path, z, "data")[0]) in (1, 2)
             ):
                 get = lambda k: npz_array(path, z, k)
-                return _recording_from_mapping(path, get, set(z.files), {})
+                return _recording_from_mapping(_Contents(path, get, set(z.files)))
         return load_generic(path, role=role, **options)
     if suffix == ".npy":
         arr = load_npy(path, "data", mmap=True)
         if arr.ndim in (1, 2):
-            return _recording_from_mapping(path, lambda k: arr, {"data"}, {})
+            return _recording_from_mapping(_Contents(path, lambda k: arr, {"data"}))
     return load_generic(path, role=role, **options)
