@@ -30,6 +30,7 @@ from mmgpvae_core.model.fourier import circular_length
 from mmgpvae_core.model.kernels import padding_for
 from mmgpvae_core.model.likelihoods import LikelihoodChoice, likelihood_class, resolve_likelihood
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
+from mmgpvae_core.model.posterior import FourierPosterior
 from mmgpvae_core.model.prior import length_scale_from_data
 from mmgpvae_core.model.sessions import MultiSessionModule
 from mmgpvae_core.project.checkpoint import FitState
@@ -47,8 +48,13 @@ _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
 _TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 #: the constructor's arguments (the estimator's parameters), in order
 PARAMS = _MODEL_FIELDS + _TRAIN_FIELDS
-#: data values inferred at a time by ``posterior`` / ``reconstruct``: bounded memory on long sessions
+#: data values inferred at a time by ``posterior`` / ``reconstruct``: bounded memory on long
+#: sessions; an MLP decoder's reconstruction draws the noise of such a batch in one call
 BATCH_VALUES = 1 << 23
+#: data values the encoders read at a time within a batch: their working arrays (transformed,
+#: standardized, masked copies of the input, its concatenation with the mask, the hidden
+#: layers) are about ten times the values read, ~40 MB here
+ENCODE_VALUES = 1 << 20
 _DEFAULTS = {
     f.name: f.default for f in dataclasses.fields(ModelConfig) + dataclasses.fields(TrainConfig)
 }
@@ -60,13 +66,15 @@ def _as_dataset(x: Any, name: str) -> Dataset | None:
     return Dataset(data=np.asarray(x, dtype=float), source=f"<{name} array>")
 
 
-def _batches(*datasets: Dataset | None):
-    """Slices of trials holding about ``BATCH_VALUES`` data values of ``datasets`` together."""
+def _batches(*datasets: Dataset | None, values: int | None = None, within: slice = slice(None)):
+    """Slices of trials (of ``within``) holding about ``values`` (default ``BATCH_VALUES``)
+    data values of ``datasets`` together."""
     given = [d for d in datasets if d is not None]
     per_trial = given[0].n_time * sum(d.n_channels for d in given)
-    step = max(1, BATCH_VALUES // max(1, per_trial))
-    for start in range(0, given[0].n_trials, step):
-        yield slice(start, start + step)
+    step = max(1, (BATCH_VALUES if values is None else values) // max(1, per_trial))
+    start, stop, _ = within.indices(given[0].n_trials)
+    for s in range(start, stop, step):
+        yield slice(s, min(s + step, stop))
 
 
 #: what a session may be called: it names a group in the project file and a file on export
@@ -697,7 +705,10 @@ class MMGPVAE:
         nd, bd = _as_dataset(neural, "neural"), _as_dataset(behavior, "behavior")
         n = (nd if nd is not None else bd).n_trials
         for rows in _batches(nd, bd):
-            post = m.posterior(self._tensor(nd, rows), self._tensor(bd, rows))
+            post = FourierPosterior.cat([
+                m.posterior(self._tensor(nd, part), self._tensor(bd, part))
+                for part in _batches(nd, bd, values=ENCODE_VALUES, within=rows)
+            ])
             out = {}
             if posterior:
                 out["mean"] = post.time_mean().cpu().numpy().astype(np.float64)
@@ -706,6 +717,7 @@ class MMGPVAE:
             if reconstruction:
                 rec = {k: v.cpu().numpy() for k, v in m.reconstruct(post).items()}
             yield rows, out, rec, n
+            del post, out, rec  # not held while the next batch is computed
 
     def subspace_indices(self) -> dict[str, list[int]]:
         m = self.require_fitted()

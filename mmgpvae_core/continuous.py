@@ -27,8 +27,9 @@ from mmgpvae_core.data import DataError, Dataset
 if TYPE_CHECKING:
     from mmgpvae_core.api import MMGPVAE
 
-#: data values (windows × bins × channels, both modalities) inferred in one batch by default
-BATCH_ELEMENTS = 1 << 23
+#: data values (windows × bins × channels, both modalities) inferred in one batch by default:
+#: each batch's windows are a copy (they overlap), so a small one (8 MB as float32)
+BATCH_ELEMENTS = 1 << 21
 
 
 def is_continuous(ds: Dataset) -> bool:

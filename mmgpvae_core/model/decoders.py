@@ -41,6 +41,10 @@ class Decoder(nn.Module):
         assert self.is_linear
         return self.head.weight @ self.mixing.weight, self.head.bias
 
+    def width(self) -> int:
+        """The widest of its layers' outputs (channels or hidden units) per bin."""
+        return max(m.out_features for m in self.modules() if isinstance(m, nn.Linear))
+
     def out_bias(self) -> torch.Tensor:
         return self.head.bias if self.is_linear else self.head[-1].bias
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from mmgpvae_core.config import MODEL_BEFORE_OPTION, SUBSPACES, ModelConfig
 from mmgpvae_core.model.decoders import Decoder
-from mmgpvae_core.model.encoders import PseudoObservationEncoder
+from mmgpvae_core.model.encoders import BLOCK_VALUES, PseudoObservationEncoder
 from mmgpvae_core.model.fourier import FourierBasis
 from mmgpvae_core.model.likelihoods import Likelihood, likelihood_class, make_likelihood
 from mmgpvae_core.model.posterior import FourierPosterior, fourier_posterior
@@ -299,16 +299,27 @@ class MMGPVAEModule(nn.Module):
     def reconstruct(
         self, post: FourierPosterior, n_samples: int = 20
     ) -> dict[str, torch.Tensor]:
-        """Posterior-predictive mean of each modality, (N, T, C)."""
+        """Posterior-predictive mean of each modality, (N, T, C), computed a few trials at a
+        time (working arrays of about ``BLOCK_VALUES`` values: an MLP decoder's activations
+        for its ``n_samples`` samples of a batch of trials would be several times the batch's
+        data). An MLP decoder's noise is drawn for all N trials first, as one call."""
         z_mean, z_var = post.time_mean(), post.time_var()
+        N, T = z_mean.shape[:2]
         out = {}
         for name, idx, dec, lik in self.modalities():
-            if dec.is_linear:
-                m, v = self.predictor_moments(name, z_mean, z_var)
-                out[name] = lik.predictive_mean(m, v)
-            else:
-                z = post.sample_time(n_samples)
-                out[name] = lik.mean(dec(select_latents(z, idx))).mean(0)
+            eps = None if dec.is_linear else post.draw_noise(n_samples)
+            per_trial = T * dec.width() * (1 if dec.is_linear else n_samples)
+            step = max(1, int(BLOCK_VALUES) // max(1, per_trial))
+            for s in range(0, N, step):
+                rows = slice(s, s + step)
+                if dec.is_linear:
+                    part = lik.predictive_mean(*self.predictor_moments(name, z_mean[rows], z_var[rows]))
+                else:
+                    z = post.sample_time(eps=eps, trials=rows)
+                    part = lik.mean(dec(select_latents(z, idx))).mean(0)
+                if name not in out:
+                    out[name] = part.new_empty((N, *part.shape[1:]))
+                out[name][rows] = part
         return out
 
 

@@ -17,6 +17,7 @@ length-scales per trial the cost is linear in T; at a fixed length-scale in bins
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -62,13 +63,37 @@ class FourierPosterior:
         v = torch.einsum("ndjm,dtm->ndjt", self._chol_inv(), self.basis)
         return (v**2).sum(dim=2).transpose(1, 2)
 
-    def sample_time(self, n_samples: int = 1) -> torch.Tensor:
-        """(S, N, T, D) reparameterized samples z = B (m + L⁻ᵀ ε)."""
+    @classmethod
+    def cat(cls, parts: list[FourierPosterior]) -> FourierPosterior:
+        """The posteriors of consecutive groups of trials of one model (one basis, prior and
+        set of kept coefficients) as one, L⁻¹ kept."""
+        if len(parts) == 1:
+            return parts[0]
+        post = dataclasses.replace(
+            parts[0],
+            mean=torch.cat([p.mean for p in parts]),
+            chol=torch.cat([p.chol for p in parts]),
+        )
+        post.__dict__["_linv"] = torch.cat([p._chol_inv() for p in parts])
+        return post
+
+    def draw_noise(self, n_samples: int = 1) -> torch.Tensor:
+        """(S, N, D, M) the standard normal draws of :meth:`sample_time`, one call to torch's
+        random stream (noise for all ``n_coef`` coefficients, the dropped ones discarded)."""
         M = self.mean.shape[-1]
         shape = (n_samples, *self.mean.shape[:-1], max(M, self.n_coef or M))
-        eps = torch.randn(shape, device=self.mean.device)[..., :M]
-        noise = torch.einsum("ndjm,sndj->sndm", self._chol_inv(), eps)  # L⁻ᵀ ε
-        return torch.einsum("dtm,sndm->sntd", self.basis, self.mean.unsqueeze(0) + noise)
+        return torch.randn(shape, device=self.mean.device)[..., :M]
+
+    def sample_time(
+        self, n_samples: int = 1, eps: torch.Tensor | None = None, trials: slice = slice(None)
+    ) -> torch.Tensor:
+        """(S, N, T, D) reparameterized samples z = B (m + L⁻ᵀ ε). ``eps``: draws of
+        :meth:`draw_noise` taken beforehand for every trial, of which ``trials`` are turned
+        into samples (S, trials, T, D): the draws of a batch at once, its samples a few trials
+        at a time, the same numbers as one call."""
+        eps = self.draw_noise(n_samples) if eps is None else eps[:, trials]
+        noise = torch.einsum("ndjm,sndj->sndm", self._chol_inv()[trials], eps)  # L⁻ᵀ ε
+        return torch.einsum("dtm,sndm->sntd", self.basis, self.mean[trials].unsqueeze(0) + noise)
 
     def kl(self) -> torch.Tensor:
         """(N, D) KL(q ‖ p) in closed form, over the kept coefficients:

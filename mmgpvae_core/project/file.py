@@ -232,6 +232,7 @@ def _write_reconstruction(rec: h5py.Group, arrays: Any) -> None:
             if k not in rec:
                 rec.create_dataset(k, shape=(n, *v.shape[1:]), dtype=np.float32)
             rec[k][rows] = np.asarray(v, dtype=np.float32)
+        del batch, v  # not held while the next batch is computed
 
 
 def _read_fit(g: h5py.Group, posterior: bool, reconstruction: bool) -> dict[str, Any]:

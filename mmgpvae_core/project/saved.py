@@ -91,6 +91,7 @@ class _Inference:
                 for k, v in post.items():
                     self.parts[k].append(v)
                 yield rows, n, rec
+                del post, rec  # not held while the next batch is computed
 
     def posterior(self) -> dict[str, Any]:
         post = {k: np.concatenate(v) for k, v in self.parts.items()}

@@ -47,3 +47,41 @@ def test_saving_does_not_hold_the_reconstruction(fitted, tmp_path, monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < 0.6 * rec_bytes, (peak, rec_bytes)
+
+
+def test_reconstruction_a_few_trials_at_a_time_is_the_whole_batch_at_once(fitted, monkeypatch):
+    """The reconstruction is computed in groups of trials (an MLP decoder's activations for 20
+    samples of a batch would be several times the batch's data), its noise drawn for the whole
+    batch in one call: the numbers of one pass over the whole batch, to float32 rounding."""
+    from mmgpvae_core.model import module as module_mod
+    from mmgpvae_core.model.module import select_latents
+
+    m = fitted.module_
+    y = torch.as_tensor(fitted.neural.data[:20], dtype=torch.float32)
+    b = torch.as_tensor(fitted.behavior.data[:20], dtype=torch.float32)
+    widest = []
+    forward = type(m.dec_behavior).forward
+    monkeypatch.setattr(type(m.dec_behavior), "forward",
+                        lambda self, z: widest.append(z.shape[1]) or forward(self, z))
+    monkeypatch.setattr(module_mod, "BLOCK_VALUES", 20 * 30 * 64 * 3)  # 3 trials' samples
+    with torch.no_grad():
+        post = m.posterior(y, b)
+        torch.manual_seed(5)
+        parts = m.reconstruct(post)
+        torch.manual_seed(5)
+        z = post.sample_time(20)
+        whole = {"behavior": m.lik_behavior.mean(m.dec_behavior(select_latents(z, m.idx_behavior))).mean(0)}
+        mean, var = m.predictor_moments("neural", post.time_mean(), post.time_var())
+        whole["neural"] = m.lik_neural.predictive_mean(mean, var)
+    assert max(widest[:-1]) == 3  # the decoder saw 3 trials at a time (the last call: all 20)
+    for k, v in whole.items():
+        torch.testing.assert_close(parts[k], v, rtol=1e-5, atol=1e-5 * float(v.abs().max()))
+
+
+def test_encoding_a_batch_in_parts_gives_its_posterior(fitted, monkeypatch):
+    """Within a batch the encoders read ``ENCODE_VALUES`` at a time: the same posterior."""
+    whole = fitted.posterior()
+    monkeypatch.setattr(api, "ENCODE_VALUES", 30 * 320 * 4)  # 4 trials at a time
+    parts = fitted.posterior()
+    for k in ("mean", "var"):
+        np.testing.assert_allclose(parts[k], whole[k], rtol=1e-5, atol=1e-6 * np.abs(whole[k]).max())
