@@ -221,6 +221,17 @@ class PanelJob(QObject):
         self.status.emit(text)
         return False
 
+    def _both_modalities(self, purpose: str) -> tuple[Any, Any] | None:
+        """The session's neural and behavior data, or None: a job runs already, or one of them
+        is missing (refused: "Open neural and behavior data first: ``purpose``")."""
+        neural, behavior = self.session.datasets()
+        if self.worker is not None:
+            return None
+        if neural is None or behavior is None:
+            self._refuse(f"Open neural and behavior data first: {purpose}")
+            return None
+        return neural, behavior
+
     def _run(self, worker: CancellableJob, total: int, message: str) -> bool:
         """Start ``worker`` (whose ``failed`` and ``finished`` this connects) and tell."""
         self.worker = worker
@@ -304,13 +315,9 @@ class ControlsJob(PanelJob):
         self._null: tuple[bool, str] | None = None  # within, null kind: of the null test running
 
     def _inputs(self, split: tuple[int, int, int], settings: SweepSettings):
-        neural, behavior = self.session.datasets()
-        if self.worker is not None:
+        if (pair := self._both_modalities("the controls test how the two are paired.")) is None:
             return None
-        if neural is None or behavior is None:
-            return self._refuse(
-                "Open neural and behavior data first: the controls test how the two are paired."
-            ) or None
+        neural, behavior = pair
         if sum(split) == 0:
             return self._refuse("The split has no latent dimensions.") or None
         return neural, behavior, dataclasses.replace(
@@ -385,13 +392,9 @@ class CompareJob(PanelJob):
     def start(self, settings: CompareSettings) -> bool:
         """Compare with ``settings`` (its ``model_kwargs``: the split and epochs, laid over the
         model panel's options); False (and why) if it cannot."""
-        neural, behavior = self.session.datasets()
-        if self.worker is not None:
+        if (pair := self._both_modalities("the comparison predicts each from the other.")) is None:
             return False
-        if neural is None or behavior is None:
-            return self._refuse(
-                "Open neural and behavior data first: the comparison predicts each from the other."
-            )
+        neural, behavior = pair
         kwargs = {**self._model_kwargs(), **settings.model_kwargs}
         if sum(int(kwargs.get(k, 0)) for k in SUBSPACES) == 0:
             return self._refuse("The split has no latent dimensions.")

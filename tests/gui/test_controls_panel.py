@@ -1,6 +1,7 @@
 """The Controls section of the model-selection view: a tiny null test shows the null histogram,
 the real score and p; consistency shows one line per subspace; closing the window stops a
-running control; a finished sweep hands its chosen split to the controls and the baselines."""
+running control; a finished sweep hands its chosen split to the controls and the baselines;
+without behavior data they say what to open."""
 
 from __future__ import annotations
 
@@ -94,3 +95,17 @@ def test_a_finished_sweep_hands_its_split_to_the_controls_and_the_baselines(
     assert p.compare_panel.split() == expected
     assert p.compare_panel.split_spins.note.text() == "the sweep's choice"
     assert window.jobs.stop_and_wait(60000)
+
+
+def test_without_behavior_the_controls_and_the_baselines_say_what_to_open(window, sweep_sim):
+    window.set_datasets(sweep_sim.neural, None)
+    p = window.model_selection_panel
+    for start, view, why in (
+        (p.controls_panel.start_null_test, p.controls_panel, "the controls test how the two"),
+        (p.controls_panel.start_consistency, p.controls_panel, "the controls test how the two"),
+        (p.compare_panel.start, p.compare_panel, "the comparison predicts each from"),
+    ):
+        view.status_label.setText("")
+        assert not start() and not view.is_running
+        assert view.status_label.text().startswith(f"Open neural and behavior data first: {why}")
+    assert window.session.running_jobs == []
