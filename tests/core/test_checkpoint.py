@@ -72,6 +72,28 @@ def test_checkpointer_saves_once_per_interval_of_its_clock_and_records_the_fit_i
     assert model.saves[-1][1] == FitState(5, 4, 20, 0)
 
 
+def test_checkpoints_that_take_long_to_write_are_written_less_often():
+    """A save that takes 30 s (large data): the next one waits 4 × 30 s, not 60 s, so at most
+    a fifth of the fit goes to checkpoints."""
+    clock = _Clock()
+
+    class Slow(_FakeModel):
+        def save(self, path, *, outcome, fit_state) -> None:
+            clock.t += 30.0
+            super().save(path, outcome=outcome, fit_state=fit_state)
+
+    model = Slow()
+    ckpt = Checkpointer(model, "run.mmgp", every_s=60.0, clock=clock)  # type: ignore[arg-type]
+    clock.t += 60.0
+    assert ckpt(_report(1)) is True
+    clock.t += 60.0
+    assert ckpt(_report(2)) is False
+    clock.t += 59.0
+    assert ckpt(_report(3)) is False
+    clock.t += 1.0
+    assert ckpt(_report(4)) is True and len(model.saves) == 2
+
+
 def test_checkpointer_with_no_interval_saves_only_when_asked():
     model, clock = _FakeModel(), _Clock()
     ckpt = Checkpointer(model, "run.mmgp", every_s=0, clock=clock)  # type: ignore[arg-type]
