@@ -215,6 +215,7 @@ class Dataset:
             "bin_size_s": self.bin_size_s,
             "conditions": self.condition_labels(),
             "missing_fraction": round(self.missing_fraction, 4),
+            "dropped_channels": list(self.preprocessing.get("dropped_channels", [])),
         }
 
     def subset(self, trials: np.ndarray) -> Dataset:

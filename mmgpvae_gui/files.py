@@ -24,6 +24,11 @@ from mmgpvae_gui.host import Host
 from mmgpvae_gui.session import Session
 
 
+def offered(arrays: dict[str, tuple]) -> dict[str, tuple]:
+    """The arrays of a file a user may read as data (not its time vector, rates or labels)."""
+    return {k: arrays[k] for k in array_choices(arrays)}
+
+
 class Files(QObject):
     """The file commands of one window (its QObject parent, which the file dialogs belong to)."""
 
@@ -66,7 +71,7 @@ class Files(QObject):
 
         def read():
             loaded = self.session.read_data(path, modality, **options)
-            return loaded, list_arrays(path)
+            return loaded, offered(list_arrays(path))
 
         try:
             loaded, arrays = self._live(f"Reading {Path(path).name}…", read)
@@ -74,10 +79,10 @@ class Files(QObject):
             if not array_choices(exc.arrays):
                 self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
                 return False
-            self.arrays_found.emit(modality, Path(path), exc.arrays, [])
+            self.arrays_found.emit(modality, Path(path), offered(exc.arrays), [])
             return False
         except AxisChoiceError as exc:  # a wide matrix: the panel offers it transposed
-            self.arrays_found.emit(modality, Path(path), list_arrays(path), [])
+            self.arrays_found.emit(modality, Path(path), offered(list_arrays(path)), [])
             text = f"{exc}. In the data panel, tick {exc.field}.T to read it transposed."
             self._report(f"Cannot load the {modality} file", text)
             return False

@@ -29,7 +29,7 @@ from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import SUBSPACES, DataConfig
 from mmgpvae_core.continuous import is_continuous
 from mmgpvae_core.data import Dataset, check_pair, stack_sessions
-from mmgpvae_core.loaders import load_dataset
+from mmgpvae_core.loaders import load_dataset, modality_defaults
 from mmgpvae_core.loaders.checks import data_warnings
 from mmgpvae_core.model.kernels import latent_kernel_labels
 from mmgpvae_gui.subspaces import latent_name, split_of
@@ -337,7 +337,7 @@ class Session:
             raise ValueError(f"modality: expected one of {MODALITIES}, found {modality!r}")
         notes: list[str] = []
         with data_warnings(notes.append):
-            ds = load_dataset(path, **options)
+            ds = load_dataset(path, **{**modality_defaults(modality), **options})
         other = self.behavior if modality == "neural" else self.neural
         if other is not None:
             check_pair(*((ds, other) if modality == "neural" else (other, ds)))
@@ -361,7 +361,7 @@ class Session:
             notes: list[str] = []
             options = self.options_for(modality, used.get("field"))
             with data_warnings(notes.append):
-                ds = load_dataset(path, **options)
+                ds = load_dataset(path, **{**modality_defaults(modality), **options})
             out.append(Loaded(path, modality, ds, notes, options))
         by = {lo.modality: lo.dataset for lo in out}
         if "neural" in by and "behavior" in by:

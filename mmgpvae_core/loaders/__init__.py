@@ -388,6 +388,13 @@ def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
     return _finish_tensor(ds, None, "--rate", mod)
 
 
+def modality_defaults(modality: str) -> dict[str, Any]:
+    """The reading options a modality gets unless told otherwise (the CLI's and the app's):
+    behavior leaves a constant channel out (an axis the tracker never moved along); the
+    neurons keep a silent unit, so that every unit keeps its place."""
+    return {"drop_constant_channels": True} if modality == "behavior" else {}
+
+
 def load_pair(
     neural_path: str | Path,
     behavior_path: str | Path | None,
@@ -410,9 +417,8 @@ def load_pair(
     ``drop_missing_channels``, ``drop_constant_channels`` (default: behavior only; a silent unit
     keeps its place among the neurons).
     """
-    n_reader, n_mod = _split(dict(neural_options or {}))
-    b_reader, b_mod = _split(dict(behavior_options or {}))
-    b_mod.setdefault("drop_constant_channels", True)
+    n_reader, n_mod = _split({**modality_defaults("neural"), **(neural_options or {})})
+    b_reader, b_mod = _split({**modality_defaults("behavior"), **(behavior_options or {})})
     neural, behavior = _read_both(neural_path, behavior_path, n_reader, b_reader)
     kinds = {type(x) for x in (neural, behavior) if x is not None}
     if len(kinds) > 1:

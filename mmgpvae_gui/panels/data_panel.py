@@ -317,6 +317,15 @@ class DataPanel(QWidget):
             bins += f" × {1000 * float(summary['bin_size_s']):g} ms"
         labels["bins"].setText(bins)
         labels["channels"].setText(str(summary["channels"]))
+        if dropped := summary.get("dropped_channels"):  # all missing, or a constant behavior axis
+            more = f" and {len(dropped) - 4} more" if len(dropped) > 4 else ""
+            shown = ", ".join(dropped[:4]) + more
+            labels["channels"].setText(f"{summary['channels']} (left out: {shown})")
+            labels["channels"].setToolTip(
+                "Left out: entirely missing, or constant (nothing to model): " + ", ".join(dropped)
+            )
+        else:
+            labels["channels"].setToolTip("Neurons/ROIs (neural) or behavioral variables")
         conds = summary.get("conditions") or []
         labels["conditions"].setText(f"{len(conds)}: {', '.join(conds)}" if conds else "none")
         labels["missing"].setText(f"{100 * float(summary['missing_fraction']):.2f} %")
