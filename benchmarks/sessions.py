@@ -14,7 +14,7 @@ into two "recordings" of different neurons — the first half of the session wit
 units, the second half with the odd ones. Velocity decoded from each half's own neurons on its
 last 20 %, through one model of both halves and through a fit of that half alone.
 
-    python benchmarks/sessions.py [--epochs 150] [--s1-epochs 150] [--out RESULTS.md]
+    python benchmarks/sessions.py [--epochs 150] [--s1-epochs 150] [--seeds 3] [--out RESULTS.md]
 
 Prints a Markdown section (append it to RESULTS.md).
 """
@@ -94,32 +94,77 @@ def one_map(a, MMGPVAE, known) -> tuple[list[str], object]:
     return rows, joint
 
 
-def carried_over(a, MMGPVAE, joint, new_sim) -> list[str]:
-    """A new session with few training trials: added to the fitted model (``--from``) vs a
-    fresh fit on the same trials, scored on its held-out trials."""
+#: the held-out scores of a carried-over session reported (``heldout.evaluate`` keys): the
+#: score, its cross-modal terms (behavior from neurons alone, neurons from behavior alone) and
+#: behavior from neurons alone as R²
+CARRIED_KEYS = ("score", "cross_behavior", "cross_neural", "r2_behavior_from_neural")
+
+
+def carried_scores(a, MMGPVAE, joint, new_sim) -> dict[int, dict[str, dict[str, float]]]:
+    """A new session with few training trials, added to the fitted model (``--from``) and
+    fitted fresh on the same trials: {trials: {"added"/"fresh": held-out scores}}."""
     from mmgpvae_core.evaluation.heldout import evaluate
 
     test = slice(a.trials // 2, a.trials)
     nd_test, bd_test = trials(new_sim.neural, test), trials(new_sim.behavior, test)
-    rows = [
-        f"A new session ({new_sim.neural.n_channels} neurons) with few training trials, scored "
-        f"on its {test.stop - test.start} held-out trials: the held-out predictive score "
-        "(nats per trial, the sweep's: co-smoothing and cross-modal prediction) and behavior "
-        "predicted from its neurons alone (R²):",
-        "",
-        "| training trials | added to the fitted model: score | R² | fresh fit: score | R² |",
-        "|---:|---:|---:|---:|---:|",
-    ]
+    out = {}
     for n in a.few:
         few = slice(0, n)
         nd, bd = trials(new_sim.neural, few), trials(new_sim.behavior, few)
         added = joint.add_sessions([nd], [bd], ["new"], epochs=a.epochs).for_session("new")
         fresh = MMGPVAE(2, 1, 1, epochs=a.epochs, seed=0).fit(nd, bd)
-        cells = []
-        for m in (added, fresh):
+        out[n] = {}
+        for name, m in (("added", added), ("fresh", fresh)):
             ev = evaluate(m, nd_test, bd_test)
-            cells += [f"{ev['score']:.1f}", f"{ev['r2_behavior_from_neural']:.3f}"]
-        rows.append(f"| {n} | " + " | ".join(cells) + " |")
+            out[n][name] = {k: float(ev[k]) for k in CARRIED_KEYS}
+    return out
+
+
+def _cells(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def carried_over(a, by_seed: dict[int, dict]) -> list[str]:
+    """The table of :func:`carried_scores` over simulation seeds, and their mean ± sd."""
+    n_test = a.trials - a.trials // 2
+    rows = [
+        f"A new session ({a.neurons[-1]} neurons) with few training trials, scored on its "
+        f"{n_test} held-out trials: the held-out predictive score (nats per trial, the sweep's: "
+        "co-smoothing and cross-modal prediction), its cross-modal part (behavior from the "
+        "neurons alone + neurons from the behavior alone, nats per trial) and behavior "
+        "predicted from its neurons alone (R²); added to the fitted model (`--from`) against "
+        "a fresh fit of the same trials:",
+        "",
+        "| seed | training trials | added: score | cross-modal | R² | fresh: score | "
+        "cross-modal | R² | added − fresh, score |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def numbers(ev):
+        return ev["score"], ev["cross_behavior"] + ev["cross_neural"], ev["r2_behavior_from_neural"]
+
+    for seed, scores in by_seed.items():
+        for n, ev in scores.items():
+            cells = [*numbers(ev["added"]), *numbers(ev["fresh"])]
+            rows.append(
+                f"| {seed} | {n} | " + " | ".join(
+                    f"{c:.3f}" if k % 3 == 2 else f"{c:.1f}" for k, c in enumerate(cells)
+                ) + f" | {cells[0] - cells[3]:+.1f} |"
+            )
+    if len(by_seed) > 1:
+        for n in a.few:
+            per = np.array([
+                [*numbers(s[n]["added"]), *numbers(s[n]["fresh"])] for s in by_seed.values()
+            ])
+            diff = per[:, 0] - per[:, 3]
+            rows.append(
+                f"| mean ± sd | {n} | " + " | ".join(
+                    _cells(list(per[:, k]), 3 if k % 3 == 2 else 0) for k in range(6)
+                ) + f" | {_cells(list(diff), 0)} (added better in {int((diff > 0).sum())}/"
+                f"{len(diff)}) |"
+            )
     return rows
 
 
@@ -142,16 +187,30 @@ def epoch_time(a, MMGPVAE, known) -> list[str]:
 def simulated(a, MMGPVAE) -> list[str]:
     from mmgpvae_core.synthetic.simulate import simulate_sessions
 
-    sims = simulate_sessions(n_neurons=a.neurons, n_trials=a.trials, n_time=a.time, seed=a.seed)
-    known, new_sim = sims[:-1], sims[-1]
+    def sessions(seed):
+        sims = simulate_sessions(n_neurons=a.neurons, n_trials=a.trials, n_time=a.time, seed=seed)
+        return sims[:-1], sims[-1]
+
+    known, new_sim = sessions(a.seeds[0])
     rows, joint = one_map(a, MMGPVAE, known)
+    by_seed = {a.seeds[0]: carried_scores(a, MMGPVAE, joint, new_sim)}
+    for seed in a.seeds[1:]:  # other simulations: the multi-session fit and the new session
+        other, other_new = sessions(seed)
+        fitted = MMGPVAE(2, 1, 1, epochs=a.epochs, seed=0).fit(
+            [s.neural for s in other], [s.behavior for s in other],
+            names=[f"s{k}" for k in range(len(other))],
+        )
+        by_seed[seed] = carried_scores(a, MMGPVAE, fitted, other_new)
     head = (
         f"{len(known)} simulated sessions of one task ({', '.join(map(str, a.neurons[:-1]))} "
         f"neurons; {a.trials} trials × {a.time} bins each; split 2 + 1 + 1; up to {a.epochs} "
-        "epochs, seed 0):"
+        f"epochs, fit seed 0, simulation seed {a.seeds[0]}):"
     )
     return [
-        head, "", *rows, "", *carried_over(a, MMGPVAE, joint, new_sim), "",
+        head, "", *rows, "",
+        *carried_over(a, by_seed), "",
+        f"(simulation seeds {', '.join(map(str, a.seeds))}: each a multi-session fit of its "
+        f"{len(known)} sessions and one more session carried over)", "",
         f"Time per epoch of one fit of the first k sessions ({a.time_epochs} epochs, median "
         "after the first):", "", *epoch_time(a, MMGPVAE, known),
     ]
@@ -220,7 +279,11 @@ def main() -> None:
     p.add_argument("--s1-epochs", type=int, default=150)
     p.add_argument("--trials", type=int, default=60)
     p.add_argument("--time", type=int, default=60)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="the simulation's seed (default 1)")
+    p.add_argument(
+        "--seeds", type=int, default=3,
+        help="simulations the new session is carried over in (seeds from --seed on; default 3)",
+    )
     p.add_argument("--out", help="append the section to this file")
     p.add_argument("--no-s1", action="store_true", help="skip the real S1 part")
     ttf.add_smoke_argument(p, "tiniest sizes (3 sessions of 6 trials, 2 epochs, no S1)")
@@ -228,7 +291,8 @@ def main() -> None:
     a.neurons, a.few, a.s1_window, a.time_epochs = (30, 45, 60, 72, 40), (5, 10), 100, 6
     if a.smoke:
         a.neurons, a.few, a.trials, a.time, a.epochs = (8, 10, 12), (3,), 6, 20, 2
-        a.no_s1, a.out, a.time_epochs = True, None, 2
+        a.no_s1, a.out, a.time_epochs, a.seeds = True, None, 2, 2
+    a.seeds = [a.seed + k for k in range(max(1, a.seeds))]
     torch.set_num_threads(2)
     from mmgpvae_core.api import MMGPVAE
 
