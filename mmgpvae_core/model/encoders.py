@@ -197,6 +197,24 @@ class PseudoObservationEncoder(nn.Module):
             out[:, :, 2 * k] = torch.where(all_hidden.unsqueeze(1), 0.0, out[:, :, 2 * k])
         return out
 
+    def _inputs(self, y: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """``[x, obs]`` (…, 2C): ``y`` transformed, standardized, zero where missing, and the
+        mask. Written in place into the one array the first layer reads (a training step's
+        batch of 500 channels held five such temporaries); out of place when ``y`` needs a
+        gradient. The same numbers either way."""
+        C = y.shape[-1]
+        if y.requires_grad:
+            x = (self.transform(torch.nan_to_num(y)) - self.in_loc) / self.in_scale
+            return torch.cat([torch.where(obs, x, torch.zeros_like(x)), obs.to(x.dtype)], dim=-1)
+        inputs = y.new_empty((*y.shape[:-1], 2 * C))
+        x = inputs[..., :C]
+        torch.nan_to_num(y, out=x)
+        if self.log_transform:
+            x.clamp_min_(0).log1p_()
+        x.sub_(self.in_loc).div_(self.in_scale).masked_fill_(~obs, 0.0)
+        inputs[..., C:] = obs
+        return inputs
+
     def forward(
         self,
         y: torch.Tensor,
@@ -210,9 +228,7 @@ class PseudoObservationEncoder(nn.Module):
             if hidden is not None:
                 y = torch.where(hidden.unsqueeze(1), torch.full_like(y, float("nan")), y)
             obs = ~torch.isnan(y)
-            x = (self.transform(torch.nan_to_num(y)) - self.in_loc) / self.in_scale
-            x = torch.where(obs, x, torch.zeros_like(x))
-            out = self.net(torch.cat([x, obs.to(x.dtype)], dim=-1))
+            out = self.net(self._inputs(y, obs))
             any_obs = obs.any(dim=-1, keepdim=True)
         else:
             if features is None:

@@ -323,8 +323,12 @@ class PoissonLikelihood(_CountLikelihood):
         return y * f - torch.exp(f) - torch.lgamma(y + 1.0)
 
     def expected_log_prob(self, y, mean, var):
-        # E[exp(f)] = exp(mean + var/2) for Gaussian f.
-        return y * mean - torch.exp(mean + 0.5 * var) - torch.lgamma(y + 1.0)
+        # E[exp(f)] = exp(mean + var/2) for Gaussian f. In place where autograd allows (no
+        # array it keeps is overwritten): three (N, T, C) temporaries instead of eight, the
+        # same numbers.
+        lp = y * mean
+        lp -= (0.5 * var).add_(mean).exp_()
+        return lp.sub_((y + 1.0).lgamma_())
 
     def mean(self, f, var=None):
         return torch.exp(f if var is None else f + 0.5 * var)
