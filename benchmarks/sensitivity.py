@@ -19,8 +19,8 @@ fold estimates it again on its training windows).
 
 Writes ``benchmarks/sensitivity_<data>.csv`` (rewritten after each setting, so a run stopped
 early keeps what it measured) and prints the Markdown table for RESULTS.md, "Sensitivity".
-Cost with the defaults on 2 busy cores, one process: ``s1`` about 60 min (9 settings × (2 fold
-fits on half the windows + 2 fits on all of them)).
+Cost on 2 busy cores (load 6–9), one process: ``s1`` 43 min (9 settings × (2 fold fits on
+half the windows + 2 fits on all of them)); ``demo --no-scores`` 6 min.
 """
 
 from __future__ import annotations
