@@ -9,6 +9,7 @@ checkpoint, the fit in progress.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def load_model(cls, path: str | Path, device: str | None = None):
     self.optimizer_ = make_optimizer(self.multi_ if params is not None else self.module_,
                                      self.train_config, params=params or None)
     if p["optimizer"] is not None:
-        self.optimizer_.load_state_dict(torch_from_bytes(p["optimizer"]))
+        _load_optimizer_state(self.optimizer_, torch_from_bytes(p["optimizer"]), path)
     self.history_ = TrainingHistory.from_arrays(p["history"])
     o = p["outcome"]
     self.outcome_ = (
@@ -163,6 +164,21 @@ def load_model(cls, path: str | Path, device: str | None = None):
     )
     self.fit_state_ = FitState.from_dict(p["fit_state"]) if p["fit_state"] else None
     return self
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, path) -> None:
+    """The saved optimizer state onto ``optimizer``; a state for other parameters (a session
+    added to a fitted model before its read-in was carried over and kept fixed, 6367cd4)
+    leaves the optimizer fresh, with a warning: the weights and history are what matter, and
+    Adam rebuilds its moments within a few steps of going on."""
+    try:
+        optimizer.load_state_dict(state)
+    except ValueError as exc:
+        warnings.warn(
+            f"{path}: the saved optimizer state is for other trainable parameters ({exc}); "
+            "going on with a fresh optimizer (the weights and history are as saved)",
+            stacklevel=3,
+        )
 
 
 def _load_sessions(self, model_config: ModelConfig, info: dict, groups: dict, path) -> list:

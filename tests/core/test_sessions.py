@@ -167,6 +167,32 @@ def test_an_adapted_project_keeps_its_shared_parts_frozen_when_reopened(small, t
     )
 
 
+def test_an_adapted_project_whose_optimizer_state_is_for_other_parameters_still_opens(
+    small, tmp_path
+):
+    """Sessions added before 6367cd4 trained their read-in too: their saved optimizer state has
+    one parameter more per session than the optimizer of today's adapted model. The project
+    opens (weights as saved), warns, and goes on with a fresh optimizer."""
+    import h5py
+
+    from mmgpvae_core.project.file import torch_bytes
+
+    neural, behavior = _lists(small)
+    run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
+    new = run.add_sessions([neural[2]], [behavior[2]], ["c"], epochs=2, source="run.mmgp")
+    new.save(tmp_path / "new.mmgp")
+    wider = torch.optim.Adam(new.module_.parameters())  # every parameter, as no optimizer today
+    with h5py.File(tmp_path / "new.mmgp", "a") as f:
+        del f["optimizer"]
+        f.create_dataset("optimizer", data=np.frombuffer(torch_bytes(wider.state_dict()), np.uint8))
+    with pytest.warns(UserWarning, match="fresh optimizer"):
+        r = MMGPVAE.load(tmp_path / "new.mmgp")
+    np.testing.assert_allclose(r.transform(session="c")["shared"],
+                               new.transform(session="c")["shared"], atol=1e-6)
+    r.partial_fit([neural[2]], [behavior[2]], names=["c"], epochs=1)
+    assert len(r.history) == len(new.history) + 1
+
+
 def test_multi_session_module_needs_a_session():
     with pytest.raises(ValueError):
         MultiSessionModule([])
