@@ -26,4 +26,5 @@ def test_without_a_stop_every_fold_is_scored():
     settings = CompareSettings(model_kwargs={"epochs": 2, "device": "cpu"})
     result = run_compare(sim.neural, sim.behavior, settings, should_stop=lambda: False)
     assert not result.cancelled
-    assert {r["method"] for r in result.rows} == {"mmgpvae", "wiener", "wiener_causal", "glm"}
+    # the Bayesian decoder too: the simulated neurons are spike counts
+    assert {r["method"] for r in result.rows} == {"mmgpvae", "wiener", "wiener_causal", "bayes", "glm"}
