@@ -19,6 +19,7 @@ epochs and held-out data; the job lays them over the model panel's options) and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -97,6 +98,7 @@ class ComparePanel(JobView, QGroupBox):
         self._queue = redraw if redraw is not None else RedrawQueue(parent=self)
         self._get_split = get_split
         self._split_from = "model"  # "sweep" once a sweep chose it, "user" once edited
+        self._options: dict[str, Any] = {}  # what the sweep's choice set beside its split
         self._running = False
         self.result: Comparison | None = None
 
@@ -216,14 +218,18 @@ class ComparePanel(JobView, QGroupBox):
         return self.split_spins.split()
 
     def set_split(self, shared: int, private_neural: int, private_behavior: int,
-                  source: str = "sweep") -> None:
+                  source: str = "sweep", options: dict[str, Any] | None = None) -> None:
         """Compare this split: ``source`` "sweep" (a sweep's choice, which the model panel's no
-        longer replaces) or "model" (the model panel's, the default)."""
+        longer replaces) or "model" (the model panel's, the default). ``options``: what the
+        sweep's choice set beside its split (its neural read-out, ...), laid over the model
+        panel's options as ``compare --neural-decoder mlp`` does."""
         self.split_spins.set_split(shared, private_neural, private_behavior)
         self._split_from = source
-        self.split_spins.note.setText(
-            {"sweep": "the sweep's choice", "model": "as the model panel"}.get(source, "")
-        )
+        self._options = dict(options or {})
+        note = {"sweep": "the sweep's choice", "model": "as the model panel"}.get(source, "")
+        if self._options:
+            note += " (" + ", ".join(f"{k}={v}" for k, v in self._options.items()) + ")"
+        self.split_spins.note.setText(note)
 
     def follow_model_split(self) -> None:
         """Take the model panel's split, unless a sweep chose one or the user set one."""
@@ -233,7 +239,8 @@ class ComparePanel(JobView, QGroupBox):
     def settings(self) -> CompareSettings:
         """What the panel shows; ``model_kwargs`` holds the split and epochs only (the job lays
         them over the model panel's options)."""
-        kwargs = {**dict(zip(SUBSPACES, self.split())), "epochs": self.epochs_spin.value()}
+        kwargs = {**self._options, **dict(zip(SUBSPACES, self.split()))}
+        kwargs["epochs"] = self.epochs_spin.value()
         folds = self.heldout_combo.currentIndex() == 1
         return CompareSettings(
             folds=self.folds_spin.value() if folds else None,
@@ -283,6 +290,7 @@ class ComparePanel(JobView, QGroupBox):
 
     def _on_split_spins_edited(self) -> None:
         self._split_from = "user"
+        self._options = {}  # another split: the model panel's options again
         self.split_spins.note.setText("")
 
     def _on_heldout_combo_changed(self, index: int) -> None:

@@ -45,6 +45,7 @@ from mmgpvae_core.sweep import (
     format_value,
     make_grid,
     parse_range,
+    swept,
     swept_columns,
 )
 from mmgpvae_gui.panels.compare_panel import ComparePanel
@@ -238,7 +239,10 @@ class ModelSelectionPanel(JobView, QWidget):
         if result.best_index is not None:
             self.table.selectRow(result.best_index)
             self.controls_panel.set_split(*(result.best[k] for k in SPLIT_KEYS))
-            self.compare_panel.set_split(*(result.best[k] for k in SPLIT_KEYS), source="sweep")
+            self.compare_panel.set_split(
+                *(result.best[k] for k in SPLIT_KEYS), source="sweep",
+                options=dict(swept(result.best)),
+            )
         self.sweep_finished.emit(result)
 
     def show_failure(self, message: str) -> None:

@@ -39,6 +39,12 @@ def test_sweep_runs_shows_table_and_plot_and_emits_choice(qtbot, panel):
     assert f"neural_decoder={best['neural_decoder']}" in panel.status_label.text()
     assert panel.status_label.text().startswith(result.best_line())
     assert panel.table.item(result.best_index, 3).font().bold()
+    # The Baselines tab compares the sweep's choice with its read-out (compare --neural-decoder)
+    compare = panel.compare_panel
+    assert compare.settings().model_kwargs["neural_decoder"] == best["neural_decoder"]
+    assert f"neural_decoder={best['neural_decoder']}" in compare.split_spins.note.text()
+    compare.split_spins.edited.emit()  # the user sets another split: the model panel's again
+    assert "neural_decoder" not in compare.settings().model_kwargs
     assert len(panel._curves) == 2  # one per read-out, each over the shared dimensions
     for curve in panel._curves.values():
         assert list(curve.getData()[0]) == [1, 2]
