@@ -93,7 +93,8 @@ def test_a_finished_sweep_hands_its_split_to_the_controls_and_the_baselines(
     window.tabs.setCurrentWidget(p)
     p.side_tabs.setCurrentWidget(p.compare_panel)  # shown: the sweep's choice stays
     assert p.compare_panel.split() == expected
-    assert p.compare_panel.split_spins.note.text() == "the sweep's choice"
+    note = p.compare_panel.split_spins.note.text()  # with the read-out the sweep chose
+    assert note == f"the sweep's choice (neural_decoder={best['neural_decoder']})"
     assert window.jobs.stop_and_wait(60000)
 
 
