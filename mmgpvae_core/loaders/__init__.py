@@ -34,8 +34,8 @@ from mmgpvae_core.loaders.recording import Recording, TrialTable, center_pose
 from mmgpvae_core.loaders.trials import (
     DEFAULT_SPIKE_BIN_S,
     DEFAULT_WINDOW_S,
+    channels_to_drop,
     check_within,
-    constant_channels,
     missing_channels,
     overlap,
     read_trials_table,
@@ -382,8 +382,8 @@ def _whole(rec: Recording, mod: dict[str, Any]) -> Dataset:
     prep["trials"] = {"source": "whole recording (no sampling rate)"}
     all_nan = missing_channels(data)
     if mod.get("drop_missing_channels", True) and not all_nan.all():
-        empty = all_nan | (constant_channels(data) if mod.get("drop_constant_channels") else False)
-        data, names = without_channels(data, names, prep, empty if not empty.all() else all_nan)
+        drop = channels_to_drop(data, all_nan, bool(mod.get("drop_constant_channels")))
+        data, names = without_channels(data, names, prep, drop)
     ds = Dataset(data=data, channel_names=names, preprocessing=prep, **rec.provenance())
     return _finish_tensor(ds, None, "--rate", mod)
 

@@ -161,18 +161,17 @@ def time_vector(values: dict[str, Any]) -> tuple[int, str] | None:
 
 
 def rate_from_times(values: dict[str, Any], n: int) -> tuple[float, str] | tuple[None, None]:
-    """``(rate in Hz, "time vector 'NAME'")`` from a vector of sample times in ``values`` with
-    one entry per each of the ``n`` samples and even steps (within 5 %), else ``(None, None)``:
-    a file that carries its times tells its rate."""
-    for k in TIME_VARS:
-        v = values.get(k)
-        if not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" or v.size != n or n < 2:
-            continue
-        t = np.asarray(v, dtype=np.float64).ravel()
-        step = (t[-1] - t[0]) / (n - 1)
-        # times rounded to the millisecond jitter a 50 ms step by 1 %; a dropped sample is 100 %
-        if step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step):
-            return 1.0 / step, f"time vector '{k}'"
+    """``(rate in Hz, "time vector 'NAME'")`` from the file's vector of sample times
+    (:func:`time_vector`) when it has one entry per each of the ``n`` samples and even steps
+    (within 5 %), else ``(None, None)``: a file that carries its times tells its rate."""
+    tv = time_vector(values)  # the vector that tells a matrix's time axis
+    if tv is None or tv[0] != n:
+        return None, None
+    t = np.asarray(values[tv[1]], dtype=np.float64).ravel()
+    step = (t[-1] - t[0]) / (n - 1)
+    # times rounded to the millisecond jitter a 50 ms step by 1 %; a dropped sample is 100 %
+    if step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step):
+        return 1.0 / step, f"time vector '{tv[1]}'"
     return None, None
 
 

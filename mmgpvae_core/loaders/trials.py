@@ -263,8 +263,8 @@ def to_dataset(
                 rec.field,
                 "every channel is entirely missing (NaN) in the trials; expected observed samples",
             )
-        empty = all_nan | (constant_channels(data) if drop_constant_channels else False)
-        data, names = without_channels(data, names, prep, empty if not empty.all() else all_nan)
+        drop = channels_to_drop(data, all_nan, drop_constant_channels)
+        data, names = without_channels(data, names, prep, drop)
     if zscore:
         data, mean, std = zscore_channels(data)
         prep["zscore"] = {"mean": mean.tolist(), "std": std.tolist()}
@@ -288,6 +288,16 @@ def without_channels(
         return data, names
     prep["dropped_channels"] = [names[i] for i in np.flatnonzero(drop)]
     return data[:, :, ~drop], [n for n, bad in zip(names, drop) if not bad]
+
+
+def channels_to_drop(data: np.ndarray, all_nan: np.ndarray, constant: bool) -> np.ndarray:
+    """(channels,) the channels a reader leaves out: those entirely missing (``all_nan``, from
+    :func:`missing_channels`) and, with ``constant``, those of one value
+    (:func:`constant_channels`) — unless that would leave no channel, then the missing ones."""
+    if not constant:
+        return all_nan
+    empty = all_nan | constant_channels(data)
+    return all_nan if empty.all() else empty
 
 
 def constant_channels(data: np.ndarray) -> np.ndarray:
