@@ -287,12 +287,15 @@ class Bayes:
         self.centres = km.cluster_centers_
         tr, va = inner_folds(segment_ids(neural))[-1]
         tr, va = tr[ok[tr]], va[ok[va]]
+        windows = {  # the validation bins' window counts, for each half-width tried
+            half: tuple(a[va] for a in window_sums(neural, half))
+            for half in sorted({min(1, self.lags), min(2, self.lags), self.lags})
+        }
         errors = {}
         for h in self.BANDWIDTHS:
             self._tune(z[tr], y[tr], h)
-            for half in sorted({min(1, self.lags), min(2, self.lags), self.lags}):
-                counts, lengths = window_sums(neural, half)
-                errors[(h, half)] = ((self._decode(counts[va], lengths[va]) - z[va]) ** 2).sum()
+            for half, (counts, lengths) in windows.items():
+                errors[(h, half)] = ((self._decode(counts, lengths) - z[va]) ** 2).sum()
         self.bandwidth, self.half = min(errors, key=errors.get)
         self._tune(z[ok], y[ok], self.bandwidth)
         return self
