@@ -115,6 +115,7 @@ def _manifest_sessions(a: argparse.Namespace, model) -> tuple[list, list | None]
     null-test) in the order of the project's sessions; ValueError when they are not the
     project's: other names, other neural channel counts, other behavior channels or modalities,
     or trials longer than the project's."""
+    from mmgpvae_core.api import check_sessions
     from mmgpvae_core.cli.sessions import load_sessions
 
     if not model.is_multi_session:
@@ -137,9 +138,13 @@ def _manifest_sessions(a: argparse.Namespace, model) -> tuple[list, list | None]
     order = [names.index(n) for n in run_names]
     neural = [neural[k] for k in order]
     behavior = None if behavior is None else [behavior[k] for k in order]
-    fitted_b = model.session_data_[0][1]
+    # the project's behavior channels (or none), as a new session's are checked against them
+    check_sessions(
+        ["(the project)", *run_names], [model.neural, *neural],
+        [model.session_data_[0][1], *(behavior or [None] * len(neural))],
+    )
     for k, (name, nd) in enumerate(zip(run_names, neural)):
-        shape, bd = model.session_shapes_[k], None if behavior is None else behavior[k]
+        shape = model.session_shapes_[k]
         what = f"session '{name}' ({nd.source})"
         if nd.n_channels != shape.n_neural:
             raise ValueError(
@@ -150,16 +155,6 @@ def _manifest_sessions(a: argparse.Namespace, model) -> tuple[list, list | None]
             raise ValueError(
                 f"{what}: trials of {nd.n_time} bins, longer than the project's "
                 f"{shape.n_time} (read them as the project was: --window, --trials)"
-            )
-        if (bd is None) != (fitted_b is None):
-            raise ValueError(
-                f"{what}: {'no' if bd is None else 'a'} behavior file, but the project was "
-                f"fitted {'with' if fitted_b is not None else 'without'} behavior"
-            )
-        if bd is not None and list(bd.channel_names) != list(fitted_b.channel_names):
-            raise ValueError(
-                f"session '{name}' ({bd.source}): behavior channels {list(bd.channel_names)} "
-                f"differ from the project's {list(fitted_b.channel_names)}"
             )
     return neural, behavior
 
