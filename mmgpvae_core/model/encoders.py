@@ -148,9 +148,13 @@ class PseudoObservationEncoder(nn.Module):
     def _standardized_sample(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`standardized` of a gathered copy, in place (one array of the sample's size)."""
         x = x.to(self.in_loc.device)
-        missing = torch.isnan(x)
+        return self._standardize_(x, torch.isnan(x))
+
+    def _standardize_(self, x: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
+        """:meth:`standardized`'s numbers written over ``x`` (a copy of the data, not needing a
+        gradient): transformed, standardized, zero where ``missing``."""
         if self.log_transform:
-            x = torch.log1p(x.clamp_min_(0))
+            x.clamp_min_(0).log1p_()
         return x.sub_(self.in_loc).div_(self.in_scale).masked_fill_(missing, 0.0)
 
     @torch.no_grad()
@@ -204,14 +208,10 @@ class PseudoObservationEncoder(nn.Module):
         gradient. The same numbers either way."""
         C = y.shape[-1]
         if y.requires_grad:
-            x = (self.transform(torch.nan_to_num(y)) - self.in_loc) / self.in_scale
-            return torch.cat([torch.where(obs, x, torch.zeros_like(x)), obs.to(x.dtype)], dim=-1)
+            x, _ = self.standardized(y)
+            return torch.cat([x, obs.to(x.dtype)], dim=-1)
         inputs = y.new_empty((*y.shape[:-1], 2 * C))
-        x = inputs[..., :C]
-        torch.nan_to_num(y, out=x)
-        if self.log_transform:
-            x.clamp_min_(0).log1p_()
-        x.sub_(self.in_loc).div_(self.in_scale).masked_fill_(~obs, 0.0)
+        self._standardize_(torch.nan_to_num(y, out=inputs[..., :C]), ~obs)
         inputs[..., C:] = obs
         return inputs
 
