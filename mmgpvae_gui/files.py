@@ -76,10 +76,10 @@ class Files(QObject):
         try:
             loaded, arrays = self._live(f"Reading {Path(path).name}…", read)
         except FieldChoiceError as exc:  # several arrays, none named: the user chooses
-            if not array_choices(exc.arrays):
+            if not (choices := offered(exc.arrays)):
                 self._report(f"Cannot load the {modality} file", file_error_text(path, exc))
                 return False
-            self.arrays_found.emit(modality, Path(path), offered(exc.arrays), [])
+            self.arrays_found.emit(modality, Path(path), choices, [])
             return False
         except AxisChoiceError as exc:  # a wide matrix: the panel offers it transposed
             self.arrays_found.emit(modality, Path(path), offered(list_arrays(path)), [])
@@ -92,7 +92,7 @@ class Files(QObject):
         self.host.settings().setValue("recent/data_dir", str(Path(path).resolve().parent))
         self.session.set_data(loaded)
         self.data_loaded.emit(loaded)
-        several = len(array_choices(arrays)) > 1
+        several = len(arrays) > 1  # arrays: offered already
         chosen = loaded.dataset.field.split(",") if several else []
         self.arrays_found.emit(modality, Path(path), arrays if several else {}, chosen)
         return True

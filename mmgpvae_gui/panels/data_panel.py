@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 MODALITIES = ("neural", "behavior")
+#: the Channels line's tooltip (where nothing was left out)
+CHANNELS_TIP = "Neurons/ROIs (neural) or behavioral variables"
 DEFAULT_WINDOW_S = 10.0  # as the CLI's --window (loaders.DEFAULT_WINDOW_S)
 _FIELDS = (
     ("file", "File"),
@@ -276,7 +278,7 @@ class DataPanel(QWidget):
                 lab.setWordWrap(True)
                 form.addRow(f"{title}:", lab)
                 labels[key] = lab
-            labels["channels"].setToolTip("Neurons/ROIs (neural) or behavioral variables")
+            labels["channels"].setToolTip(CHANNELS_TIP)
             labels["missing"].setToolTip("Fraction of samples that are NaN (missing)")
             self._values[modality] = labels
             layout.addWidget(box)
@@ -325,7 +327,7 @@ class DataPanel(QWidget):
                 "Left out: entirely missing, or constant (nothing to model): " + ", ".join(dropped)
             )
         else:
-            labels["channels"].setToolTip("Neurons/ROIs (neural) or behavioral variables")
+            labels["channels"].setToolTip(CHANNELS_TIP)
         conds = summary.get("conditions") or []
         labels["conditions"].setText(f"{len(conds)}: {', '.join(conds)}" if conds else "none")
         labels["missing"].setText(f"{100 * float(summary['missing_fraction']):.2f} %")
