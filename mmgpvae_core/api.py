@@ -509,9 +509,11 @@ class MMGPVAE:
         fixed; each new session's own neural read-out is learned from latents inferred from
         the behavior alone, and its read-in carried over from this model's sessions'
         (``sessions.carry_read_in``: only a map of the new neurons to the latents is fitted
-        to the new trials); then, in ``partial_fit``, the read-out, the likelihood and the
-        read-in's bias on the full ELBO (the read-in's weights stay as carried:
-        ``sessions.CARRIED``).
+        to the new trials) and the scale of its neural precisions chosen on its trials left out
+        in turn (``sessions.calibrate_precision``: the neurons of trials that map was not
+        fitted to are read less surely); then, in ``partial_fit``, the read-out, the likelihood
+        and the read-in's bias on the full ELBO (the read-in's weights and the scale stay as
+        set: ``sessions.CARRIED``).
         The shared and private-behavior latents are in this model's display coordinates. This
         model is left as it was."""
         from mmgpvae_core.model.sessions import carry_read_in, carry_rows

@@ -79,10 +79,11 @@ class ModelShape:
 
 
 #: state-dict names of what each session of a multi-session model has of its own: the neural
-#: encoder's read-in (its first layer and input standardization) and the neural read-out
-#: (loadings, offsets, likelihood parameters). Everything else is shared.
+#: encoder's read-in (its first layer and input standardization), the scale of its precision
+#: (``neural_precision``) and the neural read-out (loadings, offsets, likelihood parameters).
+#: Everything else is shared.
 SESSION_OWN = ("enc_neural.net.0.", "enc_neural.in_loc", "enc_neural.in_scale",
-               "enc_neural.read_in", "dec_neural.", "lik_neural.")
+               "enc_neural.read_in", "neural_precision", "dec_neural.", "lik_neural.")
 
 
 def is_session_own(name: str) -> bool:
@@ -150,6 +151,10 @@ class MMGPVAEModule(nn.Module):
             len(self.idx_neural), shape.n_neural, cfg.neural_decoder, cfg.decoder_hidden
         )
         self.lik_neural: Likelihood = make_likelihood(cfg.neural_likelihood, shape.n_neural)
+        #: a scale of the neural encoder's precisions: 1 (a fit learns the encoder), set below 1
+        #: for a session added to a fitted model (``sessions.calibrate_precision``), whose
+        #: read-in maps its neurons to the latents by a map fitted to a few trials
+        self.register_buffer("neural_precision", torch.ones(()))
         if self.has_behavior:
             self.enc_behavior = PseudoObservationEncoder(
                 shape.n_behavior, len(self.idx_behavior), cfg.encoder_hidden,
@@ -177,6 +182,12 @@ class MMGPVAEModule(nn.Module):
             self.enc_behavior = other.enc_behavior
             self.dec_behavior = other.dec_behavior
             self.lik_behavior = other.lik_behavior
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """A state saved before ``neural_precision`` existed (every project until then) loads
+        with the scale 1 it was fitted with."""
+        state_dict.setdefault(prefix + "neural_precision", torch.ones(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def own_parameters(self) -> list[nn.Parameter]:
         """The parameters of :data:`SESSION_OWN` (what adapting a new session learns)."""
@@ -241,7 +252,7 @@ class MMGPVAEModule(nn.Module):
         parts = []
         if neural is not None:
             m, p = self.enc_neural(neural, hidden.get("neural"), features.get("neural"))
-            parts.append((self.idx_neural, m, p))
+            parts.append((self.idx_neural, m, p * self.neural_precision))
         if behavior is not None and self.has_behavior:
             m, p = self.enc_behavior(behavior, hidden.get("behavior"), features.get("behavior"))
             parts.append((self.idx_behavior, m, p))

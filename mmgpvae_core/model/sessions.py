@@ -18,6 +18,7 @@ from torch import nn
 
 from mmgpvae_core.config import ModelConfig
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape, is_session_own
+from mmgpvae_core.model.posterior import fourier_posterior
 
 
 class MultiSessionModule(nn.Module):
@@ -65,7 +66,8 @@ class MultiSessionModule(nn.Module):
 #: and read held-out ones badly (behavior from the neurons of 10 held-out trials: R² 0.35
 #: where it was 0.70 on the training trials), and a read-in that starts at random can switch
 #: its shared latents off (precision 0) under the fitted behavior encoder and not come back
-#: (benchmarks/RESULTS.md, "Many sessions"). Its bias, read-out and likelihood are learned.
+#: (benchmarks/RESULTS.md, "Many sessions"). Its bias, read-out and likelihood are learned;
+#: the scale of its precisions (a buffer, :func:`calibrate_precision`) stays as set.
 CARRIED = ("enc_neural.net.0.weight",)
 
 #: data values of each session that :func:`carry_read_in` reads (its first trials): 32 MiB
@@ -133,11 +135,11 @@ def carry_read_in(view, references, neural: torch.Tensor, behavior: torch.Tensor
     fit of activity on its posterior latents), read by that session's read-in; averaged over
     the fitted sessions. No weight is learned from the few new trials but this
     (channels + 1) × latents map; the shared encoder past the read-in then reads the new
-    neurons as it reads the fitted sessions'.
+    neurons as it reads the fitted sessions'. Then the scale of the session's neural
+    precisions (:func:`calibrate_precision`).
 
     ``references``: (module, neural, behavior) of fitted sessions, tensors (N, T, C) with
     NaN; ``neural``, ``behavior``: the new session's training trials."""
-    shared, n_private = view.idx_shared, len(view.idx_private_neural)
     latents = view.idx_neural
     refs = []
     for ref, yn, yb in references:
@@ -145,17 +147,26 @@ def carry_read_in(view, references, neural: torch.Tensor, behavior: torch.Tensor
         z_k = ref.posterior(yn, yb).time_mean()[..., latents]
         z_k = z_k.reshape(-1, len(latents)).double()[seen]
         refs.append((ref.enc_neural, u_k[seen], z_k))
-    spread = torch.stack([z[:, len(shared):].std(0) for _, _, z in refs]).mean(0)
 
     u, seen = _layer_inputs(view.enc_neural, neural)
-    z_s = view.posterior(None, behavior).time_mean()[..., shared]
-    z_s = z_s.reshape(-1, len(shared)).double()[seen]
-    u = u[seen]
+    z_s = view.posterior(None, behavior).time_mean()[..., view.idx_shared]
+    z_s = z_s.reshape(-1, len(view.idx_shared)).double()[seen]
+    _set_read_in(view, refs, u[seen], z_s, ridge)
+    trial = torch.arange(neural.shape[0], device=seen.device).repeat_interleave(neural.shape[1])
+    calibrate_precision(view, refs, neural, behavior, u[seen], z_s, trial[seen], ridge)
+
+
+def _set_read_in(view, refs, u: torch.Tensor, z_s: torch.Tensor, ridge: float) -> None:
+    """:func:`carry_read_in`'s first layer of ``view`` from bins ``u`` (bins, n) of the new
+    session's first-layer input and ``z_s`` (bins, shared latents) inferred from its behavior;
+    ``refs``: (encoder, bins of its first-layer input, latents) of each fitted session."""
+    shared, n_private = view.idx_shared, len(view.idx_private_neural)
     to_latents = _affine(u, z_s, ridge)
     if n_private:
+        spread = torch.stack([z[:, len(shared):].std(0) for _, _, z in refs]).mean(0)
         to_latents = torch.cat([to_latents, _private_map(u, z_s, to_latents, n_private, spread)], 1)
 
-    n, d = u.shape[1], len(latents)
+    n, d = u.shape[1], len(view.idx_neural)
     weight, bias, constant = 0.0, 0.0, 0.0
     for enc, u_k, z_k in refs:
         to_activity = _affine(z_k, u_k, 1e-6)  # (d + 1, n_k)
@@ -175,6 +186,77 @@ def carry_read_in(view, references, neural: torch.Tensor, behavior: torch.Tensor
     else:
         first.weight[:, n:] = (torch.as_tensor(mask) / n).reshape(-1, 1).to(first.weight.dtype)
         first.bias.copy_(bias / k)
+
+
+#: the scales of a new session's neural precisions :func:`calibrate_precision` chooses from:
+#: 1, 1/2, …, 1/1024
+PRECISION_SCALES = tuple(2.0 ** -k for k in range(11))
+
+#: at most this many folds of trials :func:`calibrate_precision` leaves out in turn (each trial
+#: its own fold up to this many trials)
+CALIBRATION_FOLDS = 10
+
+
+@torch.no_grad()
+def calibrate_precision(view, refs, neural: torch.Tensor, behavior: torch.Tensor,
+                        u: torch.Tensor, z_s: torch.Tensor, trial: torch.Tensor,
+                        ridge: float = CARRY_RIDGE) -> None:
+    """Set ``view.neural_precision``, the scale of the precisions the neural encoder gives a
+    session added to a fitted model, by cross-validation over its training trials: each fold
+    of trials left out in turn, the read-in carried from a map fitted to the other trials
+    (:func:`_set_read_in`), the left-out trials' behavior predicted from their neurons alone
+    under each scale of :data:`PRECISION_SCALES` (the held-out score's cross-modal term:
+    :func:`_behavior_log_prob`); the scale of the best total. Why: the encoder past the
+    read-in learned its precisions on the fitted sessions' neurons, read by their own
+    read-ins; the new neurons reach it through a map fitted to a few trials, which reads
+    trials it was not fitted to worse, and unscaled the neurons-only posterior was 3–4× too
+    narrow on held-out trials (benchmarks/RESULTS.md, "Many sessions"). The read-in is left as
+    :func:`carry_read_in` set it; with fewer than two trials the scale stays 1.
+
+    ``neural``, ``behavior`` (N, T, C): the training trials; ``u``, ``z_s``: as for
+    :func:`_set_read_in`; ``trial`` (bins,): the trial of each of their bins."""
+    view.neural_precision.fill_(1.0)
+    n_trials = neural.shape[0]
+    if n_trials < 2 or not view.has_behavior:
+        return
+    first = view.enc_neural.net[0]
+    carried = first.weight.clone(), first.bias.clone()
+    log_s, keep = view.prior.log_variances(view.omega)
+    total = torch.zeros(len(PRECISION_SCALES), dtype=torch.float64)
+    fold = torch.arange(n_trials, device=trial.device) % min(n_trials, CALIBRATION_FOLDS)
+    try:
+        for f in range(int(fold.max()) + 1):
+            _set_read_in(view, refs, u[fold[trial] != f], z_s[fold[trial] != f], ridge)
+            rows = torch.nonzero(fold == f).flatten()
+            y = neural[rows.to(neural.device)]
+            mu, prec = view.pseudo_observations(y, None)  # the scale is 1 here
+            for j, s in enumerate(PRECISION_SCALES):
+                post = fourier_posterior(mu, s * prec, view.basis[: y.shape[1]], log_s, keep)
+                total[j] += _behavior_log_prob(view, post, behavior[rows.to(behavior.device)])
+    finally:
+        first.weight.copy_(carried[0])
+        first.bias.copy_(carried[1])
+    view.neural_precision.fill_(PRECISION_SCALES[int(total.argmax())])
+
+
+def _behavior_log_prob(view, post, y: torch.Tensor) -> float:
+    """The predictive log density of behavior ``y`` (N, T, C) with NaN under posterior
+    ``post``, summed: the held-out score's cross-modal term (``evaluation.heldout.predict``;
+    MLP decoders: 20 samples, from a seeded stream of their own)."""
+    lik, dec = view.lik_behavior, view.dec_behavior
+    if dec.is_linear:
+        m, v = view.predictor_moments("behavior", post.time_mean(), post.time_var())
+        mean, f_var = lik.predictive_mean(m, v), v
+    else:
+        dev = post.mean.device
+        with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
+            torch.manual_seed(0)
+            f = dec(post.sample_time(20)[..., view.idx_behavior])
+        mean, f_var = lik.sample_mean(f), f.var(0, unbiased=False)
+    y = y.to(mean.device)
+    ok = ~torch.isnan(y)
+    log_prob = lik.predictive_log_prob(torch.nan_to_num(y), mean, f_var)
+    return float(log_prob[ok].double().sum())
 
 
 def session_modules(model: nn.Module) -> list[MMGPVAEModule]:

@@ -19,7 +19,8 @@ Layout (a contract: scripts read it)::
     /sessions/<name>/...   a model of several sessions (``fit --sessions``): the first session is
                              the top level above (its /model holds every shared tensor), each
                              other one a group with its own config (attrs: data, shape), data,
-                             model (only its own tensors: neural read-in and read-out),
+                             model (only its own tensors: neural read-in, the scale of its
+                             precisions and read-out; a project without the scale opens with 1),
                              posterior and reconstruction; ``config`` attr ``sessions`` lists
                              the names in order, the first included
 

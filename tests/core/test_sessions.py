@@ -14,7 +14,8 @@ from mmgpvae_core.cli import main
 from mmgpvae_core.data import DataError
 from mmgpvae_core.evaluation.recovery import cv_r2
 from mmgpvae_core.loaders.manifest import read_manifest
-from mmgpvae_core.model.sessions import MultiSessionModule
+from mmgpvae_core.model.module import is_session_own
+from mmgpvae_core.model.sessions import PRECISION_SCALES, MultiSessionModule
 from mmgpvae_core.synthetic.simulate import simulate_sessions, write_simulation
 
 
@@ -119,8 +120,7 @@ def test_a_new_session_with_few_trials_joins_the_fitted_space(joint, recovery_si
     # the fitted model is untouched, and the new one kept every shared tensor fixed
     for k, v in joint.module_.state_dict().items():
         assert torch.equal(v, before[k]), k
-    shared_now = {k: v for k, v in new.module_.state_dict().items()
-                  if not k.startswith(("enc_neural.net.0", "enc_neural.in_", "dec_neural", "lik_neural"))}
+    shared_now = {k: v for k, v in new.module_.state_dict().items() if not is_session_own(k)}
     for k, v in shared_now.items():
         assert torch.equal(v.cpu(), before[k].cpu()), k
     # the map fitted on the model's sessions carries over to the new session's latents
@@ -412,3 +412,57 @@ def test_a_new_sessions_neurons_read_the_fitted_space_before_any_training(joint,
     z = new.transform(held, None, session="e")["shared"]
     r2 = _r2_through(coef, z, new_sim.truth["shared"][rest])
     assert r2 > 0.5, r2
+
+
+def test_an_added_sessions_neural_precision_is_calibrated_on_trials_it_leaves_out(
+    joint, recovery_sims
+):
+    """The fitted sessions' neural precisions are their encoder's (scale 1); a session added
+    with few trials gets a scale chosen by leaving its trials out in turn, and behavior
+    predicted from the neurons of trials it was not given is then more probable than with its
+    precisions unscaled (whose neurons-only posterior was too narrow there)."""
+    from mmgpvae_core.evaluation.heldout import predict
+
+    for view in joint.multi_.sessions:
+        assert float(view.neural_precision) == 1.0
+    new_sim = recovery_sims[4]
+    few, rest = slice(0, 10), slice(10, 40)
+    nd, bd = (dataclasses.replace(d, data=d.data[few], conditions=d.conditions[few])
+              for d in (new_sim.neural, new_sim.behavior))
+    new = joint.new_sessions([nd], [bd], ["e"])
+    scale = new.multi_.sessions[0].neural_precision
+    assert float(scale) in PRECISION_SCALES and float(scale) < 1.0
+
+    def held_out_log_prob():
+        out = predict(new.for_session("e"), new_sim.neural.data[rest], None,
+                      targets={"behavior": new_sim.behavior.data[rest]})
+        return out["behavior"]["log_prob"].sum()
+
+    calibrated = held_out_log_prob()
+    scale.fill_(1.0)
+    assert calibrated > held_out_log_prob()
+
+
+def test_a_project_saved_before_the_neural_precision_scale_opens_with_scale_one(small, tmp_path):
+    """Projects written before ``neural_precision`` existed lack it, at the top level and in
+    each session's group: they open, with the scale 1 they were fitted with, and infer as
+    before."""
+    import h5py
+
+    neural, behavior = _lists(small)
+    run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
+    new = run.add_sessions([neural[2]], [behavior[2]], ["c"], epochs=1)
+    new.multi_.sessions[0].neural_precision.fill_(1.0)  # as every session was fitted then
+    for m, name in ((run, "run"), (new, "new")):
+        m.save(tmp_path / f"{name}.mmgp")
+        with h5py.File(tmp_path / f"{name}.mmgp", "a") as f:
+            removed = [g for g in ("model", *(f"sessions/{s}/model" for s in m.session_names))
+                       if g in f and "neural_precision" in f[g]]
+            assert removed
+            for g in removed:
+                del f[g]["neural_precision"]
+        r = MMGPVAE.load(tmp_path / f"{name}.mmgp")
+        for k, s in enumerate(m.session_names):
+            assert float(r.multi_.sessions[k].neural_precision) == 1.0
+            np.testing.assert_allclose(r.transform(session=s)["shared"],
+                                       m.transform(session=s)["shared"], atol=1e-6)
