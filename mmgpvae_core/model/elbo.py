@@ -13,8 +13,9 @@ encoder only while the likelihood still scores both modalities. That q is just a
 the variational family, so each such trial's term is still a lower bound on its log-evidence; it
 trains each encoder to infer the shared latents on its own (MVAE-style sub-sampled ELBOs), which
 is what predicting one modality from the other needs. A modality is hidden from the encoders by
-setting it to NaN: its encoder then emits precision exactly 0 and the product of experts (or
-the mean fusion, which skips zero-precision experts) reduces to the other encoder alone.
+marking all its channels hidden (seen as missing): its encoder then emits precision exactly 0
+and the product of experts (or the mean fusion, which skips zero-precision experts) reduces to
+the other encoder alone.
 """
 
 from __future__ import annotations
@@ -73,24 +74,12 @@ def _hidden_masks(
 
 
 def _posterior(model, neural, behavior, masks, features):
-    """The posterior with ``masks``' channels hidden from the encoders: set missing (NaN) in
-    the data of an encoder without a read-in, as always; handed to one with a read-in, which
-    takes them out of its fixed ``features`` instead of reading the data again."""
-    data = {"neural": neural, "behavior": behavior}
-    read_in = {}
-    for name, mask in (masks or {}).items():
-        if getattr(model, f"enc_{name}").n_read_in:
-            read_in[name] = mask
-        else:
-            data[name] = _hide(data[name], mask)
-    if not read_in and not features:
-        return model.posterior(data["neural"], data["behavior"])
-    return model.posterior(data["neural"], data["behavior"], read_in, features)
-
-
-def _hide(y: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
-    """``y`` (N, T, C) with the channels marked in ``channels`` (N, C) set missing (NaN)."""
-    return torch.where(channels.unsqueeze(1), torch.full_like(y, float("nan")), y)
+    """The posterior with ``masks``' channels hidden from the encoders: each encoder sees them
+    as missing (one with a read-in takes them out of its fixed ``features`` instead of
+    reading the data again); no copy of the data is made."""
+    if not masks and not features:
+        return model.posterior(neural, behavior)
+    return model.posterior(neural, behavior, masks, features)
 
 
 def elbo_terms(

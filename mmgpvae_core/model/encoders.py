@@ -202,14 +202,14 @@ class PseudoObservationEncoder(nn.Module):
         return out
 
     def _inputs(self, y: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """``[x, obs]`` (…, 2C): ``y`` transformed, standardized, zero where missing, and the
-        mask. Written in place into the one array the first layer reads (a training step's
-        batch of 500 channels held five such temporaries); out of place when ``y`` needs a
-        gradient. The same numbers either way."""
+        """``[x, obs]`` (…, 2C): ``y`` transformed, standardized, zero where not ``obs``
+        (missing or hidden), and the mask. Written in place into the one array the first
+        layer reads (a training step's batch of 500 channels held five such temporaries); out
+        of place when ``y`` needs a gradient. The same numbers either way."""
         C = y.shape[-1]
         if y.requires_grad:
             x, _ = self.standardized(y)
-            return torch.cat([x, obs.to(x.dtype)], dim=-1)
+            return torch.cat([torch.where(obs, x, 0.0), obs.to(x.dtype)], dim=-1)
         inputs = y.new_empty((*y.shape[:-1], 2 * C))
         self._standardize_(torch.nan_to_num(y, out=inputs[..., :C]), ~obs)
         inputs[..., C:] = obs
@@ -225,9 +225,9 @@ class PseudoObservationEncoder(nn.Module):
         masking; every channel: the trial's modality is hidden). ``features``, with a read-in:
         ``read_in_features(y)`` computed beforehand (a fit computes a session's once)."""
         if not self.n_read_in:
-            if hidden is not None:
-                y = torch.where(hidden.unsqueeze(1), torch.full_like(y, float("nan")), y)
             obs = ~torch.isnan(y)
+            if hidden is not None:  # seen as missing: no copy of y with NaN written in
+                obs &= ~hidden.unsqueeze(1)
             out = self.net(self._inputs(y, obs))
             any_obs = obs.any(dim=-1, keepdim=True)
         else:

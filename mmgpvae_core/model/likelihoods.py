@@ -84,11 +84,14 @@ class Likelihood(nn.Module):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- many channels, linear decoder
-    def linear_statistics(self, y: torch.Tensor) -> dict[str, torch.Tensor] | None:
-        """Per-trial statistics of ``y`` (trials, time, channels; NaN = missing) from which
-        :meth:`expected_log_prob_linear` gives the expected log-likelihood of a linear decoder
-        without a (trials, time, channels) temporary; computed once per fit. None: this
-        likelihood has none (the ELBO takes the elementwise path)."""
+    def linear_statistics(
+        self, y: torch.Tensor, device: torch.device | None = None
+    ) -> dict[str, torch.Tensor] | None:
+        """Per-trial statistics of ``y`` (trials, time, channels; NaN = missing), on
+        ``device`` (default y's), from which :meth:`expected_log_prob_linear` gives the
+        expected log-likelihood of a linear decoder without a (trials, time, channels)
+        temporary; computed once per fit. None: this likelihood has none (the ELBO takes the
+        elementwise path)."""
         return None
 
     def expected_log_prob_linear(
@@ -183,12 +186,76 @@ class _DataProduct(torch.autograd.Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
         flat = y.reshape(-1, y.shape[-1])
-        return None, (grad.reshape(-1, grad.shape[-1]).T @ flat).T
+        return None, (grad.reshape(flat.shape[0], grad.shape[-1]).T @ flat).T
 
 
 def data_product(y: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """(N, T, P) ``y @ A``, differentiable in ``A`` only (:class:`_DataProduct`)."""
     return _DataProduct.apply(y, A)
+
+
+#: values of the (trials, time, channels) array one chunk of :func:`rate_sum` holds (4 MiB)
+RATE_CHUNK_VALUES = 1 << 20
+
+
+def _rates(z, v, W, b):
+    """(rows, E) over chunks of trials: E = exp(z Wᵀ + v (W²)ᵀ / 2 + b) of those trials."""
+    half_sq = 0.5 * W * W
+    step = max(1, RATE_CHUNK_VALUES // max(1, z.shape[1] * W.shape[0]))
+    for s in range(0, z.shape[0], step):
+        rows = slice(s, s + step)
+        yield rows, (z[rows] @ W.T).add_(v[rows] @ half_sq.T).add_(b).exp_()
+
+
+class _RateSum(torch.autograd.Function):
+    """(N,) Σ over time and channels of exp(z Wᵀ + v (W²)ᵀ / 2 + b), for z, v (N, T, P),
+    W (C, P), b (C,): E[exp f] summed, f ~ N(z Wᵀ + b, v (W²)ᵀ). Computed a chunk of trials at
+    a time forward, and again backward (the exp recomputed, not kept), so no (N, T, C) array
+    lives beyond one chunk of ``RATE_CHUNK_VALUES``."""
+
+    @staticmethod
+    def forward(ctx, z, v, W, b):
+        ctx.save_for_backward(z, v, W, b)
+        out = z.new_empty(z.shape[0])
+        for rows, E in _rates(z, v, W, b):
+            out[rows] = E.sum((1, 2))
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        z, v, W, b = ctx.saved_tensors
+        sq = W * W
+        gz, gv = torch.empty_like(z), torch.empty_like(v)
+        gzw, gvw, gb = torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b)
+        P = z.shape[-1]
+        for rows, E in _rates(z, v, W, b):
+            E.mul_(g[rows].view(-1, 1, 1))
+            gz[rows] = E @ W
+            gv[rows] = 0.5 * (E @ sq)
+            flat = E.reshape(-1, E.shape[-1])  # (bins, C)
+            bins = flat.shape[0]
+            gzw += (z[rows].reshape(bins, P).T @ flat).T  # the layout BLAS is fast with
+            gvw += (v[rows].reshape(bins, P).T @ flat).T
+            gb += flat.sum(0)
+        need = ctx.needs_input_grad
+        return (gz if need[0] else None, gv if need[1] else None,
+                gzw + gvw * W if need[2] else None, gb if need[3] else None)
+
+
+def rate_sum(z: torch.Tensor, v: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N,) Σ_tc E[exp f] for f ~ N(z Wᵀ + b, v (W²)ᵀ), in chunks (:class:`_RateSum`)."""
+    return _RateSum.apply(z, v, W, b)
+
+
+def _trial_blocks(y: torch.Tensor, device: torch.device):
+    """(rows, block, complete) over blocks of about 1 M values of ``y`` (N, T, C), each block
+    on ``device`` (data kept in CPU memory are read by block); ``complete`` (n,): the block's
+    trials with no value missing."""
+    step = max(1, (1 << 20) // max(1, y.shape[1] * y.shape[2]))
+    for s in range(0, y.shape[0], step):
+        block = y[s : s + step].to(device)
+        yield slice(s, s + step), block, ~torch.isnan(block).flatten(1).any(1)
 
 
 # ---------------------------------------------------------------------------- registry
@@ -333,6 +400,31 @@ class PoissonLikelihood(_CountLikelihood):
     def mean(self, f, var=None):
         return torch.exp(f if var is None else f + 0.5 * var)
 
+    @torch.no_grad()
+    def linear_statistics(self, y, device=None):
+        """``complete`` (N,) no value missing; ``sum`` (N, C) Σ over time of the counts;
+        ``log_factorial`` (N,) Σ over time and channels of log y! (complete trials; trial
+        blocks, float64)."""
+        N, C, device = y.shape[0], y.shape[2], device or y.device
+        out = {"complete": torch.empty(N, dtype=torch.bool, device=device),
+               "sum": torch.empty((N, C), dtype=y.dtype, device=device),
+               "log_factorial": torch.empty(N, dtype=y.dtype, device=device)}
+        for rows, block, complete in _trial_blocks(y, device):
+            x = torch.where(complete.view(-1, 1, 1), block, 0.0).double()
+            out["complete"][rows] = complete
+            out["sum"][rows] = x.sum(1)
+            out["log_factorial"][rows] = (x + 1.0).lgamma_().sum((1, 2))
+        return out
+
+    def expected_log_prob_linear(self, y, stats, z_mean, z_var, W, b):
+        """Σ_tc [y m − exp(m + v/2) − log y!], m = z Wᵀ + b, v = z_var (W²)ᵀ, as
+        Σ_t z_t·(y_t W) + Σ_c b_c sum_c − Σ_tc exp(m + v/2) − log_factorial: the one product
+        over every channel is ``y @ W``, the exp term is summed a chunk at a time
+        (:func:`rate_sum`), so no (N, T, C) array is held for the backward pass."""
+        yw = data_product(y, W)
+        return ((z_mean * yw).sum((1, 2)) + stats["sum"] @ b
+                - rate_sum(z_mean, z_var, W, b) - stats["log_factorial"])
+
     def predictive_log_prob(self, y, mean, f_var):
         lam = mean.clamp_min(1e-8)
         return y * torch.log(lam) - lam - torch.lgamma(y + 1.0)
@@ -445,22 +537,19 @@ class GaussianLikelihood(Likelihood):
         return self.loc + self.scale * f
 
     @torch.no_grad()
-    def linear_statistics(self, y):
+    def linear_statistics(self, y, device=None):
         """``complete`` (N,) no value missing; ``sum``, ``sum_sq`` (N, C): Σ over time of
         the standardized data and of its square (complete trials; trial blocks, float64)."""
-        step = max(1, (1 << 20) // max(1, y.shape[1] * y.shape[2]))
-        N, C, device = y.shape[0], y.shape[2], self.loc.device
+        N, C, device = y.shape[0], y.shape[2], device or self.loc.device
         # Allocated first, filled block by block (no small results kept between temporaries).
         out = {"complete": torch.empty(N, dtype=torch.bool, device=device),
                "sum": torch.empty((N, C), dtype=y.dtype, device=device),
                "sum_sq": torch.empty((N, C), dtype=y.dtype, device=device)}
-        for s in range(0, N, step):
-            block = y[s : s + step].to(device)  # data kept in CPU memory: by block
-            complete = ~torch.isnan(block).flatten(1).any(1)
+        for rows, block, complete in _trial_blocks(y, device):
             x = torch.where(complete.view(-1, 1, 1), self._standardize(block), 0.0).double()
-            out["complete"][s : s + step] = complete
-            out["sum"][s : s + step] = x.sum(1)
-            out["sum_sq"][s : s + step] = (x**2).sum(1)
+            out["complete"][rows] = complete
+            out["sum"][rows] = x.sum(1)
+            out["sum_sq"][rows] = (x**2).sum(1)
         return out
 
     def expected_log_prob_linear(self, y, stats, z_mean, z_var, W, b):

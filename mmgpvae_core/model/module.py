@@ -220,17 +220,20 @@ class MMGPVAEModule(nn.Module):
     ) -> dict[str, dict[str, torch.Tensor]]:
         """What a fit computes once of its training trials and slices per step (``elbo_terms``'s
         ``fixed``): a modality with a read-in (``read_in_above``) gets its ``features``
-        (trials, time, 2k + 1) and, with a linear decoder, its likelihood's per-trial
-        ``statistics``; other modalities nothing (every step reads their data as before)."""
+        (trials, time, 2k + 1), and one with a linear decoder its likelihood's per-trial
+        ``statistics`` (Gaussian, Poisson: a step then scores complete trials with no
+        (trials, time, channels) array held); others nothing (a step reads their data)."""
         out: dict[str, dict] = {"features": {}, "statistics": {}}
         data = {"neural": neural, "behavior": behavior}
+        device = self.omega.device
         for name, _, dec, lik in self.modalities():
             enc = getattr(self, f"enc_{name}")
-            if data[name] is None or not enc.n_read_in:
+            if data[name] is None:
                 continue
-            out["features"][name] = enc.read_in_features(data[name])
+            if enc.n_read_in:
+                out["features"][name] = enc.read_in_features(data[name])
             if dec.is_linear and lik.closed_form:
-                stats = lik.linear_statistics(data[name])
+                stats = lik.linear_statistics(data[name], device)
                 if stats is not None:
                     out["statistics"][name] = stats
         return out

@@ -1,14 +1,16 @@
-"""A training step's full-size arrays written in place (issue 24: the epochs of an hour of 500
-units held ~15-20 arrays of the batch's size): the same numbers and gradients as the plain
-formulas they replace."""
+"""A training step's full-size arrays written in place or not made (issue 24: the epochs of an
+hour of 500 units held ~15-20 arrays of the batch's size): the same numbers and gradients as
+the plain formulas they replace."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from mmgpvae_core.model import likelihoods
 from mmgpvae_core.model.elbo import _masked
 from mmgpvae_core.model.encoders import PseudoObservationEncoder
-from mmgpvae_core.model.likelihoods import PoissonLikelihood
+from mmgpvae_core.model.likelihoods import PoissonLikelihood, rate_sum
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -47,3 +49,61 @@ def test_complete_data_need_no_mask():
     y[0, 0, 0] = float("nan")
     y0, mask = _masked(y)
     assert y0[0, 0, 0] == 0 and mask[0, 0, 0] == 0 and mask.sum() == y.numel() - 1
+
+
+@pytest.mark.parametrize("chunk", [None, 2 * 25 * 30])  # one chunk; trials two at a time
+def test_poisson_sufficient_statistics_equal_the_elementwise_sum(monkeypatch, chunk):
+    if chunk:
+        monkeypatch.setattr(likelihoods, "RATE_CHUNK_VALUES", chunk)
+    g = torch.Generator().manual_seed(2)
+    N, T, C, P = 7, 25, 30, 3
+    y = torch.poisson(torch.rand(N, T, C, generator=g) * 3)
+    lik = PoissonLikelihood(C)
+    z = (0.5 * torch.randn(N, T, P, generator=g)).requires_grad_(True)
+    v = (0.3 * torch.rand(N, T, P, generator=g)).requires_grad_(True)
+    W = (0.4 * torch.randn(C, P, generator=g)).requires_grad_(True)
+    bias = torch.randn(C, generator=g, requires_grad=True)
+    stats = lik.linear_statistics(y)
+    assert stats["complete"].all()
+    fast = lik.expected_log_prob_linear(y, stats, z, v, W, bias)
+    slow = lik.expected_log_prob(y, z @ W.T + bias, v @ (W**2).T).sum((1, 2))
+    assert torch.allclose(fast, slow, rtol=1e-5)
+    for a, e in zip(torch.autograd.grad(fast.sum(), [z, v, W, bias]),
+                    torch.autograd.grad(slow.sum(), [z, v, W, bias]), strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-5 * float(e.abs().max()))
+
+
+def test_poisson_statistics_mark_trials_with_missing_counts():
+    y = torch.poisson(torch.full((3, 4, 5), 2.0))
+    y[1, 2, 3] = float("nan")
+    stats = PoissonLikelihood(5).linear_statistics(y)
+    assert stats["complete"].tolist() == [True, False, True]
+    assert torch.equal(stats["sum"][0], y[0].sum(0))
+    assert torch.allclose(stats["log_factorial"][2], torch.lgamma(y[2] + 1).sum())
+
+
+def test_rate_sum_gradient():
+    g = torch.Generator().manual_seed(4)
+    args = [0.3 * torch.randn(3, 4, 2, generator=g, dtype=torch.float64),
+            0.2 * torch.rand(3, 4, 2, generator=g, dtype=torch.float64),
+            0.5 * torch.randn(5, 2, generator=g, dtype=torch.float64),
+            0.1 * torch.randn(5, generator=g, dtype=torch.float64)]
+    args = [a.requires_grad_(True) for a in args]
+    assert torch.autograd.gradcheck(rate_sum, args)
+
+
+def test_hidden_channels_read_as_missing_without_a_copy_of_the_data():
+    torch.manual_seed(3)
+    enc = PseudoObservationEncoder(12, 3, (16,), log_transform=True)
+    y = torch.poisson(torch.rand(5, 20, 12) * 4)
+    y[0, :4, :2] = float("nan")
+    enc.fit_input_stats(y)
+    hidden = torch.zeros(5, 12, dtype=torch.bool)
+    hidden[1, :3] = True
+    hidden[2] = True  # every channel: precision 0
+    nan = torch.where(hidden.unsqueeze(1), torch.full_like(y, float("nan")), y)
+    with torch.no_grad():
+        mean_h, prec_h = enc(y, hidden)
+        mean_n, prec_n = enc(nan)
+    assert torch.equal(prec_h, prec_n) and torch.equal(mean_h, mean_n)
+    assert (prec_h[2] == 0).all() and (prec_h[1] > 0).all()
