@@ -49,8 +49,10 @@ _TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 #: the constructor's arguments (the estimator's parameters), in order
 PARAMS = _MODEL_FIELDS + _TRAIN_FIELDS
 #: data values inferred at a time by ``posterior`` / ``reconstruct``: bounded memory on long
-#: sessions; an MLP decoder's reconstruction draws the noise of such a batch in one call
-BATCH_VALUES = 1 << 23
+#: sessions; an MLP decoder's reconstruction draws the noise of such a batch in one call.
+#: 8 MiB of float32: at 32 MiB, writing the project of an hour of 500 units peaked on one
+#: batch's reconstruction and working arrays, above the epochs (benchmarks/RESULTS.md, "Scale")
+BATCH_VALUES = 1 << 21
 #: data values the encoders read at a time within a batch: their working arrays (transformed,
 #: standardized, masked copies of the input, its concatenation with the mask, the hidden
 #: layers) are about ten times the values read, ~40 MB here

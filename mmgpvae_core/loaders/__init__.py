@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mmgpvae_core import heap
 from mmgpvae_core.data import DataError, Dataset, check_pair
 from mmgpvae_core.loaders.checks import DataWarning, check_file
 from mmgpvae_core.loaders.fields import AxisChoiceError, FieldChoiceError, array_choices
@@ -417,6 +418,15 @@ def load_pair(
     ``drop_missing_channels``, ``drop_constant_channels`` (default: behavior only; a silent unit
     keeps its place among the neurons).
     """
+    pair = _load_pair(neural_path, behavior_path, trials, bin_size_s, neural_rate_hz,
+                      behavior_rate_hz, neural_options, behavior_options, window_s)
+    heap.release()  # the recordings as read, dropped now that they are binned
+    return pair
+
+
+def _load_pair(neural_path, behavior_path, trials, bin_size_s, neural_rate_hz,
+               behavior_rate_hz, neural_options, behavior_options, window_s):
+    """:func:`load_pair`'s reading and binning."""
     n_reader, n_mod = _split({**modality_defaults("neural"), **(neural_options or {})})
     b_reader, b_mod = _split({**modality_defaults("behavior"), **(behavior_options or {})})
     neural, behavior = _read_both(neural_path, behavior_path, n_reader, b_reader)
