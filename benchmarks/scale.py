@@ -416,6 +416,8 @@ def report(a: argparse.Namespace, results: dict, load0, load1, minutes_total: fl
                          + (f"; fit by phase: {phases}" if phases else ""))
         lines.append(f"- {case}: data {r['load']['dtype']}, written in {r['write_s']:.0f} s "
                      f"({r['disk_mb']:,.0f} MB on disk)")
+        if text := marginal(r):
+            lines.append(f"- {case}: {text}")
     lines += [x.format(threads=a.threads) for x in gpu_ratio(results)]
     return "\n".join(lines) + "\n"
 
@@ -482,6 +484,34 @@ def gpu_ratio(results: dict) -> list[str]:
     return out
 
 
+def control_run(a: argparse.Namespace, case: str) -> dict:
+    """The fixed cost: load and fit (this checkout) of a ``--control-minutes`` session of the
+    same case — what a fit holds whatever the session's length (imports, torch's optimizer
+    machinery, a step's working arrays at this many channels)."""
+    c = argparse.Namespace(**{**vars(a), "minutes": a.control_minutes,
+                              "data_dir": str(Path(a.data_dir) / "control")})
+    folder = Path(c.data_dir) / case
+    if not folder.exists():
+        write_case(case, folder, c)
+    out = {"minutes": c.minutes, "load": stage(c, case, "load"), "fit": stage(c, case, "fit")}
+    print(f"{case} control: {json.dumps(out)}", file=sys.stderr)
+    return out
+
+
+def marginal(r: dict, label: str = "new") -> str:
+    """The fit's memory beyond the control's fixed cost, per MB of data beyond the control's."""
+    c = r.get("control")
+    fit = r["versions"].get(label, {}).get("fit", {})
+    if not c or "peak_anon_mb" not in fit or fit.get("stopped"):
+        return ""
+    data, c_data = r["load"]["data_bytes"] / 2**20, c["load"]["data_bytes"] / 2**20
+    fixed = c["fit"]["peak_anon_mb"] - c["fit"]["base_anon_mb"]
+    beyond = (fit["peak_anon_mb"] - fit["base_anon_mb"] - fixed) / (data - c_data)
+    return (f"fixed cost (the fit of a {c['minutes']:g}-min session of the same case, "
+            f"{c_data:,.0f} MB of data): {fixed:,.0f} MB over the process at start; the "
+            f"{label} fit's peak beyond it: {beyond:.2f}× the data beyond that session's")
+
+
 def _du(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
@@ -505,6 +535,9 @@ def main() -> None:
                    help="a checkout of the code before a change (e.g. `git archive REV | tar -x "
                    "-C DIR`): its fit and export run interleaved with this checkout's, on the "
                    "same data and load, and the report has a row for each")
+    p.add_argument("--control-minutes", type=float, default=2.0,
+                   help="also fit a session this long of each case, for the fixed cost "
+                   "beside the data-proportional one (default 2; 0: none)")
     p.add_argument("--label", default="new", help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     p.add_argument("--stage", choices=("load", "fit", "export"), help=argparse.SUPPRESS)
@@ -517,6 +550,7 @@ def main() -> None:
     a = p.parse_args()
     if a.smoke and not a.stage:
         a.minutes, a.units, a.rois, a.epochs, a.no_write = 0.5, 10, 20, 1, True
+        a.control_minutes = 0.25
         a.data_dir, a.keep = None, False
         a.cases = a.cases or ["suite2p"]
     a.cases = a.cases or list(CASES)
@@ -552,6 +586,8 @@ def main() -> None:
                         v[name]["recovery"] = recovery(
                             case, folder / f"latents-{label}.npz", a.minutes)
                     print(f"{case} {label} {name}: {json.dumps(v[name])}", file=sys.stderr)
+            if a.control_minutes > 0:
+                r["control"] = control_run(a, case)
             results[case] = r
             if own and not a.keep:
                 shutil.rmtree(folder, ignore_errors=True)
