@@ -1,5 +1,6 @@
-"""Many channels: the neural encoder's fixed PCA read-in and the Gaussian likelihood's
-sufficient statistics give what the elementwise paths give (small C, a lowered threshold)."""
+"""Many channels: the neural encoder's fixed PCA read-in and the Gaussian and Poisson
+likelihoods' sufficient statistics give what the elementwise paths give (small C, a lowered
+threshold)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import torch
 
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.config import ModelConfig, TrainConfig
+from mmgpvae_core.model import likelihoods
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
-from mmgpvae_core.model.likelihoods import GaussianLikelihood, data_product
+from mmgpvae_core.model.likelihoods import GaussianLikelihood, PoissonLikelihood, data_product
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape, fixed_rows, is_session_own
 from mmgpvae_core.synthetic.simulate import simulate
 from mmgpvae_core.training import fit, hidden_channels
@@ -76,24 +78,40 @@ def test_hidden_channels_in_the_read_in_are_the_same_as_missing_ones():
     assert (prec_h[4] == 0).all() and (prec_h[1] > 0).all()
 
 
-def test_gaussian_sufficient_statistics_equal_the_elementwise_sum():
-    y, b = _data()
+def _likelihood_case(name: str):
+    """(likelihood, data) of the sufficient-statistics test: a Gaussian with random noise on
+    ``_data``, or Poisson counts."""
+    if name == "poisson":
+        g = torch.Generator().manual_seed(2)
+        return PoissonLikelihood(C), torch.poisson(torch.rand(N, T, C, generator=g) * 3)
+    y, _ = _data()
     lik = GaussianLikelihood(C)
     lik.init_from_data(y.reshape(-1, C), torch.zeros(C))
     with torch.no_grad():
         lik.raw_noise.uniform_(-2, 1)
+    return lik, y
+
+
+@pytest.mark.parametrize("chunk", [None, 2 * T * C])  # Poisson's exp term: trials 2 at a time
+@pytest.mark.parametrize("name", ["gaussian", "poisson"])
+def test_sufficient_statistics_equal_the_elementwise_sum(monkeypatch, name, chunk):
+    if chunk:
+        monkeypatch.setattr(likelihoods, "RATE_CHUNK_VALUES", chunk)
+    lik, y = _likelihood_case(name)
     g = torch.Generator().manual_seed(3)
-    z, v = torch.randn(N, T, 3, generator=g), torch.rand(N, T, 3, generator=g)
-    W = torch.randn(C, 3, generator=g, requires_grad=True)
+    z = (0.5 * torch.randn(N, T, 3, generator=g)).requires_grad_(True)
+    v = (0.3 * torch.rand(N, T, 3, generator=g)).requires_grad_(True)
+    W = (0.4 * torch.randn(C, 3, generator=g)).requires_grad_(True)
     bias = torch.randn(C, generator=g, requires_grad=True)
     stats = lik.linear_statistics(y)
     assert stats["complete"].all()
     fast = lik.expected_log_prob_linear(y, stats, z, v, W, bias)
     slow = lik.expected_log_prob(y, z @ W.T + bias, v @ (W**2).T).sum((1, 2))
     assert torch.allclose(fast, slow, rtol=1e-4)
-    gf = torch.autograd.grad(fast.sum(), [W, bias, lik.raw_noise])
-    gs = torch.autograd.grad(slow.sum(), [W, bias, lik.raw_noise])
-    for a, e in zip(gf, gs):
+    params = [z, v, W, bias, *lik.parameters()]
+    gf = torch.autograd.grad(fast.sum(), params)
+    gs = torch.autograd.grad(slow.sum(), params)
+    for a, e in zip(gf, gs, strict=True):
         assert torch.allclose(a, e, rtol=1e-3, atol=1e-2 * float(e.abs().max()))
 
 
