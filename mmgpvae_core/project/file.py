@@ -3,7 +3,10 @@
 Layout (a contract: scripts read it)::
 
     /                      attrs: format="mmgpvae-project", format_version, mmgpvae_version
-    /config                attrs: model, train, data, shape (JSON)
+    /config                attrs: model, train, data, shape (JSON); display (JSON), only in one
+                             session of a multi-session model saved alone: {"fixed_transforms":
+                             subspace → (dim, dim)}, the shared and private-behavior display
+                             maps of the model it came from
     /data/neural           data (trials, time, channels), conditions, channel_names;
     /data/behavior           attrs: source, field, checksum, kind, bin_size_s, preprocessing (JSON)
     /model/<name>          every tensor of the module's state_dict

@@ -50,14 +50,14 @@ def save_model(
         fit_state=fit_state.to_dict() if fit_state else None,
     )
     contents["config"]["train"] = model.train_config.to_dict()
+    fixed = _transforms_json(getattr(model, "fixed_transforms_", None))
+    if not model.is_multi_session and fixed:  # one session of a multi-session model, alone
+        contents["config"]["display"] = {"fixed_transforms": fixed}
     if model.is_multi_session:
-        fixed = getattr(model, "fixed_transforms_", None)
         contents["config"]["sessions"] = {
             "names": model.session_names,
             "adapted_from": getattr(model, "adapted_from_", None),
-            "fixed_transforms": (
-                {k: np.asarray(v).tolist() for k, v in fixed.items()} if fixed else None
-            ),
+            "fixed_transforms": fixed,
         }
         sessions = {}
         for k, name in enumerate(model.session_names[1:], start=1):
@@ -70,6 +70,16 @@ def save_model(
             sessions[name] = part
         contents["sessions"] = sessions
     write_project(path, contents)
+
+
+def _transforms_json(fixed: dict | None) -> dict | None:
+    """``fixed_transforms_`` (subspace → (d, d) array) as JSON lists, None when there are none."""
+    return {k: np.asarray(v).tolist() for k, v in fixed.items()} if fixed else None
+
+
+def _transforms_array(fixed: dict | None) -> dict | None:
+    """:func:`_transforms_json`'s inverse."""
+    return {k: np.asarray(v, dtype=np.float64) for k, v in fixed.items()} if fixed else None
 
 
 class _Inference:
@@ -151,6 +161,8 @@ def load_model(cls, path: str | Path, device: str | None = None):
     self.module_ = MMGPVAEModule(model_config, self.shape_).to(self.torch_device)
     self.module_.load_state_dict({k: torch.as_tensor(v) for k, v in p["state"].items()})
     params = None
+    # a session saved alone keeps the display maps of the model it came from
+    self.fixed_transforms_ = _transforms_array(cfg.get("display", {}).get("fixed_transforms"))
     if "sessions" in cfg:
         params = _load_sessions(self, model_config, cfg["sessions"], p["sessions"], path)
     self.optimizer_ = make_optimizer(self.multi_ if params is not None else self.module_,
@@ -207,6 +219,5 @@ def _load_sessions(self, model_config: ModelConfig, info: dict, groups: dict, pa
     self._set_sessions(MultiSessionModule(views), names, shapes, configs)
     self.session_data_ = data
     self.adapted_from_ = info.get("adapted_from")
-    fixed = info.get("fixed_transforms")
-    self.fixed_transforms_ = {k: np.asarray(v, dtype=np.float64) for k, v in fixed.items()} if fixed else None
+    self.fixed_transforms_ = _transforms_array(info.get("fixed_transforms"))
     return self._trainable() or []

@@ -143,6 +143,12 @@ def test_a_multi_session_project_reopens_and_goes_on(small, tmp_path):
         np.testing.assert_allclose(r.transform(session=k)["shared"], m.transform(session=k)["shared"],
                                    atol=1e-5)
     assert r.for_session("b").neural.n_channels == 18
+    view = m.for_session("b")  # one session saved alone keeps the model's display coordinates
+    view.save(tmp_path / "b.mmgp")
+    alone = MMGPVAE.load(tmp_path / "b.mmgp")
+    assert not alone.is_multi_session
+    for name, t in view.transform().items():
+        np.testing.assert_allclose(alone.transform()[name], t, atol=1e-5)
     r.partial_fit(neural, behavior, names=["a", "b", "c"], epochs=2)
     assert len(r.history) == 5
     with pytest.raises(ValueError, match="sessions"):
