@@ -505,6 +505,8 @@ def marginal(r: dict, label: str = "new") -> str:
     if not c or "peak_anon_mb" not in fit or fit.get("stopped"):
         return ""
     data, c_data = r["load"]["data_bytes"] / 2**20, c["load"]["data_bytes"] / 2**20
+    if data <= c_data:  # a control as long as the session: no data beyond it
+        return ""
     fixed = c["fit"]["peak_anon_mb"] - c["fit"]["base_anon_mb"]
     beyond = (fit["peak_anon_mb"] - fit["base_anon_mb"] - fixed) / (data - c_data)
     return (f"fixed cost (the fit of a {c['minutes']:g}-min session of the same case, "
