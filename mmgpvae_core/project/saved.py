@@ -43,8 +43,11 @@ def save_model(
     first = model.for_session(0)
     outcome = outcome or model.outcome
     contents = _fit_contents(first, inferred if inferred is not None else _Inference(first))
+    # One session of a multi-session model (``for_session``) shares the optimizer of every
+    # session's parameters, which its own project could not continue: it saves none.
+    alone = getattr(model, "session_name_", None) is not None
     contents.update(
-        optimizer=torch_bytes(model.optimizer_.state_dict()),
+        optimizer=None if alone else torch_bytes(model.optimizer_.state_dict()),
         history=model.history_.to_arrays(),
         outcome=dataclasses.asdict(outcome) if outcome else {},
         fit_state=fit_state.to_dict() if fit_state else None,
