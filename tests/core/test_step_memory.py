@@ -85,3 +85,27 @@ def test_hidden_channels_read_as_missing_without_a_copy_of_the_data():
         mean_n, prec_n = enc(nan)
     assert torch.equal(prec_h, prec_n) and torch.equal(mean_h, mean_n)
     assert (prec_h[2] == 0).all() and (prec_h[1] > 0).all()
+
+
+def test_complete_data_read_the_mask_once_per_trial():
+    """No value missing: the first layer's mask half is one product per trial (the fast path),
+    with the numbers and gradients of the full (…, 2C) input."""
+    enc, y = _encoder(12, 4)
+    y = torch.nan_to_num(y, nan=1.0)
+    hidden = torch.zeros(6, 12, dtype=torch.bool)
+    hidden[1, :3] = True
+    hidden[2] = True  # every channel: precision 0
+    for h in (None, hidden):
+        fast_mean, fast_prec = enc(y, h)
+        obs = torch.ones_like(y, dtype=torch.bool) if h is None else ~h.unsqueeze(1).expand_as(y)
+        out = enc.net(enc._inputs(y, obs))
+        full_mean = out[..., :3]
+        full_prec = torch.where(obs.any(-1, keepdim=True),
+                                torch.nn.functional.softplus(out[..., 3:] + 0.5413), 0.0)
+        _close(fast_mean.detach(), full_mean.detach())
+        _close(fast_prec.detach(), full_prec.detach())
+        params = list(enc.parameters())
+        for a, e in zip(torch.autograd.grad(fast_mean.sum() + fast_prec.sum(), params),
+                        torch.autograd.grad(full_mean.sum() + full_prec.sum(), params), strict=True):
+            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5 * float(e.abs().max()))
+    assert (fast_prec[2] == 0).all() and (fast_prec[1] > 0).all()
