@@ -35,7 +35,7 @@ from mmgpvae_core.config import AUTO, SIGNALS
 from mmgpvae_core.model import registry
 from mmgpvae_core.model.prior import inv_softplus
 from mmgpvae_core.model.registry import lookup
-from mmgpvae_core.model.values import WITNESSES, ValueSummary, nan_moments
+from mmgpvae_core.model.values import BLOCK_VALUES, WITNESSES, ValueSummary, nan_moments
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,10 @@ def rate_sum(z: torch.Tensor, v: torch.Tensor, W: torch.Tensor, b: torch.Tensor)
 
 
 def _trial_blocks(y: torch.Tensor, device: torch.device):
-    """(rows, block, complete) over blocks of about 1 M values of ``y`` (N, T, C), each block
-    on ``device`` (data kept in CPU memory are read by block); ``complete`` (n,): the block's
-    trials with no value missing."""
-    step = max(1, (1 << 20) // max(1, y.shape[1] * y.shape[2]))
+    """(rows, block, complete) over blocks of about ``BLOCK_VALUES`` values of ``y`` (N, T, C),
+    each block on ``device`` (data kept in CPU memory are read by block); ``complete`` (n,): the
+    block's trials with no value missing."""
+    step = max(1, int(BLOCK_VALUES) // max(1, y.shape[1] * y.shape[2]))
     for s in range(0, y.shape[0], step):
         block = y[s : s + step].to(device)
         yield slice(s, s + step), block, ~torch.isnan(block).flatten(1).any(1)
