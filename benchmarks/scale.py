@@ -307,8 +307,9 @@ def stage(a: argparse.Namespace, case: str, name: str, label: str = "new",
     cmd = [sys.executable, __file__, "--stage", name, "--case", case, "--data-dir", a.data_dir,
            "--window", str(a.window), "--epochs", str(a.epochs), "--threads", str(a.threads),
            "--max-gb", str(a.max_gb), "--label", label, "--device", device]
+    path = [str(code)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "OMP_WAIT_POLICY": "PASSIVE",
-           "PYTHONPATH": str(code)}
+           "PYTHONPATH": os.pathsep.join(path)}  # the code first; packages on the path kept
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if p.returncode or line is None:
