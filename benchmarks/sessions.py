@@ -12,7 +12,9 @@ trials. And the time per epoch of one fit against the total number of trials.
 Real (skipped when ``../shared/real-samples/paired`` is absent): the S1 reaching session split
 into two "recordings" of different neurons — the first half of the session with the even
 units, the second half with the odd ones. Velocity decoded from each half's own neurons on its
-last 20 %, through one model of both halves and through a fit of that half alone.
+last 20 %, through one model of both halves and through a fit of that half alone; and the
+second half added to the fit of the first half alone (``add_sessions``, as ``fit --from``)
+with 10, 20 and all of its training windows, against fresh fits of the same windows.
 
     python benchmarks/sessions.py [--epochs 150] [--s1-epochs 150] [--seeds 3] [--out RESULTS.md]
 
@@ -258,10 +260,11 @@ def s1(a, MMGPVAE) -> list[str]:
         "| recording | units | velocity R², one model of both | a fit of this half alone |",
         "|---|---:|---:|---:|",
     ]
+    alone = []
     for k, (name, (n_tr, b_tr, n_te, b_te)) in enumerate(zip(("first", "second"), parts)):
-        alone = MMGPVAE(*split, **kw).fit(n_tr, b_tr)
+        alone.append(MMGPVAE(*split, **kw).fit(n_tr, b_tr))
         r_joint = r2(joint.reconstruct(n_te, None, session=k)["behavior"], b_te.data)
-        r_alone = r2(alone.reconstruct(n_te, None)["behavior"], b_te.data)
+        r_alone = r2(alone[-1].reconstruct(n_te, None)["behavior"], b_te.data)
         rows.append(f"| {name} half | {n_tr.n_channels} | {r_joint:.3f} | {r_alone:.3f} |")
     head = (
         f"S1 (area 2, reaching; `../shared/real-samples/paired`) split into two recordings: the "
@@ -270,7 +273,38 @@ def s1(a, MMGPVAE) -> list[str]:
         f"{a.s1_epochs} epochs, seed 0; each half trained on its first 80 % and scored on its "
         "last 20 % (one window left out between), velocity from its own neurons alone:"
     )
-    return [head, "", *rows]
+    return [head, "", *rows, "", *s1_from(a, MMGPVAE, alone, parts[1])]
+
+
+def s1_from(a, MMGPVAE, alone, second) -> list[str]:
+    """The second half added to the fit of the first half alone (``--from``) with its first
+    few training windows, against a fresh fit of the same windows (``alone[1]`` for all of
+    them): velocity from its neurons and the held-out score on its last 20 %."""
+    from mmgpvae_core.evaluation.heldout import evaluate
+
+    n_tr, b_tr, n_te, b_te = second
+    rows = [
+        "The second half added to the fit of the first half alone (`--from`), with its first "
+        "few training windows, against a fresh fit of the same windows; scored on its last "
+        "20 % (velocity R² from its neurons alone; held-out score and its cross-modal part, "
+        "nats per window):",
+        "",
+        "| training windows | added: velocity R² | score | cross-modal | fresh: velocity R² | "
+        "score | cross-modal |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for few in (*a.s1_few, n_tr.n_trials):
+        nd, bd = trials(n_tr, slice(0, few)), trials(b_tr, slice(0, few))
+        added = alone[0].add_sessions([nd], [bd], ["second"], epochs=a.s1_epochs)
+        fresh = alone[1] if few == n_tr.n_trials else MMGPVAE(
+            6, 2, 1, epochs=a.s1_epochs, seed=0).fit(nd, bd)
+        cells = []
+        for m in (added.for_session("second"), fresh):
+            ev = evaluate(m, n_te, b_te)
+            cells += [f"{r2(m.reconstruct(n_te, None)['behavior'], b_te.data):.3f}",
+                      f"{ev['score']:.1f}", f"{ev['cross_behavior'] + ev['cross_neural']:.1f}"]
+        rows.append(f"| {few} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def main() -> None:
@@ -289,6 +323,7 @@ def main() -> None:
     ttf.add_smoke_argument(p, "tiniest sizes (3 sessions of 6 trials, 2 epochs, no S1)")
     a = p.parse_args()
     a.neurons, a.few, a.s1_window, a.time_epochs = (30, 45, 60, 72, 40), (5, 10), 100, 6
+    a.s1_few = (10, 20)  # training windows of the S1 half added with --from
     if a.smoke:
         a.neurons, a.few, a.trials, a.time, a.epochs = (8, 10, 12), (3,), 6, 20, 2
         a.no_s1, a.out, a.time_epochs, a.seeds = True, None, 2, 2

@@ -324,13 +324,19 @@ class MMGPVAE:
         self.data_config_ = data_configs[0]
 
     def _trainable(self) -> list[torch.nn.Parameter] | None:
-        """What the optimizer trains: an adapted model only its sessions' own parameters but
-        their carried read-in weights (the rest frozen), every other model all (None)."""
+        """What the optimizer trains: an adapted model only its sessions' own parameters (the
+        rest frozen), its read-in from where ``sessions.carry_read_in`` set it; every other
+        model all (None). The carried read-in is learned on, not kept: kept, the real S1
+        recording's second half added to its first half's fit read velocity at R² 0.08 from
+        10 training windows (a fresh fit 0.46; learned on, 0.46 with a better held-out score),
+        and six simulations do as well or better (benchmarks/RESULTS.md, "Many sessions").
+        It starts carried, not at random: a random read-in can switch its shared latents off
+        (precision 0) under the fitted behavior encoder and not come back."""
         if not getattr(self, "adapted_from_", None):
             return None
         for p in self.multi_.parameters():
             p.requires_grad_(False)
-        own = self.multi_.adapted_parameters()
+        own = self.multi_.own_parameters()
         for p in own:
             p.requires_grad_(True)
         return own
@@ -509,13 +515,12 @@ class MMGPVAE:
         (``mmgpvae fit --sessions NEW.csv --from RUN``): everything shared (the GP prior, the
         behavior encoder and decoder, the neural encoder past its read-in) is copied and kept
         fixed; each new session's own neural read-out is learned from latents inferred from
-        the behavior alone, and its read-in carried over from this model's sessions'
+        the behavior alone, and its read-in starts carried over from this model's sessions'
         (``sessions.carry_read_in``: only a map of the new neurons to the latents is fitted
         to the new trials) and the scale of its neural precisions chosen on its trials left out
         in turn (``sessions.calibrate_precision``: the neurons of trials that map was not
-        fitted to are read less surely); then, in ``partial_fit``, the read-out, the likelihood
-        and the read-in's bias on the full ELBO (the read-in's weights and the scale stay as
-        set: ``sessions.CARRIED``).
+        fitted to are read less surely); then, in ``partial_fit``, the read-in from there, the
+        read-out and the likelihood on the full ELBO (the scale stays as set).
         The shared and private-behavior latents are in this model's display coordinates. This
         model is left as it was."""
         from mmgpvae_core.model.sessions import carry_read_in, carry_rows

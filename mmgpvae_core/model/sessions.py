@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mmgpvae_core.config import ModelConfig
-from mmgpvae_core.model.module import MMGPVAEModule, ModelShape, is_session_own
+from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.posterior import fourier_posterior
 
 
@@ -52,23 +52,6 @@ class MultiSessionModule(nn.Module):
         """Each session's own parameters, from session ``first`` on."""
         return [p for view in list(self.sessions)[first:] for p in view.own_parameters()]
 
-    def adapted_parameters(self) -> list[nn.Parameter]:
-        """What sessions added to a fitted model learn: their own parameters but the read-in
-        weights carried over (:data:`CARRIED`)."""
-        return [
-            p for view in self.sessions for name, p in view.named_parameters()
-            if is_session_own(name) and not name.startswith(CARRIED)
-        ]
-
-
-#: what a session added to a fitted model keeps of its own as :func:`carry_read_in` set it:
-#: its read-in weights (2·channels × hidden). Learned from a few trials they fit those trials
-#: and read held-out ones badly (behavior from the neurons of 10 held-out trials: R² 0.35
-#: where it was 0.70 on the training trials), and a read-in that starts at random can switch
-#: its shared latents off (precision 0) under the fitted behavior encoder and not come back
-#: (benchmarks/RESULTS.md, "Many sessions"). Its bias, read-out and likelihood are learned;
-#: the scale of its precisions (a buffer, :func:`calibrate_precision`) stays as set.
-CARRIED = ("enc_neural.net.0.weight",)
 
 #: data values of each session that :func:`carry_read_in` reads (its first trials): 32 MiB
 CARRY_VALUES = 1 << 23
@@ -133,9 +116,9 @@ def carry_read_in(view, references, neural: torch.Tensor, behavior: torch.Tensor
     behavior alone, the private ones along the principal axes of what the shared ones leave
     — and from the latents to the activity each fitted session would show (its own linear
     fit of activity on its posterior latents), read by that session's read-in; averaged over
-    the fitted sessions. No weight is learned from the few new trials but this
+    the fitted sessions. No weight is fitted to the new trials here but this
     (channels + 1) × latents map; the shared encoder past the read-in then reads the new
-    neurons as it reads the fitted sessions'. Then the scale of the session's neural
+    neurons as it reads the fitted sessions', and training goes on from there. Then the scale of the session's neural
     precisions (:func:`calibrate_precision`).
 
     ``references``: (module, neural, behavior) of fitted sessions, tensors (N, T, C) with
