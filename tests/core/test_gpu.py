@@ -12,6 +12,7 @@ from mmgpvae_core import training
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents
 from mmgpvae_core.data import Dataset
+from mmgpvae_core.model.module import is_session_own
 from mmgpvae_core.project.export import export_continuous
 
 pytestmark = [
@@ -72,3 +73,27 @@ def test_fit_save_reload_and_export_on_cuda(session, tmp_path):
     cpu = MMGPVAE.load(tmp_path / "run.mmgp", device="cpu")
     a, b = continuous_latents(again), continuous_latents(cpu)
     np.testing.assert_allclose(a["shared"], b["shared"], rtol=1e-3, atol=1e-3)
+
+
+def test_sessions_fit_join_save_and_reopen_on_cuda(tmp_path):
+    """Several sessions on CUDA: one fit of two, a third joining it (``--from``: the carried
+    read-in, the precision scale's folds, the shared parts frozen), saved and reopened on
+    the GPU and on the CPU with the same latents."""
+    from mmgpvae_core.synthetic.simulate import simulate_sessions
+
+    sims = simulate_sessions(n_neurons=(12, 18, 15), n_trials=10, n_time=30, seed=3)
+    run = MMGPVAE(2, 1, 1, epochs=5, device="cuda").fit(
+        [s.neural for s in sims[:2]], [s.behavior for s in sims[:2]], names=["a", "b"])
+    shared = {k: v.clone() for k, v in run.module_.state_dict().items()}
+    new = run.add_sessions([sims[2].neural], [sims[2].behavior], ["c"], epochs=3)
+    view = new.multi_.sessions[0]
+    assert next(view.parameters()).device.type == "cuda"
+    assert float(view.neural_precision) <= 1.0
+    for k, v in new.module_.state_dict().items():
+        if k in shared and not is_session_own(k):
+            assert torch.equal(v, shared[k]), k
+    new.save(tmp_path / "new.mmgp")
+    gpu, cpu = (MMGPVAE.load(tmp_path / "new.mmgp", device=d) for d in ("cuda", "cpu"))
+    a, b = gpu.transform(session="c")["shared"], cpu.transform(session="c")["shared"]
+    assert a.shape == (10, 30, 2)
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
