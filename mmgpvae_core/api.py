@@ -327,9 +327,10 @@ class MMGPVAE:
         """What the optimizer trains: an adapted model only its sessions' own parameters (the
         rest frozen), its read-in from where ``sessions.carry_read_in`` set it; every other
         model all (None). The carried read-in is learned on, not kept: kept, the real S1
-        recording's second half added to its first half's fit read velocity at R² 0.08 from
+        recording's second half added to its first half's fit read velocity at R² 0.09 from
         10 training windows (a fresh fit 0.46; learned on, 0.46 with a better held-out score),
-        and six simulations do as well or better (benchmarks/RESULTS.md, "Many sessions").
+        and in six simulations the held-out score beats a fresh fit's in 6 of 6, by more than
+        kept (benchmarks/RESULTS.md, "Many sessions").
         It starts carried, not at random: a random read-in can switch its shared latents off
         (precision 0) under the fitted behavior encoder and not come back."""
         if not getattr(self, "adapted_from_", None):

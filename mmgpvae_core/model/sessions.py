@@ -118,8 +118,8 @@ def carry_read_in(view, references, neural: torch.Tensor, behavior: torch.Tensor
     fit of activity on its posterior latents), read by that session's read-in; averaged over
     the fitted sessions. No weight is fitted to the new trials here but this
     (channels + 1) × latents map; the shared encoder past the read-in then reads the new
-    neurons as it reads the fitted sessions', and training goes on from there. Then the scale of the session's neural
-    precisions (:func:`calibrate_precision`).
+    neurons as it reads the fitted sessions', and training goes on from there. Then the
+    scale of the session's neural precisions (:func:`calibrate_precision`).
 
     ``references``: (module, neural, behavior) of fitted sessions, tensors (N, T, C) with
     NaN; ``neural``, ``behavior``: the new session's training trials."""

@@ -183,9 +183,10 @@ def load_model(cls, path: str | Path, device: str | None = None):
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, path) -> None:
     """The saved optimizer state onto ``optimizer``; a state for other parameters (a session
-    added to a fitted model before its read-in was carried over and kept fixed, 6367cd4)
-    leaves the optimizer fresh, with a warning: the weights and history are what matter, and
-    Adam rebuilds its moments within a few steps of going on."""
+    added to a fitted model while its carried read-in weights were kept fixed, 6367cd4 up to
+    14829e1: one parameter fewer per session than it trains now) leaves the optimizer fresh,
+    with a warning: the weights and history are what matter, and Adam rebuilds its moments
+    within a few steps of going on."""
     try:
         optimizer.load_state_dict(state)
     except ValueError as exc:

@@ -13,6 +13,7 @@ from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.continuous import continuous_latents
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.model.module import is_session_own
+from mmgpvae_core.model.sessions import PRECISION_SCALES
 from mmgpvae_core.project.export import export_continuous
 
 pytestmark = [
@@ -88,7 +89,7 @@ def test_sessions_fit_join_save_and_reopen_on_cuda(tmp_path):
     new = run.add_sessions([sims[2].neural], [sims[2].behavior], ["c"], epochs=3)
     view = new.multi_.sessions[0]
     assert next(view.parameters()).device.type == "cuda"
-    assert float(view.neural_precision) <= 1.0
+    assert float(view.neural_precision) in PRECISION_SCALES
     for k, v in new.module_.state_dict().items():
         if k in shared and not is_session_own(k):
             assert torch.equal(v, shared[k]), k

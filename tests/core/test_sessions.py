@@ -171,6 +171,7 @@ def test_an_adapted_project_keeps_its_shared_parts_frozen_when_reopened(small, t
     assert torch.equal(after["prior.raw_length_scale"], before["prior.raw_length_scale"])
     assert torch.equal(after["dec_behavior.mixing.weight"], before["dec_behavior.mixing.weight"])
     assert not torch.equal(after["dec_neural.head.weight"], before["dec_neural.head.weight"])
+    assert not torch.equal(after["enc_neural.net.0.weight"], before["enc_neural.net.0.weight"])
     np.testing.assert_allclose(  # the display coordinates of the model it came from
         r.orthonormal_transforms()["shared"], run.orthonormal_transforms()["shared"], atol=1e-6
     )
@@ -179,9 +180,10 @@ def test_an_adapted_project_keeps_its_shared_parts_frozen_when_reopened(small, t
 def test_an_adapted_project_whose_optimizer_state_is_for_other_parameters_still_opens(
     small, tmp_path
 ):
-    """Sessions added before 6367cd4 trained their read-in too: their saved optimizer state has
-    one parameter more per session than the optimizer of today's adapted model. The project
-    opens (weights as saved), warns, and goes on with a fresh optimizer."""
+    """Sessions added from 6367cd4 up to 14829e1 kept their carried read-in weights fixed:
+    their saved optimizer state has one parameter fewer per session than the optimizer of
+    today's adapted model. The project opens (weights as saved), warns, and goes on with a
+    fresh optimizer."""
     import h5py
 
     from mmgpvae_core.project.file import torch_bytes
@@ -190,10 +192,12 @@ def test_an_adapted_project_whose_optimizer_state_is_for_other_parameters_still_
     run = MMGPVAE(2, 1, 1, epochs=2).fit(neural[:2], behavior[:2], names=["a", "b"])
     new = run.add_sessions([neural[2]], [behavior[2]], ["c"], epochs=2, source="run.mmgp")
     new.save(tmp_path / "new.mmgp")
-    wider = torch.optim.Adam(new.module_.parameters())  # every parameter, as no optimizer today
+    kept = [p for n, p in new.module_.named_parameters()  # its own, but the read-in weights
+            if is_session_own(n) and n != "enc_neural.net.0.weight"]
+    older = torch.optim.Adam(kept)
     with h5py.File(tmp_path / "new.mmgp", "a") as f:
         del f["optimizer"]
-        f.create_dataset("optimizer", data=np.frombuffer(torch_bytes(wider.state_dict()), np.uint8))
+        f.create_dataset("optimizer", data=np.frombuffer(torch_bytes(older.state_dict()), np.uint8))
     with pytest.warns(UserWarning, match="fresh optimizer"):
         r = MMGPVAE.load(tmp_path / "new.mmgp")
     np.testing.assert_allclose(r.transform(session="c")["shared"],
