@@ -45,6 +45,14 @@ def r2(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(1 - ((pred - truth) ** 2).sum() / ((truth - truth.mean(0)) ** 2).sum())
 
 
+def from_neurons(model, neural, **kw) -> np.ndarray:
+    """Behavior predicted from ``neural`` alone; an MLP decoder's samples drawn from seed 0, so
+    that two models' R² differ by the models, not by the draws."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return model.reconstruct(neural, None, **kw)["behavior"]
+
+
 def affine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     X = x.reshape(-1, x.shape[-1])
     Y = y.reshape(-1, y.shape[-1])
@@ -263,8 +271,8 @@ def s1(a, MMGPVAE) -> list[str]:
     alone = []
     for k, (name, (n_tr, b_tr, n_te, b_te)) in enumerate(zip(("first", "second"), parts)):
         alone.append(MMGPVAE(*split, **kw).fit(n_tr, b_tr))
-        r_joint = r2(joint.reconstruct(n_te, None, session=k)["behavior"], b_te.data)
-        r_alone = r2(alone[-1].reconstruct(n_te, None)["behavior"], b_te.data)
+        r_joint = r2(from_neurons(joint, n_te, session=k), b_te.data)
+        r_alone = r2(from_neurons(alone[-1], n_te), b_te.data)
         rows.append(f"| {name} half | {n_tr.n_channels} | {r_joint:.3f} | {r_alone:.3f} |")
     head = (
         f"S1 (area 2, reaching; `../shared/real-samples/paired`) split into two recordings: the "
@@ -273,13 +281,14 @@ def s1(a, MMGPVAE) -> list[str]:
         f"{a.s1_epochs} epochs, seed 0; each half trained on its first 80 % and scored on its "
         "last 20 % (one window left out between), velocity from its own neurons alone:"
     )
-    return [head, "", *rows, "", *s1_from(a, MMGPVAE, alone, parts[1])]
+    return [head, "", *rows, "", *s1_from(a, lambda: MMGPVAE(*split, **kw), alone, parts[1])]
 
 
-def s1_from(a, MMGPVAE, alone, second) -> list[str]:
+def s1_from(a, new_model, alone, second) -> list[str]:
     """The second half added to the fit of the first half alone (``--from``) with its first
     few training windows, against a fresh fit of the same windows (``alone[1]`` for all of
-    them): velocity from its neurons and the held-out score on its last 20 %."""
+    them; ``new_model()``: an unfitted model of their settings): velocity from its neurons
+    and the held-out score on its last 20 %."""
     from mmgpvae_core.evaluation.heldout import evaluate
 
     n_tr, b_tr, n_te, b_te = second
@@ -296,15 +305,29 @@ def s1_from(a, MMGPVAE, alone, second) -> list[str]:
     for few in (*a.s1_few, n_tr.n_trials):
         nd, bd = trials(n_tr, slice(0, few)), trials(b_tr, slice(0, few))
         added = alone[0].add_sessions([nd], [bd], ["second"], epochs=a.s1_epochs)
-        fresh = alone[1] if few == n_tr.n_trials else MMGPVAE(
-            6, 2, 1, epochs=a.s1_epochs, seed=0).fit(nd, bd)
+        fresh = alone[1] if few == n_tr.n_trials else new_model().fit(nd, bd)
         cells = []
         for m in (added.for_session("second"), fresh):
             ev = evaluate(m, n_te, b_te)
-            cells += [f"{r2(m.reconstruct(n_te, None)['behavior'], b_te.data):.3f}",
+            cells += [f"{r2(from_neurons(m, n_te), b_te.data):.3f}",
                       f"{ev['score']:.1f}", f"{ev['cross_behavior'] + ev['cross_neural']:.1f}"]
         rows.append(f"| {few} | " + " | ".join(cells) + " |")
     return rows
+
+
+def smoke_from(a, MMGPVAE) -> list[str]:
+    """:func:`s1_from` on two tiny simulated sessions (``--smoke``: S1 is not read)."""
+    from mmgpvae_core.synthetic.simulate import simulate_sessions
+
+    sims = simulate_sessions(n_neurons=a.neurons[:2], n_trials=a.trials, n_time=a.time, seed=1)
+    train, test = slice(0, a.trials - 2), slice(a.trials - 2, a.trials)
+    second = (trials(sims[1].neural, train), trials(sims[1].behavior, train),
+              trials(sims[1].neural, test), trials(sims[1].behavior, test))
+    new_model = lambda: MMGPVAE(2, 1, 1, epochs=a.epochs, seed=0)
+    alone = [new_model().fit(sims[0].neural, sims[0].behavior),
+             new_model().fit(second[0], second[1])]
+    tiny = argparse.Namespace(**{**vars(a), "s1_epochs": a.epochs, "s1_few": (2,)})
+    return s1_from(tiny, new_model, alone, second)
 
 
 def main() -> None:
@@ -335,6 +358,8 @@ def main() -> None:
     lines = ["## Many sessions, one latent space", "", *simulated(a, MMGPVAE)]
     if not a.no_s1 and S1.is_file():
         lines += ["", *s1(a, MMGPVAE)]
+    if a.smoke:  # the S1 part's `--from` table on two simulated sessions, so that it runs
+        lines += ["", *smoke_from(a, MMGPVAE)]
     took = time.perf_counter() - t0
     lines += ["", f"(`python benchmarks/sessions.py`, {took:.0f} s on this machine)", ""]
     text = "\n".join(lines)
