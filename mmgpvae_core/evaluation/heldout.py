@@ -228,20 +228,9 @@ def predict(
     with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         torch.manual_seed(seed)
         post = module.posterior(t(nd), t(bd))
-        z_mean = z_var = samples = None
-        for name, idx, dec, lik in module.modalities():
-            if dec.is_linear:
-                if z_mean is None:
-                    z_mean, z_var = post.time_mean(), post.time_var()
-                m, v = module.predictor_moments(name, z_mean, z_var)
-                mean = lik.predictive_mean(m, v)
-                f_var = v
-            else:
-                if samples is None:
-                    samples = post.sample_time(n_samples)
-                f = dec(samples[..., idx])  # (S, N, T, C)
-                mean = lik.sample_mean(f)
-                f_var = f.var(0, unbiased=False)
+        cache: dict = {}  # one draw of posterior samples for every MLP decoder
+        for name, _, _, lik in module.modalities():
+            mean, f_var = module.predictive(name, post, n_samples, cache)
             res = {"mean": mean.cpu().numpy().astype(np.float64)}
             y = None if targets is None else _array(targets.get(name))
             if y is not None:

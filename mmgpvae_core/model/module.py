@@ -309,6 +309,25 @@ class MMGPVAEModule(nn.Module):
         var = select_latents(z_var, idx) @ (W**2).T
         return mean, var
 
+    def predictive(
+        self, name: str, post: FourierPosterior, n_samples: int = 20, cache: dict | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Modality ``name``'s posterior predictive under ``post``: the mean and the variance
+        of its predictor, each (N, T, C) — a linear decoder's in closed form from the
+        posterior's moments, an MLP decoder's over ``n_samples`` posterior samples. ``cache``
+        (a dict): the moments and samples drawn for one modality, reused by the next."""
+        cache = {} if cache is None else cache
+        idx, dec, lik = next((i, d, lk) for n, i, d, lk in self.modalities() if n == name)
+        if dec.is_linear:
+            if "moments" not in cache:
+                cache["moments"] = post.time_mean(), post.time_var()
+            m, v = self.predictor_moments(name, *cache["moments"])
+            return lik.predictive_mean(m, v), v
+        if "samples" not in cache:
+            cache["samples"] = post.sample_time(n_samples)
+        f = dec(select_latents(cache["samples"], idx))  # (S, N, T, C)
+        return lik.sample_mean(f), f.var(0, unbiased=False)
+
     @torch.no_grad()
     def reconstruct(
         self, post: FourierPosterior, n_samples: int = 20

@@ -226,19 +226,13 @@ def _behavior_log_prob(view, post, y: torch.Tensor) -> float:
     """The predictive log density of behavior ``y`` (N, T, C) with NaN under posterior
     ``post``, summed: the held-out score's cross-modal term (``evaluation.heldout.predict``;
     MLP decoders: 20 samples, from a seeded stream of their own)."""
-    lik, dec = view.lik_behavior, view.dec_behavior
-    if dec.is_linear:
-        m, v = view.predictor_moments("behavior", post.time_mean(), post.time_var())
-        mean, f_var = lik.predictive_mean(m, v), v
-    else:
-        dev = post.mean.device
-        with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
-            torch.manual_seed(0)
-            f = dec(post.sample_time(20)[..., view.idx_behavior])
-        mean, f_var = lik.sample_mean(f), f.var(0, unbiased=False)
+    dev = post.mean.device
+    with torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
+        torch.manual_seed(0)
+        mean, f_var = view.predictive("behavior", post, 20)
     y = y.to(mean.device)
     ok = ~torch.isnan(y)
-    log_prob = lik.predictive_log_prob(torch.nan_to_num(y), mean, f_var)
+    log_prob = view.lik_behavior.predictive_log_prob(torch.nan_to_num(y), mean, f_var)
     return float(log_prob[ok].double().sum())
 
 
