@@ -20,6 +20,7 @@ from mmgpvae_core.config import TrainConfig
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
 from mmgpvae_core.model.module import MMGPVAEModule, fixed_rows
 from mmgpvae_core.model.sessions import MultiSessionModule, as_list, session_modules
+from mmgpvae_core.optim import Adam
 
 
 @dataclass
@@ -113,30 +114,13 @@ def rng_unchanged(device: torch.device | str):
     return torch.random.fork_rng(devices=[device], device_type=device.type)
 
 
-def preload_lazy_imports() -> None:
-    """Import now what torch imports on the first optimizer it builds (``torch._dynamo`` and
-    ~800 modules with it: 1–3 s). A program with a user interface calls this at start-up:
-    imported later, inside a training thread, the import holds the GIL and the interface
-    stalls for that long."""
-    import torch._dynamo  # noqa: F401
-
-
-#: devices with a fused Adam kernel (one kernel for all parameters instead of a Python loop
-#: of ~10 small ops per parameter tensor: 0.9 → 0.2 ms a step on one CPU thread)
-_FUSED_ADAM_DEVICES = ("cpu", "cuda", "mps", "xpu")
-
-
 def make_optimizer(
     model: MMGPVAEModule | MultiSessionModule,
     cfg: TrainConfig,
     params: list[torch.nn.Parameter] | None = None,
-) -> torch.optim.Optimizer:
+) -> Adam:
     """Adam over ``params`` (default: every parameter of ``model``, each shared one once)."""
-    params = list(model.parameters()) if params is None else list(params)
-    fused = bool(params) and all(
-        p.device.type in _FUSED_ADAM_DEVICES and p.dtype.is_floating_point for p in params
-    )
-    return torch.optim.Adam(params, lr=cfg.lr, fused=fused or None)
+    return Adam(model.parameters() if params is None else params, lr=cfg.lr)
 
 
 #: On a plateau, the learning rate is annealed (cosine) from ``lr`` to ``ANNEAL_FLOOR × lr``
@@ -149,7 +133,7 @@ ANNEAL_LENGTH = 0.5
 ANNEAL_FLOOR = 0.05
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def _set_lr(optimizer: Adam, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -171,7 +155,7 @@ def fit(
     neural: torch.Tensor | list[torch.Tensor],
     behavior: torch.Tensor | None | list[torch.Tensor | None],
     cfg: TrainConfig,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: Adam | None = None,
     history: TrainingHistory | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -259,7 +243,7 @@ class _Plateau:
     mini-batches and Monte Carlo samples; only epochs at full KL weight count. Then the
     learning rate anneals (cosine) over the last epochs."""
 
-    def __init__(self, cfg: TrainConfig, optimizer: torch.optim.Optimizer, start_epoch: int):
+    def __init__(self, cfg: TrainConfig, optimizer: Adam, start_epoch: int):
         self.cfg, self.optimizer, self.start_epoch = cfg, optimizer, start_epoch
         self.full: list[float] = []
         self.anneal_from: int | None = None  # the epoch the plateau was found, then annealing
@@ -300,7 +284,7 @@ class _Loop:
     neurals: list[torch.Tensor]
     behaviors: list[torch.Tensor | None]
     cfg: TrainConfig
-    optimizer: torch.optim.Optimizer
+    optimizer: Adam
     cross: float
     n_total: int
     device: torch.device
@@ -460,7 +444,7 @@ def fit_readout(
     params = [
         p for name, p in view.named_parameters() if name.startswith(("dec_neural.", "lik_neural."))
     ]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    optimizer = Adam(params, lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     view.train()
     for _ in range(epochs):

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from mmgpvae_core.api import MMGPVAE
 from mmgpvae_core.data import Dataset
 from mmgpvae_core.sweep import format_value, swept
-from mmgpvae_core.training import EpochReport, FitOutcome, TrainingHistory, preload_lazy_imports
+from mmgpvae_core.training import EpochReport, FitOutcome, TrainingHistory
 from mmgpvae_gui import actions, export, layout
 from mmgpvae_gui.actions import ACTIONS, RecentProjects, build_menus
 from mmgpvae_gui.autosave import Autosave, describe
@@ -110,7 +110,6 @@ class MainWindow(QMainWindow):
         collect_garbage_in_gui_thread()  # never in a training or loading thread
         self.session = Session() if session is None else session
         self.autosave = Autosave()  # the session, for a restart after a crash (autosave.py)
-        preload_lazy_imports()  # not in the worker's first epoch, where it would stall the GUI
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self._close_when_stopped = self._close_when_idle = False

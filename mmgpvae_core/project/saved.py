@@ -19,6 +19,7 @@ import torch
 from mmgpvae_core.config import DataConfig, ModelConfig, TrainConfig
 from mmgpvae_core.model.module import MMGPVAEModule, ModelShape
 from mmgpvae_core.model.sessions import MultiSessionModule
+from mmgpvae_core.optim import Adam
 from mmgpvae_core.project.checkpoint import FitState
 from mmgpvae_core.project.file import read_project, torch_bytes, torch_from_bytes, write_project
 from mmgpvae_core.training import FitOutcome, TrainingHistory, make_optimizer
@@ -181,7 +182,7 @@ def load_model(cls, path: str | Path, device: str | None = None):
     return self
 
 
-def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, path) -> None:
+def _load_optimizer_state(optimizer: Adam, state: dict, path) -> None:
     """The saved optimizer state onto ``optimizer``; a state for other parameters (a session
     added to a fitted model while its carried read-in weights were kept fixed, 6367cd4 up to
     14829e1: one parameter fewer per session than it trains now) leaves the optimizer fresh,
