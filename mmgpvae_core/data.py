@@ -22,8 +22,9 @@ class DataError(ValueError):
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: values a chunked pass over a Dataset holds at a time (32 MiB of float64)
-CHUNK_ELEMENTS = 1 << 22
+#: values a chunked pass over a Dataset holds at a time (8 MiB of float64: its temporaries
+#: stay small beside an hour-long session, and the pass as fast)
+CHUNK_ELEMENTS = 1 << 20
 #: largest magnitude a data value may have: sums of squares of such values stay finite in float32
 MAX_ABS = 1e15
 

@@ -125,3 +125,29 @@ def test_cli_exit_code_2_with_message(session, capsys, tmp_path):
     assert main(["inspect", str(pose), "--rate", "100"]) == 0
     assert '"kind": "deeplabcut"' in capsys.readouterr().out
     assert N_POSE == 200
+
+
+def test_spike_counts_match_the_bin_definition_for_any_trials():
+    """Each bin ``[s + bΔ, s + (b+1)Δ)`` of a trial starting at ``s`` counts the spikes in it,
+    whatever the trials: of unequal lengths, out of order, overlapping; the rest is NaN."""
+    from mmgpvae_core.loaders.recording import Recording, TrialTable
+    from mmgpvae_core.loaders.trials import bin_recording
+
+    rng = np.random.default_rng(0)
+    spikes = [np.sort(rng.uniform(0, 30, n)) for n in (0, 1, 50, 400)]
+    spikes.append(np.array([1.0, 1.0, 1.1, 2.0]))  # on bin edges, and twice at one time
+    rec = Recording(values=None, channel_names=[f"u{i}" for i in range(5)], source="mem",
+                    field="spike_times", kind="generic", spike_times=spikes)
+    start = np.array([10.0, 1.0, 0.0, 5.05, 1.03])
+    stop = np.array([12.0, 2.5, 3.0, 9.0, 1.23])
+    table = TrialTable(start=start, stop=stop, conditions=None, source="mem")
+    dt = 0.1
+    out = bin_recording(rec, table, dt)
+    for k, (s, e) in enumerate(zip(start, stop)):
+        nb = int(np.floor((e - s) / dt + 1e-6))
+        for c, st in enumerate(spikes):
+            lo = s + dt * np.arange(nb)
+            want = [np.sum((st >= a) & (st < b)) for a, b in zip(lo, s + dt * np.arange(1, nb + 1))]
+            np.testing.assert_array_equal(out[k, :nb, c], want)
+        assert np.isnan(out[k, nb:]).all()
+    assert out[1, 0, 4] == 2 and out[1, 10, 4] == 1  # 1.0 twice in [1.0, 1.1), 2.0 in [2.0, 2.1)
