@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mmgpvae_core import heap
 from mmgpvae_core.config import TrainConfig
 from mmgpvae_core.model.elbo import ENCODE_BEHAVIOR, ENCODE_BOTH, ENCODE_NEURAL, elbo_terms
 from mmgpvae_core.model.module import MMGPVAEModule, fixed_rows
@@ -376,6 +377,7 @@ def _fit(model, neural, behavior, cfg, optimizer, history, on_epoch, should_stop
         cfg.cross_modal if behaviors[0] is not None else 0.0, N, device, cm_gen, mask_gen,
         [view.fixed_inputs(n, b) for view, n, b in zip(views, neurals, behaviors)],
     )
+    heap.release()  # the set-up's passes over the data, freed: the steps start from their room
     start_epoch = len(history)
     fresh = (start_epoch, max(1, int(cfg.kl_warmup * cfg.epochs)) if start_epoch == 0 else 0)
     origin, warm = warmup or fresh
