@@ -45,6 +45,8 @@ class Adam:
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, fused: bool | None = None):
         params = list(params)
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter is listed more than once; Adam would step it twice")
         if fused is None:
             fused = bool(params) and all(
                 p.device.type in FUSED_DEVICES and p.dtype.is_floating_point for p in params

@@ -91,6 +91,8 @@ def test_a_state_for_other_parameters_is_refused_and_changes_nothing():
     assert opt.param_groups[0]["lr"] == 1e-2
     for k, v in opt.state_dict()["state"].items():
         assert torch.equal(v["exp_avg"], before[k])
+    with pytest.raises(ValueError, match="more than once"):
+        Adam([*net.parameters(), next(net.parameters())], lr=1.0)
     shapes = _net()
     swapped = list(shapes.parameters())
     swapped[0], swapped[1] = swapped[1], swapped[0]
