@@ -335,9 +335,12 @@ def torch_bytes(obj: Any) -> bytes:
 
 
 def torch_from_bytes(b: bytes) -> Any:
+    """What :func:`torch_bytes` wrote, its tensors in CPU memory wherever they were saved from
+    (an optimizer state saved by a fit on a GPU reopens on a machine without one; its reader
+    moves it onto the parameters' device)."""
     import torch
 
-    return torch.load(io.BytesIO(b), weights_only=False)
+    return torch.load(io.BytesIO(b), weights_only=False, map_location="cpu")
 
 
 def summarize_project(path: str | Path) -> dict[str, Any]:

@@ -47,6 +47,28 @@ def test_resume_continues_from_saved_optimizer_state(fitted, tmp_path):
     assert back.history.epoch[-1] == m.history.epoch[-1] + 2
 
 
+def test_a_project_saved_by_a_fit_on_a_gpu_reopens_and_goes_on_without_one(
+    fitted, tmp_path, monkeypatch
+):
+    """The optimizer state is torch.save bytes whose tensors name the device they were on; a
+    fit on a cluster's GPU must reopen on a laptop without one (weights are numpy anyway)."""
+    import h5py
+    import torch.serialization
+
+    m, _ = fitted
+    path = tmp_path / "gpu.mmgp"
+    with monkeypatch.context() as patch:  # what torch.save writes for tensors on cuda:0
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        m.save(path)
+    with h5py.File(path, "r") as f:
+        assert b"cuda:0" in f["optimizer"][()].tobytes()
+    back = MMGPVAE.load(path)
+    steps = [s["step"] for s in back.optimizer.state.values()]
+    assert steps and all(s.device.type == "cpu" and float(s) == len(m.history) for s in steps)
+    back.partial_fit(back.neural, back.behavior, epochs=1)
+    assert len(back.history) == len(m.history) + 1
+
+
 def test_atomic_write_leaves_no_partial_file(fitted, tmp_path, monkeypatch):
     m, _ = fitted
     target = tmp_path / "crash.mmgp"
