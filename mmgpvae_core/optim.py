@@ -66,8 +66,12 @@ class Adam:
                 continue
             if set_to_none:
                 p.grad = None
-            else:
-                p.grad.detach_().zero_()
+            else:  # as torch.optim: a gradient that is a view cannot be detached in place
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
+                p.grad.zero_()
 
     @torch.no_grad()
     def step(self) -> None:
@@ -80,22 +84,38 @@ class Adam:
             if p not in self.state:
                 self.state[p] = self._fresh_state(p)
         beta1, beta2 = group["betas"]
-        if group["fused"]:
-            for same in _by_device_and_dtype(with_grad).values():
-                steps = [self.state[p]["step"] for p in same]
-                torch._foreach_add_(steps, 1)
+        if group["fused"] and self._fused_step(with_grad, group["lr"], beta1, beta2):
+            return
+        for p in with_grad:
+            _adam_update(p, self.state[p], group["lr"], beta1, beta2, group["eps"])
+
+    def _fused_step(self, params: list[torch.Tensor], lr: float, beta1: float, beta2: float) -> bool:
+        """The step through the fused kernel; False (nothing changed, and the tensor-by-tensor
+        update from now on) where this torch has no fused kernel for the parameters' device or
+        dtype (before torch 2.4 on the CPU, say). Only the first step can find that out: a
+        group that stepped once has a kernel."""
+        for i, same in enumerate(_by_device_and_dtype(params).values()):
+            steps = [self.state[p]["step"] for p in same]
+            torch._foreach_add_(steps, 1)
+            try:
                 torch._fused_adam_(
                     same, [p.grad for p in same],
                     [self.state[p]["exp_avg"] for p in same],
                     [self.state[p]["exp_avg_sq"] for p in same],
                     [], steps,
-                    amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
-                    weight_decay=0.0, eps=group["eps"], maximize=False,
+                    amsgrad=False, lr=lr, beta1=beta1, beta2=beta2,
+                    weight_decay=0.0, eps=self.param_groups[0]["eps"], maximize=False,
                     grad_scale=None, found_inf=None,
                 )
-            return
-        for p in with_grad:
-            _adam_update(p, self.state[p], group["lr"], beta1, beta2, group["eps"])
+            except (NotImplementedError, RuntimeError):
+                torch._foreach_sub_(steps, 1)
+                if i or any(float(s) > 0 for s in steps):
+                    raise  # a kernel that ran before: not a missing kernel
+                self.param_groups[0]["fused"] = False
+                for p in params:  # the step counts where the tensor-by-tensor update keeps them
+                    self.state[p]["step"] = self.state[p]["step"].cpu()
+                return False
+        return True
 
     def _fresh_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
         # the step count as torch.optim keeps it: float32, on the parameter's device when fused
@@ -135,6 +155,8 @@ class Adam:
         place = {i: p for i, p in zip(saved["params"], self.params)}
         state = {}
         for i, s in state_dict["state"].items():
+            if i not in place:
+                raise ValueError(f"loaded state dict has a state for parameter {i}, not in its group")
             p = place[i]
             for name in ("exp_avg", "exp_avg_sq"):
                 if s[name].shape != p.shape:

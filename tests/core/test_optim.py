@@ -127,3 +127,46 @@ def test_a_fit_imports_no_torch_compiler():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_without_a_fused_kernel_for_the_device_the_first_step_goes_tensor_by_tensor(monkeypatch):
+    """torch before 2.4 has no fused Adam on the CPU (nor on every device): the optimizer finds
+    that out on its first step and takes the same steps without it."""
+    def missing(*args, **kwargs):
+        raise NotImplementedError("no fused kernel here")
+
+    plain_net, net = _net(), _net()
+    _train(plain_net, Adam(plain_net.parameters(), lr=1e-2, fused=False), 5)
+    monkeypatch.setattr(torch, "_fused_adam_", missing)
+    opt = Adam(net.parameters(), lr=1e-2)
+    assert opt.param_groups[0]["fused"]
+    _train(net, opt, 5)
+    assert not opt.param_groups[0]["fused"]
+    assert all(float(s["step"]) == 5.0 for s in opt.state.values())
+    for x, y in zip(_params(net), _params(plain_net)):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)
+
+
+def test_a_kernel_failing_after_it_ran_is_an_error_not_a_fallback(monkeypatch):
+    net = _net()
+    opt = Adam(net.parameters(), lr=1e-2)
+    _train(net, opt, 2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(torch, "_fused_adam_", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _train(net, opt, 1)
+    assert opt.param_groups[0]["fused"]
+    assert all(float(s["step"]) == 2.0 for s in opt.state.values())  # not counted
+
+
+def test_a_state_for_a_parameter_outside_the_group_is_refused():
+    net = _net()
+    opt = Adam(net.parameters(), lr=1e-2)
+    _train(net, opt, 1)
+    state = opt.state_dict()
+    state["state"][99] = state["state"][0]
+    with pytest.raises(ValueError, match="parameter 99"):
+        Adam(_net().parameters(), lr=1.0).load_state_dict(state)
