@@ -113,15 +113,18 @@ class Adam:
                     raise  # a kernel that ran before: not a missing kernel
                 self.param_groups[0]["fused"] = False
                 for p in params:  # the step counts where the tensor-by-tensor update keeps them
-                    self.state[p]["step"] = self.state[p]["step"].cpu()
+                    self.state[p]["step"] = self.state[p]["step"].to(self._step_device(p))
                 return False
         return True
 
+    def _step_device(self, p: torch.Tensor) -> torch.device:
+        """Where ``p``'s step count lives, as torch.optim keeps it (float32): on ``p``'s device
+        for the fused kernel, in CPU memory for the tensor-by-tensor update."""
+        return p.device if self.param_groups[0]["fused"] else torch.device("cpu")
+
     def _fresh_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
-        # the step count as torch.optim keeps it: float32, on the parameter's device when fused
-        device = p.device if self.param_groups[0]["fused"] else torch.device("cpu")
         return {
-            "step": torch.zeros((), dtype=torch.float32, device=device),
+            "step": torch.zeros((), dtype=torch.float32, device=self._step_device(p)),
             "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
             "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
         }
@@ -164,10 +167,9 @@ class Adam:
                         f"loaded state of parameter {i} has {name} of shape {tuple(s[name].shape)}; "
                         f"expected {tuple(p.shape)}"
                     )
-            fresh = self._fresh_state(p)
             state[p] = {
-                name: torch.as_tensor(s[name]).to(fresh[name].device, fresh[name].dtype).clone()
-                for name in fresh
+                "step": torch.as_tensor(s["step"]).to(self._step_device(p), torch.float32).clone(),
+                **{name: s[name].to(p.device, p.dtype).clone() for name in ("exp_avg", "exp_avg_sq")},
             }
         self.state = state
         self.param_groups[0]["lr"] = float(saved["lr"])
